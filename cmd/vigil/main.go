@@ -1,0 +1,109 @@
+// Command vigil is a director daemon for Linux Virtual Server clusters: it programs kernel
+// IPVS from an HCL configuration, health-checks real servers and runs VRRP failover.
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"runtime/debug"
+	"sort"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+// command is one subcommand. run returns the process exit status: 0 success, 1 failure,
+// 2 usage error.
+type command struct {
+	summary string
+	run     func(args []string, stdout, stderr io.Writer) int
+}
+
+func commands() map[string]command {
+	return map[string]command{
+		"version": {"print the version and build information", cmdVersion},
+		"help":    {"show this help, or the help of a subcommand", cmdHelp},
+		"check":   {"validate a configuration file and report every problem", cmdCheck},
+	}
+}
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		usage(stderr)
+		return 2
+	}
+	name := args[0]
+	switch name {
+	case "-h", "--help", "-help":
+		usage(stdout)
+		return 0
+	case "-v", "--version":
+		name = "version"
+	}
+	cmd, ok := commands()[name]
+	if !ok {
+		fmt.Fprintf(stderr, "vigil: unknown command %q\n\n", name)
+		usage(stderr)
+		return 2
+	}
+	return cmd.run(args[1:], stdout, stderr)
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintf(w, "vigil is a director daemon for Linux Virtual Server clusters.\n\nUsage:\n  vigil <command> [flags]\n\nCommands:\n")
+	cmds := commands()
+	names := make([]string, 0, len(cmds))
+	for n := range cmds {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Fprintf(w, "  %-8s %s\n", n, cmds[n].summary)
+	}
+	fmt.Fprintf(w, "\nRun 'vigil help <command>' for a command's flags.\n")
+}
+
+func cmdHelp(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		usage(stdout)
+		return 0
+	}
+	cmd, ok := commands()[args[0]]
+	if !ok || args[0] == "help" {
+		if !ok {
+			fmt.Fprintf(stderr, "vigil: unknown command %q\n\n", args[0])
+			usage(stderr)
+			return 2
+		}
+		usage(stdout)
+		return 0
+	}
+	return cmd.run([]string{"-h"}, stdout, stderr)
+}
+
+func cmdVersion(args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 {
+		fmt.Fprintf(stderr, "vigil version: takes no arguments\n")
+		return 2
+	}
+	fmt.Fprintf(stdout, "vigil %s\n", versionString())
+	return 0
+}
+
+func versionString() string {
+	v := version
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		v += " " + bi.GoVersion
+		for _, s := range bi.Settings {
+			if s.Key == "vcs.revision" && len(s.Value) >= 12 {
+				v += " " + s.Value[:12]
+			}
+		}
+	}
+	return v
+}
