@@ -61,10 +61,10 @@ const (
 	ReasonAuthType      Reason = "auth_type" // v2 with authentication (RFC 3768 §5.3.6): only 0
 	ReasonInterval      Reason = "interval"  // zero interval
 
-	ReasonTTL          Reason = "ttl"           // TTL / hop limit not 255 (RFC 5798 §7.1)
-	ReasonVRID         Reason = "vrid"          // another virtual router on the same group
+	ReasonTTL          Reason = "ttl"  // TTL / hop limit not 255 (RFC 5798 §7.1)
+	ReasonVRID         Reason = "vrid" // another virtual router on the same group
 	ReasonVersionMatch Reason = "version_mismatch"
-	ReasonFamily       Reason = "family"           // IPv4 advert to an IPv6 instance or the reverse
+	ReasonFamily       Reason = "family"            // IPv4 advert to an IPv6 instance or the reverse
 	ReasonIntervalV2   Reason = "interval_mismatch" // v2 interval differs from ours (keepalived drops it)
 	ReasonAddrs        Reason = "addresses"         // VIP set differs from ours (RFC 5798 §7.1 MAY)
 	ReasonSource       Reason = "source"            // unicast advert from an unknown peer
