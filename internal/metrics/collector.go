@@ -1,0 +1,287 @@
+package metrics
+
+import (
+	"fmt"
+	"net/netip"
+	"strconv"
+	"strings"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/vigil-lb/vigil/internal/status"
+)
+
+// Label sets. The IPVS ones take node_exporter's names (collector/ipvs_linux.go) so that
+// vigil_ipvs_backend_* joins with node_ipvs_backend_* on the same host.
+var (
+	vsLabels      = []string{"virtual_server"}
+	rsLabels      = []string{"virtual_server", "real_server"}
+	checkLabels   = []string{"virtual_server", "real_server", "check"}
+	serviceLabels = []string{"virtual_server", "proto", "local_address", "local_port", "local_mark"}
+	backendLabels = []string{"virtual_server", "real_server", "proto", "local_address", "local_port", "local_mark", "remote_address", "remote_port"}
+	vrrpLabels    = []string{"instance", "interface", "vrid"}
+)
+
+func desc(name, help string, labels []string) *prometheus.Desc {
+	return prometheus.NewDesc(name, help, labels, nil)
+}
+
+// collector turns one Snapshot into const metrics per scrape: the director keeps its own
+// counters, so nothing here holds state that could drift from /status.
+type collector struct {
+	src  Source
+	info BuildInfo
+	m    *Metrics
+
+	buildInfo *prometheus.Desc
+
+	checkUp, checkTransitions, checkProbes, checkFailures *prometheus.Desc
+
+	rsHealthy, rsWeight, rsAppliedWeight, rsInTable *prometheus.Desc
+
+	vsHealthy, vsTotal, vsQuorumUp, vsInTable *prometheus.Desc
+
+	svcConns, svcInPkts, svcOutPkts, svcInBytes, svcOutBytes *prometheus.Desc
+	beActive, beInactive                                     *prometheus.Desc
+	beConns, beInPkts, beOutPkts, beInBytes, beOutBytes      *prometheus.Desc
+
+	vrrpState, vrrpPriority, vrrpEffPriority, vrrpTransitions *prometheus.Desc
+	vrrpSent, vrrpReceived, vrrpInvalid                       *prometheus.Desc
+
+	reloads, lastReloadTime, lastReloadOK, generation     *prometheus.Desc
+	ipvsWrites, ipvsWriteErrors, ipvsRepairs, ipvsResyncs *prometheus.Desc
+	startTime                                             *prometheus.Desc
+}
+
+func newCollector(src Source, info BuildInfo, m *Metrics) *collector {
+	return &collector{
+		src: src, info: info, m: m,
+
+		buildInfo: desc("vigil_build_info", "A constant 1 labelled with the version of vigil that runs.", []string{"version", "goversion", "revision"}),
+
+		checkUp:          desc("vigil_check_up", "1 when the health check passes after rise/fall, else 0.", checkLabels),
+		checkTransitions: desc("vigil_check_transitions_total", "Health-check state changes (up to down or down to up).", checkLabels),
+		checkProbes:      desc("vigil_check_probes_total", "Health-check probes run.", checkLabels),
+		checkFailures:    desc("vigil_check_failures_total", "Health-check probes that failed.", checkLabels),
+
+		rsHealthy:       desc("vigil_real_server_healthy", "1 when every check of the real server is up (a real server without checks is always up).", rsLabels),
+		rsWeight:        desc("vigil_real_server_weight", "Weight of the real server in the configuration.", rsLabels),
+		rsAppliedWeight: desc("vigil_real_server_applied_weight", "Weight of the real server in the IPVS table (0 while quiesced); absent when it is not in the table.", rsLabels),
+		rsInTable:       desc("vigil_real_server_in_table", "1 when the IPVS table holds the real server as a destination.", rsLabels),
+
+		vsHealthy:  desc("vigil_virtual_server_healthy_real_servers", "Real servers of the virtual server that are up.", vsLabels),
+		vsTotal:    desc("vigil_virtual_server_real_servers", "Real servers configured for the virtual server.", vsLabels),
+		vsQuorumUp: desc("vigil_virtual_server_quorum_up", "1 when the virtual server has its quorum of healthy real servers.", vsLabels),
+		vsInTable:  desc("vigil_virtual_server_in_table", "1 when the IPVS table holds the virtual server as a service.", vsLabels),
+
+		svcConns:    desc("vigil_ipvs_service_connections_total", "Connections scheduled by the IPVS service.", serviceLabels),
+		svcInPkts:   desc("vigil_ipvs_service_incoming_packets_total", "Packets received by the IPVS service.", serviceLabels),
+		svcOutPkts:  desc("vigil_ipvs_service_outgoing_packets_total", "Packets sent by the IPVS service.", serviceLabels),
+		svcInBytes:  desc("vigil_ipvs_service_incoming_bytes_total", "Bytes received by the IPVS service.", serviceLabels),
+		svcOutBytes: desc("vigil_ipvs_service_outgoing_bytes_total", "Bytes sent by the IPVS service.", serviceLabels),
+
+		beActive:   desc("vigil_ipvs_backend_connections_active", "Active (established) connections of the IPVS destination.", backendLabels),
+		beInactive: desc("vigil_ipvs_backend_connections_inactive", "Inactive connections of the IPVS destination.", backendLabels),
+		beConns:    desc("vigil_ipvs_backend_connections_total", "Connections scheduled to the IPVS destination.", backendLabels),
+		beInPkts:   desc("vigil_ipvs_backend_incoming_packets_total", "Packets received for the IPVS destination.", backendLabels),
+		beOutPkts:  desc("vigil_ipvs_backend_outgoing_packets_total", "Packets sent from the IPVS destination.", backendLabels),
+		beInBytes:  desc("vigil_ipvs_backend_incoming_bytes_total", "Bytes received for the IPVS destination.", backendLabels),
+		beOutBytes: desc("vigil_ipvs_backend_outgoing_bytes_total", "Bytes sent from the IPVS destination.", backendLabels),
+
+		vrrpState:       desc("vigil_vrrp_state", "VRRP state as the keepalived exporters number it: 0 init, 1 backup, 2 master, 3 fault.", vrrpLabels),
+		vrrpPriority:    desc("vigil_vrrp_priority", "Configured VRRP priority.", vrrpLabels),
+		vrrpEffPriority: desc("vigil_vrrp_effective_priority", "VRRP priority after tracking adjustments, as advertised.", vrrpLabels),
+		vrrpTransitions: desc("vigil_vrrp_transitions_total", "VRRP state changes.", vrrpLabels),
+		vrrpSent:        desc("vigil_vrrp_adverts_sent_total", "VRRP advertisements sent.", vrrpLabels),
+		vrrpReceived:    desc("vigil_vrrp_adverts_received_total", "VRRP advertisements received.", vrrpLabels),
+		vrrpInvalid:     desc("vigil_vrrp_invalid_adverts_total", "VRRP advertisements discarded, by reason.", append(append([]string(nil), vrrpLabels...), "reason")),
+
+		reloads:         desc("vigil_reloads_total", "Configuration reloads, by result (success or failure).", []string{"result"}),
+		lastReloadTime:  desc("vigil_last_reload_timestamp_seconds", "Unix time of the last reload attempt (of the initial load before any reload).", nil),
+		lastReloadOK:    desc("vigil_last_reload_success", "1 when the last reload attempt (or the initial load) succeeded.", nil),
+		generation:      desc("vigil_config_generation", "Generation of the running configuration: 1 after the first load, +1 per successful reload.", nil),
+		ipvsWrites:      desc("vigil_ipvs_writes_total", "Add, update and delete operations sent to the IPVS table.", nil),
+		ipvsWriteErrors: desc("vigil_ipvs_write_errors_total", "IPVS table operations that failed.", nil),
+		ipvsRepairs:     desc("vigil_ipvs_resync_repairs_total", "Drift in the IPVS table repaired by the periodic resync (e.g. after ipvsadm -C).", nil),
+		ipvsResyncs:     desc("vigil_ipvs_resyncs_total", "Periodic comparisons of the IPVS table with the desired state.", nil),
+		startTime:       desc("vigil_start_time_seconds", "Unix time the director started.", nil),
+	}
+}
+
+func (c *collector) descs() []*prometheus.Desc {
+	return []*prometheus.Desc{
+		c.buildInfo,
+		c.checkUp, c.checkTransitions, c.checkProbes, c.checkFailures,
+		c.rsHealthy, c.rsWeight, c.rsAppliedWeight, c.rsInTable,
+		c.vsHealthy, c.vsTotal, c.vsQuorumUp, c.vsInTable,
+		c.svcConns, c.svcInPkts, c.svcOutPkts, c.svcInBytes, c.svcOutBytes,
+		c.beActive, c.beInactive, c.beConns, c.beInPkts, c.beOutPkts, c.beInBytes, c.beOutBytes,
+		c.vrrpState, c.vrrpPriority, c.vrrpEffPriority, c.vrrpTransitions, c.vrrpSent, c.vrrpReceived, c.vrrpInvalid,
+		c.reloads, c.lastReloadTime, c.lastReloadOK, c.generation,
+		c.ipvsWrites, c.ipvsWriteErrors, c.ipvsRepairs, c.ipvsResyncs, c.startTime,
+	}
+}
+
+// Describe implements prometheus.Collector.
+func (c *collector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range c.descs() {
+		ch <- d
+	}
+	c.m.checkDuration.Describe(ch)
+}
+
+// Collect implements prometheus.Collector from a single snapshot, so every series of one
+// scrape describes the same instant.
+func (c *collector) Collect(ch chan<- prometheus.Metric) {
+	s := c.src.Snapshot()
+	emit := func(d *prometheus.Desc, t prometheus.ValueType, v float64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, t, v, labels...)
+	}
+	gauge := func(d *prometheus.Desc, v float64, labels ...string) { emit(d, prometheus.GaugeValue, v, labels...) }
+	counter := func(d *prometheus.Desc, v uint64, labels ...string) {
+		emit(d, prometheus.CounterValue, float64(v), labels...)
+	}
+
+	gauge(c.buildInfo, 1, c.info.Version, c.info.GoVersion, c.info.Revision)
+
+	live := make(map[checkKey]struct{})
+	for _, vs := range s.VirtualServers {
+		gauge(c.vsHealthy, float64(vs.Healthy), vs.Name)
+		gauge(c.vsTotal, float64(vs.Total), vs.Name)
+		gauge(c.vsQuorumUp, b2f(vs.QuorumUp), vs.Name)
+		gauge(c.vsInTable, b2f(vs.Present), vs.Name)
+
+		svc := serviceLabelValues(vs)
+		if vs.Present {
+			l := append([]string{vs.Name}, svc...)
+			counter(c.svcConns, vs.Stats.Conns, l...)
+			counter(c.svcInPkts, vs.Stats.InPkts, l...)
+			counter(c.svcOutPkts, vs.Stats.OutPkts, l...)
+			counter(c.svcInBytes, vs.Stats.InBytes, l...)
+			counter(c.svcOutBytes, vs.Stats.OutBytes, l...)
+		}
+
+		for _, rs := range vs.RealServers {
+			gauge(c.rsHealthy, b2f(rs.Health == "up"), vs.Name, rs.Name)
+			gauge(c.rsWeight, float64(rs.ConfiguredWeight), vs.Name, rs.Name)
+			gauge(c.rsInTable, b2f(rs.InTable), vs.Name, rs.Name)
+			if rs.InTable && rs.AppliedWeight >= 0 {
+				gauge(c.rsAppliedWeight, float64(rs.AppliedWeight), vs.Name, rs.Name)
+			}
+			if rs.InTable {
+				l := append(append([]string{vs.Name, rs.Name}, svc...), remoteLabelValues(rs.Address)...)
+				gauge(c.beActive, float64(rs.ActiveConns), l...)
+				gauge(c.beInactive, float64(rs.InactiveConns), l...)
+				counter(c.beConns, rs.Stats.Conns, l...)
+				counter(c.beInPkts, rs.Stats.InPkts, l...)
+				counter(c.beOutPkts, rs.Stats.OutPkts, l...)
+				counter(c.beInBytes, rs.Stats.InBytes, l...)
+				counter(c.beOutBytes, rs.Stats.OutBytes, l...)
+			}
+			for i, name := range CheckLabels(rs.Checks) {
+				ck := rs.Checks[i]
+				live[checkKey{vs.Name, rs.Name, name}] = struct{}{}
+				gauge(c.checkUp, b2f(ck.State == "up"), vs.Name, rs.Name, name)
+				counter(c.checkTransitions, ck.Transitions, vs.Name, rs.Name, name)
+				counter(c.checkProbes, ck.Probes, vs.Name, rs.Name, name)
+				counter(c.checkFailures, ck.Failures, vs.Name, rs.Name, name)
+			}
+		}
+	}
+	c.m.pruneChecks(live)
+	c.m.checkDuration.Collect(ch)
+
+	for _, vi := range s.VRRP {
+		l := []string{vi.Name, vi.Interface, strconv.Itoa(vi.VRID)}
+		if n, ok := status.VRRPStateNumber[strings.ToLower(vi.State)]; ok {
+			gauge(c.vrrpState, float64(n), l...)
+		}
+		gauge(c.vrrpPriority, float64(vi.BasePriority), l...)
+		gauge(c.vrrpEffPriority, float64(vi.EffectivePriority), l...)
+		counter(c.vrrpTransitions, vi.Transitions, l...)
+		counter(c.vrrpSent, vi.AdvertsSent, l...)
+		counter(c.vrrpReceived, vi.AdvertsReceived, l...)
+		for reason, n := range vi.Invalid {
+			counter(c.vrrpInvalid, n, append(l[:3:3], reason)...)
+		}
+	}
+
+	cs := s.Config
+	counter(c.reloads, cs.ReloadsOK, "success")
+	counter(c.reloads, cs.ReloadsFailed, "failure")
+	// Before any reload the initial load stands in for the last one: the daemon would not be
+	// running had it failed, and an absent series would break "time since reload" alerts.
+	lastAt, lastOK := cs.LastReloadAt, cs.LastReloadOK
+	if lastAt.IsZero() {
+		lastAt, lastOK = cs.LoadedAt, true
+	}
+	if !lastAt.IsZero() {
+		gauge(c.lastReloadTime, unixSeconds(lastAt))
+	}
+	gauge(c.lastReloadOK, b2f(lastOK))
+	gauge(c.generation, float64(cs.Generation))
+
+	counter(c.ipvsWrites, s.IPVS.Writes)
+	counter(c.ipvsWriteErrors, s.IPVS.WriteErrors)
+	counter(c.ipvsRepairs, s.IPVS.Repairs)
+	counter(c.ipvsResyncs, s.IPVS.Resyncs)
+	if !s.Started.IsZero() {
+		gauge(c.startTime, unixSeconds(s.Started))
+	}
+}
+
+// CheckLabels names the checks of one real server for the check label: the kind ("http"),
+// and "kind#N" for the N-th (N >= 2) check of a kind already seen, so two http checks on
+// one real server do not collide. The director passes the same name to ObserveCheck.
+func CheckLabels(checks []status.Check) []string {
+	seen := make(map[string]int, len(checks))
+	out := make([]string, len(checks))
+	for i, ck := range checks {
+		seen[ck.Kind]++
+		if n := seen[ck.Kind]; n > 1 {
+			out[i] = fmt.Sprintf("%s#%d", ck.Kind, n)
+		} else {
+			out[i] = ck.Kind
+		}
+	}
+	return out
+}
+
+// serviceLabelValues renders proto, local_address, local_port, local_mark the way
+// node_exporter does: proto TCP/UDP/FWM; for a fwmark service an empty address, port "0"
+// and the mark; otherwise an empty mark.
+func serviceLabelValues(vs status.VirtualServer) []string {
+	if vs.FWMark != 0 {
+		return []string{"FWM", "", "0", strconv.FormatUint(uint64(vs.FWMark), 10)}
+	}
+	addr, port := splitAddrPort(vs.Address)
+	return []string{strings.ToUpper(vs.Protocol), addr, port, ""}
+}
+
+func remoteLabelValues(address string) []string {
+	addr, port := splitAddrPort(address)
+	return []string{addr, port}
+}
+
+// splitAddrPort turns "198.18.0.21:80" or "[2001:db8::1]:80" into address and port; node_exporter
+// prints IPv6 addresses without brackets. A string that is not ip:port passes through as the address.
+func splitAddrPort(s string) (addr, port string) {
+	if ap, err := netip.ParseAddrPort(s); err == nil {
+		return ap.Addr().String(), strconv.Itoa(int(ap.Port()))
+	}
+	if a, err := netip.ParseAddr(s); err == nil {
+		return a.String(), "0"
+	}
+	return s, "0"
+}
+
+func b2f(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func unixSeconds(t interface{ UnixNano() int64 }) float64 {
+	return float64(t.UnixNano()) / 1e9
+}
