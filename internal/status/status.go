@@ -1,0 +1,137 @@
+// Package status is the read-only snapshot of a running director that /status, /metrics
+// and `vigil status` render.
+package status
+
+import (
+	"time"
+)
+
+// Snapshot is everything an operator can ask a running vigil. It never holds a secret.
+type Snapshot struct {
+	Version        string          `json:"version"`
+	RouterID       string          `json:"router_id"`
+	Dataplane      string          `json:"dataplane"` // "kernel" or "userspace"
+	Started        time.Time       `json:"started"`
+	Config         ConfigStatus    `json:"config"`
+	VirtualServers []VirtualServer `json:"virtual_servers"`
+	VRRP           []VRRPInstance  `json:"vrrp_instances"`
+	IPVS           IPVSCounters    `json:"ipvs"`
+	Warnings       []string        `json:"warnings,omitempty"`
+}
+
+// ConfigStatus describes the loaded configuration and the reloads.
+type ConfigStatus struct {
+	Path           string    `json:"path"`
+	Generation     uint64    `json:"generation"` // 1 after the first load, +1 per successful reload
+	LoadedAt       time.Time `json:"loaded_at"`
+	ReloadsOK      uint64    `json:"reloads_ok"`
+	ReloadsFailed  uint64    `json:"reloads_failed"`
+	LastReloadAt   time.Time `json:"last_reload_at,omitzero"`
+	LastReloadOK   bool      `json:"last_reload_ok"`
+	LastReloadErr  string    `json:"last_reload_error,omitempty"`
+	LastReloadDiff []string  `json:"last_reload_diff,omitempty"`
+}
+
+// IPVSCounters count the director's writes to its table and the drift it repaired.
+type IPVSCounters struct {
+	Writes        uint64    `json:"writes"`       // every add/update/delete sent to the table
+	WriteErrors   uint64    `json:"write_errors"` // writes the table refused
+	Resyncs       uint64    `json:"resyncs"`      // periodic comparisons run
+	Repairs       uint64    `json:"repairs"`      // drift repaired by resync
+	LastResyncAt  time.Time `json:"last_resync_at,omitzero"`
+	LastResyncErr string    `json:"last_resync_error,omitempty"`
+}
+
+// VirtualServer is one configured virtual server and what the table holds for it.
+type VirtualServer struct {
+	Name        string       `json:"name"`
+	Key         string       `json:"key"` // ipvsadm form: "TCP 198.18.0.254:80", "FWM 6666"
+	Protocol    string       `json:"protocol,omitempty"`
+	Address     string       `json:"address,omitempty"` // ip:port, empty for fwmark
+	FWMark      uint32       `json:"fwmark,omitempty"`
+	Family      string       `json:"family"`
+	Scheduler   string       `json:"scheduler"`
+	Flags       []string     `json:"scheduler_flags,omitempty"`
+	Persistence string       `json:"persistence,omitempty"` // e.g. "300s"
+	OnFailure   string       `json:"on_failure"`
+	Healthy     int          `json:"healthy_real_servers"`
+	Total       int          `json:"real_servers"`
+	QuorumUp    bool         `json:"quorum_up"`
+	SorryActive bool         `json:"sorry_server_active,omitempty"`
+	Present     bool         `json:"in_table"` // the table holds the service
+	Stats       Stats        `json:"stats"`
+	RealServers []RealServer `json:"real_servers_detail"`
+}
+
+// RealServer is one real server: its health, weights and connections.
+type RealServer struct {
+	Name             string  `json:"name"`
+	Address          string  `json:"address"`
+	Forwarding       string  `json:"forwarding"` // nat | dr | tun
+	Health           string  `json:"health"`     // up | down | unknown
+	ConfiguredWeight int     `json:"configured_weight"`
+	DynamicWeight    int     `json:"dynamic_weight"` // -1 unless an exec check set one
+	AppliedWeight    int     `json:"applied_weight"` // the weight in the table, -1 if absent
+	InTable          bool    `json:"in_table"`
+	Sorry            bool    `json:"sorry_server,omitempty"`
+	ActiveConns      uint32  `json:"active_connections"`
+	InactiveConns    uint32  `json:"inactive_connections"`
+	Stats            Stats   `json:"stats"`
+	Checks           []Check `json:"checks,omitempty"`
+}
+
+// Check is one health check of a real server.
+type Check struct {
+	Kind        string        `json:"kind"`
+	State       string        `json:"state"` // up | down | unknown
+	LastOK      bool          `json:"last_ok"`
+	LastReason  string        `json:"last_reason,omitempty"`
+	LastLatency time.Duration `json:"last_latency_ns"`
+	LastAt      time.Time     `json:"last_at,omitzero"`
+	Probes      uint64        `json:"probes"`
+	Failures    uint64        `json:"failures"`
+	Transitions uint64        `json:"transitions"`
+	Interval    time.Duration `json:"interval_ns"`
+	Timeout     time.Duration `json:"timeout_ns"`
+	Rise        int           `json:"rise"`
+	Fall        int           `json:"fall"`
+}
+
+// Stats are traffic counters in the kernel's terms.
+type Stats struct {
+	Conns    uint64 `json:"connections"`
+	InPkts   uint64 `json:"in_packets"`
+	OutPkts  uint64 `json:"out_packets"`
+	InBytes  uint64 `json:"in_bytes"`
+	OutBytes uint64 `json:"out_bytes"`
+}
+
+// VRRPInstance is one VRRP instance.
+type VRRPInstance struct {
+	Name              string            `json:"name"`
+	Interface         string            `json:"interface"`
+	VRID              int               `json:"virtual_router_id"`
+	Version           int               `json:"version"`
+	State             string            `json:"state"` // init | backup | master | fault
+	BasePriority      int               `json:"priority"`
+	EffectivePriority int               `json:"effective_priority"`
+	MasterAddr        string            `json:"master_address,omitempty"`
+	VIPs              []string          `json:"virtual_ipaddresses"`
+	SyncGroup         string            `json:"sync_group,omitempty"`
+	Transitions       uint64            `json:"transitions"`
+	AdvertsSent       uint64            `json:"adverts_sent"`
+	AdvertsReceived   uint64            `json:"adverts_received"`
+	Invalid           map[string]uint64 `json:"invalid_adverts,omitempty"`
+	Tracked           []Tracked         `json:"tracked,omitempty"`
+}
+
+// Tracked is one item a VRRP instance tracks.
+type Tracked struct {
+	Kind   string `json:"kind"` // interface | virtual_server
+	Name   string `json:"name"`
+	Up     bool   `json:"up"`
+	Weight int    `json:"weight"`
+}
+
+// VRRP state numbers as the keepalived exporters use them (vigil_vrrp_state).
+var VRRPStateNumber = map[string]int{"init": 0, "backup": 1, "master": 2, "fault": 3}
