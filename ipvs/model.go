@@ -5,6 +5,7 @@ package ipvs
 import (
 	"fmt"
 	"net/netip"
+	"strings"
 	"time"
 )
 
@@ -64,6 +65,7 @@ type Forwarding uint32
 // Forwarding methods.
 const (
 	NAT    Forwarding = 0 // masquerading: the director rewrites the destination
+	Local  Forwarding = 1 // the director itself serves (ipvsadm shows "Local"; never configured)
 	Tunnel Forwarding = 2 // IP-in-IP to the real server
 	Direct Forwarding = 3 // direct routing: the real server holds the VIP itself
 )
@@ -72,6 +74,8 @@ func (f Forwarding) String() string {
 	switch f {
 	case NAT:
 		return "nat"
+	case Local:
+		return "local"
 	case Tunnel:
 		return "tun"
 	case Direct:
@@ -127,7 +131,7 @@ func (k ServiceKey) String() string {
 		}
 		return fmt.Sprintf("FWM %d", k.FWMark)
 	}
-	return fmt.Sprintf("%s %s", k.Protocol, k.Addr)
+	return fmt.Sprintf("%s %s", strings.ToUpper(k.Protocol.String()), k.Addr)
 }
 
 // Service is one virtual service as the table holds it.
@@ -174,4 +178,28 @@ type DestinationInfo struct {
 // a value unchanged when set.
 type Timeouts struct {
 	TCP, TCPFin, UDP time.Duration
+}
+
+// Canonical returns s in the form a table reads it back, so that two services that the
+// kernel treats alike compare equal: timeout and netmask only matter with persistence, the
+// timeout has whole seconds, and a host-wide netmask (32 or 128) is 0.
+func (s Service) Canonical() Service {
+	s.Flags &= SchedAllMask
+	if !s.Persistent {
+		s.Timeout, s.Netmask = 0, 0
+		return s
+	}
+	s.Timeout = s.Timeout.Truncate(time.Second)
+	if s.Netmask == s.hostBits() {
+		s.Netmask = 0
+	}
+	return s
+}
+
+// hostBits is the prefix length of one host in the service's family.
+func (k ServiceKey) hostBits() int {
+	if k.Family == Inet6 {
+		return 128
+	}
+	return 32
 }

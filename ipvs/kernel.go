@@ -1,0 +1,73 @@
+package ipvs
+
+import (
+	"errors"
+	"log/slog"
+	"time"
+)
+
+// ErrUnavailable means the kernel has no IPVS in the table's network namespace. OpenKernel
+// wraps it with the fix; test for it with errors.Is.
+var ErrUnavailable = errors.New("kernel IPVS is not available")
+
+// unavailableHint is what an operator can do about ErrUnavailable.
+const unavailableHint = `load the ip_vs module (modprobe ip_vs) or set dataplane = "userspace"`
+
+// ErrClosed is returned by a Kernel table after Close.
+var ErrClosed = errors.New("ipvs table is closed")
+
+// DefaultDeadline bounds one netlink call when KernelOptions.Deadline is zero.
+const DefaultDeadline = 5 * time.Second
+
+// KernelOptions configure OpenKernel.
+type KernelOptions struct {
+	// Netns is the path of the network namespace whose IPVS table to program, such as
+	// /var/run/netns/lb or /proc/PID/ns/net. Empty means the caller's namespace.
+	Netns string
+	// Deadline bounds every netlink call (DefaultDeadline when zero). moby/ipvs retries
+	// receive timeouts forever, so without it a lost reply hangs the caller.
+	Deadline time.Duration
+	// Logger receives warnings (nil discards them).
+	Logger *slog.Logger
+	// NoModprobe skips running `modprobe ip_vs` before checking for IPVS.
+	NoModprobe bool
+}
+
+// Sysctls are the IPVS sysctls (net.ipv4.vs.*) whose defaults keep sending traffic to a
+// real server that vigil has taken out.
+type Sysctls struct {
+	// ExpireQuiescentTemplate (expire_quiescent_template = 1): with persistence, the
+	// kernel keeps scheduling a client to a weight-0 destination through its persistence
+	// template until the template expires; with 1 the template is expired as soon as the
+	// destination is quiescent, so quiesce really moves the client (keepalived #1781).
+	ExpireQuiescentTemplate bool
+	// ExpireNodestConn (expire_nodest_conn = 1): connections to a deleted destination
+	// linger until they time out, their packets dropped; with 1 the kernel expires them at
+	// their next packet so the client reconnects at once (keepalived #1757).
+	ExpireNodestConn bool
+}
+
+// Missing returns the sysctl names that need asks for and s does not have, for a warning.
+func (s Sysctls) Missing(need Sysctls) []string {
+	var out []string
+	if need.ExpireQuiescentTemplate && !s.ExpireQuiescentTemplate {
+		out = append(out, sysctlQuiescent)
+	}
+	if need.ExpireNodestConn && !s.ExpireNodestConn {
+		out = append(out, sysctlNodest)
+	}
+	return out
+}
+
+// Sysctl names as `sysctl` spells them.
+const (
+	sysctlQuiescent = "net.ipv4.vs.expire_quiescent_template"
+	sysctlNodest    = "net.ipv4.vs.expire_nodest_conn"
+)
+
+// NeededSysctls returns the sysctls a configuration needs: anyPersistentQuiesce when some
+// persistent service quiesces failed real servers by weight 0, anyRemove when some
+// service deletes them (on_failure = "remove").
+func NeededSysctls(anyPersistentQuiesce, anyRemove bool) Sysctls {
+	return Sysctls{ExpireQuiescentTemplate: anyPersistentQuiesce, ExpireNodestConn: anyRemove}
+}

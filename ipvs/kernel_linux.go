@@ -1,0 +1,422 @@
+package ipvs
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/bits"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"time"
+
+	moby "github.com/moby/ipvs"
+)
+
+// Kernel is the Table of the Linux kernel's IPVS in one network namespace, programmed over
+// generic netlink through github.com/moby/ipvs. Calls are serialised on one handle and
+// each is bounded by a deadline.
+type Kernel struct {
+	opts KernelOptions
+	log  *slog.Logger
+
+	mu     sync.Mutex
+	h      *moby.Handle // nil after a call timed out: reopened by the next call
+	closed bool
+}
+
+var _ Table = (*Kernel)(nil)
+
+// OpenKernel opens the IPVS table of opts.Netns. It tries `modprobe ip_vs`, then requires
+// /proc/net/ip_vs in that namespace, because moby/ipvs on a kernel without IPVS accepts
+// every call and does nothing (moby/ipvs#27). The error then wraps ErrUnavailable.
+func OpenKernel(opts KernelOptions) (*Kernel, error) {
+	if opts.Deadline <= 0 {
+		opts.Deadline = DefaultDeadline
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if !opts.NoModprobe {
+		modprobe(log)
+	}
+	if _, err := procIPVSHeader(opts.Netns); err != nil {
+		return nil, err
+	}
+	k := &Kernel{opts: opts, log: log}
+	if err := k.reopen(); err != nil {
+		return nil, err
+	}
+	return k, nil
+}
+
+// modprobe loads ip_vs where a modprobe exists; a missing binary or a failure only matters
+// if /proc/net/ip_vs is then missing, which OpenKernel reports.
+func modprobe(log *slog.Logger) {
+	path, err := exec.LookPath("modprobe")
+	if err != nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if out, err := exec.CommandContext(ctx, path, "ip_vs").CombinedOutput(); err != nil {
+		log.Debug("modprobe ip_vs failed", "err", err, "output", strings.TrimSpace(string(out)))
+	}
+}
+
+// procIPVSHeader reads the first line of /proc/net/ip_vs in netns ("IP Virtual Server
+// version 1.2.1 (size=4096)"). /proc/net is the namespace of the reading thread, so the
+// read happens inside netns.
+func procIPVSHeader(netns string) (string, error) {
+	var line string
+	err := inNetns(netns, func() error {
+		b, err := os.ReadFile("/proc/net/ip_vs")
+		if err != nil {
+			return err
+		}
+		line, _, _ = strings.Cut(string(b), "\n")
+		return nil
+	})
+	if errors.Is(err, os.ErrNotExist) {
+		return "", fmt.Errorf("%w (/proc/net/ip_vs missing): %s", ErrUnavailable, unavailableHint)
+	}
+	if err != nil {
+		return "", fmt.Errorf("check for kernel IPVS: %w", err)
+	}
+	return line, nil
+}
+
+// Header returns the kernel's IPVS banner, as the first line of `ipvsadm -Ln` shows it.
+func (k *Kernel) Header() (string, error) { return procIPVSHeader(k.opts.Netns) }
+
+func (k *Kernel) reopen() error {
+	h, err := moby.New(k.opts.Netns)
+	if err != nil {
+		ns := k.opts.Netns
+		if ns == "" {
+			ns = "the current namespace"
+		}
+		return fmt.Errorf("open IPVS netlink socket in %s: %w", ns, err)
+	}
+	k.h = h
+	return nil
+}
+
+// Close releases the netlink socket.
+func (k *Kernel) Close() error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.h != nil {
+		k.h.Close()
+		k.h = nil
+	}
+	k.closed = true
+	return nil
+}
+
+// do runs fn on the handle, one call at a time, bounded by ctx and the deadline. A call
+// that overruns is abandoned: its socket is closed (which ends moby's receive loop) and the
+// next call opens a fresh one, so one lost reply cannot wedge the table.
+func (k *Kernel) do(ctx context.Context, fn func(h *moby.Handle) error) error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.closed {
+		return ErrClosed
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if k.h == nil {
+		if err := k.reopen(); err != nil {
+			return err
+		}
+	}
+	ctx, cancel := context.WithTimeout(ctx, k.opts.Deadline)
+	defer cancel()
+	h := k.h
+	done := make(chan error, 1)
+	go func() { done <- fn(h) }()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		k.h = nil
+		h.Close()
+		k.log.Warn("IPVS netlink call abandoned; socket reopened", "err", ctx.Err())
+		return fmt.Errorf("netlink call did not finish: %w", ctx.Err())
+	}
+}
+
+// Services lists every service in the table, with counters.
+func (k *Kernel) Services(ctx context.Context) ([]ServiceInfo, error) {
+	var ms []*moby.Service
+	err := k.do(ctx, func(h *moby.Handle) error {
+		var err error
+		ms, err = h.GetServices()
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list services: %w", err)
+	}
+	out := make([]ServiceInfo, 0, len(ms))
+	for _, m := range ms {
+		s, err := fromMobyService(m)
+		if err != nil {
+			return nil, fmt.Errorf("list services: %w", err)
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+// Destinations lists the destinations of svc, with connection counts and counters.
+func (k *Kernel) Destinations(ctx context.Context, svc ServiceKey) ([]DestinationInfo, error) {
+	var md []*moby.Destination
+	ms := toMobyKey(svc)
+	err := k.do(ctx, func(h *moby.Handle) error {
+		var err error
+		md, err = h.GetDestinations(ms)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list destinations of %s: %w", svc, err)
+	}
+	out := make([]DestinationInfo, 0, len(md))
+	for _, m := range md {
+		out = append(out, fromMobyDestination(m))
+	}
+	return out, nil
+}
+
+// AddService creates svc (EEXIST if it exists).
+func (k *Kernel) AddService(ctx context.Context, svc Service) error {
+	ms, err := toMobyService(svc)
+	if err == nil {
+		err = k.do(ctx, func(h *moby.Handle) error { return h.NewService(ms) })
+	}
+	if err != nil {
+		return fmt.Errorf("add service %s: %w", svc.ServiceKey, err)
+	}
+	return nil
+}
+
+// UpdateService sets the scheduler, flags and persistence of an existing service. The
+// kernel replaces all flags, so svc must be complete.
+func (k *Kernel) UpdateService(ctx context.Context, svc Service) error {
+	ms, err := toMobyService(svc)
+	if err == nil {
+		err = k.do(ctx, func(h *moby.Handle) error { return h.UpdateService(ms) })
+	}
+	if err != nil {
+		return fmt.Errorf("update service %s: %w", svc.ServiceKey, err)
+	}
+	return nil
+}
+
+// DeleteService deletes a service and its destinations (ESRCH if it does not exist).
+func (k *Kernel) DeleteService(ctx context.Context, svc ServiceKey) error {
+	ms := toMobyKey(svc)
+	if err := k.do(ctx, func(h *moby.Handle) error { return h.DelService(ms) }); err != nil {
+		return fmt.Errorf("delete service %s: %w", svc, err)
+	}
+	return nil
+}
+
+// AddDestination adds d to svc (EEXIST if it exists, ESRCH if svc does not).
+func (k *Kernel) AddDestination(ctx context.Context, svc ServiceKey, d Destination) error {
+	md, err := toMobyDestination(d)
+	if err == nil {
+		ms := toMobyKey(svc)
+		err = k.do(ctx, func(h *moby.Handle) error { return h.NewDestination(ms, md) })
+	}
+	if err != nil {
+		return fmt.Errorf("add destination %s to %s: %w", d.Addr, svc, err)
+	}
+	return nil
+}
+
+// UpdateDestination sets the weight, forwarding and thresholds of an existing destination
+// in one netlink message (ENOENT if it does not exist).
+func (k *Kernel) UpdateDestination(ctx context.Context, svc ServiceKey, d Destination) error {
+	md, err := toMobyDestination(d)
+	if err == nil {
+		ms := toMobyKey(svc)
+		err = k.do(ctx, func(h *moby.Handle) error { return h.UpdateDestination(ms, md) })
+	}
+	if err != nil {
+		return fmt.Errorf("update destination %s of %s: %w", d.Addr, svc, err)
+	}
+	return nil
+}
+
+// DeleteDestination removes a destination (ENOENT if it does not exist).
+func (k *Kernel) DeleteDestination(ctx context.Context, svc ServiceKey, addr netip.AddrPort) error {
+	ms := toMobyKey(svc)
+	md := &moby.Destination{Address: net.IP(addr.Addr().Unmap().AsSlice()), Port: addr.Port(), AddressFamily: uint16(FamilyOf(addr.Addr()))}
+	if err := k.do(ctx, func(h *moby.Handle) error { return h.DelDestination(ms, md) }); err != nil {
+		return fmt.Errorf("delete destination %s of %s: %w", addr, svc, err)
+	}
+	return nil
+}
+
+// Timeouts reads the connection timeouts (ipvsadm -L --timeout).
+func (k *Kernel) Timeouts(ctx context.Context) (Timeouts, error) {
+	var c *moby.Config
+	err := k.do(ctx, func(h *moby.Handle) error {
+		var err error
+		c, err = h.GetConfig()
+		return err
+	})
+	if err != nil {
+		return Timeouts{}, fmt.Errorf("read IPVS timeouts: %w", err)
+	}
+	return Timeouts{TCP: c.TimeoutTCP, TCPFin: c.TimeoutTCPFin, UDP: c.TimeoutUDP}, nil
+}
+
+// SetTimeouts sets the connection timeouts; a zero field is left unchanged by the kernel.
+func (k *Kernel) SetTimeouts(ctx context.Context, t Timeouts) error {
+	c := &moby.Config{TimeoutTCP: t.TCP, TimeoutTCPFin: t.TCPFin, TimeoutUDP: t.UDP}
+	if err := k.do(ctx, func(h *moby.Handle) error { return h.SetConfig(c) }); err != nil {
+		return fmt.Errorf("set IPVS timeouts (tcp %v, tcpfin %v, udp %v): %w", t.TCP, t.TCPFin, t.UDP, err)
+	}
+	return nil
+}
+
+// flagPersistent is IP_VS_SVC_F_PERSISTENT.
+const flagPersistent = 0x0001
+
+func toMobyKey(k ServiceKey) *moby.Service {
+	ms := &moby.Service{AddressFamily: uint16(k.Family), FWMark: k.FWMark}
+	if k.Family == 0 {
+		ms.AddressFamily = uint16(FamilyOf(k.Addr.Addr()))
+	}
+	if !k.IsFWMark() {
+		ms.Protocol = uint16(k.Protocol)
+		ms.Address = net.IP(k.Addr.Addr().Unmap().AsSlice())
+		ms.Port = k.Addr.Port()
+	}
+	return ms
+}
+
+func toMobyService(s Service) (*moby.Service, error) {
+	ms := toMobyKey(s.ServiceKey)
+	if s.Scheduler == "" {
+		return nil, errors.New("no scheduler")
+	}
+	ms.SchedName = s.Scheduler
+	ms.Flags = uint32(s.Flags & SchedAllMask)
+	bitsLen := s.hostBits()
+	mask := s.Netmask
+	if mask == 0 {
+		mask = bitsLen
+	}
+	if mask < 0 || mask > bitsLen {
+		return nil, fmt.Errorf("netmask /%d out of range for %s", s.Netmask, s.Family)
+	}
+	if s.Persistent {
+		ms.Flags |= flagPersistent
+		secs := s.Timeout / time.Second
+		if secs < 1 || secs > 1<<31 {
+			return nil, fmt.Errorf("persistence timeout %v out of range", s.Timeout)
+		}
+		ms.Timeout = uint32(secs)
+	}
+	ms.Netmask = encodeNetmask(ms.AddressFamily, mask)
+	return ms, nil
+}
+
+// encodeNetmask gives the IPVS_SVC_ATTR_NETMASK value moby sends in host byte order: for
+// IPv4 the kernel reads the attribute's bytes as a network-order mask (nla_get_be32), for
+// IPv6 as a prefix length 1..128 (ip_vs_ctl.c), which is also what ipvsadm sends.
+func encodeNetmask(af uint16, prefix int) uint32 {
+	if Family(af) == Inet6 {
+		return uint32(prefix)
+	}
+	var b [4]byte
+	binary.BigEndian.PutUint32(b[:], ^uint32(0)<<(32-prefix))
+	if prefix == 0 {
+		b = [4]byte{}
+	}
+	return binary.NativeEndian.Uint32(b[:])
+}
+
+func decodeNetmask(af uint16, v uint32) int {
+	if Family(af) == Inet6 {
+		return int(v)
+	}
+	var b [4]byte
+	binary.NativeEndian.PutUint32(b[:], v)
+	return bits.LeadingZeros32(^binary.BigEndian.Uint32(b[:]))
+}
+
+func fromMobyService(m *moby.Service) (ServiceInfo, error) {
+	var s Service
+	s.Family = Family(m.AddressFamily)
+	if m.FWMark != 0 {
+		s.FWMark = m.FWMark
+	} else {
+		a, ok := netip.AddrFromSlice(m.Address)
+		if !ok {
+			return ServiceInfo{}, fmt.Errorf("service with bad address %v", m.Address)
+		}
+		s.Protocol = Protocol(m.Protocol)
+		s.Addr = netip.AddrPortFrom(a.Unmap(), m.Port)
+	}
+	s.Scheduler = m.SchedName
+	s.Flags = SchedFlags(m.Flags) & SchedAllMask
+	s.Persistent = m.Flags&flagPersistent != 0
+	s.Timeout = time.Duration(m.Timeout) * time.Second
+	s.Netmask = decodeNetmask(m.AddressFamily, m.Netmask)
+	return ServiceInfo{Service: s.Canonical(), Stats: fromMobyStats(moby.SvcStats(m.Stats))}, nil
+}
+
+func fromMobyStats(st moby.SvcStats) Stats {
+	return Stats{
+		Conns: uint64(st.Connections), InPkts: uint64(st.PacketsIn), OutPkts: uint64(st.PacketsOut),
+		InBytes: st.BytesIn, OutBytes: st.BytesOut,
+		CPS: uint64(st.CPS), InPPS: uint64(st.PPSIn), OutPPS: uint64(st.PPSOut),
+		InBPS: uint64(st.BPSIn), OutBPS: uint64(st.BPSOut),
+	}
+}
+
+func toMobyDestination(d Destination) (*moby.Destination, error) {
+	if d.Weight < 0 || d.Weight > 65535 {
+		return nil, fmt.Errorf("weight %d out of range 0..65535", d.Weight)
+	}
+	if !d.Addr.Addr().IsValid() {
+		return nil, errors.New("no address")
+	}
+	a := d.Addr.Addr().Unmap()
+	return &moby.Destination{
+		Address:         net.IP(a.AsSlice()),
+		Port:            d.Addr.Port(),
+		Weight:          d.Weight,
+		ConnectionFlags: uint32(d.Forwarding) & moby.ConnectionFlagFwdMask,
+		AddressFamily:   uint16(FamilyOf(a)),
+		UpperThreshold:  d.Upper,
+		LowerThreshold:  d.Lower,
+	}, nil
+}
+
+func fromMobyDestination(m *moby.Destination) DestinationInfo {
+	a, _ := netip.AddrFromSlice(m.Address)
+	return DestinationInfo{
+		Destination: Destination{
+			Addr:       netip.AddrPortFrom(a.Unmap(), m.Port),
+			Weight:     m.Weight,
+			Forwarding: Forwarding(m.ConnectionFlags & moby.ConnectionFlagFwdMask),
+			Upper:      m.UpperThreshold,
+			Lower:      m.LowerThreshold,
+		},
+		ActiveConns:   uint32(m.ActiveConnections),
+		InactiveConns: uint32(m.InactiveConnections),
+		Stats:         fromMobyStats(moby.SvcStats(m.Stats)),
+	}
+}

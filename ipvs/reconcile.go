@@ -1,0 +1,344 @@
+package ipvs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/netip"
+	"slices"
+	"sync"
+)
+
+// VirtualService is one service of the desired state with its real servers.
+type VirtualService struct {
+	Service
+	Destinations []RealServer
+}
+
+// RealServer is a destination of the desired state. Weight is the weight it should have
+// now (the configured weight, or 0 while it is quiesced).
+type RealServer struct {
+	Destination
+	// Removed keeps the destination out of the table while it is down and its service
+	// says on_failure = "remove". The reconciler remembers it, so it can be restored.
+	Removed bool
+}
+
+// Changes counts the writes one reconciliation made, per kind.
+type Changes struct {
+	ServicesAdded, ServicesUpdated, ServicesDeleted             int
+	DestinationsAdded, DestinationsUpdated, DestinationsDeleted int
+}
+
+// Total is the number of writes.
+func (c Changes) Total() int {
+	return c.ServicesAdded + c.ServicesUpdated + c.ServicesDeleted +
+		c.DestinationsAdded + c.DestinationsUpdated + c.DestinationsDeleted
+}
+
+// Add adds o's counts to c.
+func (c *Changes) Add(o Changes) {
+	c.ServicesAdded += o.ServicesAdded
+	c.ServicesUpdated += o.ServicesUpdated
+	c.ServicesDeleted += o.ServicesDeleted
+	c.DestinationsAdded += o.DestinationsAdded
+	c.DestinationsUpdated += o.DestinationsUpdated
+	c.DestinationsDeleted += o.DestinationsDeleted
+}
+
+// ReconcilerOptions configure NewReconciler.
+type ReconcilerOptions struct {
+	Logger *slog.Logger // nil discards
+}
+
+// Reconciler keeps the services it owns in a Table equal to a desired state with the
+// fewest writes. It owns the services of its desired state and the ones it has owned
+// before (a service dropped from the configuration is deleted); it never touches any other
+// service and never flushes, so kube-proxy or an operator can share the table. Existing
+// matching services and destinations are adopted in place, so a restart of vigil resets
+// no connection. Safe for concurrent use; calls are serialised.
+type Reconciler struct {
+	table Table
+	log   *slog.Logger
+
+	mu      sync.Mutex
+	desired map[ServiceKey]*desiredService
+	order   []ServiceKey        // desired services in configuration order
+	owned   map[ServiceKey]bool // every service ever desired; dropped ones are deleted
+	writes  Changes             // cumulative
+}
+
+type desiredService struct {
+	svc   Service
+	dests []RealServer
+}
+
+func (d *desiredService) dest(addr netip.AddrPort) *RealServer {
+	for i := range d.dests {
+		if d.dests[i].Addr == addr {
+			return &d.dests[i]
+		}
+	}
+	return nil
+}
+
+// NewReconciler returns a reconciler for table that owns nothing yet.
+func NewReconciler(table Table, opts ReconcilerOptions) *Reconciler {
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	return &Reconciler{table: table, log: log, desired: map[ServiceKey]*desiredService{}, owned: map[ServiceKey]bool{}}
+}
+
+// Writes returns the writes made since NewReconciler, per kind (for metrics).
+func (r *Reconciler) Writes() Changes {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.writes
+}
+
+// ErrUnknown means SetWeight or SetRemoved named a service or destination that is not in
+// the desired state.
+var ErrUnknown = errors.New("not in the desired state")
+
+// Apply makes desired the new desired state and brings the table in line with it: it reads
+// the table, then adds, updates and deletes only what differs. A weight differing is one
+// UpdateDestination, never a delete and re-add. Services that were desired before and are
+// not now are deleted. Errors on one service do not stop the others; they are joined. The
+// desired state is recorded even on error, so the next Resync retries.
+func (r *Reconciler) Apply(ctx context.Context, desired []VirtualService) (Changes, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	next := make(map[ServiceKey]*desiredService, len(desired))
+	order := make([]ServiceKey, 0, len(desired))
+	for _, vs := range desired {
+		k := vs.ServiceKey
+		switch {
+		case k.Family == 0 && k.IsFWMark():
+			k.Family = Inet4
+		case !k.IsFWMark():
+			k = AddrKey(k.Protocol, k.Addr)
+		}
+		vs.ServiceKey = k
+		if _, dup := next[k]; dup {
+			return Changes{}, fmt.Errorf("apply: service %s listed twice", k)
+		}
+		next[k] = &desiredService{svc: vs.Service, dests: slices.Clone(vs.Destinations)}
+		order = append(order, k)
+		r.owned[k] = true
+	}
+	r.desired, r.order = next, order
+	return r.sync(ctx)
+}
+
+// Resync compares the table with the last desired state and repairs any drift: missing
+// services and destinations are re-added, wrong settings and weights fixed, foreign
+// destinations in owned services removed. repairs counts the writes.
+func (r *Reconciler) Resync(ctx context.Context) (repairs int, err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	c, err := r.sync(ctx)
+	if n := c.Total(); n > 0 {
+		r.log.Info("IPVS resync repaired drift", "writes", n, "changes", c)
+	}
+	return c.Total(), err
+}
+
+// SetWeight records a new weight for one destination and writes it with exactly one
+// UpdateDestination. A destination kept out by SetRemoved only has its weight recorded.
+func (r *Reconciler) SetWeight(ctx context.Context, svc ServiceKey, addr netip.AddrPort, weight int) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	d, err := r.lookup(svc, addr)
+	if err != nil {
+		return fmt.Errorf("set weight of %s in %s: %w", addr, svc, err)
+	}
+	d.Weight = weight
+	if d.Removed {
+		return nil
+	}
+	if err := r.table.UpdateDestination(ctx, svc, d.Destination); err != nil {
+		return err
+	}
+	r.writes.DestinationsUpdated++
+	return nil
+}
+
+// SetRemoved takes a destination out of the table (one DeleteDestination) or puts it back
+// with its recorded settings (one AddDestination): on_failure = "remove".
+func (r *Reconciler) SetRemoved(ctx context.Context, svc ServiceKey, addr netip.AddrPort, removed bool) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	d, err := r.lookup(svc, addr)
+	if err != nil {
+		return fmt.Errorf("remove %s from %s: %w", addr, svc, err)
+	}
+	if d.Removed == removed {
+		return nil
+	}
+	d.Removed = removed
+	if removed {
+		if err := r.table.DeleteDestination(ctx, svc, addr); err != nil {
+			return err
+		}
+		r.writes.DestinationsDeleted++
+		return nil
+	}
+	if err := r.table.AddDestination(ctx, svc, d.Destination); err != nil {
+		return err
+	}
+	r.writes.DestinationsAdded++
+	return nil
+}
+
+func (r *Reconciler) lookup(svc ServiceKey, addr netip.AddrPort) (*RealServer, error) {
+	ds := r.desired[svc]
+	if ds == nil {
+		return nil, ErrUnknown
+	}
+	d := ds.dest(addr)
+	if d == nil {
+		return nil, ErrUnknown
+	}
+	return d, nil
+}
+
+// sync brings the table in line with r.desired. r.mu is held.
+func (r *Reconciler) sync(ctx context.Context) (Changes, error) {
+	var c Changes
+	defer func() { r.writes.Add(c) }()
+	have, err := r.table.Services(ctx)
+	if err != nil {
+		return c, fmt.Errorf("reconcile: %w", err)
+	}
+	haveBy := make(map[ServiceKey]Service, len(have))
+	for _, s := range have {
+		haveBy[s.ServiceKey] = s.Service
+	}
+	var errs []error
+	for _, k := range r.order {
+		ds := r.desired[k]
+		cur, exists := haveBy[k]
+		if err := r.syncService(ctx, ds, cur, exists, &c); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	// Owned services no longer desired: delete them, in a stable order.
+	var gone []ServiceKey
+	for k := range r.owned {
+		if r.desired[k] == nil {
+			gone = append(gone, k)
+		}
+	}
+	slices.SortFunc(gone, func(a, b ServiceKey) int { return compareKeys(a, b) })
+	for _, k := range gone {
+		if _, exists := haveBy[k]; !exists {
+			delete(r.owned, k)
+			continue
+		}
+		if err := r.table.DeleteService(ctx, k); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		c.ServicesDeleted++
+		delete(r.owned, k)
+	}
+	return c, errors.Join(errs...)
+}
+
+func (r *Reconciler) syncService(ctx context.Context, ds *desiredService, cur Service, exists bool, c *Changes) error {
+	want := ds.svc.Canonical()
+	if !exists {
+		if err := r.table.AddService(ctx, ds.svc); err != nil {
+			return err
+		}
+		c.ServicesAdded++
+		var errs []error
+		for _, d := range ds.dests {
+			if d.Removed {
+				continue
+			}
+			if err := r.table.AddDestination(ctx, want.ServiceKey, d.Destination); err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			c.DestinationsAdded++
+		}
+		return errors.Join(errs...)
+	}
+	if cur.Canonical() != want {
+		if err := r.table.UpdateService(ctx, ds.svc); err != nil {
+			return err
+		}
+		c.ServicesUpdated++
+	}
+	have, err := r.table.Destinations(ctx, want.ServiceKey)
+	if err != nil {
+		return err
+	}
+	haveBy := make(map[netip.AddrPort]Destination, len(have))
+	for _, d := range have {
+		haveBy[d.Addr] = d.Destination
+	}
+	var errs []error
+	for _, d := range ds.dests {
+		got, ok := haveBy[d.Addr]
+		delete(haveBy, d.Addr)
+		switch {
+		case d.Removed && ok:
+			if err := r.table.DeleteDestination(ctx, want.ServiceKey, d.Addr); err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			c.DestinationsDeleted++
+		case d.Removed:
+		case !ok:
+			if err := r.table.AddDestination(ctx, want.ServiceKey, d.Destination); err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			c.DestinationsAdded++
+		case got != d.Destination:
+			if err := r.table.UpdateDestination(ctx, want.ServiceKey, d.Destination); err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			c.DestinationsUpdated++
+		}
+	}
+	// Destinations in an owned service that the configuration does not name.
+	extra := make([]netip.AddrPort, 0, len(haveBy))
+	for a := range haveBy {
+		extra = append(extra, a)
+	}
+	slices.SortFunc(extra, netip.AddrPort.Compare)
+	for _, a := range extra {
+		if err := r.table.DeleteDestination(ctx, want.ServiceKey, a); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		c.DestinationsDeleted++
+	}
+	return errors.Join(errs...)
+}
+
+// compareKeys orders services as ipvsadm lists them: address services before firewall
+// marks, then by family, protocol, address and port.
+func compareKeys(a, b ServiceKey) int {
+	if a.FWMark != b.FWMark {
+		if a.FWMark < b.FWMark {
+			return -1
+		}
+		return 1
+	}
+	if a.Family != b.Family {
+		return int(a.Family) - int(b.Family)
+	}
+	if a.Protocol != b.Protocol {
+		return int(a.Protocol) - int(b.Protocol)
+	}
+	return a.Addr.Compare(b.Addr)
+}
