@@ -12,10 +12,10 @@ import (
 // Config is a whole, validated vigil configuration with every default filled in.
 // Slices keep the order of the file.
 type Config struct {
-	Global         Global
-	VirtualServers []*VirtualServer
-	VRRPInstances  []*VRRPInstance
-	SyncGroups     []*SyncGroup
+	Global         Global           `json:"global"`
+	VirtualServers []*VirtualServer `json:"virtual_servers"`
+	VRRPInstances  []*VRRPInstance  `json:"vrrp_instances"`
+	SyncGroups     []*SyncGroup     `json:"vrrp_sync_groups"`
 }
 
 // VirtualServer returns the virtual server called name, or nil.

@@ -1,12 +1,59 @@
 package main
 
 import (
+	"errors"
+	"flag"
 	"fmt"
 	"io"
+
+	"github.com/vigil-lb/vigil/conf"
 )
 
-// cmdCheck is replaced by the conf work; see conf.
+// cmdCheck validates a configuration file, like keepalived -t but reporting every problem
+// at once: 0 valid, 1 invalid, 2 usage error. Warnings are printed and do not fail.
 func cmdCheck(args []string, stdout, stderr io.Writer) int {
-	fmt.Fprintln(stderr, "vigil check: not yet built")
-	return 1
+	fs := flag.NewFlagSet("vigil check", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	file := fs.String("f", "", "configuration `file` to validate (required)")
+	print := fs.Bool("print", false, "print the effective configuration, defaults filled in, as JSON (secrets redacted)")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: vigil check -f FILE [--print]\n\nValidate a configuration file and report every problem with file:line:col.\nExit status: 0 valid, 1 invalid, 2 usage error.\n\nFlags:\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fs.SetOutput(stdout)
+			fs.Usage()
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "vigil check: unexpected argument %q\n", fs.Arg(0))
+		fs.Usage()
+		return 2
+	}
+	if *file == "" {
+		fmt.Fprintln(stderr, "vigil check: -f FILE is required")
+		fs.Usage()
+		return 2
+	}
+	cfg, diags := conf.Load(*file)
+	if diags.HasErrors() {
+		conf.WriteDiagnostics(stderr, diags, nil)
+		fmt.Fprintf(stderr, "%s: %d error(s)\n", *file, len(diags.Errs()))
+		return 1
+	}
+	conf.WriteDiagnostics(stderr, append(diags, cfg.Warnings()...), nil)
+	if *print {
+		out, err := cfg.JSON()
+		if err != nil {
+			fmt.Fprintf(stderr, "vigil check: render configuration: %v\n", err)
+			return 1
+		}
+		fmt.Fprintf(stdout, "%s\n", out)
+	} else {
+		fmt.Fprintf(stderr, "%s: configuration is valid\n", *file)
+	}
+	return 0
 }

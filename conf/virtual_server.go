@@ -1,0 +1,401 @@
+package conf
+
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/zclconf/go-cty/cty"
+)
+
+// Defaults and limits of virtual_server and real_server.
+const (
+	DefaultScheduler          = WeightedLeastConnection
+	DefaultForwarding         = NAT
+	DefaultOnFailure          = Quiesce
+	DefaultPersistenceTimeout = 300 * time.Second
+	MaxPersistenceTimeout     = 31 * 24 * time.Hour // ipvsadm's limit, as keepalived's
+	DefaultWeight             = 1
+	MaxWeight                 = 65535
+)
+
+var vsSchema = &hcl.BodySchema{
+	Attributes: attrSchema("address", "fwmark", "family", "protocol", "scheduler", "scheduler_flags",
+		"forwarding", "on_failure", "quorum", "hysteresis", "sorry_server"),
+	Blocks: []hcl.BlockHeaderSchema{
+		{Type: "persistence"},
+		{Type: "real_server", LabelNames: []string{"name"}},
+	},
+}
+
+var persistenceSchema = &hcl.BodySchema{Attributes: attrSchema("timeout", "netmask")}
+
+var rsSchema = &hcl.BodySchema{
+	Attributes: attrSchema("address", "weight", "forwarding", "upper_threshold", "lower_threshold"),
+	Blocks:     []hcl.BlockHeaderSchema{{Type: "check", LabelNames: []string{"kind"}}},
+}
+
+var (
+	protocols   = []Protocol{TCP, UDP, SCTP}
+	forwardings = []Forwarding{NAT, DR, Tunnel}
+	onFailures  = []OnFailure{Quiesce, Remove}
+	schedFlags  = []SchedulerFlag{SHFallback, SHPort, MHFallback, MHPort, OnePacket}
+)
+
+func (d *decoder) decodeVirtualServer(b *hcl.Block) *VirtualServer {
+	vs := &VirtualServer{
+		Name:       d.checkName(b),
+		Scheduler:  DefaultScheduler,
+		Forwarding: DefaultForwarding,
+		OnFailure:  DefaultOnFailure,
+		Quorum:     1,
+		DeclRange:  b.DefRange,
+	}
+	content, diags := b.Body.Content(vsSchema)
+	d.diags = append(d.diags, diags...)
+	at := content.Attributes
+
+	addrA, markA, famA := at["address"], at["fwmark"], at["family"]
+	switch {
+	case addrA != nil && markA != nil:
+		d.errorf(markA.NameRange, "Conflicting arguments",
+			"A virtual server has either address or fwmark, not both; address is set at %s.", addrA.NameRange)
+	case addrA == nil && markA == nil:
+		d.errorf(b.DefRange, "Missing required argument",
+			"A virtual server needs address = \"ip:port\" or fwmark = N.")
+	case addrA != nil:
+		if ip, port, ok := d.endpoint(addrA, true); ok {
+			vs.Address = netip.AddrPortFrom(ip, uint16(port))
+			vs.Family = FamilyOf(ip)
+		}
+		if famA != nil {
+			d.errorf(famA.NameRange, "Unexpected argument",
+				"family is only for fwmark services; an address service takes its family from the address.")
+		}
+	default:
+		if n, ok := d.integer(markA, 1, 1<<32-1); ok {
+			vs.FWMark = uint32(n)
+		}
+		vs.Family = Inet
+		if famA != nil {
+			if f, ok := enum(d, famA, []Family{Inet, Inet6}); ok {
+				vs.Family = f
+			}
+		}
+	}
+
+	if a := at["protocol"]; a != nil {
+		if p, ok := enum(d, a, protocols); ok {
+			vs.Protocol = p
+		}
+	} else if addrA != nil && markA == nil {
+		// keepalived silently falls back to UDP here; vigil refuses to guess.
+		d.errorf(b.DefRange, "Missing required argument",
+			"The argument \"protocol\" is required for an address service: \"tcp\", \"udp\" or \"sctp\".")
+	}
+
+	if a := at["scheduler"]; a != nil {
+		if s, ok := enum(d, a, Schedulers); ok {
+			vs.Scheduler = s
+		}
+	}
+	if a := at["scheduler_flags"]; a != nil {
+		d.decodeSchedFlags(a, vs)
+	}
+	if a := at["forwarding"]; a != nil {
+		if f, ok := enum(d, a, forwardings); ok {
+			vs.Forwarding = f
+		}
+	}
+	if a := at["on_failure"]; a != nil {
+		if f, ok := enum(d, a, onFailures); ok {
+			vs.OnFailure = f
+		}
+	}
+	if a := at["quorum"]; a != nil {
+		if n, ok := d.integer(a, 1, 1<<32-1); ok {
+			vs.Quorum = uint32(n)
+		}
+	}
+	if a := at["hysteresis"]; a != nil {
+		if n, ok := d.integer(a, 0, 1<<32-1); ok {
+			vs.Hysteresis = uint32(n)
+			if vs.Hysteresis >= vs.Quorum {
+				d.errorf(a.Expr.Range(), "Value out of range",
+					"hysteresis (%d) must be less than quorum (%d): quorum is lost below quorum - hysteresis.", vs.Hysteresis, vs.Quorum)
+			}
+		}
+	}
+
+	if pb := d.atMostOne(content.Blocks, "persistence"); pb != nil {
+		vs.Persistence = d.decodePersistence(pb, vs.Family)
+	}
+
+	rsBlocks := ofType(content.Blocks, "real_server")
+	d.uniqueNames(rsBlocks)
+	seen := map[netip.AddrPort]*RealServer{}
+	for _, rb := range rsBlocks {
+		rs := d.decodeRealServer(rb, vs)
+		if rs.Address.IsValid() {
+			if first, ok := seen[rs.Address]; ok {
+				d.errorf(rb.DefRange, "Duplicate real server",
+					"Real server %q has the same address %s as %q (%s).", rs.Name, fmtAddr(rs.Address), first.Name, first.DeclRange)
+			} else {
+				seen[rs.Address] = rs
+			}
+		}
+		vs.RealServers = append(vs.RealServers, rs)
+	}
+
+	if a := at["sorry_server"]; a != nil {
+		d.decodeSorryServer(a, vs, seen)
+	}
+	return vs
+}
+
+func fmtAddr(ap netip.AddrPort) string {
+	if ap.Port() == 0 {
+		return ap.Addr().String()
+	}
+	return ap.String()
+}
+
+func (d *decoder) decodeSchedFlags(a *hcl.Attribute, vs *VirtualServer) {
+	list, ok := d.strList(a)
+	if !ok {
+		return
+	}
+	names := make([]string, len(schedFlags))
+	for i, f := range schedFlags {
+		names[i] = string(f)
+	}
+	rng := a.Expr.Range()
+	for _, s := range list {
+		f := SchedulerFlag(s)
+		if !slices.Contains(schedFlags, f) {
+			d.errorf(rng, "Invalid value for scheduler_flags", "%q is not a scheduler flag; use %s.%s", s, strings.Join(names, ", "), didYouMean(s, names))
+			continue
+		}
+		if slices.Contains(vs.SchedulerFlags, f) {
+			d.errorf(rng, "Duplicate scheduler flag", "%q is listed twice.", s)
+			continue
+		}
+		switch {
+		case strings.HasPrefix(s, "sh-") && vs.Scheduler != SourceHashing:
+			d.errorf(rng, "Invalid scheduler flag", "%q only applies to scheduler \"sh\", not %q.", s, vs.Scheduler)
+		case strings.HasPrefix(s, "mh-") && vs.Scheduler != MaglevHashing:
+			d.errorf(rng, "Invalid scheduler flag", "%q only applies to scheduler \"mh\", not %q.", s, vs.Scheduler)
+		case f == OnePacket && vs.Protocol != UDP:
+			// The kernel clears IP_VS_SVC_F_ONEPACKET for anything but UDP.
+			d.errorf(rng, "Invalid scheduler flag", "\"ops\" (one-packet scheduling) only applies to protocol = \"udp\".")
+		}
+		vs.SchedulerFlags = append(vs.SchedulerFlags, f)
+	}
+}
+
+func (d *decoder) decodePersistence(b *hcl.Block, fam Family) *Persistence {
+	p := &Persistence{Timeout: DefaultPersistenceTimeout, Netmask: 32}
+	if fam == Inet6 {
+		p.Netmask = 128
+	}
+	content, diags := b.Body.Content(persistenceSchema)
+	d.diags = append(d.diags, diags...)
+	if a := content.Attributes["timeout"]; a != nil {
+		if v, ok := d.duration(a, time.Second, MaxPersistenceTimeout); ok {
+			if v%time.Second != 0 {
+				d.errorf(a.Expr.Range(), "Invalid duration", "timeout must be whole seconds; IPVS keeps persistence timeouts in seconds.")
+			} else {
+				p.Timeout = v
+			}
+		}
+	}
+	if a := content.Attributes["netmask"]; a != nil {
+		if n, ok := d.netmask(a, fam); ok {
+			p.Netmask = n
+		}
+	}
+	return p
+}
+
+// netmask accepts a prefix length (24, "24", "/24") or, for IPv4, a dotted mask
+// ("255.255.255.0", as ipvsadm -M).
+func (d *decoder) netmask(a *hcl.Attribute, fam Family) (int, bool) {
+	v, diags := a.Expr.Value(d.ctx)
+	if diags.HasErrors() || v.IsNull() || v.Type() != cty.String {
+		n, ok := d.integer(a, 1, int64(map[Family]int{Inet: 32, Inet6: 128}[fam]))
+		return int(n), ok
+	}
+	s := strings.TrimPrefix(strings.TrimSpace(v.AsString()), "/")
+	if strings.Contains(s, ".") {
+		if fam != Inet {
+			d.errorf(a.Expr.Range(), "Invalid netmask", "An IPv6 service takes a prefix length (1..128), not a dotted mask.")
+			return 0, false
+		}
+		ip, err := netip.ParseAddr(s)
+		if err != nil || !ip.Is4() {
+			d.errorf(a.Expr.Range(), "Invalid netmask", "%q is not a netmask.", s)
+			return 0, false
+		}
+		b := ip.As4()
+		bits := uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
+		n := 0
+		for n < 32 && bits&(1<<(31-n)) != 0 {
+			n++
+		}
+		if n == 0 || (n < 32 && bits<<n != 0) {
+			d.errorf(a.Expr.Range(), "Invalid netmask", "%q is not a contiguous netmask of 1..32 bits.", s)
+			return 0, false
+		}
+		return n, true
+	}
+	max := 32
+	if fam == Inet6 {
+		max = 128
+	}
+	var n int
+	if _, err := fmt.Sscanf(s, "%d", &n); err != nil || fmt.Sprint(n) != s || n < 1 || n > max {
+		d.errorf(a.Expr.Range(), "Invalid netmask", "%q is not a prefix length in 1..%d.", s, max)
+		return 0, false
+	}
+	return n, true
+}
+
+func (d *decoder) decodeRealServer(b *hcl.Block, vs *VirtualServer) *RealServer {
+	rs := &RealServer{
+		Name:       d.checkName(b),
+		Weight:     DefaultWeight,
+		Forwarding: vs.Forwarding,
+		DeclRange:  b.DefRange,
+	}
+	content, diags := b.Body.Content(rsSchema)
+	d.diags = append(d.diags, diags...)
+	at := content.Attributes
+
+	if a := at["forwarding"]; a != nil {
+		if f, ok := enum(d, a, forwardings); ok {
+			rs.Forwarding = f
+		}
+	}
+	if a := d.required(at, "address", b, ""); a != nil {
+		if ip, port, ok := d.endpoint(a, false); ok {
+			d.realServerAddress(a, vs, rs, ip, port)
+		}
+	}
+	if a := at["weight"]; a != nil {
+		if n, ok := d.integer(a, 0, MaxWeight); ok {
+			rs.Weight = int(n)
+		}
+	}
+	if a := at["upper_threshold"]; a != nil {
+		if n, ok := d.integer(a, 0, 1<<32-1); ok {
+			rs.UpperThreshold = uint32(n)
+		}
+	}
+	if a := at["lower_threshold"]; a != nil {
+		if n, ok := d.integer(a, 0, 1<<32-1); ok {
+			rs.LowerThreshold = uint32(n)
+			// ip_vs_ctl.c refuses a lower threshold above the upper one with ERANGE.
+			if rs.LowerThreshold > 0 && rs.LowerThreshold > rs.UpperThreshold {
+				d.errorf(a.Expr.Range(), "Value out of range",
+					"lower_threshold (%d) needs an upper_threshold at least as high (now %d).", rs.LowerThreshold, rs.UpperThreshold)
+			}
+		}
+	}
+	for _, cb := range ofType(content.Blocks, "check") {
+		if c := d.decodeCheck(cb, rs); c != nil {
+			rs.Checks = append(rs.Checks, c)
+		}
+	}
+	return rs
+}
+
+// realServerAddress applies the port rules: the port follows the service unless given;
+// DR and TUN deliver the packet unchanged, so they cannot remap ports.
+func (d *decoder) realServerAddress(a *hcl.Attribute, vs *VirtualServer, rs *RealServer, ip netip.Addr, port int) {
+	rng := a.Expr.Range()
+	if vs.Family != "" && FamilyOf(ip) != vs.Family {
+		d.errorf(rng, "Address family mismatch",
+			"Real server %s is %s but virtual server %q is %s.", ip, FamilyOf(ip), vs.Name, vs.Family)
+		return
+	}
+	if port < 0 {
+		port = 0
+		if !vs.IsFWMark() {
+			port = int(vs.Address.Port())
+		}
+	}
+	if rs.Forwarding == DR || rs.Forwarding == Tunnel {
+		switch {
+		case vs.IsFWMark() && port != 0:
+			d.errorf(rng, "Port remap with "+string(rs.Forwarding),
+				"%s forwarding cannot remap ports: a real server of a fwmark service takes the port the client used; omit the port.", strings.ToUpper(string(rs.Forwarding)))
+			return
+		case !vs.IsFWMark() && vs.Address.IsValid() && port != int(vs.Address.Port()):
+			d.errorf(rng, "Port remap with "+string(rs.Forwarding),
+				"%s forwarding cannot remap ports: the real server's port (%d) must equal the virtual server's (%d), or be omitted.", strings.ToUpper(string(rs.Forwarding)), port, vs.Address.Port())
+			return
+		}
+	}
+	rs.Address = netip.AddrPortFrom(ip, uint16(port))
+}
+
+func (d *decoder) decodeSorryServer(a *hcl.Attribute, vs *VirtualServer, rss map[netip.AddrPort]*RealServer) {
+	ip, port, ok := d.endpoint(a, false)
+	if !ok {
+		return
+	}
+	rng := a.Expr.Range()
+	if vs.Family != "" && FamilyOf(ip) != vs.Family {
+		d.errorf(rng, "Address family mismatch", "sorry_server %s is %s but the virtual server is %s.", ip, FamilyOf(ip), vs.Family)
+		return
+	}
+	if port < 0 {
+		port = int(vs.Address.Port()) // 0 for fwmark
+	}
+	if (vs.Forwarding == DR || vs.Forwarding == Tunnel) && port != int(vs.Address.Port()) {
+		d.errorf(rng, "Port remap with "+string(vs.Forwarding),
+			"The sorry server is reached with %s forwarding, which cannot remap ports: omit its port or use the virtual server's.", strings.ToUpper(string(vs.Forwarding)))
+		return
+	}
+	ap := netip.AddrPortFrom(ip, uint16(port))
+	if rs, ok := rss[ap]; ok {
+		d.errorf(rng, "Invalid sorry_server", "sorry_server %s is also real server %q; it must be a separate server.", fmtAddr(ap), rs.Name)
+		return
+	}
+	vs.SorryServer = ap
+}
+
+// checkVirtualServerKeys rejects two services the kernel would see as one.
+func (d *decoder) checkVirtualServerKeys(vss []*VirtualServer) {
+	type key struct {
+		proto Protocol
+		addr  netip.AddrPort
+		mark  uint32
+		fam   Family
+	}
+	seen := map[key]*VirtualServer{}
+	for _, vs := range vss {
+		var k key
+		switch {
+		case vs.IsFWMark():
+			k = key{mark: vs.FWMark, fam: vs.Family}
+		case vs.Address.IsValid() && vs.Protocol != "":
+			k = key{proto: vs.Protocol, addr: vs.Address}
+		default:
+			continue
+		}
+		if first, ok := seen[k]; ok {
+			what := fmt.Sprintf("%s %s", vs.Protocol, vs.Address)
+			if vs.IsFWMark() {
+				what = fmt.Sprintf("fwmark %d (%s)", vs.FWMark, vs.Family)
+			}
+			d.errorf(vs.DeclRange, "Duplicate virtual server",
+				"Virtual server %q is the same IPVS service (%s) as %q at %s.", vs.Name, what, first.Name, first.DeclRange)
+			continue
+		}
+		seen[k] = vs
+	}
+}

@@ -1,0 +1,43 @@
+# Director A of an HA pair (the other is director-b.hcl): a DR web cluster behind
+# VIP 198.18.0.254, which VRRP v3 keeps on the director with the highest priority
+# (A: 150, B: 100). Both directors run the same virtual server, so the one that holds the
+# VIP balances. If A loses every web real server, it drops to 90 and B (100) takes over.
+
+global {
+  router_id = "director-a"
+}
+
+vrrp_instance "VI_1" {
+  interface           = "eth0"
+  virtual_router_id   = 51
+  priority            = 150
+  version             = 3
+  advert_interval     = "1s"
+  preempt             = true
+  virtual_ipaddresses = ["198.18.0.254/24"]
+
+  track_virtual_server "web" {
+    weight = -60
+  }
+}
+
+virtual_server "web" {
+  address    = "198.18.0.254:80"
+  protocol   = "tcp"
+  scheduler  = "rr"
+  forwarding = "dr"
+
+  real_server "rs1" {
+    address = "198.18.0.21"
+    check "http" {
+      path = "/"
+    }
+  }
+
+  real_server "rs2" {
+    address = "198.18.0.22"
+    check "http" {
+      path = "/"
+    }
+  }
+}
