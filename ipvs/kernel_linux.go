@@ -76,14 +76,15 @@ func modprobe(log *slog.Logger) {
 // read happens inside netns.
 func procIPVSHeader(netns string) (string, error) {
 	var line string
-	err := inNetns(netns, func() error {
-		b, err := os.ReadFile("/proc/net/ip_vs")
-		if err != nil {
-			return err
-		}
+	var err error
+	if nsErr := inNetns(netns, func() error {
+		var b []byte
+		b, err = os.ReadFile("/proc/net/ip_vs")
 		line, _, _ = strings.Cut(string(b), "\n")
 		return nil
-	})
+	}); nsErr != nil {
+		return "", nsErr
+	}
 	if errors.Is(err, os.ErrNotExist) {
 		return "", fmt.Errorf("%w (/proc/net/ip_vs missing): %s", ErrUnavailable, unavailableHint)
 	}

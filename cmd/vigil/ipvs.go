@@ -1,0 +1,90 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/vigil-lb/vigil/ipvs"
+)
+
+// cmdIPVS implements `vigil ipvs list [--stats|--rate]` and `vigil ipvs save`: the kernel
+// IPVS table of the current network namespace in ipvsadm's -Ln and -Sn formats, so an
+// operator can diff one against the other.
+func cmdIPVS(args []string, stdout, stderr io.Writer) int {
+	usage := func(w io.Writer) {
+		fmt.Fprint(w, `Usage:
+  vigil ipvs list [--stats | --rate]   the kernel IPVS table, as ipvsadm -Ln
+  vigil ipvs save                      the kernel IPVS table as rules, as ipvsadm -Sn
+`)
+	}
+	if len(args) == 0 {
+		usage(stderr)
+		return 2
+	}
+	switch args[0] {
+	case "-h", "-help", "--help", "help":
+		usage(stdout)
+		return 0
+	case "list", "save":
+	default:
+		fmt.Fprintf(stderr, "vigil ipvs: unknown subcommand %q\n\n", args[0])
+		usage(stderr)
+		return 2
+	}
+	sub := args[0]
+	fs := flag.NewFlagSet("vigil ipvs "+sub, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var stats, rate bool
+	if sub == "list" {
+		fs.BoolVar(&stats, "stats", false, "show counters (as ipvsadm -Ln --stats)")
+		fs.BoolVar(&rate, "rate", false, "show rates (as ipvsadm -Ln --rate)")
+	}
+	timeout := fs.Duration("timeout", 30*time.Second, "give up reading the table after this long")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage of vigil ipvs %s:\n", sub)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args[1:]); err != nil {
+		if err == flag.ErrHelp {
+			fs.SetOutput(stdout)
+			fs.Usage()
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() > 0 || (stats && rate) {
+		fmt.Fprintf(stderr, "vigil ipvs %s: --stats and --rate exclude each other and no arguments are taken\n", sub)
+		return 2
+	}
+
+	k, err := ipvs.OpenKernel(ipvs.KernelOptions{})
+	if err != nil {
+		fmt.Fprintf(stderr, "vigil ipvs %s: %v\n", sub, err)
+		return 1
+	}
+	defer k.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
+	defer cancel()
+	svcs, err := ipvs.ReadTable(ctx, k)
+	if err != nil {
+		fmt.Fprintf(stderr, "vigil ipvs %s: %v\n", sub, err)
+		return 1
+	}
+	if sub == "save" {
+		err = ipvs.WriteSave(stdout, svcs)
+	} else {
+		hdr, herr := k.Header()
+		if herr != nil {
+			hdr = ""
+		}
+		err = ipvs.WriteList(stdout, svcs, ipvs.ListOptions{Stats: stats, Rate: rate, Header: hdr})
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "vigil ipvs %s: %v\n", sub, err)
+		return 1
+	}
+	return 0
+}
