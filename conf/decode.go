@@ -36,9 +36,14 @@ func (d *decoder) errorf(rng hcl.Range, summary, format string, args ...any) {
 // suggest returns the closest of candidates to given, or "" when none is close. It is
 // the same threshold HCL uses for attribute names.
 func suggest(given string, candidates []string) string {
+	g := strings.ToLower(given)
 	best, bestDist := "", 3
 	for _, c := range candidates {
-		if d := levenshtein.Distance(strings.ToLower(given), c, nil); d < bestDist {
+		lc := strings.ToLower(c)
+		if g != "" && len(lc) >= 2 && (strings.HasPrefix(g, lc) || strings.HasPrefix(lc, g)) {
+			return c // "warning" for "warn", "kern" for "kernel"
+		}
+		if d := levenshtein.Distance(g, lc, nil); d < bestDist {
 			best, bestDist = c, d
 		}
 	}

@@ -1,8 +1,10 @@
 package conf
 
 import (
+	"cmp"
 	"fmt"
 	"os"
+	"slices"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
@@ -47,6 +49,7 @@ func parse(src []byte, filename string, opts options) (*Config, hcl.Diagnostics)
 	}}
 	d.diags = diags
 	cfg := d.decodeRoot(file.Body, opts)
+	sortDiagnostics(d.diags)
 	if d.diags.HasErrors() {
 		return nil, d.diags
 	}
@@ -124,4 +127,19 @@ func (d *decoder) decodeRoot(body hcl.Body, opts options) *Config {
 	}
 	d.checkSyncGroups(cfg)
 	return cfg
+}
+
+// sortDiagnostics orders diagnostics by position so that the output reads like the file.
+func sortDiagnostics(diags hcl.Diagnostics) {
+	slices.SortStableFunc(diags, func(a, b *hcl.Diagnostic) int {
+		switch {
+		case a.Subject == nil && b.Subject == nil:
+			return 0
+		case a.Subject == nil:
+			return -1
+		case b.Subject == nil:
+			return 1
+		}
+		return cmp.Or(cmp.Compare(a.Subject.Filename, b.Subject.Filename), cmp.Compare(a.Subject.Start.Byte, b.Subject.Start.Byte))
+	})
 }
