@@ -29,7 +29,9 @@ func testOptions(env map[string]string) options {
 
 var cmpOpts = cmp.Options{
 	cmpopts.IgnoreTypes(hcl.Range{}),
-	cmp.Comparer(func(a, b *regexp.Regexp) bool { return (a == nil) == (b == nil) && (a == nil || a.String() == b.String()) }),
+	cmp.Comparer(func(a, b *regexp.Regexp) bool {
+		return (a == nil) == (b == nil) && (a == nil || a.String() == b.String())
+	}),
 	cmp.Comparer(func(a, b netip.Addr) bool { return a == b }),
 	cmp.Comparer(func(a, b netip.AddrPort) bool { return a == b }),
 	cmp.Comparer(func(a, b netip.Prefix) bool { return a == b }),
@@ -335,10 +337,10 @@ vrrp_sync_group "G" {
 		VRRPInstances: []*VRRPInstance{{
 			Name: "VI_6", Interface: "eth0", VirtualRouterID: 52, Priority: 254, Version: 3, Family: Inet6,
 			AdvertInterval: 100 * time.Millisecond, Preempt: true, PreemptDelay: 30 * time.Second, Accept: true,
-			VirtualIPAddresses: []netip.Prefix{netip.MustParsePrefix("2001:db8::254/64"), netip.MustParsePrefix("2001:db8::253/128")},
-			UnicastSource:      netip.MustParseAddr("2001:db8::11"),
-			UnicastPeers:       []netip.Addr{netip.MustParseAddr("2001:db8::12")},
-			TrackInterfaces:    []TrackInterface{{Name: "eth1", Weight: -20}, {Name: "eth2"}},
+			VirtualIPAddresses:  []netip.Prefix{netip.MustParsePrefix("2001:db8::254/64"), netip.MustParsePrefix("2001:db8::253/128")},
+			UnicastSource:       netip.MustParseAddr("2001:db8::11"),
+			UnicastPeers:        []netip.Addr{netip.MustParseAddr("2001:db8::12")},
+			TrackInterfaces:     []TrackInterface{{Name: "eth1", Weight: -20}, {Name: "eth2"}},
 			TrackVirtualServers: []TrackVirtualServer{{Name: "dns", Weight: -60}},
 			Notify: Notify{Master: []string{"/etc/vigil/notify", "master"}, Backup: []string{"/etc/vigil/notify", "backup"},
 				Fault: []string{"/etc/vigil/notify", "fault"}, Any: []string{"/etc/vigil/notify-any"}, Timeout: 5 * time.Second},
