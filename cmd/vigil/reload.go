@@ -1,0 +1,152 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/vigil-lb/vigil/internal/status"
+)
+
+const defaultPIDFile = "/run/vigil.pid"
+
+// reloadPoll is how often `vigil reload` asks /status whether the reload has landed.
+var reloadPoll = 100 * time.Millisecond
+
+// cmdReload is `vigil reload`: send SIGHUP to the running vigil, then watch /status until
+// the reload is accounted for (config generation or failed-reload count moves) and report
+// its outcome. SIGHUP alone gives no answer; the API is what turns it into one.
+func cmdReload(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("vigil reload", flag.ContinueOnError)
+	pidFile := fs.String("pid-file", defaultPIDFile, "`file` holding the pid of `vigil run`")
+	addr := fs.String("addr", defaultAddr, "`host:port` of the running vigil's API (global.listen), to confirm the reload")
+	timeout := fs.Duration("timeout", 10*time.Second, "how long to wait for vigil to report the reload")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: vigil reload [--pid-file %s] [--addr %s] [--timeout 10s]\n\n"+
+			"Ask the running vigil to reload its configuration (SIGHUP) and report the result:\n"+
+			"the new generation and what changed, or why the new configuration was refused\n"+
+			"(the old one keeps running). Exit status 1 when the reload failed or could not be\n"+
+			"confirmed.\n\nFlags:\n", defaultPIDFile, defaultAddr)
+		fs.PrintDefaults()
+	}
+	if code, ok := parseFlags(fs, args, stdout, stderr); !ok {
+		return code
+	}
+
+	pid, err := readPID(*pidFile)
+	if err != nil {
+		fmt.Fprintf(stderr, "vigil reload: %v (is `vigil run` running?)\n", err)
+		return 1
+	}
+
+	if err := checkIsVigil(pid); err != nil {
+		fmt.Fprintf(stderr, "vigil reload: %v; stale pid file %s?\n", err, *pidFile)
+		return 1
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
+	defer cancel()
+
+	// The state before the signal is the baseline: without it a reload that had already
+	// happened would be taken for ours.
+	before, _, baseErr := fetchStatus(ctx, *addr)
+
+	proc, err := os.FindProcess(pid)
+	if err == nil {
+		err = proc.Signal(syscall.SIGHUP)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "vigil reload: send SIGHUP to pid %d (from %s): %v (is `vigil run` running?)\n", pid, *pidFile, err)
+		return 1
+	}
+	if baseErr != nil {
+		fmt.Fprintf(stderr, "vigil reload: sent SIGHUP to pid %d, but cannot confirm the result: %v\n", pid, baseErr)
+		return 1
+	}
+
+	after, err := waitReload(ctx, *addr, before.Config)
+	if err != nil {
+		fmt.Fprintf(stderr, "vigil reload: sent SIGHUP to pid %d, but vigil did not report a reload within %s: %v\n", pid, *timeout, err)
+		return 1
+	}
+	c := after.Config
+	if c.ReloadsFailed != before.Config.ReloadsFailed {
+		fmt.Fprintf(stderr, "reload failed; generation %d keeps running:\n%s\n", c.Generation, indent(orDash(c.LastReloadErr)))
+		return 1
+	}
+	fmt.Fprintf(stdout, "reloaded: generation %d\n", c.Generation)
+	if len(c.LastReloadDiff) == 0 {
+		fmt.Fprintln(stdout, "  no changes")
+	}
+	for _, line := range c.LastReloadDiff {
+		fmt.Fprintf(stdout, "  %s\n", line)
+	}
+	return 0
+}
+
+// waitReload polls /status until the reload counters differ from before. Errors while
+// polling are tolerated (the daemon may be busy applying); the last one is returned if
+// the deadline passes.
+func waitReload(ctx context.Context, addr string, before status.ConfigStatus) (status.Snapshot, error) {
+	t := time.NewTicker(reloadPoll)
+	defer t.Stop()
+	lastErr := fmt.Errorf("config generation still %d", before.Generation)
+	for {
+		snap, _, err := fetchStatus(ctx, addr)
+		if err == nil {
+			c := snap.Config
+			if c.Generation != before.Generation || c.ReloadsOK != before.ReloadsOK || c.ReloadsFailed != before.ReloadsFailed {
+				return snap, nil
+			}
+		} else if ctx.Err() == nil {
+			lastErr = err
+		}
+		select {
+		case <-ctx.Done():
+			return status.Snapshot{}, lastErr
+		case <-t.C:
+		}
+	}
+}
+
+func readPID(path string) (int, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0, fmt.Errorf("read pid file: %w", err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil || pid <= 0 {
+		return 0, fmt.Errorf("pid file %s holds %q, not a process id", path, strings.TrimSpace(string(b)))
+	}
+	return pid, nil
+}
+
+func indent(s string) string {
+	return "  " + strings.ReplaceAll(strings.TrimRight(s, "\n"), "\n", "\n  ")
+}
+
+// checkIsVigil refuses to signal a process whose name does not mention vigil: a stale pid
+// file can name a recycled pid, and SIGHUP's default action kills most programs. Where
+// /proc is not there to ask, it gives the benefit of the doubt.
+func checkIsVigil(pid int) error {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
+	if os.IsNotExist(err) {
+		if _, statErr := os.Stat("/proc/self/comm"); statErr == nil {
+			return fmt.Errorf("no process with pid %d", pid)
+		}
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("read the name of pid %d: %w", pid, err)
+	}
+	if name := strings.TrimSpace(string(b)); !strings.Contains(name, "vigil") {
+		return fmt.Errorf("pid %d is %q, not vigil", pid, name)
+	}
+	return nil
+}
