@@ -1,0 +1,161 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func runCheck(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code = run(append([]string{"check"}, args...), &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func writeFile(t *testing.T, src string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "vigil.hcl")
+	if err := os.WriteFile(p, []byte(src), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// TestCheckExamples is the acceptance test: vigil check -f exits 0 on every example.
+func TestCheckExamples(t *testing.T) {
+	os.Unsetenv("VIGIL_MYSQL_PASSWORD")
+	var files []string
+	filepath.WalkDir("../../examples", func(path string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && strings.HasSuffix(path, ".hcl") {
+			files = append(files, path)
+		}
+		return err
+	})
+	if len(files) < 7 {
+		t.Fatalf("found %d example files, want at least 7", len(files))
+	}
+	for _, f := range files {
+		t.Run(f, func(t *testing.T) {
+			code, _, stderr := runCheck(t, "-f", f)
+			if code != 0 {
+				t.Errorf("vigil check -f %s = %d, want 0; stderr:\n%s", f, code, stderr)
+			}
+			if strings.Contains(stderr, "warning") {
+				t.Errorf("vigil check -f %s warns:\n%s", f, stderr)
+			}
+		})
+	}
+}
+
+func TestCheckExitCodes(t *testing.T) {
+	valid := writeFile(t, "virtual_server \"web\" {\n  fwmark = 1\n  real_server \"a\" {\n    address = \"198.18.0.21\"\n  }\n}\n")
+	invalid := writeFile(t, "virtual_server \"web\" {\n  address = \"198.18.0.254:80\"\n  scheduler = \"wrc\"\n}\n")
+	warns := writeFile(t, "global {\n  manage_sysctls = false\n}\nvirtual_server \"web\" {\n  fwmark = 1\n  on_failure = \"remove\"\n  real_server \"a\" {\n    address = \"198.18.0.21\"\n  }\n}\n")
+	tests := []struct {
+		name       string
+		args       []string
+		want       int
+		wantStderr []string
+	}{
+		{"valid", []string{"-f", valid}, 0, []string{"configuration is valid"}},
+		{"valid, long flag", []string{"--f=" + valid}, 0, nil},
+		{"warnings do not fail", []string{"-f", warns}, 0, []string{":4:1: warning: Sysctl needed"}},
+		{"invalid", []string{"-f", invalid}, 1, []string{
+			":1:1: error: Missing required argument",
+			`:3:15: error: Invalid value for scheduler: "wrc" is not valid`, `Did you mean "wrr"?`,
+			"    3 |   scheduler = \"wrc\"\n      |               ^^^^^\n",
+			"2 error(s)",
+		}},
+		{"missing file", []string{"-f", filepath.Join(t.TempDir(), "nope.hcl")}, 1, []string{"Cannot read configuration file"}},
+		{"no -f", nil, 2, []string{"-f FILE is required"}},
+		{"unknown flag", []string{"-x", valid}, 2, []string{"flag provided but not defined: -x", "Usage: vigil check"}},
+		{"stray argument", []string{"-f", valid, "extra"}, 2, []string{`unexpected argument "extra"`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, _, stderr := runCheck(t, tt.args...)
+			if code != tt.want {
+				t.Errorf("exit %d, want %d; stderr:\n%s", code, tt.want, stderr)
+			}
+			for _, w := range tt.wantStderr {
+				if !strings.Contains(stderr, w) {
+					t.Errorf("stderr lacks %q:\n%s", w, stderr)
+				}
+			}
+		})
+	}
+}
+
+func TestCheckHelp(t *testing.T) {
+	var out, errb bytes.Buffer
+	if code := run([]string{"help", "check"}, &out, &errb); code != 0 {
+		t.Fatalf("vigil help check = %d, want 0; stderr:\n%s", code, errb.String())
+	}
+	if !strings.Contains(out.String(), "Usage: vigil check -f FILE [--print]") {
+		t.Errorf("help output:\n%s", out.String())
+	}
+}
+
+func TestCheckPrintRedactsSecrets(t *testing.T) {
+	const pw = "correct-horse-battery-staple"
+	t.Setenv("VIGIL_TEST_PW", pw)
+	f := writeFile(t, `
+virtual_server "db" {
+  address  = "198.18.0.254:3306"
+  protocol = "tcp"
+  real_server "db1" {
+    address = "198.18.0.21"
+    check "mysql" {
+      user     = "monitor"
+      password = env("VIGIL_TEST_PW")
+    }
+  }
+}
+`)
+	code, stdout, stderr := runCheck(t, "-f", f, "--print")
+	if code != 0 {
+		t.Fatalf("exit %d; stderr:\n%s", code, stderr)
+	}
+	if strings.Contains(stdout+stderr, pw) {
+		t.Fatalf("--print leaks the password:\n%s", stdout)
+	}
+	var got struct {
+		Global struct {
+			Listen         string `json:"listen"`
+			ResyncInterval string `json:"resync_interval"`
+		} `json:"global"`
+		VirtualServers []struct {
+			Scheduler   string `json:"scheduler"`
+			RealServers []struct {
+				Address string `json:"address"`
+				Checks  []struct {
+					Interval string `json:"interval"`
+					MySQL    struct {
+						Password string `json:"password"`
+					} `json:"mysql"`
+				} `json:"checks"`
+			} `json:"real_servers"`
+		} `json:"virtual_servers"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &got); err != nil {
+		t.Fatalf("--print is not JSON: %v\n%s", err, stdout)
+	}
+	vs := got.VirtualServers[0]
+	rs := vs.RealServers[0]
+	for _, c := range []struct{ name, got, want string }{
+		{"listen", got.Global.Listen, "127.0.0.1:9110"},
+		{"resync_interval", got.Global.ResyncInterval, "30s"},
+		{"scheduler", vs.Scheduler, "wlc"},
+		{"real server address", rs.Address, "198.18.0.21:3306"},
+		{"check interval", rs.Checks[0].Interval, "2s"},
+		{"password", rs.Checks[0].MySQL.Password, "<redacted>"},
+	} {
+		if c.got != c.want {
+			t.Errorf("%s = %q, want %q", c.name, c.got, c.want)
+		}
+	}
+}
