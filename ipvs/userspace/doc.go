@@ -1,0 +1,34 @@
+// Package userspace is an L4 proxy that implements the IPVS table semantics in user space.
+//
+// A Table listens on every TCP or UDP virtual service it holds and forwards each new
+// connection (or UDP flow) to a real server chosen with the kernel's definition of the
+// service's scheduler (net/netfilter/ipvs/ip_vs_*.c), its weights, upper/lower thresholds
+// and persistence. It is the data plane for hosts where ip_vs cannot be loaded: the
+// reconciler programs it through the same ipvs.Table interface as kernel IPVS.
+//
+// Where a proxy cannot be the kernel, this package chooses as follows (see also
+// docs/benchmarks-userspace.md):
+//
+//   - Every forwarding method is proxied. NAT is what a proxy does; a dr or tun real server
+//     is reached at its address (port 0 means the service's port) as if it were nat, and a
+//     warning is logged once, so that a configuration written for kernel IPVS still balances
+//     traffic on a host without it. Destinations() reports the forwarding method as
+//     configured, so a reconciler sees no drift. Real servers see the director, not the
+//     client, as the peer (no IP_TRANSPARENT).
+//   - Firewall-mark services, SCTP services and port-0 (all ports) services are rejected:
+//     they need packets, not sockets.
+//   - ActiveConns counts TCP connections with both directions open (the kernel's
+//     ESTABLISHED); InactiveConns counts TCP connections being connected or half closed
+//     (the kernel's SYN/FIN states) and UDP flows (the kernel counts UDP connections as
+//     inactive). Unlike the kernel, a closed connection does not linger as TIME_WAIT.
+//   - Byte counters follow the kernel's names: InBytes is client to real server, OutBytes
+//     real server to client. TCP bytes are added per 128 KiB spliced and when a direction
+//     ends; TCP packet counters stay 0 (splice does not see segments). UDP counts datagrams.
+//     Rates come from a 2-second estimator with the kernel's 1/4 smoothing.
+//   - Persistence emulates kernel templates with net.ipv4.vs.expire_quiescent_template=1: a
+//     client (source masked by the netmask) sticks to its real server while it has
+//     connections and for the persistence timeout after its last one, unless that server
+//     is deleted or its weight drops to 0.
+//   - Timeouts: the UDP timeout is the idle timeout of a UDP flow; the TCP and TCPFin
+//     timeouts are stored and reported but not applied (TCP keep-alive finds dead peers).
+package userspace
