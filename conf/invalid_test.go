@@ -131,6 +131,7 @@ func TestInvalid(t *testing.T) {
 		{"unicast peer family", vi("  unicast_peers = [\"2001:db8::12\"]"), "Address family mismatch", "5:19"},
 		{"unicast src without peers", vi("  unicast_src = \"198.18.0.11\""), "Missing unicast_peers", "5:3"},
 		{"track weight too big", vi("  track_interface \"eth1\" {\n    weight = 300\n  }"), "Value out of range", "6:14"},
+		{"track interface bad name", vi("  track_interface \"eth0:1\" {}"), "Invalid interface name", "5:19"},
 		{"track unknown virtual server", vi("  track_virtual_server \"wbe\" {\n    weight = -60\n  }") + "virtual_server \"web\" {\n  fwmark = 1\n}\n", `Did you mean "web"?`, "5:3"},
 		{"notify string", vi("  notify_master = \"/bin/true\""), "Incorrect attribute value type", "5:19"},
 		{"duplicate vrid on interface", vi("") + "vrrp_instance \"VI_2\" {\n  interface = \"eth0\"\n  virtual_router_id = 51\n  virtual_ipaddresses = [\"198.18.0.253/24\"]\n}\n", "Duplicate virtual_router_id", "7:1"},

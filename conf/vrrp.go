@@ -57,8 +57,7 @@ func (d *decoder) decodeVRRPInstance(b *hcl.Block) *VRRPInstance {
 
 	if a := d.required(at, "interface", b, ""); a != nil {
 		if s, ok := d.nonEmpty(a); ok {
-			// IFNAMSIZ is 16 with the terminating NUL (include/uapi/linux/if.h).
-			if len(s) > 15 || strings.ContainsAny(s, "/: \t") {
+			if !validIfName(s) {
 				d.errorf(a.Expr.Range(), "Invalid interface name", "%q is not a Linux interface name (at most 15 characters, no '/', ':' or spaces).", s)
 			} else {
 				vi.Interface = s
@@ -167,6 +166,9 @@ func (d *decoder) decodeVRRPInstance(b *hcl.Block) *VRRPInstance {
 	ifBlocks := ofType(content.Blocks, "track_interface")
 	d.uniqueNames(ifBlocks)
 	for _, tb := range ifBlocks {
+		if !validIfName(tb.Labels[0]) {
+			d.errorf(tb.LabelRanges[0], "Invalid interface name", "%q is not a Linux interface name (1..15 characters, no '/', ':' or spaces).", tb.Labels[0])
+		}
 		w := d.trackWeight(tb)
 		vi.TrackInterfaces = append(vi.TrackInterfaces, TrackInterface{Name: tb.Labels[0], Weight: w, DeclRange: tb.DefRange})
 	}
@@ -399,4 +401,10 @@ func (d *decoder) checkSyncGroups(cfg *Config) {
 			member[n] = sg
 		}
 	}
+}
+
+// validIfName: IFNAMSIZ is 16 with the terminating NUL (include/uapi/linux/if.h), and
+// dev_valid_name refuses '/', ':' and whitespace.
+func validIfName(s string) bool {
+	return s != "" && len(s) <= 15 && s != "." && s != ".." && !strings.ContainsAny(s, "/: \t\n")
 }
