@@ -50,6 +50,7 @@ type mysqlChecker struct {
 // mysqlErrAccessDenied is ER_ACCESS_DENIED_ERROR: wrong user or password.
 const (
 	mysqlErrAccessDenied = 1045
+	mysqlErrDBDenied     = 1044
 	mysqlErrBadDB        = 1049
 )
 
@@ -171,6 +172,8 @@ func (m *mysqlChecker) reason(ctx context.Context, start time.Time, doing string
 		switch me.Number {
 		case mysqlErrAccessDenied:
 			return fmt.Sprintf("mysql auth failed at %s for user %q: %s (error %d)", m.addr, m.cfg.User, me.Message, me.Number)
+		case mysqlErrDBDenied:
+			return fmt.Sprintf("mysql %s: user %q may not use database %q (error %d)", m.addr, m.cfg.User, m.cfg.Database, me.Number)
 		case mysqlErrBadDB:
 			return fmt.Sprintf("mysql %s: unknown database %q (error %d)", m.addr, m.cfg.Database, me.Number)
 		}
