@@ -1,0 +1,42 @@
+package vmtest
+
+import (
+	"regexp"
+	"strconv"
+	"strings"
+)
+
+// exitMarker is printed by /init after the test binary exits, followed by its status.
+// Nothing else prints it, so a missing marker means the guest died first.
+const exitMarker = "<<vigil-vmtest exit="
+
+var failLine = regexp.MustCompile(`^\s*--- FAIL: (\S+)`)
+
+// guestReport collects what the host needs from the guest's serial output.
+type guestReport struct {
+	exited bool
+	status int
+	failed []string // test names from "--- FAIL:" lines, in order
+	panic  bool     // the kernel panicked
+}
+
+// line digests one line of guest output (without the line ending).
+func (r *guestReport) line(l string) {
+	l = strings.TrimRight(l, "\r")
+	if i := strings.Index(l, exitMarker); i >= 0 {
+		rest := l[i+len(exitMarker):]
+		if j := strings.Index(rest, ">>"); j >= 0 {
+			if n, err := strconv.Atoi(rest[:j]); err == nil {
+				r.exited, r.status = true, n
+			}
+		}
+		return
+	}
+	if m := failLine.FindStringSubmatch(l); m != nil {
+		r.failed = append(r.failed, m[1])
+		return
+	}
+	if strings.Contains(l, "Kernel panic - not syncing") {
+		r.panic = true
+	}
+}
