@@ -64,6 +64,10 @@ type Machine struct {
 	Master netip.Addr
 	// Faulted is set while a tracked item holds the router in Fault.
 	Faulted bool
+	// Held is set when a sync group forced this router to Backup: it then defers to any
+	// master, as without preempt, until it becomes master again; otherwise it would
+	// preempt back and drag its group with it.
+	Held bool
 }
 
 // EventKind says what happened.
@@ -83,6 +87,10 @@ const (
 	FaultOff
 	// SetPriority: tracking changed the effective priority to Event.Priority.
 	SetPriority
+	// ForceMaster / ForceBackup: another member of our sync group became master / left
+	// master, and the group moves together (keepalived vrrp_sync_group).
+	ForceMaster
+	ForceBackup
 )
 
 // Event is one input to Step.
@@ -166,6 +174,7 @@ func (m *Machine) becomeMaster(now time.Time, acts []Action) []Action {
 	m.AdverAt = now.Add(m.Params.Interval)
 	m.MasterDownAt = time.Time{}
 	m.PreemptAt = time.Time{}
+	m.Held = false
 	m.Master = m.Params.Primary
 	return m.to(Master, acts)
 }
@@ -216,6 +225,22 @@ func Step(m Machine, ev Event, now time.Time) (Machine, []Action) {
 			return m, nil
 		}
 		return m, m.start(now, acts)
+	case ForceMaster:
+		if m.State == Backup {
+			return m, m.becomeMaster(now, acts)
+		}
+		return m, nil
+	case ForceBackup:
+		if m.State == Master {
+			m.Held = true
+			acts = append(acts, Action{Kind: RemoveVIPs})
+			m.Master = netip.Addr{}
+			return m, m.becomeBackup(now, acts)
+		}
+		if m.State == Backup {
+			m.Held = true
+		}
+		return m, nil
 	case Shutdown:
 		if m.State == Master {
 			acts = append(acts, Action{Kind: SendAdvert, Priority: 0}, Action{Kind: RemoveVIPs})
@@ -264,7 +289,8 @@ func (m *Machine) backupAdvert(ev Event, now time.Time, acts []Action) []Action 
 		m.Master = netip.Addr{}
 		return acts
 	}
-	yield := !m.Params.Preempt || ev.Priority >= m.Params.Priority
+	preempt := m.Params.Preempt && !m.Held
+	yield := !preempt || ev.Priority >= m.Params.Priority
 	if !yield && m.Params.PreemptDelay > 0 {
 		// keepalived's preempt_delay: keep deferring to a lower-priority master until the
 		// delay, counted from the first such advert, has passed.
@@ -276,7 +302,7 @@ func (m *Machine) backupAdvert(ev Event, now time.Time, acts []Action) []Action 
 	if !yield {
 		return acts // discard: the down timer runs out and we preempt
 	}
-	if ev.Priority >= m.Params.Priority || !m.Params.Preempt {
+	if ev.Priority >= m.Params.Priority || !preempt {
 		m.PreemptAt = time.Time{}
 	}
 	if m.Params.Version == 3 && ev.Interval > 0 {

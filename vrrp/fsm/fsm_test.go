@@ -289,3 +289,25 @@ func TestSetPriority(t *testing.T) {
 			wantDown: base + ms + MasterDownInterval(3, 90, 100*ms)},
 	})
 }
+
+// keepalived vrrp_sync_group: members follow each other to Master and out of it; a
+// member forced to Backup does not preempt back until it is master again.
+func TestSyncGroupForcing(t *testing.T) {
+	b := started(t, params(3, 200, 100*ms))
+	run(t, b, []step{{ev: Event{Kind: ForceMaster}, at: ms, wantAct: []Action{send(200), addVIPs, announce, tr(Backup, Master)}, wantSt: Master}})
+
+	m := master(t, params(3, 200, 100*ms))
+	at := m.AdverAt.Sub(t0)
+	m = run(t, m, []step{
+		{ev: Event{Kind: ForceBackup}, at: at, wantAct: []Action{removeVIPs, tr(Master, Backup)}, wantSt: Backup},
+		// Held: a lower-priority master's advert resets the timer instead of being ignored.
+		{ev: adv(low, 100, 100*ms), at: at + 50*ms, wantSt: Backup, wantDown: at + 50*ms + MasterDownInterval(3, 200, 100*ms)},
+	})
+	if !m.Held {
+		t.Errorf("not held after ForceBackup")
+	}
+	m, _ = Step(m, Event{Kind: Tick}, m.MasterDownAt)
+	if m.State != Master || m.Held {
+		t.Errorf("after the down timer: %v held=%v, want MASTER not held", m.State, m.Held)
+	}
+}

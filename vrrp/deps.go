@@ -1,0 +1,71 @@
+package vrrp
+
+import (
+	"context"
+	"net/netip"
+	"time"
+
+	"github.com/vigil-lb/vigil/vrrp/transport"
+)
+
+// Packet is one VRRP packet as the socket delivered it: source, destination, TTL / hop
+// limit (-1 when unknown) and the VRRP message, nothing after it.
+type Packet = transport.Packet
+
+// Transport sends and receives VRRP messages on one interface.
+type Transport interface {
+	// Source is the address adverts are sent from: the interface's primary address
+	// (IPv4), its link-local address (IPv6), or the configured unicast source.
+	Source() netip.Addr
+	// Send sends one VRRP message to dst (the multicast group or a unicast peer) with
+	// TTL / hop limit 255.
+	Send(msg []byte, dst netip.Addr) error
+	// Receive blocks for the next packet. It returns an error once closed.
+	Receive() (Packet, error)
+	Close() error
+}
+
+// AddressManager adds and removes virtual addresses on the instance's interface. Both
+// are idempotent: adding a present address or removing an absent one is no error.
+type AddressManager interface {
+	Add(ctx context.Context, vips []netip.Prefix) error
+	Remove(ctx context.Context, vips []netip.Prefix) error
+}
+
+// Announcer sends one round of gratuitous ARP (IPv4) / unsolicited neighbour
+// advertisement (IPv6) for each address, so that neighbours move to this host's MAC.
+type Announcer interface {
+	Announce(vips []netip.Addr) error
+}
+
+// LinkWatcher reports interface state. Watch calls fn with the current state of each
+// named interface, then on every change, until ctx is done.
+type LinkWatcher interface {
+	Watch(ctx context.Context, names []string, fn func(name string, up bool)) error
+}
+
+// Clock is the time source of an Instance; tests inject a fake one.
+type Clock interface {
+	Now() time.Time
+	NewTimer(d time.Duration) Timer
+}
+
+// Timer is the part of *time.Timer an Instance uses.
+type Timer interface {
+	C() <-chan time.Time
+	Stop() bool
+	Reset(d time.Duration)
+}
+
+// SystemClock is the real clock.
+type SystemClock struct{}
+
+func (SystemClock) Now() time.Time { return time.Now() }
+
+func (SystemClock) NewTimer(d time.Duration) Timer { return realTimer{time.NewTimer(d)} }
+
+type realTimer struct{ t *time.Timer }
+
+func (r realTimer) C() <-chan time.Time   { return r.t.C }
+func (r realTimer) Stop() bool            { return r.t.Stop() }
+func (r realTimer) Reset(d time.Duration) { r.t.Reset(d) }

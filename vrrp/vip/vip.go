@@ -1,0 +1,3 @@
+// Package vip adds and removes a virtual router's addresses on an interface (netlink on
+// Linux).
+package vip

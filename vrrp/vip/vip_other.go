@@ -1,0 +1,23 @@
+//go:build !linux
+
+package vip
+
+import (
+	"context"
+	"errors"
+	"net/netip"
+)
+
+// Manager is unavailable outside Linux.
+type Manager struct{ ifname string }
+
+// New returns a Manager whose calls fail outside Linux.
+func New(ifname string) *Manager { return &Manager{ifname: ifname} }
+
+func (m *Manager) Add(context.Context, []netip.Prefix) error {
+	return errors.New("add virtual addresses to " + m.ifname + ": needs Linux")
+}
+
+func (m *Manager) Remove(context.Context, []netip.Prefix) error {
+	return errors.New("remove virtual addresses from " + m.ifname + ": needs Linux")
+}
