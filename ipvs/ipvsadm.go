@@ -113,10 +113,9 @@ func WriteSave(w io.Writer, svcs []ListedService) error {
 	bw := bufio.NewWriterSize(w, 64<<10)
 	for _, s := range sortedServices(svcs) {
 		name := ruleName(s.ServiceKey)
+		// ipvsadm 1.31's order (checked against it in the VM): -p -M, -o, then -b; the
+		// list layout puts the flags first instead.
 		fmt.Fprintf(bw, "-A %s -s %s", name, s.Scheduler)
-		if f := schedFlagNames(s.Scheduler, s.Flags); f != "" {
-			fmt.Fprintf(bw, " -b %s", f)
-		}
 		if s.Persistent {
 			fmt.Fprintf(bw, " -p %d", int64(s.Timeout.Seconds()))
 			if m := maskString(s.Service); m != "" {
@@ -126,9 +125,17 @@ func WriteSave(w io.Writer, svcs []ListedService) error {
 		if s.Flags&OnePacket != 0 {
 			bw.WriteString(" -o")
 		}
+		if f := schedFlagNames(s.Scheduler, s.Flags); f != "" {
+			fmt.Fprintf(bw, " -b %s", f)
+		}
 		bw.WriteString("\n")
 		for _, d := range sortedDests(s.Destinations) {
-			fmt.Fprintf(bw, "-a %s -r %s %s -w %d\n", name, addrPortString(d.Addr), fwdSwitch(d.Forwarding), d.Weight)
+			fmt.Fprintf(bw, "-a %s -r %s %s -w %d", name, addrPortString(d.Addr), fwdSwitch(d.Forwarding), d.Weight)
+			if d.Forwarding == Tunnel {
+				// Kernels since 5.2 report a tunnel type; vigil only programs IP-in-IP.
+				bw.WriteString(" --tun-type ipip")
+			}
+			bw.WriteString("\n")
 		}
 	}
 	return bw.Flush()
