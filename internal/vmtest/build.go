@@ -212,10 +212,12 @@ mount -t tmpfs tmpfs /dev/shm
 mount -t tmpfs tmpfs /run
 mount -t tmpfs tmpfs /tmp
 mkdir -p /run/netns
+read up _ < /proc/uptime; echo "vmtest: init started at ${up}s"
 while read -r m; do
 	insmod /lib/modules/` + b.kernel.Release + `/$m || echo "vmtest: insmod $m failed"
 done < /etc/vmtest/modules.load
 ip link set lo up
+read up _ < /proc/uptime; echo "vmtest: modules loaded at ${up}s"
 . /etc/vmtest/env
 cd /
 /` + testBin + ` "$@"

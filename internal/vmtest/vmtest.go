@@ -138,6 +138,9 @@ func runHost(t *testing.T, opts Options) {
 		"-chardev", "stdio,id=s0,signal=off", "-serial", "chardev:s0",
 	}
 	cmd := exec.CommandContext(ctx, qemu, args...)
+	if os.Getenv(KeepEnv) == "1" {
+		t.Logf("vmtest: %s", strings.Join(append([]string{qemu}, args...), " "))
+	}
 	cmd.Stdin = nil
 	cmd.Stderr = nil
 	out, err := cmd.StdoutPipe()

@@ -441,4 +441,3 @@ func copyFile(src, dst string, mode os.FileMode) error {
 	}
 	return os.WriteFile(dst, b, mode)
 }
-
