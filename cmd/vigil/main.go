@@ -25,6 +25,10 @@ func commands() map[string]command {
 		"version": {"print the version and build information", cmdVersion},
 		"help":    {"show this help, or the help of a subcommand", cmdHelp},
 		"check":   {"validate a configuration file and report every problem", cmdCheck},
+		"run":     {"run the director daemon (IPVS, health checks, VRRP, metrics)", cmdRun},
+		"reload":  {"make a running vigil reload its configuration (SIGHUP) and report the result", cmdReload},
+		"status":  {"show a running vigil's virtual servers, real servers, checks and VRRP state", cmdStatus},
+		"ipvs":    {"list or save the IPVS table like ipvsadm -Ln / -Sn", cmdIPVS},
 	}
 }
 
@@ -93,6 +97,18 @@ func cmdVersion(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stdout, "vigil %s\n", versionString())
 	return 0
+}
+
+// revision is the VCS revision the binary was built from, or "".
+func revision() string {
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range bi.Settings {
+			if s.Key == "vcs.revision" {
+				return s.Value
+			}
+		}
+	}
+	return ""
 }
 
 func versionString() string {

@@ -1,0 +1,243 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/coreos/go-systemd/v22/daemon"
+	"github.com/hashicorp/hcl/v2"
+	"golang.org/x/sys/unix"
+
+	"github.com/vigil-lb/vigil/conf"
+	"github.com/vigil-lb/vigil/internal/api"
+	"github.com/vigil-lb/vigil/internal/director"
+	"github.com/vigil-lb/vigil/internal/metrics"
+	"github.com/vigil-lb/vigil/ipvs"
+	"github.com/vigil-lb/vigil/ipvs/userspace"
+)
+
+const defaultConfigPath = "/etc/vigil/vigil.hcl"
+
+// cmdRun is the daemon: it programs the table, runs the checks and VRRP, serves the API,
+// reloads on SIGHUP and stops on SIGTERM/SIGINT (a second signal exits at once).
+func cmdRun(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("vigil run", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	file := fs.String("f", defaultConfigPath, "configuration `file`")
+	pidFile := fs.String("pid-file", "", "write the process ID to this `file` (for vigil reload)")
+	removeOnStop := fs.Bool("remove-on-shutdown", false, "delete vigil's virtual servers from the table when stopping (default: leave IPVS in place so connections survive a restart)")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: vigil run [-f FILE] [--pid-file FILE] [--remove-on-shutdown]\n\n"+
+			"Run the director: program the virtual servers, health-check the real servers, run\n"+
+			"VRRP and serve /metrics, /status and /healthz on global.listen.\n"+
+			"SIGHUP reloads the configuration; SIGTERM or SIGINT stops (a second one exits at once).\n\nFlags:\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fs.SetOutput(stdout)
+			fs.Usage()
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "vigil run: unexpected argument %q\n", fs.Arg(0))
+		return 2
+	}
+	path, err := filepath.Abs(*file)
+	if err != nil {
+		fmt.Fprintf(stderr, "vigil run: %v\n", err)
+		return 1
+	}
+	cfg, diags := conf.Load(path)
+	if diags.HasErrors() {
+		conf.WriteDiagnostics(stderr, diags, nil)
+		fmt.Fprintf(stderr, "vigil run: %s: %d error(s); nothing was changed\n", path, len(diags.Errs()))
+		return 1
+	}
+
+	level := new(slog.LevelVar)
+	level.Set(cfg.Global.LogLevel.SlogLevel())
+	log := newLogger(stderr, cfg.Global.LogFormat, level)
+	for _, w := range cfg.Warnings() {
+		log.Warn("configuration: "+w.Summary, "detail", w.Detail, "at", rangeString(w.Subject))
+	}
+
+	d := &runner{path: path, log: log, level: level, removeOnStop: *removeOnStop || cfg.Global.RemoveOnShutdown}
+	if err := d.run(cfg, *pidFile); err != nil {
+		log.Error("vigil stopped", "err", err)
+		return 1
+	}
+	return 0
+}
+
+type runner struct {
+	path         string
+	log          *slog.Logger
+	level        *slog.LevelVar
+	removeOnStop bool
+	format       conf.LogFormat
+}
+
+func (d *runner) run(cfg *conf.Config, pidFile string) error {
+	d.format = cfg.Global.LogFormat
+	table, dataplane, err := openTable(cfg.Global.Dataplane, d.log)
+	if err != nil {
+		return err
+	}
+	defer table.Close()
+
+	if pidFile != "" {
+		if err := os.WriteFile(pidFile, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644); err != nil {
+			return fmt.Errorf("write pid file: %w", err)
+		}
+		defer os.Remove(pidFile)
+	}
+
+	var m *metrics.Metrics
+	dir := director.New(director.Options{
+		Logger:     d.log,
+		Table:      table,
+		Dataplane:  dataplane,
+		Version:    version,
+		ConfigPath: d.path,
+		Observer: func(vs, rs, kind string, took time.Duration, ok bool) {
+			if m != nil {
+				m.ObserveCheck(vs, rs, kind, took, ok)
+			}
+		},
+	})
+	m = metrics.New(dir, metrics.BuildInfo{Version: version, Revision: revision()})
+
+	// Signals first: a SIGTERM during start-up must still stop cleanly.
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT)
+	defer signal.Stop(sigs)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+
+	apiDone := make(chan error, 1)
+	if cfg.Global.Listen.IsValid() {
+		h := api.New(dir, m, d.log)
+		go func() { apiDone <- api.Serve(ctx, cfg.Global.Listen.String(), h, d.log) }()
+	} else {
+		d.log.Info("API disabled (global.listen is empty)")
+	}
+
+	if err := dir.Start(ctx, cfg); err != nil {
+		return fmt.Errorf("start: %w", err)
+	}
+	d.log.Info("vigil running", "version", version, "config", d.path, "dataplane", dataplane,
+		"virtual_servers", len(cfg.VirtualServers), "vrrp_instances", len(cfg.VRRPInstances))
+	daemon.SdNotify(false, daemon.SdNotifyReady)
+
+	for {
+		select {
+		case err := <-apiDone:
+			if err != nil {
+				d.log.Error("API server failed; the director keeps running", "err", err)
+			}
+			apiDone = nil
+		case sig := <-sigs:
+			if sig == syscall.SIGHUP {
+				d.reload(ctx, dir)
+				continue
+			}
+			d.log.Info("stopping", "signal", sig.String(), "remove_ipvs", d.removeOnStop)
+			daemon.SdNotify(false, daemon.SdNotifyStopping)
+			stopped := make(chan struct{})
+			go func() {
+				stopCtx, stopCancel := context.WithTimeout(context.Background(), 10*time.Second)
+				defer stopCancel()
+				dir.Stop(stopCtx, d.removeOnStop)
+				close(stopped)
+			}()
+			select {
+			case <-stopped:
+			case sig := <-sigs:
+				d.log.Warn("second signal: exiting at once", "signal", sig.String())
+				os.Exit(1)
+			}
+			cancel()
+			return nil
+		}
+	}
+}
+
+// reload parses and validates the file again; on any error nothing changes.
+func (d *runner) reload(ctx context.Context, dir *director.Director) {
+	daemon.SdNotify(false, daemon.SdNotifyReloading+"\nMONOTONIC_USEC="+strconv.FormatInt(monotonicMicros(), 10))
+	defer daemon.SdNotify(false, daemon.SdNotifyReady)
+	d.log.Info("reloading", "config", d.path)
+	cfg, diags := conf.Load(d.path)
+	if diags.HasErrors() {
+		var buf bytes.Buffer
+		conf.WriteDiagnostics(&buf, diags, nil)
+		d.log.Error("reload rejected: the configuration has errors; everything keeps running as it was",
+			"errors", len(diags.Errs()), "diagnostics", buf.String())
+		dir.ReloadFailed(fmt.Errorf("%s: %d error(s): %s", d.path, len(diags.Errs()), diags.Errs()[0]))
+		return
+	}
+	if cfg.Global.LogFormat != d.format {
+		d.log.Warn("log_format changes take effect at the next start", "running", d.format, "configured", cfg.Global.LogFormat)
+	}
+	d.level.Set(cfg.Global.LogLevel.SlogLevel())
+	if err := dir.Reload(ctx, cfg); err != nil {
+		d.log.Error("reload failed", "err", err)
+	}
+}
+
+// openTable opens the data plane the configuration asks for. auto prefers kernel IPVS and
+// says so when it falls back.
+func openTable(dp conf.Dataplane, log *slog.Logger) (ipvs.Table, string, error) {
+	if dp == conf.DataplaneUserspace {
+		return userspace.New(userspace.Options{Logger: log.With("dataplane", "userspace")}), "userspace", nil
+	}
+	k, err := ipvs.OpenKernel(ipvs.KernelOptions{Logger: log})
+	if err == nil {
+		return k, "kernel", nil
+	}
+	if dp == conf.DataplaneAuto && errors.Is(err, ipvs.ErrUnavailable) {
+		log.Warn("kernel IPVS is not available; using the userspace data plane", "reason", err.Error())
+		return userspace.New(userspace.Options{Logger: log.With("dataplane", "userspace")}), "userspace", nil
+	}
+	return nil, "", fmt.Errorf("dataplane %s: %w", dp, err)
+}
+
+func newLogger(w io.Writer, format conf.LogFormat, level *slog.LevelVar) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: level}
+	if format == conf.LogJSON {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// monotonicMicros is CLOCK_MONOTONIC in microseconds, which systemd wants beside RELOADING=1.
+func monotonicMicros() int64 {
+	var ts unix.Timespec
+	if err := unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts); err != nil {
+		return 0
+	}
+	return ts.Nano() / 1e3
+}
+
+// rangeString renders a diagnostic's location as file:line:col.
+func rangeString(r *hcl.Range) string {
+	if r == nil {
+		return ""
+	}
+	return fmt.Sprintf("%s:%d:%d", r.Filename, r.Start.Line, r.Start.Column)
+}

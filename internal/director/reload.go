@@ -1,0 +1,241 @@
+package director
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"reflect"
+	"strings"
+
+	"github.com/vigil-lb/vigil/checks"
+	"github.com/vigil-lb/vigil/conf"
+	"github.com/vigil-lb/vigil/ipvs"
+)
+
+// checkSpecs are the scheduler's checks for cfg. A check's ID is stable across reloads
+// while its real server keeps its service and address; its Key changes with its
+// configuration, so an unchanged check keeps its state and phase and a changed one
+// restarts.
+func (d *Director) checkSpecs(cfg *conf.Config) []checks.Spec {
+	var specs []checks.Spec
+	for _, vs := range cfg.VirtualServers {
+		key := serviceKey(vs)
+		for _, rs := range vs.RealServers {
+			server := rsKey{key, rs.Address}.String()
+			for i, c := range rs.Checks {
+				chk, err := newChecker(vs, rs, c)
+				if err != nil {
+					// conf validated everything a checker needs; a failure here is a file
+					// that vanished (a CA) or the like: the check fails visibly.
+					msg := err.Error()
+					chk = checks.CheckerFunc(func(context.Context) checks.Result {
+						return checks.Result{Reason: "check cannot run: " + msg, Weight: checks.NoWeight}
+					})
+					d.log.Error("build health check", "virtual_server", vs.Name, "real_server", rs.Name, "err", err)
+				}
+				specs = append(specs, checks.Spec{
+					ID:            fmt.Sprintf("%s#%d:%s", server, i, c.Kind),
+					Server:        server,
+					VirtualServer: vs.Name,
+					RealServer:    rs.Name,
+					Kind:          string(c.Kind),
+					Checker:       chk,
+					Interval:      c.Interval,
+					Timeout:       c.Timeout,
+					Rise:          c.Rise,
+					Fall:          c.Fall,
+					Key:           checkFingerprint(c) + "|" + vs.Name + "|" + rs.Name,
+				})
+			}
+		}
+	}
+	return specs
+}
+
+// Reload applies cfg as the difference from the running configuration: unchanged real
+// servers keep their health and their checks' phase, changed checks restart, removed
+// virtual servers are deleted and added ones created; nothing is flushed. The diff is
+// logged as one block.
+func (d *Director) Reload(ctx context.Context, cfg *conf.Config) error {
+	var err error
+	doErr := d.do(ctx, func(runCtx context.Context) { err = d.reload(ctx, runCtx, cfg) })
+	if doErr != nil {
+		d.ReloadFailed(doErr)
+		return doErr
+	}
+	return err
+}
+
+func (d *Director) reload(ctx, runCtx context.Context, cfg *conf.Config) error {
+	d.mu.Lock()
+	running := d.cfg
+	d.mu.Unlock()
+	warnings := d.prepareKernel(ctx, running, cfg) // only the loop changes d.cfg
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.warnings = warnings
+	old := d.cfg
+	diff := configDiff(old, cfg)
+	d.install(cfg, nil)
+	changes, applyErr := d.syncLocked(ctx)
+	setErr := d.sched.Set(d.checkSpecs(cfg))
+	vrrpDiff, vrrpErr := d.reloadVRRPLocked(ctx, runCtx, cfg)
+	diff = append(diff, vrrpDiff...)
+	err := errors.Join(applyErr, setErr, vrrpErr)
+	if cfg.Global.ResyncInterval != old.Global.ResyncInterval {
+		d.setResyncInterval(cfg.Global.ResyncInterval)
+	}
+
+	now := d.o.Now()
+	d.config.LastReloadAt = now
+	d.config.LastReloadDiff = diff
+	if err != nil {
+		d.config.ReloadsFailed++
+		d.config.LastReloadOK = false
+		d.config.LastReloadErr = err.Error()
+		d.log.Error("reload applied with errors; the next resync retries the table", "err", err)
+	} else {
+		d.config.ReloadsOK++
+		d.config.LastReloadOK = true
+		d.config.LastReloadErr = ""
+	}
+	d.config.Generation++
+	d.config.LoadedAt = now
+	if len(diff) == 0 {
+		diff = []string{"(no change)"}
+	}
+	d.log.Info("configuration reloaded\n  "+strings.Join(diff, "\n  "),
+		"generation", d.config.Generation, "writes", changes.Total(), "changes", changes)
+	return err
+}
+
+// ReloadFailed records a reload that never reached the director (the file did not
+// validate): everything keeps running as it was.
+func (d *Director) ReloadFailed(err error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.config.ReloadsFailed++
+	d.config.LastReloadAt = d.o.Now()
+	d.config.LastReloadOK = false
+	d.config.LastReloadErr = err.Error()
+	d.config.LastReloadDiff = nil
+}
+
+// configDiff describes what changed between two configurations, one line per change, in
+// the words of the file.
+func configDiff(old, cur *conf.Config) []string {
+	var out []string
+	if !reflect.DeepEqual(old.Global, cur.Global) {
+		out = append(out, globalDiff(old.Global, cur.Global)...)
+	}
+	oldVS := map[ipvs.ServiceKey]*conf.VirtualServer{}
+	for _, vs := range old.VirtualServers {
+		oldVS[serviceKey(vs)] = vs
+	}
+	seen := map[ipvs.ServiceKey]bool{}
+	for _, vs := range cur.VirtualServers {
+		key := serviceKey(vs)
+		seen[key] = true
+		was := oldVS[key]
+		if was == nil {
+			out = append(out, fmt.Sprintf("+ virtual_server %q (%s) with %d real servers", vs.Name, key, len(vs.RealServers)))
+			continue
+		}
+		if changes := vsChanges(was, vs); len(changes) > 0 {
+			out = append(out, fmt.Sprintf("~ virtual_server %q (%s): %s", vs.Name, key, strings.Join(changes, ", ")))
+		}
+		oldRS := map[string]*conf.RealServer{}
+		for _, rs := range was.RealServers {
+			oldRS[rs.Address.String()] = rs
+		}
+		for _, rs := range vs.RealServers {
+			o := oldRS[rs.Address.String()]
+			delete(oldRS, rs.Address.String())
+			switch {
+			case o == nil:
+				out = append(out, fmt.Sprintf("+ real_server %q %s in %q", rs.Name, rs.Address, vs.Name))
+			case destinationOf(o, o.Weight) != destinationOf(rs, rs.Weight) || o.Name != rs.Name:
+				out = append(out, fmt.Sprintf("~ real_server %q %s in %q (weight %d -> %d, forwarding %s -> %s)",
+					rs.Name, rs.Address, vs.Name, o.Weight, rs.Weight, o.Forwarding, rs.Forwarding))
+			}
+			if o != nil && !sameChecks(o.Checks, rs.Checks) {
+				out = append(out, fmt.Sprintf("~ checks of real_server %q %s in %q (restarted)", rs.Name, rs.Address, vs.Name))
+			}
+		}
+		for _, rs := range was.RealServers {
+			if _, gone := oldRS[rs.Address.String()]; gone {
+				out = append(out, fmt.Sprintf("- real_server %q %s from %q", rs.Name, rs.Address, vs.Name))
+			}
+		}
+	}
+	for _, vs := range old.VirtualServers {
+		if !seen[serviceKey(vs)] {
+			out = append(out, fmt.Sprintf("- virtual_server %q (%s)", vs.Name, serviceKey(vs)))
+		}
+	}
+	return out
+}
+
+// vsChanges lists the service-level attributes that differ, as "scheduler rr -> wrr".
+func vsChanges(a, b *conf.VirtualServer) []string {
+	var out []string
+	add := func(name string, x, y any) {
+		if !reflect.DeepEqual(x, y) {
+			out = append(out, fmt.Sprintf("%s %v -> %v", name, x, y))
+		}
+	}
+	add("name", a.Name, b.Name)
+	add("scheduler", a.Scheduler, b.Scheduler)
+	add("scheduler_flags", a.SchedulerFlags, b.SchedulerFlags)
+	add("persistence", persistenceText(a.Persistence), persistenceText(b.Persistence))
+	add("forwarding", a.Forwarding, b.Forwarding)
+	add("on_failure", a.OnFailure, b.OnFailure)
+	add("quorum", a.Quorum, b.Quorum)
+	add("hysteresis", a.Hysteresis, b.Hysteresis)
+	add("sorry_server", a.SorryServer, b.SorryServer)
+	return out
+}
+
+func persistenceText(p *conf.Persistence) string {
+	if p == nil {
+		return "off"
+	}
+	return fmt.Sprintf("%s/%d", p.Timeout, p.Netmask)
+}
+
+func sameChecks(a, b []*conf.Check) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if checkFingerprint(a[i]) != checkFingerprint(b[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// globalDiff names changed global settings; those that only take effect at a restart say so.
+func globalDiff(a, b conf.Global) []string {
+	var out []string
+	add := func(name string, x, y any, restart bool) {
+		if reflect.DeepEqual(x, y) {
+			return
+		}
+		line := fmt.Sprintf("~ global.%s: %v -> %v", name, x, y)
+		if restart {
+			line += " (takes effect at the next start)"
+		}
+		out = append(out, line)
+	}
+	add("router_id", a.RouterID, b.RouterID, false)
+	add("listen", a.Listen, b.Listen, true)
+	add("log_level", a.LogLevel, b.LogLevel, false)
+	add("log_format", a.LogFormat, b.LogFormat, true)
+	add("dataplane", a.Dataplane, b.Dataplane, true)
+	add("resync_interval", a.ResyncInterval, b.ResyncInterval, false)
+	add("manage_sysctls", a.ManageSysctls, b.ManageSysctls, false)
+	add("ipvs_timeouts", a.IPVSTimeouts, b.IPVSTimeouts, false)
+	add("remove_on_shutdown", a.RemoveOnShutdown, b.RemoveOnShutdown, false)
+	return out
+}

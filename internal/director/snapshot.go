@@ -1,0 +1,221 @@
+package director
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"sort"
+	"time"
+
+	"github.com/vigil-lb/vigil/checks"
+	"github.com/vigil-lb/vigil/internal/status"
+	"github.com/vigil-lb/vigil/ipvs"
+	"github.com/vigil-lb/vigil/vrrp"
+)
+
+// snapshotTimeout bounds the table reads of one Snapshot.
+const snapshotTimeout = 3 * time.Second
+
+// Snapshot returns the state of every virtual server, real server, check and VRRP
+// instance, with the table's weights and counters. It never holds a secret.
+func (d *Director) Snapshot() status.Snapshot {
+	d.mu.Lock()
+	cfg := d.cfg
+	states := make(map[rsKey]rsState, len(d.states))
+	for k, s := range d.states {
+		states[k] = *s
+	}
+	plans := make(map[ipvs.ServiceKey]vsPlan, len(d.plans))
+	for k, p := range d.plans {
+		plans[k] = p
+	}
+	snap := status.Snapshot{
+		Version:   d.o.Version,
+		Dataplane: d.o.Dataplane,
+		Started:   d.started,
+		Config:    d.config,
+		IPVS:      d.counters,
+		Warnings:  append([]string(nil), d.warnings...),
+	}
+	snap.Config.LastReloadDiff = append([]string(nil), d.config.LastReloadDiff...)
+	runs := make([]*vrrpRun, 0, len(d.vrrps))
+	for _, r := range d.vrrps {
+		runs = append(runs, r)
+	}
+	d.mu.Unlock()
+	if cfg == nil {
+		return snap
+	}
+	snap.RouterID = cfg.Global.RouterID
+
+	checksOf := map[string][]checks.CheckStatus{}
+	for _, c := range d.sched.Snapshot() {
+		checksOf[c.Server] = append(checksOf[c.Server], c)
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), snapshotTimeout)
+	defer cancel()
+	inTable := map[ipvs.ServiceKey]ipvs.ServiceInfo{}
+	if svcs, err := d.o.Table.Services(ctx); err == nil {
+		for _, s := range svcs {
+			inTable[s.ServiceKey] = s
+		}
+	} else {
+		snap.Warnings = append(snap.Warnings, fmt.Sprintf("read the table: %v", err))
+	}
+
+	for _, vs := range cfg.VirtualServers {
+		key := serviceKey(vs)
+		p := plans[key]
+		svc, present := inTable[key]
+		dests := map[netip.AddrPort]ipvs.DestinationInfo{}
+		if present {
+			if ds, err := d.o.Table.Destinations(ctx, key); err == nil {
+				for _, dst := range ds {
+					dests[dst.Addr] = dst
+				}
+			}
+		}
+		v := status.VirtualServer{
+			Name:      vs.Name,
+			Key:       key.String(),
+			Family:    string(vs.Family),
+			Scheduler: string(vs.Scheduler),
+			OnFailure: string(vs.OnFailure),
+			Healthy:   p.healthy,
+			Total:     len(vs.RealServers),
+			QuorumUp:  p.quorumUp,
+			Present:   present,
+			Stats:     stats(svc.Stats),
+		}
+		v.SorryActive = p.sorry
+		if vs.IsFWMark() {
+			v.FWMark = vs.FWMark
+		} else {
+			v.Protocol, v.Address = string(vs.Protocol), vs.Address.String()
+		}
+		for _, f := range vs.SchedulerFlags {
+			v.Flags = append(v.Flags, string(f))
+		}
+		if vs.Persistence != nil {
+			v.Persistence = vs.Persistence.Timeout.String()
+		}
+		for _, rs := range vs.RealServers {
+			k := rsKey{key, rs.Address}
+			st := states[k]
+			r := status.RealServer{
+				Name:             rs.Name,
+				Address:          rs.Address.String(),
+				Forwarding:       string(rs.Forwarding),
+				Health:           st.health.String(),
+				ConfiguredWeight: rs.Weight,
+				DynamicWeight:    st.dynamic,
+				AppliedWeight:    -1,
+			}
+			if dst, ok := dests[rs.Address]; ok {
+				r.InTable, r.AppliedWeight = true, dst.Weight
+				r.ActiveConns, r.InactiveConns = dst.ActiveConns, dst.InactiveConns
+				r.Stats = stats(dst.Stats)
+			}
+			for _, c := range checksOf[k.String()] {
+				r.Checks = append(r.Checks, checkStatus(c))
+			}
+			v.RealServers = append(v.RealServers, r)
+		}
+		if p.sorry {
+			r := status.RealServer{Name: "sorry_server", Address: vs.SorryServer.String(), Sorry: true,
+				Forwarding: string(vs.Forwarding), Health: "up", ConfiguredWeight: 1, DynamicWeight: -1, AppliedWeight: -1}
+			if dst, ok := dests[vs.SorryServer]; ok {
+				r.InTable, r.AppliedWeight = true, dst.Weight
+				r.ActiveConns, r.InactiveConns = dst.ActiveConns, dst.InactiveConns
+				r.Stats = stats(dst.Stats)
+			}
+			v.RealServers = append(v.RealServers, r)
+		}
+		snap.VirtualServers = append(snap.VirtualServers, v)
+	}
+
+	groupOf := map[string]string{}
+	for _, g := range cfg.SyncGroups {
+		for _, n := range g.Instances {
+			groupOf[n] = g.Name
+		}
+	}
+	sort.Slice(runs, func(i, j int) bool { return runs[i].cfg.Name < runs[j].cfg.Name })
+	for _, r := range runs {
+		snap.VRRP = append(snap.VRRP, vrrpStatus(r.cfg, r.inst.Status(), groupOf[r.cfg.Name]))
+	}
+	return snap
+}
+
+func stats(s ipvs.Stats) status.Stats {
+	return status.Stats{Conns: s.Conns, InPkts: s.InPkts, OutPkts: s.OutPkts, InBytes: s.InBytes, OutBytes: s.OutBytes}
+}
+
+func checkStatus(c checks.CheckStatus) status.Check {
+	return status.Check{
+		Kind:        c.Kind,
+		State:       c.Health.State.String(),
+		LastOK:      c.Last.OK,
+		LastReason:  c.Last.Reason,
+		LastLatency: c.Last.Latency,
+		LastAt:      c.LastRun,
+		Probes:      c.Passes + c.Fails,
+		Failures:    c.Fails,
+		Transitions: c.Transitions,
+		Interval:    c.Interval,
+		Timeout:     c.Timeout,
+		Rise:        c.Rise,
+		Fall:        c.Fall,
+	}
+}
+
+func vrrpStatus(c vrrp.Config, st vrrp.Status, group string) status.VRRPInstance {
+	out := status.VRRPInstance{
+		Name:              c.Name,
+		Interface:         c.Interface,
+		VRID:              int(c.VRID),
+		Version:           c.Version,
+		State:             stateName(st.State),
+		BasePriority:      int(st.BasePriority),
+		EffectivePriority: int(st.Priority),
+		SyncGroup:         group,
+		Transitions:       st.Transitions,
+		AdvertsSent:       st.AdvertsSent,
+		AdvertsReceived:   st.AdvertsReceived,
+	}
+	if st.Master.IsValid() {
+		out.MasterAddr = st.Master.String()
+	}
+	for _, v := range c.VIPs {
+		out.VIPs = append(out.VIPs, v.String())
+	}
+	if len(st.Invalid) > 0 {
+		out.Invalid = map[string]uint64{}
+		for reason, n := range st.Invalid {
+			out.Invalid[string(reason)] = n
+		}
+	}
+	for _, t := range c.Tracks {
+		kind, name := "interface", t.Name
+		if t.Kind == vrrp.TrackExternal {
+			kind, name = "virtual_server", name[len(trackVSName("")):]
+		}
+		up, known := st.Tracks[t.Name]
+		out.Tracked = append(out.Tracked, status.Tracked{Kind: kind, Name: name, Up: up || !known, Weight: t.Weight})
+	}
+	return out
+}
+
+// stateName maps a VRRP state to the words of status.VRRPStateNumber.
+func stateName(s vrrp.State) string {
+	switch s {
+	case vrrp.Backup:
+		return "backup"
+	case vrrp.Master:
+		return "master"
+	case vrrp.Fault:
+		return "fault"
+	}
+	return "init"
+}

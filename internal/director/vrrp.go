@@ -1,0 +1,178 @@
+package director
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"reflect"
+	"slices"
+	"sort"
+
+	"github.com/vigil-lb/vigil/conf"
+	"github.com/vigil-lb/vigil/vrrp"
+)
+
+// VRRPFactory builds a VRRP instance for cfg.
+type VRRPFactory func(cfg vrrp.Config, log *slog.Logger) (*vrrp.Instance, error)
+
+// linuxVRRP opens the raw socket, netlink and AF_PACKET parts on the instance's interface.
+func linuxVRRP(cfg vrrp.Config, log *slog.Logger) (*vrrp.Instance, error) {
+	deps, err := vrrp.OpenLinux(cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	in, err := vrrp.NewInstance(cfg, deps)
+	if err != nil {
+		deps.Transport.Close()
+		return nil, err
+	}
+	return in, nil
+}
+
+// vrrpRun is one running instance.
+type vrrpRun struct {
+	inst   *vrrp.Instance
+	cfg    vrrp.Config
+	group  string
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// startVRRPLocked builds and starts the instances of cfg that are not already running
+// with the same configuration. d.mu is held.
+func (d *Director) startVRRPLocked(ctx context.Context, cfg *conf.Config) error {
+	groupOf := map[string]string{}
+	for _, g := range cfg.SyncGroups {
+		for _, n := range g.Instances {
+			groupOf[n] = g.Name
+		}
+	}
+	built := map[string]*vrrpRun{}
+	for _, vi := range cfg.VRRPInstances {
+		if _, running := d.vrrps[vi.Name]; running {
+			continue
+		}
+		vc := vrrpConfig(vi)
+		inst, err := d.o.NewVRRP(vc, d.log)
+		if err != nil {
+			for _, r := range built {
+				r.cancel()
+			}
+			return fmt.Errorf("vrrp instance %q: %w", vi.Name, err)
+		}
+		built[vi.Name] = &vrrpRun{inst: inst, cfg: vc, group: groupOf[vi.Name]}
+	}
+	// A sync group is formed before its members run; members already running belong to a
+	// group that did not change (see reloadVRRPLocked).
+	for _, g := range cfg.SyncGroups {
+		var members []*vrrp.Instance
+		for _, n := range g.Instances {
+			if r := built[n]; r != nil {
+				members = append(members, r.inst)
+			}
+		}
+		if len(members) > 0 {
+			if _, err := vrrp.NewSyncGroup(g.Name, members...); err != nil {
+				return err
+			}
+		}
+		d.groups[g.Name] = slices.Clone(g.Instances)
+	}
+	names := make([]string, 0, len(built))
+	for n := range built {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		r := built[n]
+		runCtx, cancel := context.WithCancel(ctx)
+		r.cancel, r.done = cancel, make(chan struct{})
+		// Tell it the tracked virtual servers' state before it runs, so a director
+		// whose pool is down never advertises its full priority.
+		for key, p := range d.plans {
+			if vs := d.vsByKey[key]; vs != nil {
+				r.inst.SetTracked(trackVSName(vs.Name), p.quorumUp)
+			}
+		}
+		go func() {
+			defer close(r.done)
+			if err := r.inst.Run(runCtx); err != nil {
+				d.log.Error("vrrp instance stopped", "vrrp_instance", n, "err", err)
+			}
+		}()
+		d.vrrps[n] = r
+		d.log.Info("vrrp instance started", "vrrp_instance", n, "interface", r.cfg.Interface,
+			"vrid", r.cfg.VRID, "priority", r.cfg.Priority, "version", r.cfg.Version)
+	}
+	return nil
+}
+
+// reloadVRRPLocked stops instances that were removed or changed (a changed one, or one
+// whose sync group changed, is restarted), then starts what is new. d.mu is held; it is
+// released while stopping instances, which waits for their priority-0 adverts.
+func (d *Director) reloadVRRPLocked(ctx, runCtx context.Context, cfg *conf.Config) (diff []string, err error) {
+	want := map[string]vrrp.Config{}
+	groupOf := map[string]string{}
+	for _, g := range cfg.SyncGroups {
+		for _, n := range g.Instances {
+			groupOf[n] = g.Name
+		}
+	}
+	for _, vi := range cfg.VRRPInstances {
+		want[vi.Name] = vrrpConfig(vi)
+	}
+	changedGroups := map[string]bool{}
+	for _, g := range cfg.SyncGroups {
+		if !slices.Equal(d.groups[g.Name], g.Instances) {
+			changedGroups[g.Name] = true
+		}
+	}
+	for name := range d.groups {
+		if !slices.ContainsFunc(cfg.SyncGroups, func(g *conf.SyncGroup) bool { return g.Name == name }) {
+			changedGroups[name] = true
+		}
+	}
+	var stop []*vrrpRun
+	for name, r := range d.vrrps {
+		w, keep := want[name]
+		switch {
+		case !keep:
+			diff = append(diff, fmt.Sprintf("- vrrp_instance %q", name))
+		case !reflect.DeepEqual(w, r.cfg) || groupOf[name] != r.group || changedGroups[r.group] || changedGroups[groupOf[name]]:
+			diff = append(diff, fmt.Sprintf("~ vrrp_instance %q (restarted)", name))
+		default:
+			continue
+		}
+		stop = append(stop, r)
+		delete(d.vrrps, name)
+	}
+	for name := range changedGroups {
+		delete(d.groups, name)
+	}
+	for _, vi := range cfg.VRRPInstances {
+		if _, ok := d.vrrps[vi.Name]; !ok && !slices.ContainsFunc(stop, func(r *vrrpRun) bool { return r.cfg.Name == vi.Name }) {
+			diff = append(diff, fmt.Sprintf("+ vrrp_instance %q", vi.Name))
+		}
+	}
+	if len(stop) > 0 {
+		d.mu.Unlock()
+		stopVRRP(ctx, stop)
+		d.mu.Lock()
+	}
+	return diff, d.startVRRPLocked(runCtx, cfg)
+}
+
+// stopVRRP stops instances and waits for each to send priority 0 and remove its
+// addresses.
+func stopVRRP(ctx context.Context, runs []*vrrpRun) {
+	for _, r := range runs {
+		r.cancel()
+	}
+	for _, r := range runs {
+		select {
+		case <-r.done:
+		case <-ctx.Done():
+			return
+		}
+	}
+}

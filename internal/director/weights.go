@@ -1,0 +1,136 @@
+package director
+
+import (
+	"github.com/vigil-lb/vigil/conf"
+	"github.com/vigil-lb/vigil/ipvs"
+)
+
+// Health is a real server's health as its checks decide it.
+type Health int
+
+// Health values. Unknown is a server whose checks have not yet reported.
+const (
+	Unknown Health = iota
+	Up
+	Down
+)
+
+func (h Health) String() string {
+	switch h {
+	case Up:
+		return "up"
+	case Down:
+		return "down"
+	}
+	return "unknown"
+}
+
+// rsState is what the director knows of one real server beyond its configuration.
+type rsState struct {
+	health Health
+	// dynamic is the weight an exec check with dynamic_weight set, -1 for none.
+	dynamic int
+	// adopted is the weight the table held when vigil started, -1 when the destination did
+	// not exist. While health is Unknown it stands, so a restart of vigil does not change
+	// what the kernel does before the first check result.
+	adopted int
+}
+
+func newRSState(hasChecks bool) *rsState {
+	s := &rsState{dynamic: -1, adopted: -1}
+	if !hasChecks {
+		s.health = Up // a real server with no check is always up
+	}
+	return s
+}
+
+// placement is where a real server stands in the table.
+type placement struct {
+	weight  int
+	present bool // false: kept out of the table (on_failure = "remove")
+	alive   bool // counts toward the quorum
+}
+
+// place decides a real server's weight from its health: up gets its configured weight (or
+// the dynamic one), down gets 0 (quiesce: established connections finish, no new ones
+// arrive) or leaves the table (remove), unknown keeps an adopted weight and is otherwise
+// treated as down, so a new real server receives no traffic before its first check passes.
+func place(vs *conf.VirtualServer, rs *conf.RealServer, s *rsState) placement {
+	out := placement{present: vs.OnFailure != conf.Remove}
+	switch s.health {
+	case Up:
+		out.weight = rs.Weight
+		if s.dynamic >= 0 {
+			out.weight = s.dynamic
+		}
+		out.present, out.alive = true, true
+	case Unknown:
+		if s.adopted >= 0 {
+			out.weight, out.present, out.alive = s.adopted, true, s.adopted > 0
+		}
+	}
+	return out
+}
+
+// quorumUp applies keepalived's quorum with hysteresis: a virtual server is up when the
+// sum of its alive real servers' weights reaches quorum + hysteresis, down when it falls
+// below quorum - hysteresis or to zero, and otherwise stays as it was.
+func quorumUp(vs *conf.VirtualServer, sum int, was bool) bool {
+	q, h := int(vs.Quorum), int(vs.Hysteresis)
+	switch {
+	case sum == 0 || sum < q-h:
+		return false
+	case sum >= q+h:
+		return true
+	}
+	return was
+}
+
+// vsPlan is the desired table state of one virtual server.
+type vsPlan struct {
+	service  ipvs.VirtualService
+	healthy  int  // real servers that are up
+	quorumUp bool // the virtual server counts as up (VRRP tracking)
+	sorry    bool // the sorry server replaces the real servers
+}
+
+// planVirtualServer computes the desired kernel state of vs from its real servers' states.
+// wasUp is the previous quorum state (for hysteresis).
+func planVirtualServer(vs *conf.VirtualServer, states map[rsKey]*rsState, wasUp bool) vsPlan {
+	key := serviceKey(vs)
+	p := vsPlan{service: ipvs.VirtualService{Service: serviceOf(vs)}}
+	places := make([]placement, len(vs.RealServers))
+	sum := 0
+	for i, rs := range vs.RealServers {
+		s := states[rsKey{key, rs.Address}]
+		if s == nil {
+			s = newRSState(len(rs.Checks) > 0)
+		}
+		places[i] = place(vs, rs, s)
+		if places[i].alive {
+			sum += places[i].weight
+		}
+		if s.health == Up {
+			p.healthy++
+		}
+	}
+	p.quorumUp = quorumUp(vs, sum, wasUp)
+	p.sorry = !p.quorumUp && vs.SorryServer.IsValid()
+	for i, rs := range vs.RealServers {
+		pl := places[i]
+		if p.sorry {
+			// keepalived takes every real server out while the sorry server serves; vigil
+			// quiesces them instead (or removes them under on_failure = "remove"), so
+			// connections already established finish.
+			pl.weight = 0
+		}
+		p.service.Destinations = append(p.service.Destinations, ipvs.RealServer{
+			Destination: destinationOf(rs, pl.weight),
+			Removed:     !pl.present,
+		})
+	}
+	if p.sorry {
+		p.service.Destinations = append(p.service.Destinations, ipvs.RealServer{Destination: sorryDestination(vs)})
+	}
+	return p
+}
