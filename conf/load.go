@@ -44,6 +44,11 @@ func parse(src []byte, filename string, opts options) (*Config, hcl.Diagnostics)
 	if diags.HasErrors() {
 		return nil, diags
 	}
+	if body, ok := file.Body.(*hclsyntax.Body); ok {
+		if g := guardExpressions(body); g.HasErrors() {
+			return nil, append(diags, g...)
+		}
+	}
 	d := &decoder{ctx: &hcl.EvalContext{
 		Functions: map[string]function.Function{"env": envFunc(opts.lookupEnv)},
 	}}
