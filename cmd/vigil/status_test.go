@@ -272,3 +272,24 @@ func TestFmtLatency(t *testing.T) {
 		}
 	}
 }
+
+// FuzzRenderStatus feeds arbitrary /status bodies through the decoder and the table:
+// whatever a daemon (or something else on that port) answers, `vigil status` must not panic.
+func FuzzRenderStatus(f *testing.F) {
+	seed, err := json.Marshal(fixedSnapshot())
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(seed)
+	f.Fuzz(func(t *testing.T, body []byte) {
+		var s status.Snapshot
+		if json.Unmarshal(body, &s) != nil {
+			return
+		}
+		var out bytes.Buffer
+		renderStatus(&out, s)
+		if !strings.HasPrefix(out.String(), "vigil ") {
+			t.Errorf("output does not start with the header line:\n%s", out.String())
+		}
+	})
+}
