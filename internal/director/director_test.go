@@ -1,0 +1,370 @@
+package director
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/vigil-lb/vigil/conf"
+	"github.com/vigil-lb/vigil/ipvs"
+	"github.com/vigil-lb/vigil/ipvs/ipvstest"
+	"github.com/vigil-lb/vigil/vrrp"
+	"github.com/vigil-lb/vigil/vrrp/vrrptest"
+)
+
+// backend is a real TCP listener a tcp check can reach; Stop and Start flip its health.
+type backend struct {
+	t    *testing.T
+	addr netip.AddrPort
+	mu   sync.Mutex
+	ln   net.Listener
+}
+
+func newBackend(t *testing.T) *backend {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &backend{t: t, addr: netip.MustParseAddrPort(ln.Addr().String())}
+	b.serve(ln)
+	t.Cleanup(b.Stop)
+	return b
+}
+
+func (b *backend) serve(ln net.Listener) {
+	b.mu.Lock()
+	b.ln = ln
+	b.mu.Unlock()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+}
+
+func (b *backend) Stop() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.ln != nil {
+		b.ln.Close()
+		b.ln = nil
+	}
+}
+
+func (b *backend) Start() {
+	ln, err := net.Listen("tcp", b.addr.String())
+	if err != nil {
+		b.t.Fatalf("restart backend %s: %v", b.addr, err)
+	}
+	b.serve(ln)
+}
+
+// config renders a configuration with one virtual server on the given backends, each with
+// a fast tcp check.
+func config(t *testing.T, extra string, onFailure string, backends ...*backend) *conf.Config {
+	t.Helper()
+	var rs strings.Builder
+	for i, b := range backends {
+		fmt.Fprintf(&rs, `
+  real_server "rs%d" {
+    address = "%s"
+    weight  = %d
+    check "tcp" {
+      interval = "100ms"
+      timeout  = "100ms"
+      rise     = 1
+      fall     = 1
+    }
+  }`, i+1, b.addr, i+2)
+	}
+	src := fmt.Sprintf(`
+global {
+  resync_interval = "24h"
+}
+virtual_server "web" {
+  address    = "198.18.0.254:80"
+  protocol   = "tcp"
+  scheduler  = "rr"
+  forwarding = "nat"
+  on_failure = %q
+  %s
+  %s
+}
+`, onFailure, extra, rs.String())
+	cfg, diags := conf.Parse([]byte(src), "test.hcl")
+	if diags.HasErrors() {
+		t.Fatalf("config: %v\n%s", diags, src)
+	}
+	return cfg
+}
+
+var vip = ipvs.AddrKey(ipvs.TCP, netip.MustParseAddrPort("198.18.0.254:80"))
+
+func start(t *testing.T, table ipvs.Table, cfg *conf.Config) *Director {
+	t.Helper()
+	d := New(Options{Table: table, Logger: slog.New(slog.DiscardHandler), Dataplane: "kernel"})
+	if err := d.Start(context.Background(), cfg); err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	t.Cleanup(func() { d.Stop(context.Background(), false) })
+	return d
+}
+
+// waitWeight polls the table until addr has weight want (or is absent when want < 0).
+func waitWeight(t *testing.T, table ipvs.Table, addr netip.AddrPort, want int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	got := -2
+	for time.Now().Before(deadline) {
+		got = -1
+		dests, _ := table.Destinations(context.Background(), vip)
+		for _, d := range dests {
+			if d.Addr == addr {
+				got = d.Weight
+			}
+		}
+		if got == want {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("weight of %s = %d, want %d", addr, got, want)
+}
+
+func TestHealthToWeightIsOneWrite(t *testing.T) {
+	a, b := newBackend(t), newBackend(t)
+	table := ipvstest.New()
+	start(t, table, config(t, "", "quiesce", a, b))
+	waitWeight(t, table, a.addr, 2)
+	waitWeight(t, table, b.addr, 3)
+
+	table.ResetOps()
+	a.Stop()
+	waitWeight(t, table, a.addr, 0)
+	time.Sleep(200 * time.Millisecond) // more probes fail; they must not write again
+	if ops := table.Ops(); len(ops) != 1 || ops[0].Kind != ipvstest.UpdateDestination || ops[0].Dest != a.addr {
+		t.Fatalf("quiesce wrote %v, want exactly one update-destination of %s", ops, a.addr)
+	}
+
+	table.ResetOps()
+	a.Start()
+	waitWeight(t, table, a.addr, 2)
+	if ops := table.Ops(); len(ops) != 1 || ops[0].Kind != ipvstest.UpdateDestination {
+		t.Fatalf("recovery wrote %v, want exactly one update-destination", ops)
+	}
+}
+
+func TestOnFailureRemove(t *testing.T) {
+	a, b := newBackend(t), newBackend(t)
+	table := ipvstest.New()
+	start(t, table, config(t, "", "remove", a, b))
+	waitWeight(t, table, a.addr, 2)
+	waitWeight(t, table, b.addr, 3)
+
+	table.ResetOps()
+	a.Stop()
+	waitWeight(t, table, a.addr, -1)
+	a.Start()
+	waitWeight(t, table, a.addr, 2)
+	got := fmt.Sprint(table.Ops())
+	want := fmt.Sprint([]ipvstest.Op{
+		{Kind: ipvstest.DeleteDestination, Service: vip, Dest: a.addr},
+		{Kind: ipvstest.AddDestination, Service: vip, Dest: a.addr},
+	})
+	if got != want {
+		t.Fatalf("ops = %s, want %s", got, want)
+	}
+}
+
+func TestRestartAdoptsWithoutWrites(t *testing.T) {
+	a, b := newBackend(t), newBackend(t)
+	table := ipvstest.New()
+	cfg := config(t, "", "quiesce", a, b)
+	// What an earlier vigil left behind; a is quiesced there.
+	table.Seed(ipvs.Service{ServiceKey: vip, Scheduler: "rr"},
+		ipvs.Destination{Addr: a.addr, Weight: 0, Forwarding: ipvs.NAT},
+		ipvs.Destination{Addr: b.addr, Weight: 3, Forwarding: ipvs.NAT})
+	a.Stop()
+	d := New(Options{Table: table, Logger: slog.New(slog.DiscardHandler)})
+	if err := d.Start(context.Background(), cfg); err != nil {
+		t.Fatal(err)
+	}
+	defer d.Stop(context.Background(), false)
+	if ops := table.Ops(); len(ops) != 0 {
+		t.Fatalf("start over an identical table wrote %v, want nothing", ops)
+	}
+	time.Sleep(300 * time.Millisecond) // first results agree with the table
+	if ops := table.Ops(); len(ops) != 0 {
+		t.Fatalf("first check results wrote %v, want nothing", ops)
+	}
+}
+
+func TestReloadAppliesOnlyTheDifference(t *testing.T) {
+	a, b, c := newBackend(t), newBackend(t), newBackend(t)
+	table := ipvstest.New()
+	d := start(t, table, config(t, "", "quiesce", a, b))
+	waitWeight(t, table, a.addr, 2)
+	waitWeight(t, table, b.addr, 3)
+	ctx := context.Background()
+
+	table.ResetOps()
+	if err := d.Reload(ctx, config(t, "", "quiesce", a, b)); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond)
+	if ops := table.Ops(); len(ops) != 0 {
+		t.Fatalf("unchanged reload wrote %v, want nothing", ops)
+	}
+	if s := d.Snapshot(); s.Config.Generation != 2 || s.Config.ReloadsOK != 1 {
+		t.Fatalf("generation %d reloads_ok %d, want 2 and 1", s.Config.Generation, s.Config.ReloadsOK)
+	}
+
+	table.ResetOps()
+	if err := d.Reload(ctx, config(t, "", "quiesce", a, b, c)); err != nil {
+		t.Fatal(err)
+	}
+	waitWeight(t, table, c.addr, 4)
+	got := fmt.Sprint(table.Ops())
+	want := fmt.Sprint([]ipvstest.Op{
+		{Kind: ipvstest.AddDestination, Service: vip, Dest: c.addr},    // weight 0 until its check passes
+		{Kind: ipvstest.UpdateDestination, Service: vip, Dest: c.addr}, // its configured weight
+	})
+	if got != want {
+		t.Fatalf("adding one real server wrote %s, want %s", got, want)
+	}
+	if diff := d.Snapshot().Config.LastReloadDiff; len(diff) != 1 || !strings.Contains(diff[0], `+ real_server "rs3"`) {
+		t.Errorf("reload diff = %q", diff)
+	}
+
+	table.ResetOps()
+	if err := d.Reload(ctx, config(t, "", "quiesce", a, b)); err != nil {
+		t.Fatal(err)
+	}
+	if ops := table.Ops(); len(ops) != 1 || ops[0].Kind != ipvstest.DeleteDestination || ops[0].Dest != c.addr {
+		t.Fatalf("removing one real server wrote %v, want one delete-destination of %s", ops, c.addr)
+	}
+}
+
+func TestReloadFailedKeepsRunning(t *testing.T) {
+	a := newBackend(t)
+	table := ipvstest.New()
+	d := start(t, table, config(t, "", "quiesce", a))
+	waitWeight(t, table, a.addr, 2)
+	d.ReloadFailed(fmt.Errorf("test.hcl:3,1: Unsupported argument"))
+	s := d.Snapshot()
+	if s.Config.Generation != 1 || s.Config.ReloadsFailed != 1 || s.Config.LastReloadOK {
+		t.Fatalf("config status = %+v", s.Config)
+	}
+	if s.VirtualServers[0].RealServers[0].AppliedWeight != 2 {
+		t.Fatalf("applied weight changed after a failed reload: %+v", s.VirtualServers[0].RealServers[0])
+	}
+}
+
+func TestResyncRepairsFlush(t *testing.T) {
+	a := newBackend(t)
+	table := ipvstest.New()
+	d := start(t, table, config(t, "", "quiesce", a))
+	waitWeight(t, table, a.addr, 2)
+	table.Flush()
+	n, err := d.Resync(context.Background())
+	if err != nil || n != 2 {
+		t.Fatalf("Resync() = %d, %v; want 2 repairs (service and destination)", n, err)
+	}
+	waitWeight(t, table, a.addr, 2)
+	if got := d.Snapshot().IPVS.Repairs; got != 2 {
+		t.Errorf("repairs counter = %d, want 2", got)
+	}
+}
+
+func TestSorryServerOnQuorumLoss(t *testing.T) {
+	a := newBackend(t)
+	table := ipvstest.New()
+	start(t, table, config(t, `sorry_server = "198.18.0.30:80"`, "quiesce", a))
+	sorry := netip.MustParseAddrPort("198.18.0.30:80")
+	waitWeight(t, table, a.addr, 2)
+	waitWeight(t, table, sorry, -1)
+	a.Stop()
+	waitWeight(t, table, sorry, 1)
+	waitWeight(t, table, a.addr, 0)
+	a.Start()
+	waitWeight(t, table, sorry, -1)
+	waitWeight(t, table, a.addr, 2)
+}
+
+// fakeVRRP builds instances on an in-memory link, so tracking is observable.
+func fakeVRRP(link *vrrptest.Link) VRRPFactory {
+	return func(cfg vrrp.Config, log *slog.Logger) (*vrrp.Instance, error) {
+		return vrrp.NewInstance(cfg, vrrp.Deps{
+			Transport: link.NewPort(netip.MustParseAddr("198.18.0.11")),
+			Addresses: &vrrptest.Addresses{},
+			Announcer: &vrrptest.Announcer{},
+			Logger:    log,
+		})
+	}
+}
+
+func TestVirtualServerTrackingLowersPriority(t *testing.T) {
+	a := newBackend(t)
+	src := fmt.Sprintf(`
+vrrp_instance "VI_1" {
+  interface = "eth0"
+  virtual_router_id = 51
+  priority = 150
+  advert_interval = "100ms"
+  virtual_ipaddresses = ["198.18.0.254/24"]
+  track_virtual_server "web" { weight = -60 }
+}
+virtual_server "web" {
+  address = "198.18.0.254:80"
+  protocol = "tcp"
+  real_server "a" {
+    address = "%s"
+    check "tcp" {
+      interval = "100ms"
+      timeout = "100ms"
+      rise = 1
+      fall = 1
+    }
+  }
+}`, a.addr)
+	cfg, diags := conf.Parse([]byte(src), "vrrp.hcl")
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	d := New(Options{Table: ipvstest.New(), Logger: slog.New(slog.DiscardHandler), NewVRRP: fakeVRRP(&vrrptest.Link{})})
+	if err := d.Start(context.Background(), cfg); err != nil {
+		t.Fatal(err)
+	}
+	defer d.Stop(context.Background(), false)
+	waitPriority := func(want int) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		var got int
+		for time.Now().Before(deadline) {
+			s := d.Snapshot()
+			if len(s.VRRP) == 1 {
+				if got = s.VRRP[0].EffectivePriority; got == want {
+					return
+				}
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		t.Fatalf("effective priority = %d, want %d", got, want)
+	}
+	waitPriority(150)
+	a.Stop()
+	waitPriority(90)
+	a.Start()
+	waitPriority(150)
+}
