@@ -214,7 +214,11 @@ func (d *decoder) decodeHTTP(at hcl.Attributes, https bool) *HTTPCheck {
 	}
 	if a := at["host"]; a != nil {
 		if s, ok := d.nonEmpty(a); ok {
-			h.Host = s
+			if strings.ContainsAny(s, " \t\r\n/") {
+				d.errorf(a.Expr.Range(), "Invalid host", "host must be a host name or address (optionally with :port), not %q.", s)
+			} else {
+				h.Host = s
+			}
 		}
 	}
 	if a := at["headers"]; a != nil {

@@ -228,6 +228,16 @@ type VirtualServer struct {
 // IsFWMark reports whether vs is a firewall-mark service.
 func (vs *VirtualServer) IsFWMark() bool { return vs.FWMark != 0 }
 
+// RealServer returns the real server of vs called name, or nil.
+func (vs *VirtualServer) RealServer(name string) *RealServer {
+	for _, rs := range vs.RealServers {
+		if rs.Name == name {
+			return rs
+		}
+	}
+	return nil
+}
+
 // Persistence makes a client stick to one real server.
 type Persistence struct {
 	Timeout time.Duration `json:"timeout"`
