@@ -41,7 +41,7 @@ func cmdReload(args []string, stdout, stderr io.Writer) int {
 
 	pid, err := readPID(*pidFile)
 	if err != nil {
-		fmt.Fprintf(stderr, "vigil reload: %v (is `vigil run` running?)\n", err)
+		fmt.Fprintf(stderr, "vigil reload: %v (is `vigil run --pid-file %s` running? under systemd: systemctl reload vigil)\n", err, *pidFile)
 		return 1
 	}
 

@@ -147,7 +147,7 @@ func TestCmdReloadNoPIDFile(t *testing.T) {
 	var stdout, stderr bytes.Buffer
 	missing := filepath.Join(t.TempDir(), "nope.pid")
 	code := cmdReload([]string{"--pid-file", missing, "--addr", closedAddr(t)}, &stdout, &stderr)
-	if code != 1 || !strings.Contains(stderr.String(), "read pid file: open "+missing) || !strings.Contains(stderr.String(), "is `vigil run` running?") {
+	if code != 1 || !strings.Contains(stderr.String(), "read pid file: open "+missing) || !strings.Contains(stderr.String(), "is `vigil run --pid-file "+missing+"` running?") {
 		t.Errorf("got exit %d stderr %q", code, stderr.String())
 	}
 }
