@@ -2,10 +2,9 @@ package netlab
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/netip"
@@ -65,11 +64,9 @@ type Iface struct {
 // (or CAP_SYS_ADMIN and CAP_NET_ADMIN); callers should check with testenv first.
 func New(t testing.TB) *Lab {
 	t.Helper()
-	var b [3]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		t.Fatalf("netlab: random tag: %v", err)
-	}
-	l := &Lab{t: t, tag: hex.EncodeToString(b[:])}
+	// math/rand, not crypto/rand: the tag only has to differ between concurrent test
+	// processes, and getrandom(2) can block for seconds early in a VM guest's boot.
+	l := &Lab{t: t, tag: fmt.Sprintf("%06x", rand.Uint32()&0xffffff)}
 	t.Cleanup(l.close)
 	return l
 }

@@ -129,7 +129,10 @@ func runHost(t *testing.T, opts Options) {
 	ctx, cancel := context.WithTimeout(context.Background(), opts.Timeout)
 	defer cancel()
 	args := []string{
-		"-accel", "tcg", "-m", fmt.Sprint(opts.Memory), "-smp", fmt.Sprint(opts.CPUs),
+		// -cpu max gives the guest RDRAND, so the kernel's CRNG is ready at boot
+		// (CONFIG_RANDOM_TRUST_CPU) and getrandom(2), hence Go's crypto/rand, does not
+		// block for seconds as it does on the default qemu64 CPU.
+		"-accel", "tcg", "-cpu", "max", "-m", fmt.Sprint(opts.Memory), "-smp", fmt.Sprint(opts.CPUs),
 		"-nodefaults", "-display", "none", "-nic", "none", "-no-reboot",
 		"-kernel", k.Vmlinux, "-initrd", initrd,
 		"-append", "console=ttyS0 quiet panic=-1 cryptomgr.notests",
