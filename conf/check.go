@@ -329,7 +329,7 @@ func (d *decoder) statusRanges(a *hcl.Attribute) ([]StatusRange, bool) {
 		case e.IsNull():
 			return bad("A code must not be null.")
 		case e.Type() == cty.Number:
-			s = e.AsBigFloat().Text('f', -1)
+			s = numText(e.AsBigFloat())
 		case e.Type() == cty.String:
 			s = strings.TrimSpace(e.AsString())
 		default:

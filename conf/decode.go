@@ -116,15 +116,24 @@ func (d *decoder) integer(a *hcl.Attribute, lo, hi int64) (int64, bool) {
 	}
 	bf := v.AsBigFloat()
 	if !bf.IsInt() {
-		d.errorf(a.Expr.Range(), "Invalid number", "%s must be a whole number, not %s.", a.Name, bf.Text('g', -1))
+		d.errorf(a.Expr.Range(), "Invalid number", "%s must be a whole number, not %s.", a.Name, numText(bf))
 		return 0, false
 	}
 	n, acc := bf.Int64()
 	if acc != big.Exact || n < lo || n > hi {
-		d.errorf(a.Expr.Range(), "Value out of range", "%s must be in %d..%d, not %s.", a.Name, lo, hi, bf.Text('f', -1))
+		d.errorf(a.Expr.Range(), "Value out of range", "%s must be in %d..%d, not %s.", a.Name, lo, hi, numText(bf))
 		return 0, false
 	}
 	return n, true
+}
+
+// numText formats a number for a message. Formatting a huge exponent exactly takes
+// minutes (a string from env() can hold "1e99999999"), so those are only summarised.
+func numText(bf *big.Float) string {
+	if exp := bf.MantExp(nil); exp > 64 || exp < -64 {
+		return "a number of magnitude 2^" + strconv.Itoa(exp)
+	}
+	return bf.Text('g', -1)
 }
 
 // duration decodes a Go duration string ("2s", "100ms") in [lo, hi].
