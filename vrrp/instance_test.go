@@ -136,7 +136,9 @@ func TestNoPreempt(t *testing.T) {
 	b.start(t)
 	waitFor(t, "b master", func() bool { return state(b) == vrrp.Master })
 	a.start(t)
-	waitFor(t, "a backup", func() bool { return state(a) == vrrp.Backup && a.in.Status().AdvertsReceived > 5 || state(a) == vrrp.Master })
+	waitFor(t, "a backup", func() bool {
+		return state(a) == vrrp.Backup && a.in.Status().AdvertsReceived > 5 || state(a) == vrrp.Master
+	})
 	if state(a) == vrrp.Master {
 		t.Fatalf("a %+v b %+v", a.in.Status(), b.in.Status())
 	}
@@ -378,7 +380,11 @@ func TestConfigValidate(t *testing.T) {
 		func(c *vrrp.Config) { c.Interval = 5 * time.Millisecond },
 		func(c *vrrp.Config) { c.VIPs = nil },
 		func(c *vrrp.Config) { c.VIPs = append(c.VIPs, netip.MustParsePrefix("2001:db8::1/64")) },
-		func(c *vrrp.Config) { c.Version = 2; c.Interval = time.Second; c.VIPs = []netip.Prefix{netip.MustParsePrefix("2001:db8::1/64")} },
+		func(c *vrrp.Config) {
+			c.Version = 2
+			c.Interval = time.Second
+			c.VIPs = []netip.Prefix{netip.MustParsePrefix("2001:db8::1/64")}
+		},
 		func(c *vrrp.Config) { c.Interface = "" },
 	}
 	for i, f := range bad {

@@ -1,0 +1,392 @@
+package vrrp_test
+
+import (
+	"encoding/binary"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+
+	"github.com/vigil-lb/vigil/internal/netlab"
+	"github.com/vigil-lb/vigil/internal/testenv"
+	"github.com/vigil-lb/vigil/vrrp"
+	"github.com/vigil-lb/vigil/vrrp/advert"
+	"github.com/vigil-lb/vigil/vrrp/fsm"
+	"github.com/vigil-lb/vigil/vrrp/vrrptest/vrrpd"
+	"github.com/vigil-lb/vigil/vrrp/vrrptest/vrrplab"
+)
+
+// TestMain lets the wire tests run each director as a separate process (this binary
+// re-executed), so that kill -9 is a real crash.
+func TestMain(m *testing.M) {
+	vrrpd.MaybeRun()
+	os.Exit(m.Run())
+}
+
+var (
+	labD1 = vrrplab.D1Addr.Addr()
+	labD2 = vrrplab.D2Addr.Addr()
+)
+
+// settleOne samples the VIP's holders every 20 ms for d and fails unless exactly want
+// holds it at every sample (no split brain, no gap).
+func settleOne(t *testing.T, lab *vrrplab.Lab, want string, d time.Duration) {
+	t.Helper()
+	for end := time.Now().Add(d); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
+		if h := lab.Holders(); len(h) != 1 || h[0] != want {
+			t.Fatalf("VIP held by %v, want exactly [%s]", h, want)
+		}
+	}
+}
+
+func waitHolder(t *testing.T, lab *vrrplab.Lab, want string, timeout time.Duration) time.Duration {
+	t.Helper()
+	start := time.Now()
+	vrrplab.WaitFor(t, timeout, want+" alone holding the VIP", func() bool {
+		h := lab.Holders()
+		return len(h) == 1 && h[0] == want
+	})
+	return time.Since(start)
+}
+
+func requireLab(t *testing.T) *vrrplab.Lab {
+	t.Helper()
+	testenv.RequireRoot(t)
+	testenv.RequireBinary(t, "nsenter")
+	return vrrplab.New(t)
+}
+
+// vigil against vigil: election, kill -9, SIGTERM, preempt back, nopreempt, link down,
+// gratuitous ARP on the wire.
+func TestWireVigilPair(t *testing.T) {
+	lab := requireLab(t)
+	cap := lab.Capture(lab.Client)
+	const iv = 100 * time.Millisecond
+	mdi := fsm.MasterDownInterval(3, 100, iv)
+	skew := fsm.SkewTime(3, 100, iv)
+
+	d1 := lab.StartVigil(lab.D1, vrrplab.VigilConfig("d1", 150, 3, iv))
+	d2 := lab.StartVigil(lab.D2, vrrplab.VigilConfig("d2", 100, 3, iv))
+	waitHolder(t, lab, "d1", 10*time.Second)
+	settleOne(t, lab, "d1", time.Second)
+	if n := cap.GARPsAfter(vrrplab.VIP.Addr(), time.Time{}); n < 5 {
+		t.Errorf("%d gratuitous ARPs for the VIP on the wire, want >= 5", n)
+	}
+	for _, f := range cap.Frames() {
+		if f.VRRP && f.TTL != 255 {
+			t.Fatalf("advert from %v with TTL %d", f.Src, f.TTL)
+		}
+	}
+
+	t.Run("kill -9 master", func(t *testing.T) {
+		killed := time.Now()
+		d1.Kill()
+		// The dead master's VIP stays on its interface (as with keepalived): the backup
+		// takes over on the wire; count from the kill to d2's first advert.
+		vrrplab.WaitFor(t, 10*time.Second, "d2 advert", func() bool { _, ok := cap.FirstAdvertAfter(labD2, killed); return ok })
+		f, _ := cap.FirstAdvertAfter(labD2, killed)
+		took := f.T.Sub(killed)
+		t.Logf("takeover after kill -9: %v (Master_Down_Interval %v)", took, mdi)
+		if took > mdi+2*time.Second {
+			t.Errorf("takeover took %v, want about Master_Down_Interval %v", took, mdi)
+		}
+		vrrplab.WaitFor(t, 5*time.Second, "GARPs from d2", func() bool { return cap.GARPsAfter(vrrplab.VIP.Addr(), killed) >= 5 })
+		vrrplab.WaitFor(t, 5*time.Second, "d2 holds VIP", func() bool { return vrrplab.HoldsVIP(lab.D2) })
+		// Clean up what a crashed d1 left behind, as an operator's reboot would.
+		lab.D1.Handle().AddrDel(mustLink(t, lab.D1), netlinkAddr(vrrplab.VIP))
+	})
+
+	t.Run("preempt back", func(t *testing.T) {
+		d1 = lab.StartVigil(lab.D1, vrrplab.VigilConfig("d1", 150, 3, iv))
+		waitHolder(t, lab, "d1", 10*time.Second)
+		settleOne(t, lab, "d1", 500*time.Millisecond)
+	})
+
+	t.Run("SIGTERM master", func(t *testing.T) {
+		termed := time.Now()
+		d1.Term()
+		if err := d1.Wait(5 * time.Second); err != nil {
+			t.Fatalf("d1 exit: %v", err)
+		}
+		if vrrplab.HoldsVIP(lab.D1) {
+			t.Error("d1 kept the VIP after SIGTERM")
+		}
+		vrrplab.WaitFor(t, 10*time.Second, "d2 advert", func() bool { _, ok := cap.FirstAdvertAfter(labD2, termed); return ok })
+		f, _ := cap.FirstAdvertAfter(labD2, termed)
+		took := f.T.Sub(termed)
+		t.Logf("takeover after SIGTERM: %v (skew %v)", took, skew)
+		if took > mdi {
+			t.Errorf("takeover after priority 0 took %v, want about the skew %v", took, skew)
+		}
+		waitHolder(t, lab, "d2", 5*time.Second)
+	})
+
+	t.Run("nopreempt", func(t *testing.T) {
+		c := vrrplab.VigilConfig("d1", 150, 3, iv)
+		c.Preempt = false
+		d1 = lab.StartVigil(lab.D1, c)
+		time.Sleep(2 * time.Second) // well past its Master_Down_Interval
+		settleOne(t, lab, "d2", time.Second)
+		s, err := d1.Status()
+		if err != nil || s.State != vrrp.Backup {
+			t.Errorf("d1 status %+v (%v), want BACKUP", s, err)
+		}
+	})
+
+	t.Run("link down on master", func(t *testing.T) {
+		down := time.Now()
+		if err := lab.D2.SetLinkDown("eth0"); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { lab.D2.SetLinkUp("eth0") })
+		waitHolder(t, lab, "d1", 10*time.Second)
+		vrrplab.WaitFor(t, 5*time.Second, "d1 advert", func() bool { _, ok := cap.FirstAdvertAfter(labD1, down); return ok })
+		f, _ := cap.FirstAdvertAfter(labD1, down)
+		t.Logf("takeover after link down: %v", f.T.Sub(down))
+		vrrplab.WaitFor(t, 5*time.Second, "d2 in Fault", func() bool { s, _ := d2.Status(); return s.State == vrrp.Fault })
+		if err := lab.D2.SetLinkUp("eth0"); err != nil {
+			t.Fatal(err)
+		}
+		vrrplab.WaitFor(t, 5*time.Second, "d2 backup again", func() bool { s, _ := d2.Status(); return s.State == vrrp.Backup })
+		settleOne(t, lab, "d1", 500*time.Millisecond)
+	})
+
+	t.Run("tracked virtual server down", func(t *testing.T) {
+		// d2 returns with priority 200 and a weight-0 track (the director reports a
+		// virtual server without healthy real servers): it preempts, then faults.
+		c := vrrplab.VigilConfig("d2", 200, 3, iv)
+		c.Tracks = []vrrp.Track{{Name: "web", Kind: vrrp.TrackExternal, Weight: 0}}
+		d2.Term()
+		d2.Wait(5 * time.Second)
+		d2 = lab.StartVigil(lab.D2, c)
+		waitHolder(t, lab, "d2", 10*time.Second)
+		d2.Track("web", false)
+		waitHolder(t, lab, "d1", 5*time.Second)
+		vrrplab.WaitFor(t, 5*time.Second, "d2 in Fault", func() bool { s, _ := d2.Status(); return s.State == vrrp.Fault })
+		d2.Track("web", true)
+		waitHolder(t, lab, "d2", 10*time.Second)
+		settleOne(t, lab, "d2", 500*time.Millisecond)
+	})
+}
+
+// vigil against Debian's keepalived, v2 at 1 s and v3 at 0.1 s, both roles.
+func TestWireKeepalived(t *testing.T) {
+	testenv.RequireBinary(t, "keepalived")
+	cases := []struct {
+		version int
+		iv      time.Duration
+	}{{2, time.Second}, {3, 100 * time.Millisecond}}
+	for _, tc := range cases {
+		for _, vigilMaster := range []bool{true, false} {
+			role := "keepalived master"
+			if vigilMaster {
+				role = "vigil master"
+			}
+			t.Run(fmt.Sprintf("v%d %s", tc.version, role), func(t *testing.T) {
+				lab := requireLab(t)
+				cap := lab.Capture(lab.Client)
+				mdi := fsm.MasterDownInterval(tc.version, 100, tc.iv)
+				start := func(name string, vigil bool, prio uint8) *vrrplab.Daemon {
+					h := lab.Director(name)
+					if vigil {
+						return lab.StartVigil(h, vrrplab.VigilConfig(name, prio, tc.version, tc.iv))
+					}
+					return lab.StartKeepalived(h, vrrplab.KeepalivedConfig{Priority: prio, Version: tc.version, Interval: tc.iv})
+				}
+				// d1 is the higher priority; vigil is d1 when vigil is master.
+				d1 := start("d1", vigilMaster, 150)
+				d2 := start("d2", !vigilMaster, 100)
+				waitHolder(t, lab, "d1", mdi+10*time.Second)
+				settleOne(t, lab, "d1", 3*tc.iv+time.Second)
+
+				// Clean failover: d1 sends priority 0, d2 takes over after its skew.
+				termed := time.Now()
+				d1.Term()
+				if err := d1.Wait(10 * time.Second); err != nil {
+					t.Fatalf("d1: %v", err)
+				}
+				waitHolder(t, lab, "d2", mdi+5*time.Second)
+				f, ok := cap.FirstAdvertAfter(labD2, termed)
+				if !ok {
+					t.Fatal("no advert from d2 on the wire")
+				}
+				t.Logf("SIGTERM takeover by d2: %v", f.T.Sub(termed))
+				if cap.GARPsAfter(vrrplab.VIP.Addr(), termed) < 5 {
+					t.Error("fewer than 5 gratuitous ARPs after the takeover")
+				}
+				settleOne(t, lab, "d2", 3*tc.iv+500*time.Millisecond)
+
+				// d1 returns and preempts back (both preempt by default).
+				d1 = start("d1", vigilMaster, 150)
+				waitHolder(t, lab, "d1", 2*mdi+10*time.Second)
+				settleOne(t, lab, "d1", 3*tc.iv+500*time.Millisecond)
+
+				// Crash: kill -9 of d1; d2 takes over after Master_Down_Interval.
+				killed := time.Now()
+				d1.Kill()
+				vrrplab.WaitFor(t, mdi+5*time.Second, "d2 advert after the crash", func() bool { _, ok := cap.FirstAdvertAfter(labD2, killed); return ok })
+				f, _ = cap.FirstAdvertAfter(labD2, killed)
+				t.Logf("kill -9 takeover by d2: %v (Master_Down_Interval %v)", f.T.Sub(killed), mdi)
+
+				d2.Term()
+				d2.Wait(10 * time.Second)
+				for _, d := range []*vrrplab.Daemon{d1, d2} {
+					if d.Keepalived {
+						checkKeepalivedLog(t, d.Output())
+					} else if s, err := d.Status(); err == nil {
+						for r, n := range s.Invalid {
+							t.Errorf("vigil on %s dropped %d of keepalived's adverts: %s", d.Name, n, r)
+						}
+						if s.AdvertsReceived == 0 {
+							t.Errorf("vigil on %s received no advert from keepalived", d.Name)
+						}
+					} else {
+						t.Errorf("vigil status: %v", err)
+					}
+				}
+			})
+		}
+	}
+}
+
+// keepalivedRejects matches keepalived 2.2.7's messages for adverts it drops or a
+// configuration disagreement with its peer (vrrp.c vrrp_check_packet and friends).
+var keepalivedRejects = regexp.MustCompile(`(?i)invalid|mismatch|not present|bad |wrong|discard|ignor|error|checksum|ttl`)
+
+func checkKeepalivedLog(t *testing.T, out string) {
+	t.Helper()
+	if keepalivedRejects.MatchString(out) {
+		for _, line := range regexp.MustCompile(`.*\n`).FindAllString(out, -1) {
+			// A preempting backup hearing a lower priority "discards" it: that is the
+			// election working, not a rejected packet.
+			if keepalivedRejects.MatchString(line) && !strings.Contains(line, "received lower priority") {
+				t.Errorf("keepalived: %s", line)
+			}
+		}
+	}
+	if !regexp.MustCompile(`Entering (MASTER|BACKUP) STATE`).MatchString(out) {
+		t.Errorf("keepalived log shows no state: %s", out)
+	}
+}
+
+// Hostile adverts injected from a third namespace: ignored, counted by reason, no state
+// change on either director.
+func TestWireHostileInput(t *testing.T) {
+	lab := requireLab(t)
+	const iv = 100 * time.Millisecond
+	d1 := lab.StartVigil(lab.D1, vrrplab.VigilConfig("d1", 150, 3, iv))
+	d2 := lab.StartVigil(lab.D2, vrrplab.VigilConfig("d2", 100, 3, iv))
+	waitHolder(t, lab, "d1", 10*time.Second)
+	settleOne(t, lab, "d1", 500*time.Millisecond)
+	before1, _ := d1.Status()
+	before2, _ := d2.Status()
+
+	evil := vrrplab.ClientAddr.Addr()
+	good := advert.Advert{Version: 3, VRID: 51, Priority: 254, Interval: iv, Addrs: []netip.Addr{vrrplab.VIP.Addr()}}
+	enc := func(a advert.Advert) []byte {
+		b, err := a.Marshal(evil, advert.Group4)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	edit := func(f func([]byte) []byte) []byte { return f(enc(good)) }
+	other := good
+	other.VRID = 52
+	cases := []struct {
+		name string
+		ttl  byte
+		msg  []byte
+		want advert.Reason
+	}{
+		{"TTL 254", 254, enc(good), advert.ReasonTTL},
+		{"bad checksum", 255, edit(func(b []byte) []byte { b[7] ^= 0x55; return b }), advert.ReasonChecksum},
+		{"wrong VRID", 255, enc(other), advert.ReasonVRID},
+		{"wrong version", 255, edit(func(b []byte) []byte { b[0] = 0x41; return b }), advert.ReasonVersion},
+		{"truncated", 255, edit(func(b []byte) []byte { return b[:10] }), advert.ReasonTruncated},
+		{"trailing bytes", 255, edit(func(b []byte) []byte { return append(b, 0xde, 0xad) }), advert.ReasonTrailing},
+		{"count mismatch", 255, edit(func(b []byte) []byte { b[3] = 3; return b }), advert.ReasonCountMismatch},
+	}
+	const copies = 5
+	err := lab.Client.Do(func() error {
+		fd, err := unix.Socket(unix.AF_INET, unix.SOCK_RAW, unix.IPPROTO_RAW) // IP_HDRINCL
+		if err != nil {
+			return err
+		}
+		defer unix.Close(fd)
+		if err := unix.SetsockoptString(fd, unix.SOL_SOCKET, unix.SO_BINDTODEVICE, "eth0"); err != nil {
+			return err
+		}
+		for _, c := range cases {
+			pkt := ipv4Packet(evil, advert.Group4, c.ttl, c.msg)
+			for range copies {
+				if err := unix.Sendto(fd, pkt, 0, &unix.SockaddrInet4{Addr: advert.Group4.As4()}); err != nil {
+					return fmt.Errorf("inject %s: %w", c.name, err)
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []*vrrplab.Daemon{d1, d2} {
+		vrrplab.WaitFor(t, 5*time.Second, d.Name+" counting every hostile advert", func() bool {
+			s, err := d.Status()
+			if err != nil {
+				return false
+			}
+			for _, c := range cases {
+				if s.Invalid[c.want] < copies {
+					return false
+				}
+			}
+			return true
+		})
+		s, _ := d.Status()
+		t.Logf("%s invalid adverts by reason: %v", d.Name, s.Invalid)
+	}
+	settleOne(t, lab, "d1", 500*time.Millisecond)
+	after1, _ := d1.Status()
+	after2, _ := d2.Status()
+	if after1.Transitions != before1.Transitions || after2.Transitions != before2.Transitions ||
+		after1.State != vrrp.Master || after2.State != vrrp.Backup {
+		t.Errorf("state changed: d1 %v (%d->%d transitions), d2 %v (%d->%d)", after1.State,
+			before1.Transitions, after1.Transitions, after2.State, before2.Transitions, after2.Transitions)
+	}
+}
+
+// ipv4Packet builds an IPv4 header (TOS 0xc0, the given TTL, protocol 112) and payload;
+// the kernel fills in the checksum and the ID for an IP_HDRINCL socket.
+func ipv4Packet(src, dst netip.Addr, ttl byte, payload []byte) []byte {
+	h := make([]byte, 20, 20+len(payload))
+	h[0] = 0x45
+	h[1] = 0xc0
+	binary.BigEndian.PutUint16(h[2:], uint16(20+len(payload)))
+	h[8] = ttl
+	h[9] = advert.Protocol
+	s, d := src.As4(), dst.As4()
+	copy(h[12:], s[:])
+	copy(h[16:], d[:])
+	return append(h, payload...)
+}
+
+func mustLink(t *testing.T, h *netlab.Host) netlink.Link {
+	t.Helper()
+	l, err := h.Handle().LinkByName("eth0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+func netlinkAddr(p netip.Prefix) *netlink.Addr {
+	return &netlink.Addr{IPNet: &net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), 32)}}
+}
