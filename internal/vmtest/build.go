@@ -181,9 +181,11 @@ func (b *build) guestEnv() string {
 			env = append(env, [2]string{k, v})
 		}
 	}
-	guestTimeout := b.opts.Timeout - 20*time.Second
-	if guestTimeout < 30*time.Second {
-		guestTimeout = b.opts.Timeout * 9 / 10
+	// The guest's own -test.timeout must fire before the host kills qemu, so that the
+	// log shows Go's goroutine dump; booting takes 5-15 s of the budget on a busy host.
+	guestTimeout := b.opts.Timeout - 45*time.Second
+	if b.opts.Timeout < 90*time.Second {
+		guestTimeout = b.opts.Timeout / 2
 	}
 	args := []string{"-test.run", testName(b.t.Name()), "-test.v", "-test.timeout", guestTimeout.String()}
 	args = append(args, strings.Fields(os.Getenv(ArgsEnv))...)

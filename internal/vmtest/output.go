@@ -40,3 +40,22 @@ func (r *guestReport) line(l string) {
 		r.panic = true
 	}
 }
+
+// failedLeaves drops tests that failed only because a subtest did: a parent's
+// "--- FAIL" adds nothing once its failing subtests are named.
+func (r *guestReport) failedLeaves() []string {
+	var out []string
+	for _, n := range r.failed {
+		parent := false
+		for _, m := range r.failed {
+			if strings.HasPrefix(m, n+"/") {
+				parent = true
+				break
+			}
+		}
+		if !parent {
+			out = append(out, n)
+		}
+	}
+	return out
+}

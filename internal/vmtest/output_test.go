@@ -51,6 +51,14 @@ func TestGuestReport(t *testing.T) {
 	}
 }
 
+func TestFailedLeaves(t *testing.T) {
+	r := guestReport{failed: []string{"TestX/a/b", "TestX/a", "TestX/c", "TestX", "TestY"}}
+	want := []string{"TestX/a/b", "TestX/c", "TestY"}
+	if diff := cmp.Diff(want, r.failedLeaves()); diff != "" {
+		t.Errorf("failedLeaves (-want +got):\n%s", diff)
+	}
+}
+
 func FuzzGuestReport(f *testing.F) {
 	for _, s := range []string{"<<vigil-vmtest exit=0>>", "    --- FAIL: TestX/y (0.1s)", "Kernel panic - not syncing", "<<vigil-vmtest exit=-1>>x"} {
 		f.Add(s)

@@ -16,6 +16,7 @@ import (
 	"github.com/moby/ipvs"
 	"github.com/vigil-lb/vigil/internal/netlab"
 	"github.com/vigil-lb/vigil/internal/vmtest"
+	"github.com/vishvananda/netlink"
 )
 
 // TestVMSmoke boots the guest once and proves what every kernel test relies on: IPVS
@@ -25,6 +26,7 @@ func TestVMSmoke(t *testing.T) {
 	vmtest.Run(t, vmtest.Options{HostBinaries: []string{"ipvsadm"}}, map[string]func(t *testing.T){
 		"ipvs":      testIPVS,
 		"modprobe":  testModprobe,
+		"alias":     testAliasAutoload,
 		"netlab":    testNetlab,
 		"guest-env": testGuestEnv,
 	})
@@ -102,6 +104,19 @@ func testModprobe(t *testing.T) {
 	mods, _ := os.ReadFile("/proc/modules")
 	if !strings.Contains(string(mods), "ip_vs_sh ") {
 		t.Errorf("ip_vs_sh not loaded again")
+	}
+}
+
+// testAliasAutoload unloads dummy and creates a dummy link: the kernel asks modprobe for
+// the alias "rtnl-link-dummy", which only modules.alias maps to the module.
+func testAliasAutoload(t *testing.T) {
+	if out, err := exec.Command("rmmod", "dummy").CombinedOutput(); err != nil {
+		t.Fatalf("rmmod dummy: %v: %s", err, out)
+	}
+	l := netlab.New(t)
+	h := l.Host("a")
+	if err := h.Handle().LinkAdd(&netlink.Dummy{LinkAttrs: netlink.LinkAttrs{Name: "d0"}}); err != nil {
+		t.Fatalf("add dummy link after rmmod dummy: %v", err)
 	}
 }
 
