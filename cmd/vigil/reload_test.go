@@ -2,6 +2,11 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -12,6 +17,10 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil/promlint"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 
 	"github.com/vigil-lb/vigil/internal/status"
 )
@@ -214,5 +223,294 @@ func TestCmdReloadUnconfirmed(t *testing.T) {
 	case <-got:
 	case <-time.After(10 * time.Second):
 		t.Errorf("SIGHUP never arrived")
+	}
+}
+
+// The end-to-end test runs the real daemon (`vigil run`, userspace data plane, real HTTP
+// and MySQL checks on loopback) as a child process: the test binary re-executed into
+// TestHelperDaemon, whose process name vigil.test passes `vigil reload`'s "is it vigil"
+// check just as the installed binary would.
+
+const helperArgsEnv = "VIGIL_TEST_HELPER_ARGS"
+
+// TestHelperDaemon is not a test: it is the child process of TestDaemonEndToEnd.
+func TestHelperDaemon(t *testing.T) {
+	args := os.Getenv(helperArgsEnv)
+	if args == "" {
+		t.Skip("helper process for TestDaemonEndToEnd")
+	}
+	var argv []string
+	if err := json.Unmarshal([]byte(args), &argv); err != nil {
+		t.Fatalf("%s: %v", helperArgsEnv, err)
+	}
+	os.Exit(run(argv, os.Stdout, os.Stderr))
+}
+
+// syncBuffer collects the daemon's log while the test reads it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+const e2eConfig = `
+global {
+  router_id = "e2e"
+  listen    = %q
+  dataplane = "userspace"
+}
+
+virtual_server "web" {
+  address    = %q
+  protocol   = "tcp"
+  scheduler  = "rr"
+  forwarding = "nat"
+
+  real_server "rs1" {
+    address = %q
+    check "http" {
+      path     = "/"
+      interval = "200ms"
+      timeout  = "200ms"
+      rise     = 1
+      fall     = 1
+    }
+  }
+
+  real_server "db" {
+    address = %q
+    check "mysql" {
+      user     = "monitor"
+      password = %q
+      query    = "SELECT 1"
+      interval = "200ms"
+      timeout  = "200ms"
+    }
+  }
+%s}
+`
+
+func TestDaemonEndToEnd(t *testing.T) {
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }))
+	defer backend.Close()
+	backendAddr := strings.TrimPrefix(backend.URL, "http://")
+	apiAddr, vsAddr, dbAddr, rs2Addr := closedAddr(t), closedAddr(t), closedAddr(t), closedAddr(t)
+
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "vigil.hcl")
+	pidFile := filepath.Join(dir, "vigil.pid")
+	writeConfig := func(extra string) {
+		t.Helper()
+		cfg := fmt.Sprintf(e2eConfig, apiAddr, vsAddr, backendAddr, dbAddr, plantedPassword, extra)
+		if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writeConfig("")
+
+	var logs syncBuffer
+	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperDaemon$")
+	argv, _ := json.Marshal([]string{"run", "-f", cfgPath, "--pid-file", pidFile})
+	cmd.Env = append(os.Environ(), helperArgsEnv+"="+string(argv))
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start vigil run: %v", err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	stopped := false
+	t.Cleanup(func() {
+		if !stopped {
+			cmd.Process.Kill()
+			<-exited
+		}
+		if t.Failed() {
+			t.Logf("vigil run log:\n%s", logs.String())
+		}
+	})
+
+	// Up, with rs1's check passed and the mysql check failed at least once.
+	waitFor(t, "vigil run to serve /status with rs1 up and db down", func() bool {
+		s, _, err := fetchStatus(t.Context(), apiAddr)
+		if err != nil || len(s.VirtualServers) != 1 || len(s.VirtualServers[0].RealServers) != 2 {
+			return false
+		}
+		rs := s.VirtualServers[0].RealServers
+		return rs[0].Health == "up" && rs[1].Health == "down" && len(rs[1].Checks) > 0 && rs[1].Checks[0].Failures > 0
+	})
+	if code, _, body := get(t, "http://"+apiAddr+"/healthz"); code != 200 || body != "ok\n" {
+		t.Errorf("/healthz: %d %q, want 200 ok", code, body)
+	}
+
+	// Traffic through the virtual server shows in the IPVS counters of /metrics.
+	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	for i := range 5 {
+		resp, err := client.Get("http://" + vsAddr + "/")
+		if err != nil {
+			t.Fatalf("request %d through the virtual server: %v", i, err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
+	waitFor(t, "vigil_ipvs_backend_connections_total of rs1 to reach 5", func() bool {
+		_, _, text := get(t, "http://"+apiAddr+"/metrics")
+		parser := expfmt.NewTextParser(model.UTF8Validation)
+		mfs, err := parser.TextToMetricFamilies(strings.NewReader(text))
+		if err != nil || mfs["vigil_ipvs_backend_connections_total"] == nil {
+			return false
+		}
+		for _, m := range mfs["vigil_ipvs_backend_connections_total"].GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "real_server" && l.GetValue() == "rs1" && m.GetCounter().GetValue() >= 5 {
+					return true
+				}
+			}
+		}
+		return false
+	})
+
+	// /status round-trips into its Go type byte for byte.
+	_, _, body := get(t, "http://"+apiAddr+"/status")
+	var snap status.Snapshot
+	dec := json.NewDecoder(strings.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&snap); err != nil {
+		t.Fatalf("decode /status: %v", err)
+	}
+	again, err := json.MarshalIndent(snap, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(again)+"\n" != body {
+		t.Errorf("/status does not round-trip through status.Snapshot:\nserved:\n%s\nre-encoded:\n%s", body, again)
+	}
+	assertNoSecret(t, "/status", body)
+
+	// /metrics parses and passes promlint.
+	_, _, metricsText := get(t, "http://"+apiAddr+"/metrics")
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	mfs, err := parser.TextToMetricFamilies(strings.NewReader(metricsText))
+	if err != nil {
+		t.Fatalf("parse /metrics: %v", err)
+	}
+	for _, name := range []string{"vigil_check_up", "vigil_check_duration_seconds", "vigil_real_server_applied_weight", "vigil_ipvs_backend_connections_active", "vigil_reloads_total", "vigil_build_info"} {
+		if mfs[name] == nil {
+			t.Errorf("/metrics lacks %s", name)
+		}
+	}
+	problems, err := promlint.New(strings.NewReader(metricsText)).Lint()
+	if err != nil {
+		t.Fatalf("promlint: %v", err)
+	}
+	for _, p := range problems {
+		t.Errorf("promlint: %s: %s", p.Metric, p.Text)
+	}
+	assertNoSecret(t, "/metrics", metricsText)
+
+	// vigil status renders the live daemon.
+	var stdout, stderr bytes.Buffer
+	if code := cmdStatus([]string{"--addr", apiAddr}, &stdout, &stderr); code != 0 {
+		t.Fatalf("vigil status: exit %d: %s", code, stderr.String())
+	}
+	t.Logf("vigil status:\n%s", stdout.String())
+	for _, want := range []string{"TCP  " + vsAddr, "  -> " + backendAddr, "  -> " + dbAddr, "http up", "mysql down"} {
+		if !strings.Contains(stdout.String(), want) {
+			t.Errorf("vigil status output lacks %q:\n%s", want, stdout.String())
+		}
+	}
+	assertNoSecret(t, "vigil status", stdout.String())
+
+	// Reload adding a real server: the new generation and the diff naming it.
+	writeConfig(fmt.Sprintf("  real_server \"rs2\" {\n    address = %q\n  }\n", rs2Addr))
+	stdout.Reset()
+	stderr.Reset()
+	if code := cmdReload([]string{"--pid-file", pidFile, "--addr", apiAddr, "--timeout", "30s"}, &stdout, &stderr); code != 0 {
+		t.Fatalf("vigil reload: exit %d: %s", code, stderr.String())
+	}
+	t.Logf("vigil reload:\n%s", stdout.String())
+	if !strings.HasPrefix(stdout.String(), "reloaded: generation 2\n") || !strings.Contains(stdout.String(), "rs2") {
+		t.Errorf("vigil reload output:\n%s\nwant generation 2 and a diff naming rs2", stdout.String())
+	}
+
+	// Reload of a broken file: refused, reported, generation 2 keeps running.
+	if err := os.WriteFile(cfgPath, []byte("virtual_server \"web\" {\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	stdout.Reset()
+	stderr.Reset()
+	if code := cmdReload([]string{"--pid-file", pidFile, "--addr", apiAddr, "--timeout", "30s"}, &stdout, &stderr); code != 1 {
+		t.Errorf("vigil reload of a broken config: exit %d, want 1; stdout %q", code, stdout.String())
+	}
+	if !strings.Contains(stderr.String(), "reload failed; generation 2 keeps running:") {
+		t.Errorf("vigil reload of a broken config: stderr %q", stderr.String())
+	}
+	s, _, err := fetchStatus(t.Context(), apiAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := len(s.VirtualServers[0].RealServers); got != 3 {
+		t.Errorf("after the refused reload: %d real servers, want the 3 of generation 2", got)
+	}
+
+	// SIGTERM stops it cleanly.
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-exited:
+		stopped = true
+		if err != nil {
+			t.Errorf("vigil run after SIGTERM: %v", err)
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatal("vigil run did not stop within 60s of SIGTERM")
+	}
+	assertNoSecret(t, "the daemon's log", logs.String())
+}
+
+// plantedPassword is the MySQL password of the end-to-end config.
+const plantedPassword = "s3cr3t-Hunter2"
+
+func assertNoSecret(t *testing.T, where, text string) {
+	t.Helper()
+	if strings.Contains(text, plantedPassword) {
+		t.Errorf("%s contains the configured password", where)
+	}
+}
+
+func get(t *testing.T, url string) (int, http.Header, string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	return resp.StatusCode, resp.Header, string(b)
+}
+
+// waitFor polls cond for up to a minute: generous, for a noisy 2-core machine.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
