@@ -1,7 +1,8 @@
 // Package netlab builds throw-away network namespaces, veth links and bridges for tests.
 //
-// Every Lab lives in named network namespaces (/run/netns/vigil-TAG-NAME, with a random
-// TAG per Lab, so parallel test binaries never collide) and removes them in t.Cleanup.
+// Every Lab lives in named network namespaces (/run/netns/vigil-PID-RAND-NAME, so
+// parallel test binaries never collide) and removes them in t.Cleanup; namespaces left
+// by a killed test process are swept by the next New.
 // Nothing is created in the caller's namespace: veth pairs are created directly across
 // namespaces, so a crashed test leaves at most a few bind mounts under /run/netns.
 //

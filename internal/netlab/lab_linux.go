@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -64,11 +65,38 @@ type Iface struct {
 // (or CAP_SYS_ADMIN and CAP_NET_ADMIN); callers should check with testenv first.
 func New(t testing.TB) *Lab {
 	t.Helper()
-	// math/rand, not crypto/rand: the tag only has to differ between concurrent test
-	// processes, and getrandom(2) can block for seconds early in a VM guest's boot.
-	l := &Lab{t: t, tag: fmt.Sprintf("%06x", rand.Uint32()&0xffffff)}
+	sweepOnce.Do(sweepStale)
+	// The tag starts with our PID so a later run can tell a namespace left behind by a
+	// killed test process from one in use. math/rand, not crypto/rand: getrandom(2) can
+	// block for seconds early in a VM guest's boot.
+	l := &Lab{t: t, tag: fmt.Sprintf("%d-%04x", os.Getpid(), rand.Uint32()&0xffff)}
 	t.Cleanup(l.close)
 	return l
+}
+
+var sweepOnce sync.Once
+
+// sweepStale removes namespaces under NetnsDir that a Lab in a process that no longer
+// exists left behind (a test binary killed by -timeout never runs its cleanups).
+func sweepStale() {
+	ents, err := os.ReadDir(NetnsDir)
+	if err != nil {
+		return
+	}
+	for _, e := range ents {
+		rest, ok := strings.CutPrefix(e.Name(), "vigil-")
+		if !ok {
+			continue
+		}
+		pidStr, _, _ := strings.Cut(rest, "-")
+		pid, err := strconv.Atoi(pidStr)
+		if err != nil || pid <= 0 || unix.Kill(pid, 0) != unix.ESRCH {
+			continue
+		}
+		p := filepath.Join(NetnsDir, e.Name())
+		unix.Unmount(p, unix.MNT_DETACH)
+		os.Remove(p)
+	}
 }
 
 // Tag is the random tag that makes this Lab's namespace names unique.

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -184,5 +185,22 @@ func TestCleanupRemovesNamespaces(t *testing.T) {
 	})
 	if _, err := os.Stat(path); !os.IsNotExist(err) {
 		t.Errorf("after cleanup, stat %s: %v, want not exist", path, err)
+	}
+}
+
+func TestSweepStale(t *testing.T) {
+	testenv.RequireRoot(t)
+	// A PID above pid_max cannot be alive.
+	stale := filepath.Join(netlab.NetnsDir, "vigil-99999999-0000-x")
+	if err := os.MkdirAll(netlab.NetnsDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(stale, nil, 0o444); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.Remove(stale) })
+	netlab.SweepStale()
+	if _, err := os.Stat(stale); !os.IsNotExist(err) {
+		t.Errorf("stat %s after sweep: %v, want not exist", stale, err)
 	}
 }

@@ -1,0 +1,4 @@
+package netlab
+
+// SweepStale exposes sweepStale to the external tests.
+var SweepStale = sweepStale
