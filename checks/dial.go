@@ -7,6 +7,7 @@ import (
 	"syscall"
 )
 
+
 // dialer opens one fresh TCP connection per probe.
 type dialer struct {
 	d net.Dialer
@@ -20,16 +21,13 @@ func newDialer(source netip.Addr, lazyACK bool) *dialer {
 	if source.IsValid() {
 		d.d.LocalAddr = &net.TCPAddr{IP: source.AsSlice(), Zone: source.Zone()}
 	}
-	if lazyACK {
-		d.d.Control = func(network, address string, c syscall.RawConn) error {
-			var serr error
-			if err := c.Control(func(fd uintptr) { serr = setLazyACK(int(fd)) }); err != nil {
-				return err
-			}
-			// Best effort: a kernel without the option still gets a working check.
-			_ = serr
-			return nil
+	d.d.Control = func(network, address string, c syscall.RawConn) error {
+		var serr error
+		err := c.Control(func(fd uintptr) { serr = prepareSocket(fd, lazyACK) })
+		if err != nil {
+			return err
 		}
+		return serr
 	}
 	// No keep-alive probes: the connection lives for one check.
 	d.d.KeepAlive = -1
@@ -44,10 +42,12 @@ func (d *dialer) dial(ctx context.Context, addr netip.AddrPort) (*net.TCPConn, e
 	return c.(*net.TCPConn), nil
 }
 
-// abort closes c with an RST (SO_LINGER 0) instead of a FIN: the check leaves no
-// TIME_WAIT socket behind, which at thousands of checks per second would fill the
-// kernel's TIME_WAIT table (HAProxy does the same; facts/peers-measured.md).
+// abort closes c, with an RST as set up by the dialer (SO_LINGER 0) instead of a FIN: the
+// check leaves no TIME_WAIT socket behind, which at thousands of checks per second would
+// fill the kernel's TIME_WAIT table (HAProxy does the same; facts/peers-measured.md).
 func abort(c *net.TCPConn) {
-	_ = c.SetLinger(0)
+	if !lingerAtDial {
+		_ = c.SetLinger(0)
+	}
 	_ = c.Close()
 }

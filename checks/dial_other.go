@@ -2,5 +2,8 @@
 
 package checks
 
-// setLazyACK is Linux-only; elsewhere the handshake completes normally.
-func setLazyACK(fd int) error { return nil }
+// lingerAtDial: elsewhere abort sets SO_LINGER 0 just before closing.
+const lingerAtDial = false
+
+// prepareSocket is Linux-only; elsewhere the handshake completes normally.
+func prepareSocket(fd uintptr, lazyACK bool) error { return nil }

@@ -87,10 +87,8 @@ type Options struct {
 // Scheduler runs checks on their intervals and turns results into health transitions.
 // Probing starts as soon as Set hands it checks; Run ties its lifetime to a context.
 type Scheduler struct {
-	o    Options
-	base context.Context
-	stop context.CancelFunc
-	wg   sync.WaitGroup
+	o  Options
+	wg sync.WaitGroup
 
 	mu      sync.Mutex
 	stopped bool
@@ -108,7 +106,8 @@ type entry struct {
 	health  Health
 	weight  int // dynamic weight from the last pass
 	timer   Timer
-	gone    bool // removed or replaced: drop its in-flight result
+	gone    bool               // removed or replaced: drop its in-flight result
+	cancel  context.CancelFunc // ends the probe in flight, if any
 	last    Result
 	lastRun time.Time
 	passes  uint64
@@ -140,8 +139,7 @@ func NewScheduler(o Options) *Scheduler {
 			return rand.N(iv)
 		}
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	return &Scheduler{o: o, base: ctx, stop: cancel, checks: map[string]*entry{}, servers: map[string]*server{}}
+	return &Scheduler{o: o, checks: map[string]*entry{}, servers: map[string]*server{}}
 }
 
 // Run blocks until ctx ends, then stops every check and waits for probes in flight.
@@ -156,13 +154,9 @@ func (s *Scheduler) Stop() {
 	s.mu.Lock()
 	s.stopped = true
 	for _, e := range s.checks {
-		e.gone = true
-		if e.timer != nil {
-			e.timer.Stop()
-		}
+		s.retire(e)
 	}
 	s.mu.Unlock()
-	s.stop()
 	s.wg.Wait()
 }
 
@@ -267,6 +261,9 @@ func (s *Scheduler) retire(e *entry) {
 	if e.timer != nil {
 		e.timer.Stop()
 	}
+	if e.cancel != nil {
+		e.cancel()
+	}
 	delete(e.srv.checks, e.spec.ID)
 }
 
@@ -285,14 +282,20 @@ func (s *Scheduler) fire(e *entry) {
 	s.wg.Add(1)
 	defer s.wg.Done()
 	sp := e.spec
+	// Each probe's context hangs off Background, not off a scheduler-wide parent: a shared
+	// parent's mutex, taken twice per probe to register and drop the child, becomes a
+	// convoy at thousands of probes per second. Stop cancels in-flight probes through
+	// e.cancel instead.
+	probeCtx, cancel := context.WithTimeout(context.Background(), sp.Timeout)
+	e.cancel = cancel
 	s.mu.Unlock()
 
 	start := s.o.Clock.Now()
-	ctx, cancel := context.WithTimeout(s.base, sp.Timeout)
-	res := sp.Checker.Check(ctx)
+	res := sp.Checker.Check(probeCtx)
 	cancel()
 
 	s.mu.Lock()
+	e.cancel = nil
 	if e.gone || s.stopped {
 		s.mu.Unlock()
 		return

@@ -118,7 +118,7 @@ func deadlineConn(ctx context.Context, c net.Conn) (stop func() bool) {
 
 // connectReason turns a dial error into "connect 198.18.0.21:80: connection refused".
 func connectReason(ctx context.Context, start time.Time, addr netip.AddrPort, err error) string {
-	if ctx.Err() != nil || errors.Is(err, os.ErrDeadlineExceeded) {
+	if ctx.Err() != nil || isTimeout(err) {
 		return timeoutReason(ctx, start, "connecting to "+addr.String())
 	}
 	var op *net.OpError
@@ -133,7 +133,7 @@ func connectReason(ctx context.Context, start time.Time, addr netip.AddrPort, er
 }
 
 func ioReason(ctx context.Context, start time.Time, doing string, err error) string {
-	if ctx.Err() != nil || errors.Is(err, os.ErrDeadlineExceeded) {
+	if ctx.Err() != nil || isTimeout(err) {
 		return timeoutReason(ctx, start, doing)
 	}
 	var op *net.OpError
@@ -157,4 +157,9 @@ func quoteHead(b []byte) string {
 		return "nothing"
 	}
 	return strconv.Quote(string(bytes.TrimRight(b, "\x00")))
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout())
 }

@@ -1,0 +1,74 @@
+#!/bin/sh
+# Checks benchmark: vigil's check scheduler against HAProxy 2.6 health checks, the same
+# N real servers, in one run. Needs root (nftables counter), haproxy, Go.
+#
+#   VIGIL_BENCH=1 bench/checks/run.sh            # N=10000, 20 s warm-up, 60 s window
+#   VIGIL_BENCH=1 N=1000 WARM=5 WIN=10 bench/checks/run.sh
+#
+# The listener process (real servers) runs on core 1, the checker under test alone on
+# core 0 with one thread (GOMAXPROCS=1 / nbthread 1). CPU is utime+stime from
+# /proc/PID/stat over the window; checks/s counts the SYNs to the servers' address in an
+# nftables counter (both checkers open one connection per check); RSS is VmRSS at the end.
+set -eu
+[ "${VIGIL_BENCH:-}" = 1 ] || { echo "set VIGIL_BENCH=1 to run the checks benchmark" >&2; exit 2; }
+N=${N:-10000}; WARM=${WARM:-20}; WIN=${WIN:-60}; KINDS=${KINDS:-"tcp http"}
+ADDR=127.0.0.2; PORT=20000
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+W=$(mktemp -d /tmp/vigil-bench-checks.XXXXXX)
+export GOFLAGS=-mod=mod
+(cd "$ROOT" && go build -o "$W/listener" ./bench/checks/listener && go build -o "$W/prober" ./bench/checks/prober)
+HZ=$(getconf CLK_TCK)
+NFT=vigil_bench_checks
+nft delete table inet $NFT 2>/dev/null || true
+nft -f - <<NFT
+table inet $NFT {
+  counter syns {}
+  chain out { type filter hook output priority 0; ip daddr $ADDR tcp flags & (syn|ack) == syn counter name syns; }
+}
+NFT
+LPID=
+cleanup() { [ -n "$LPID" ] && kill "$LPID" 2>/dev/null; nft delete table inet $NFT 2>/dev/null; rm -rf "$W"; }
+trap cleanup EXIT
+
+syns() { nft list counter inet $NFT syns | awk '/packets/{print $2}'; }
+ticks() { awk '{print $14+$15}' /proc/$1/stat; }
+rss() { awk '/^VmRSS/{print $2}' /proc/$1/status; }
+
+haproxy_cfg() { # kind
+	{
+		echo "global"; echo "  nbthread 1"; echo "  maxconn 1000"
+		echo "defaults"; echo "  mode tcp"; echo "  timeout connect 1s"; echo "  timeout client 5s"
+		echo "  timeout server 5s"; echo "  timeout check 1s"
+		echo "backend be"
+		[ "$1" = http ] && echo "  option httpchk GET /"
+		i=0; while [ $i -lt "$N" ]; do echo "  server s$i $ADDR:$((PORT+i)) check inter 1s"; i=$((i+1)); done
+	} > "$W/haproxy-$1.cfg"
+}
+
+measure() { # name kind cmd...
+	name=$1; kind=$2; shift 2
+	taskset -c 0 "$@" >"$W/$name-$kind.log" 2>&1 &
+	pid=$!
+	sleep "$WARM"
+	t0=$(ticks $pid); s0=$(syns)
+	sleep "$WIN"
+	t1=$(ticks $pid); s1=$(syns); r=$(rss $pid)
+	kill $pid; wait $pid 2>/dev/null || true
+	awk -v n="$name" -v k="$kind" -v dt=$((t1-t0)) -v ds=$((s1-s0)) -v hz="$HZ" -v win="$WIN" -v r="$r" 'BEGIN{
+		cores=dt/hz/win; cps=ds/win; us=(cps>0)?cores*1e6/cps:0
+		printf "%-8s %-5s cpu_cores %.3f checks_per_s %.0f cpu_per_check_us %.1f rss_mib %.1f\n", n, k, cores, cps, us, r/1024 }' | tee -a "$W/results"
+	sleep 3 # let the last checks' sockets drain
+}
+
+taskset -c 1 "$W/listener" -addr $ADDR -port $PORT -n "$N" >"$W/listener.log" 2>&1 &
+LPID=$!
+while ! grep -q ready "$W/listener.log"; do sleep 0.2; done
+echo "N=$N warm-up ${WARM}s window ${WIN}s $(haproxy -v | head -1)"
+for kind in $KINDS; do
+	haproxy_cfg "$kind"
+	measure vigil "$kind" env GOMAXPROCS=1 "$W/prober" -addr $ADDR -port $PORT -n "$N" -kind "$kind"
+	tail -2 "$W/vigil-$kind.log" | head -1
+	measure haproxy "$kind" haproxy -db -f "$W/haproxy-$kind.cfg"
+done
+echo "ratios (vigil / haproxy):"
+awk '{cpu[$1" "$2]=$9; rss[$1" "$2]=$11} END{for (k in cpu) if (k ~ /^vigil/) {split(k,a," "); h="haproxy "a[2]; if (cpu[h]>0) printf "%-5s cpu/check %.2f  rss %.2f\n", a[2], cpu[k]/cpu[h], rss[k]/rss[h]}}' "$W/results"
