@@ -93,3 +93,24 @@ func TestNetmaskEncoding(t *testing.T) {
 		t.Errorf("/24 on the wire = % x, want ff ff ff 00", b)
 	}
 }
+
+// FuzzNetmask decodes any IPVS_SVC_ATTR_NETMASK value the kernel could return: decoding
+// never panics, stays in range, and a decoded prefix encodes back to the same mask.
+func FuzzNetmask(f *testing.F) {
+	f.Fuzz(func(t *testing.T, v uint32, v6 bool) {
+		af := uint16(Inet4)
+		max := 32
+		if v6 {
+			af, max = uint16(Inet6), 128
+		}
+		p := decodeNetmask(af, v)
+		if p < 0 || (p > max && !v6) {
+			t.Fatalf("decode(%#x) = %d", v, p)
+		}
+		if p <= max {
+			if got := decodeNetmask(af, encodeNetmask(af, p)); got != p {
+				t.Fatalf("round trip of /%d gives /%d", p, got)
+			}
+		}
+	})
+}

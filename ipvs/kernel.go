@@ -65,6 +65,13 @@ const (
 	sysctlNodest    = "net.ipv4.vs.expire_nodest_conn"
 )
 
+// SysctlTable is implemented by tables whose behaviour depends on the IPVS sysctls of
+// their namespace: the kernel's (the userspace data plane has none).
+type SysctlTable interface {
+	Sysctls() (Sysctls, error)
+	EnsureSysctls(need Sysctls) (changed []string, err error)
+}
+
 // NeededSysctls returns the sysctls a configuration needs: anyPersistentQuiesce when some
 // persistent service quiesces failed real servers by weight 0, anyRemove when some
 // service deletes them (on_failure = "remove").

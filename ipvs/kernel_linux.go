@@ -26,9 +26,10 @@ type Kernel struct {
 	opts KernelOptions
 	log  *slog.Logger
 
-	mu     sync.Mutex
-	h      *moby.Handle // nil after a call timed out: reopened by the next call
-	closed bool
+	mu        sync.Mutex
+	h         *moby.Handle // nil after a call timed out: reopened by the next call
+	closed    bool
+	newHandle func(netns string) (*moby.Handle, error) // moby.New; replaced in tests
 }
 
 var _ Table = (*Kernel)(nil)
@@ -50,7 +51,7 @@ func OpenKernel(opts KernelOptions) (*Kernel, error) {
 	if _, err := procIPVSHeader(opts.Netns); err != nil {
 		return nil, err
 	}
-	k := &Kernel{opts: opts, log: log}
+	k := &Kernel{opts: opts, log: log, newHandle: moby.New}
 	if err := k.reopen(); err != nil {
 		return nil, err
 	}
@@ -98,7 +99,7 @@ func procIPVSHeader(netns string) (string, error) {
 func (k *Kernel) Header() (string, error) { return procIPVSHeader(k.opts.Netns) }
 
 func (k *Kernel) reopen() error {
-	h, err := moby.New(k.opts.Netns)
+	h, err := k.newHandle(k.opts.Netns)
 	if err != nil {
 		ns := k.opts.Netns
 		if ns == "" {
