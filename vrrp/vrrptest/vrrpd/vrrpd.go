@@ -16,6 +16,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -27,6 +28,7 @@ import (
 const (
 	EnvConfig = "VRRPD_CONFIG"
 	EnvStatus = "VRRPD_STATUS"
+	EnvNice   = "VRRPD_NICE"
 )
 
 // MaybeRun runs the daemon and exits if EnvConfig is set; otherwise it returns.
@@ -51,9 +53,16 @@ func Main(cfgPath, statusPath string) int {
 		logger.Error("decode config", "path", cfgPath, "err", err)
 		return 2
 	}
-	// Run ahead of other processes on a starved CPU: a late advert is a false failover.
-	if err := syscall.Setpriority(syscall.PRIO_PROCESS, 0, -10); err != nil {
-		logger.Warn("raise scheduling priority", "err", err)
+	// VRRPD_NICE runs the daemon ahead of (negative) other processes, to measure what a
+	// raised priority buys on a starved CPU; by default it runs at keepalived's nice 0.
+	if v := os.Getenv(EnvNice); v != "" {
+		n, err := strconv.Atoi(v)
+		if err == nil {
+			err = syscall.Setpriority(syscall.PRIO_PROCESS, 0, n)
+		}
+		if err != nil {
+			logger.Warn("set scheduling priority", "nice", v, "err", err)
+		}
 	}
 	deps, err := vrrp.OpenLinux(cfg, logger)
 	if err != nil {
