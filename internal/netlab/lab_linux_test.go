@@ -3,6 +3,7 @@ package netlab_test
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"net/netip"
@@ -202,5 +203,34 @@ func TestSweepStale(t *testing.T) {
 	netlab.SweepStale()
 	if _, err := os.Stat(stale); !os.IsNotExist(err) {
 		t.Errorf("stat %s after sweep: %v, want not exist", stale, err)
+	}
+}
+
+// TestCommandProcessIsTheProgram checks that nsenter execs without forking, so
+// cmd.Process (signals, cmd.Cancel) reaches the program itself.
+func TestCommandProcessIsTheProgram(t *testing.T) {
+	testenv.RequireRoot(t)
+	testenv.RequireBinary(t, "nsenter")
+	l := netlab.New(t)
+	h := l.Host("a")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	cmd := h.Command(ctx, "sleep", "60")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cancel(); cmd.Wait() })
+	var comm string
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", cmd.Process.Pid))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if comm = strings.TrimSpace(string(b)); comm == "sleep" {
+			break
+		}
+	}
+	if comm != "sleep" {
+		t.Errorf("cmd.Process is %q, want sleep", comm)
 	}
 }
