@@ -23,13 +23,30 @@ import (
 // programmable through moby/ipvs and visible to ipvsadm, scheduler modules auto-loaded
 // through modprobe, and netlab namespaces passing TCP.
 func TestVMSmoke(t *testing.T) {
-	vmtest.Run(t, vmtest.Options{HostBinaries: []string{"ipvsadm"}}, map[string]func(t *testing.T){
+	opts := vmtest.Options{
+		Binaries:     map[string]string{"vmkernel": "github.com/vigil-lb/vigil/internal/vmtest/cmd/vmkernel"},
+		HostBinaries: []string{"ipvsadm"},
+		Files:        map[string]string{"/etc/smoke/marker": "testdata/fuzz/FuzzGuestReport/marker"},
+	}
+	vmtest.Run(t, opts, map[string]func(t *testing.T){
+		"binaries":  testBinaries,
 		"ipvs":      testIPVS,
 		"modprobe":  testModprobe,
 		"alias":     testAliasAutoload,
 		"netlab":    testNetlab,
 		"guest-env": testGuestEnv,
 	})
+}
+
+// testBinaries checks Options.Binaries (built with go build) and Options.Files arrived.
+func testBinaries(t *testing.T) {
+	out, _ := exec.Command("vmkernel", "-h").CombinedOutput()
+	if !strings.Contains(string(out), "-package") {
+		t.Errorf("vmkernel -h:\n%s\nwant its usage", out)
+	}
+	if b, err := os.ReadFile("/etc/smoke/marker"); err != nil || !strings.Contains(string(b), "vigil-vmtest") {
+		t.Errorf("/etc/smoke/marker = %q, %v", b, err)
+	}
 }
 
 func testGuestEnv(t *testing.T) {
