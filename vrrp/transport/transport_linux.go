@@ -154,10 +154,9 @@ func (c *Conn) Source() netip.Addr { return c.src }
 func (c *Conn) Send(msg []byte, dst netip.Addr) error {
 	var err error
 	if c.p6 != nil {
+		// No zone: the interface goes in IPV6_PKTINFO. A zone name would be resolved in
+		// the calling thread's network namespace, which need not be the socket's.
 		to := &net.IPAddr{IP: dst.AsSlice()}
-		if dst.IsLinkLocalMulticast() || dst.IsLinkLocalUnicast() {
-			to.Zone = c.ifi.Name
-		}
 		_, err = c.p6.WriteTo(msg, &ipv6.ControlMessage{Src: c.src.AsSlice(), IfIndex: c.ifi.Index}, to)
 	} else {
 		_, err = c.p4.WriteTo(msg, &ipv4.ControlMessage{Src: c.src.AsSlice()}, &net.IPAddr{IP: dst.AsSlice()})
