@@ -430,6 +430,10 @@ func TestDaemonEndToEnd(t *testing.T) {
 		}
 	}
 	assertNoSecret(t, "vigil status", stdout.String())
+	stdout.Reset()
+	if code := cmdStatus([]string{"--addr", apiAddr, "--stats"}, &stdout, &stderr); code != 0 || !strings.Contains(stdout.String(), "  -> "+backendAddr) {
+		t.Errorf("vigil status --stats: exit %d, output:\n%s", code, stdout.String())
+	}
 
 	// Reload adding a real server: the new generation and the diff naming it.
 	writeConfig(fmt.Sprintf("  real_server \"rs2\" {\n    address = %q\n  }\n", rs2Addr))

@@ -25,9 +25,10 @@ func cmdStatus(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("vigil status", flag.ContinueOnError)
 	addr := fs.String("addr", defaultAddr, "`host:port` of the running vigil's API (global.listen)")
 	asJSON := fs.Bool("json", false, "print the raw /status JSON instead of the table")
+	stats := fs.Bool("stats", false, "show traffic counters (connections, packets, bytes) instead of health, like ipvsadm -Ln --stats")
 	timeout := fs.Duration("timeout", 5*time.Second, "give up on the request after this long")
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: vigil status [--addr %s] [--json]\n\n"+
+		fmt.Fprintf(fs.Output(), "Usage: vigil status [--addr %s] [--json | --stats]\n\n"+
 			"Show the virtual servers, real servers, health checks and VRRP instances of a\n"+
 			"running vigil, read from its /status endpoint.\n\nFlags:\n", defaultAddr)
 		fs.PrintDefaults()
@@ -50,13 +51,55 @@ func cmdStatus(args []string, stdout, stderr io.Writer) int {
 		}
 		return 0
 	}
+	if *stats {
+		renderStats(stdout, snap)
+		return 0
+	}
 	renderStatus(stdout, snap)
 	return 0
 }
 
-// parseFlags parses args with fs, printing help to stdout for -h (exit 0) and the error
-// plus usage to stderr for a bad flag or a stray argument (exit 2). ok is true when the
-// command should go on.
+// renderStats is the table of `ipvsadm -Ln --stats`: cumulative counters per service and
+// destination, as exact numbers.
+func renderStats(w io.Writer, s status.Snapshot) {
+	type row struct {
+		first, name string
+		st          status.Stats
+	}
+	rows := []row{{first: "Prot LocalAddress:Port", name: "Name"}, {first: "  -> RemoteAddress:Port"}}
+	for _, vs := range s.VirtualServers {
+		rows = append(rows, row{fmt.Sprintf("%-4s %s", vsProto(vs), vsAddr(vs)), vs.Name, vs.Stats})
+		for _, rs := range vs.RealServers {
+			rows = append(rows, row{"  -> " + rs.Address, rs.Name, rs.Stats})
+		}
+	}
+	// Addresses and names read left-aligned, numbers right-aligned: pad the text columns
+	// here and let tabwriter right-align the rest.
+	wFirst, wName := 0, 0
+	for _, r := range rows {
+		wFirst, wName = max(wFirst, len(r.first)), max(wName, len(r.name))
+	}
+	var b bytes.Buffer
+	// Padding 0 with the gap written into each numeric cell: right alignment would
+	// otherwise indent the first column too.
+	tw := tabwriter.NewWriter(&b, 0, 0, 0, ' ', tabwriter.AlignRight)
+	for i, r := range rows {
+		fmt.Fprintf(tw, "%-*s  %-*s\t", wFirst, r.first, wName, r.name)
+		switch i {
+		case 0:
+			fmt.Fprint(tw, "  Conns\t  InPkts\t  OutPkts\t  InBytes\t  OutBytes\t\n")
+		case 1:
+			fmt.Fprint(tw, "\t\t\t\t\t\n")
+		default:
+			fmt.Fprintf(tw, "  %d\t  %d\t  %d\t  %d\t  %d\t\n", r.st.Conns, r.st.InPkts, r.st.OutPkts, r.st.InBytes, r.st.OutBytes)
+		}
+	}
+	tw.Flush()
+	for line := range strings.Lines(b.String()) {
+		io.WriteString(w, strings.TrimRight(line, " \n")+"\n")
+	}
+}
+
 func parseFlags(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) (code int, ok bool) {
 	fs.SetOutput(io.Discard)
 	err := fs.Parse(args)

@@ -293,3 +293,13 @@ func FuzzRenderStatus(f *testing.F) {
 		}
 	})
 }
+
+func TestRenderStatsGolden(t *testing.T) {
+	s := fixedSnapshot()
+	s.VirtualServers[0].Stats = status.Stats{Conns: 1234, InPkts: 98765, OutPkts: 0, InBytes: 12345678, OutBytes: 0}
+	s.VirtualServers[0].RealServers[0].Stats = status.Stats{Conns: 617, InPkts: 49000, InBytes: 6000000}
+	s.VirtualServers[0].RealServers[1].Stats = status.Stats{Conns: 617, InPkts: 49765, InBytes: 6345678}
+	var got bytes.Buffer
+	renderStats(&got, s)
+	golden(t, "stats.golden", got.Bytes())
+}
