@@ -390,3 +390,49 @@ func mustLink(t *testing.T, h *netlab.Host) netlink.Link {
 func netlinkAddr(p netip.Prefix) *netlink.Addr {
 	return &netlink.Addr{IPNet: &net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), 32)}}
 }
+
+// VRRPv3 over IPv6: vigil against vigil, VIP moved with unsolicited NAs.
+func TestWireIPv6(t *testing.T) {
+	lab := requireLab(t)
+	vip6 := netip.MustParsePrefix("2001:db8::254/64")
+	cfg := func(name string, prio uint8) vrrp.Config {
+		c := vrrplab.VigilConfig(name, prio, 3, 100*time.Millisecond)
+		c.VIPs = []netip.Prefix{vip6}
+		return c
+	}
+	holds := func(h *netlab.Host) bool {
+		addrs, err := h.Handle().AddrList(mustLink(t, h), netlink.FAMILY_V6)
+		if err != nil {
+			return false
+		}
+		for _, a := range addrs {
+			if ip, _ := netip.AddrFromSlice(a.IP); ip == vip6.Addr() {
+				return true
+			}
+		}
+		return false
+	}
+	// Wait for usable link-local addresses (DAD) before starting.
+	for _, h := range []*netlab.Host{lab.D1, lab.D2} {
+		vrrplab.WaitFor(t, 10*time.Second, h.Name()+" link-local", func() bool {
+			addrs, _ := h.Handle().AddrList(mustLink(t, h), netlink.FAMILY_V6)
+			for _, a := range addrs {
+				if a.IP.IsLinkLocalUnicast() && a.Flags&unix.IFA_F_TENTATIVE == 0 {
+					return true
+				}
+			}
+			return false
+		})
+	}
+	cap := lab.Capture(lab.Client)
+	d1 := lab.StartVigil(lab.D1, cfg("d1", 150))
+	d2 := lab.StartVigil(lab.D2, cfg("d2", 100))
+	vrrplab.WaitFor(t, 5*time.Second, "unsolicited NAs for the VIP", func() bool { return cap.NAsAfter(vip6.Addr(), time.Time{}) >= 5 })
+	vrrplab.WaitFor(t, 10*time.Second, "d1 holding the IPv6 VIP alone", func() bool { return holds(lab.D1) && !holds(lab.D2) })
+	time.Sleep(500 * time.Millisecond)
+	if s, _ := d2.Status(); s.State != vrrp.Backup || s.AdvertsReceived == 0 || len(s.Invalid) != 0 {
+		t.Errorf("d2 status %+v: want BACKUP hearing valid adverts", s)
+	}
+	d1.Term()
+	vrrplab.WaitFor(t, 10*time.Second, "d2 holding the IPv6 VIP alone", func() bool { return holds(lab.D2) && !holds(lab.D1) })
+}

@@ -314,6 +314,7 @@ type Frame struct {
 	TTL     uint8
 	Prio    uint8
 	GARP    bool // ARP with sender IP = target IP
+	NA      bool // unsolicited ICMPv6 neighbour advertisement (target in ARPAddr)
 	ARPAddr netip.Addr
 }
 
@@ -418,6 +419,14 @@ func parseFrame(b []byte) (Frame, bool) {
 		f.Src = netip.AddrFrom4([4]byte(ip[12:16]))
 		f.Prio = ip[ihl+2]
 		return f, true
+	case 0x86dd:
+		ip := b[14:]
+		if len(ip) < 40+24 || ip[6] != 58 || ip[40] != 136 {
+			return Frame{}, false
+		}
+		f.NA = true
+		f.ARPAddr = netip.AddrFrom16([16]byte(ip[48:64]))
+		return f, true
 	case 0x0806:
 		a := b[14:]
 		if len(a) < 28 {
@@ -447,6 +456,17 @@ func (c *Capture) FirstAdvertAfter(src netip.Addr, t time.Time) (Frame, bool) {
 		}
 	}
 	return Frame{}, false
+}
+
+// NAsAfter counts unsolicited neighbour advertisements for addr captured at or after t.
+func (c *Capture) NAsAfter(addr netip.Addr, t time.Time) int {
+	n := 0
+	for _, f := range c.Frames() {
+		if f.NA && f.ARPAddr == addr && !f.T.Before(t) {
+			n++
+		}
+	}
+	return n
 }
 
 // GARPsAfter counts gratuitous ARPs for addr captured at or after t.
