@@ -237,7 +237,7 @@ const helperArgsEnv = "VIGIL_TEST_HELPER_ARGS"
 func TestHelperDaemon(t *testing.T) {
 	args := os.Getenv(helperArgsEnv)
 	if args == "" {
-		t.Skip("helper process for TestDaemonEndToEnd")
+		return // not the child: nothing to do (no Skip, so CI shows no skipped test)
 	}
 	var argv []string
 	if err := json.Unmarshal([]byte(args), &argv); err != nil {
