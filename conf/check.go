@@ -374,7 +374,7 @@ func (d *decoder) decodeTCP(at hcl.Attributes) *TCPCheck {
 	return t
 }
 
-var mysqlTLSModes = []MySQLTLS{MySQLTLSOff, MySQLTLSOn, MySQLTLSSkipVerify, MySQLTLSPreferred}
+var mysqlTLSModes = []MySQLTLS{MySQLTLSOff, MySQLTLSOn, MySQLTLSSkipVerify}
 
 func (d *decoder) decodeMySQL(b *hcl.Block, at hcl.Attributes) *MySQLCheck {
 	m := &MySQLCheck{TLS: MySQLTLSOff, Query: DefaultMySQLQuery}
@@ -412,7 +412,9 @@ func (d *decoder) decodeMySQL(b *hcl.Block, at hcl.Attributes) *MySQLCheck {
 		}
 	}
 	if a := at["expect"]; a != nil {
-		m.Expect = d.regexp(a)
+		if s, ok := d.str(a); ok {
+			m.Expect = s
+		}
 	}
 	return m
 }

@@ -149,6 +149,7 @@ vrrp_instance "VI_1" {
 			Family:             Inet,
 			AdvertInterval:     time.Second,
 			Preempt:            true,
+			Accept:             true,
 			VirtualIPAddresses: []netip.Prefix{netip.MustParsePrefix("198.18.0.254/32")},
 			Notify:             Notify{Timeout: 10 * time.Second},
 			GARP:               GARP{MasterRepeat: 5, MasterDelay: 5 * time.Second},
@@ -245,7 +246,7 @@ virtual_server "web" {
       database     = "mysql"
       tls          = true
       query        = "SELECT @@read_only"
-      expect       = "^0$"
+      expect       = "0"
     }
   }
 }
@@ -330,7 +331,7 @@ vrrp_sync_group "G" {
 					Kind: CheckMySQL, Interval: 2 * time.Second, Timeout: time.Second, Rise: 2, Fall: 3,
 					Target: netip.MustParseAddrPort("198.18.0.22:3306"),
 					MySQL: &MySQLCheck{User: "monitor", Password: "s3cret", Database: "mysql", TLS: MySQLTLSOn,
-						Query: "SELECT @@read_only", Expect: regexp.MustCompile("^0$")},
+						Query: "SELECT @@read_only", Expect: "0"},
 				}},
 			}},
 		}},
@@ -347,7 +348,7 @@ vrrp_sync_group "G" {
 			GARP: GARP{MasterRepeat: 3, MasterRefresh: time.Minute},
 		}, {
 			Name: "VI_4", Interface: "eth0", VirtualRouterID: 52, Priority: 100, Version: 2, Family: Inet,
-			AdvertInterval: 2 * time.Second, Preempt: true,
+			AdvertInterval: 2 * time.Second, Preempt: true, Accept: true,
 			VirtualIPAddresses: []netip.Prefix{netip.MustParsePrefix("198.18.0.254/24")},
 			Notify:             Notify{Timeout: 10 * time.Second},
 			GARP:               GARP{MasterRepeat: 5, MasterDelay: 5 * time.Second},

@@ -348,7 +348,6 @@ const (
 	MySQLTLSOff        MySQLTLS = "false"
 	MySQLTLSOn         MySQLTLS = "true"
 	MySQLTLSSkipVerify MySQLTLS = "skip-verify"
-	MySQLTLSPreferred  MySQLTLS = "preferred"
 )
 
 // MySQLCheck logs in to a MySQL/MariaDB server and runs a query.
@@ -358,8 +357,9 @@ type MySQLCheck struct {
 	Database string   `json:"database"`
 	TLS      MySQLTLS `json:"tls"`
 	Query    string   `json:"query"` // default "SELECT 1"
-	// Expect must match the first column of the first row; nil: any successful query.
-	Expect *regexp.Regexp `json:"expect"`
+	// Expect must equal the first column of the first row (as text); "": any successful
+	// query passes.
+	Expect string `json:"expect"`
 }
 
 // ExecCheck runs a program: exit 0 is up, anything else is down.
@@ -388,7 +388,7 @@ type VRRPInstance struct {
 	Preempt        bool          `json:"preempt"`
 	PreemptDelay   time.Duration `json:"preempt_delay"`
 	// Accept is RFC 5798 Accept_Mode: accept packets addressed to the virtual addresses
-	// while master. Default false.
+	// while master. Always true: a director must, for IPVS to see the traffic.
 	Accept             bool           `json:"accept"`
 	VirtualIPAddresses []netip.Prefix `json:"virtual_ipaddresses"`
 	// UnicastSource is invalid when unset (the interface's primary address is used).

@@ -47,6 +47,7 @@ func (d *decoder) decodeVRRPInstance(b *hcl.Block) *VRRPInstance {
 		Version:        DefaultVRRPVersion,
 		AdvertInterval: DefaultAdvertInterval,
 		Preempt:        true,
+		Accept:         true,
 		Notify:         Notify{Timeout: DefaultNotifyTimeout},
 		GARP:           GARP{MasterRepeat: DefaultGARPMasterRepeat, MasterDelay: DefaultGARPMasterDelay},
 		DeclRange:      b.DefRange,
@@ -106,8 +107,12 @@ func (d *decoder) decodeVRRPInstance(b *hcl.Block) *VRRPInstance {
 		}
 	}
 	if a := at["accept"]; a != nil {
-		if v, ok := d.boolean(a); ok {
-			vi.Accept = v
+		if v, ok := d.boolean(a); ok && !v {
+			// A director's master must take the VIP's traffic for IPVS to balance it; RFC
+			// 5798's non-accepting master would need a firewall drop that also drops that
+			// traffic (keepalived's vrrp_strict/no_accept trap). Not implemented: rejected.
+			d.errorf(a.Expr.Range(), "Unsupported value",
+				"accept = false is not supported: a vigil master always accepts traffic to its virtual addresses, which IPVS needs in order to balance it. Remove the attribute.")
 		}
 	}
 	if a := d.required(at, "virtual_ipaddresses", b, " (RFC 5798 needs at least one virtual address)"); a != nil {

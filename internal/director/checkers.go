@@ -53,9 +53,7 @@ func newChecker(vs *conf.VirtualServer, rs *conf.RealServer, c *conf.Check) (che
 			Password: m.Password.Reveal(),
 			Database: m.Database,
 			Query:    m.Query,
-		}
-		if m.Expect != nil {
-			cfg.Expect = m.Expect.String() // FIXME(lead): conf should hold expect as a plain string
+			Expect:   m.Expect,
 		}
 		switch m.TLS {
 		case conf.MySQLTLSOn:
