@@ -103,9 +103,10 @@ func (b *build) initramfs() (string, error) {
 	}
 	defer f.Close()
 	w := newCPIOWriter(f)
-	for _, d := range []string{"/proc", "/sys", "/dev", "/run", "/tmp", "/root", "/etc", "/var/tmp", "/var/run", "/usr/sbin", "/usr/bin", "/sbin", "/bin", "/mnt"} {
+	for _, d := range []string{"/proc", "/sys", "/dev", "/run", "/tmp", "/root", "/etc", "/var/tmp", "/usr/sbin", "/usr/bin", "/sbin", "/bin", "/mnt"} {
 		w.Dir(d, 0o755)
 	}
+	w.Symlink("/var/run", "/run") // as on Debian, so pid files land in the /run tmpfs
 	w.CharDev("/dev/console", 0o600, 5, 1)
 	w.CharDev("/dev/null", 0o666, 1, 3)
 	w.CopyFile("/bin/busybox", b.busybox, 0o755)

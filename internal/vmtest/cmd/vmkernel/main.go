@@ -241,7 +241,7 @@ func checkPVH(data []byte) error {
 		return err
 	}
 	for _, p := range f.Progs {
-		if p.Type != elf.PT_NOTE {
+		if p.Type != elf.PT_NOTE || p.Filesz > uint64(len(data)) {
 			continue
 		}
 		b := make([]byte, p.Filesz)
