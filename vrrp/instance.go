@@ -287,7 +287,11 @@ loop:
 				}
 			}
 			now := in.clock.Now()
-			r.step(fsm.Event{Kind: fsm.Tick}, now)
+			if in.group != nil && r.m.State == fsm.Backup && !now.Before(r.m.MasterDownAt) && in.group.peerHearsMaster(in) {
+				r.step(fsm.Event{Kind: fsm.DeferTakeover}, now)
+			} else {
+				r.step(fsm.Event{Kind: fsm.Tick}, now)
+			}
 			r.garpTimers(now)
 		}
 	}
@@ -585,6 +589,28 @@ func (g *SyncGroup) setFault(from *Instance, fault bool) {
 			m.poke()
 		}
 	}
+}
+
+// peerHearsMaster reports whether another member is a backup that still hears a live
+// master: then the group cannot go master, and a member whose timer ran out waits
+// (keepalived's vrrp_sync_can_goto_master). Without this, a group whose members see
+// different masters would flap at every Master_Down_Interval.
+func (g *SyncGroup) peerHearsMaster(from *Instance) bool {
+	g.mu.Lock()
+	members := slices.Clone(g.members)
+	g.mu.Unlock()
+	for _, m := range members {
+		if m == from {
+			continue
+		}
+		m.mu.Lock()
+		hears := m.st.State == Backup && m.st.Master.IsValid()
+		m.mu.Unlock()
+		if hears {
+			return true
+		}
+	}
+	return false
 }
 
 func (g *SyncGroup) transitioned(from *Instance, old, cur State) {

@@ -399,3 +399,41 @@ func TestConfigValidate(t *testing.T) {
 		t.Errorf("good config: %v", err)
 	}
 }
+
+// A sync group takes over together when the other director's instances die, and a
+// group whose members disagree (one hears a live master) waits instead of flapping.
+func TestSyncGroupTakeover(t *testing.T) {
+	link := &vrrptest.Link{}
+	cfg := func(name string, vrid, prio uint8) vrrp.Config {
+		c := baseConfig(name, prio)
+		c.VRID = vrid
+		return c
+	}
+	x := newNode(t, link, d1, cfg("x", 51, 100), nil)
+	y := newNode(t, link, d1, cfg("y", 52, 100), nil)
+	if _, err := vrrp.NewSyncGroup("g", x.in, y.in); err != nil {
+		t.Fatal(err)
+	}
+	px := newNode(t, link, d2, cfg("px", 51, 150), nil)
+	py := newNode(t, link, d2, cfg("py", 52, 150), nil)
+	px.start(t)
+	py.start(t)
+	waitFor(t, "peers master", func() bool { return state(px) == vrrp.Master && state(py) == vrrp.Master })
+	x.start(t)
+	y.start(t)
+	waitFor(t, "group backup", func() bool {
+		return state(x) == vrrp.Backup && state(y) == vrrp.Backup && x.in.Status().AdvertsReceived > 3 && y.in.Status().AdvertsReceived > 3
+	})
+
+	// Only py dies: y's timer runs out, but x still hears px: the group stays backup.
+	py.port.SetDown(true)
+	before := y.in.Status().Transitions
+	time.Sleep(1500 * time.Millisecond) // about 4 Master_Down_Intervals
+	if s := y.in.Status(); s.State != vrrp.Backup || s.Transitions != before || state(x) != vrrp.Backup {
+		t.Errorf("y %v (%d transitions, was %d), x %v: want the group held in backup", s.State, s.Transitions, before, state(x))
+	}
+
+	// px dies too: the group goes master together.
+	px.port.SetDown(true)
+	waitFor(t, "group master", func() bool { return state(x) == vrrp.Master && state(y) == vrrp.Master })
+}

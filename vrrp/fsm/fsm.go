@@ -91,6 +91,9 @@ const (
 	// master, and the group moves together (keepalived vrrp_sync_group).
 	ForceMaster
 	ForceBackup
+	// DeferTakeover: the Master_Down_Timer is due but the sync group cannot go master
+	// (another member still hears a live master): forget the master, restart the timer.
+	DeferTakeover
 )
 
 // Event is one input to Step.
@@ -239,6 +242,12 @@ func Step(m Machine, ev Event, now time.Time) (Machine, []Action) {
 		}
 		if m.State == Backup {
 			m.Held = true
+		}
+		return m, nil
+	case DeferTakeover:
+		if m.State == Backup {
+			m.Master = netip.Addr{}
+			m.MasterDownAt = now.Add(MasterDownInterval(m.Params.Version, m.Params.Priority, m.MasterAdverInterval))
 		}
 		return m, nil
 	case Shutdown:

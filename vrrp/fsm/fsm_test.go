@@ -311,3 +311,15 @@ func TestSyncGroupForcing(t *testing.T) {
 		t.Errorf("after the down timer: %v held=%v, want MASTER not held", m.State, m.Held)
 	}
 }
+
+// A sync group member whose down timer is due while another member still hears a live
+// master stays Backup and restarts its timer (keepalived vrrp_sync_can_goto_master).
+func TestDeferTakeover(t *testing.T) {
+	m := started(t, params(3, 100, 100*ms))
+	m, _ = Step(m, adv(peer, 150, 100*ms), t0)
+	due := m.MasterDownAt
+	m = run(t, m, []step{{ev: Event{Kind: DeferTakeover}, at: due.Sub(t0), wantSt: Backup, wantDown: due.Sub(t0) + MasterDownInterval(3, 100, 100*ms)}})
+	if m.Master.IsValid() {
+		t.Errorf("master %v kept after deferring", m.Master)
+	}
+}
