@@ -45,7 +45,9 @@ func TestOpenKernelUnavailable(t *testing.T) {
 // back with a deadline error, and the next call must get a fresh socket.
 func TestKernelDeadline(t *testing.T) {
 	opened := 0
+	closed := make(chan struct{}, 1)
 	k := &Kernel{
+		closeFn: func(*moby.Handle) { closed <- struct{}{} },
 		opts: KernelOptions{Deadline: 50 * time.Millisecond},
 		log:  slog.New(slog.NewTextHandler(io.Discard, nil)),
 		h:    &moby.Handle{},
@@ -54,10 +56,9 @@ func TestKernelDeadline(t *testing.T) {
 			return &moby.Handle{}, nil
 		},
 	}
-	block := make(chan struct{})
-	defer close(block)
+	// The hung call ends only when the watchdog closes its socket, as moby's loop does.
 	start := time.Now()
-	err := k.do(context.Background(), func(*moby.Handle) error { <-block; return nil })
+	err := k.do(context.Background(), func(*moby.Handle) error { <-closed; return errors.New("use of closed file") })
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("hung call: err = %v, want DeadlineExceeded", err)
 	}
@@ -74,6 +75,13 @@ func TestKernelDeadline(t *testing.T) {
 	cancel()
 	if err := k.do(ctx, func(*moby.Handle) error { return nil }); !errors.Is(err, context.Canceled) {
 		t.Errorf("cancelled context: %v", err)
+	}
+	// Cancelling the caller's context abandons a hung call too.
+	ctx, cancel = context.WithCancel(context.Background())
+	time.AfterFunc(20*time.Millisecond, cancel)
+	k.opts.Deadline = time.Minute
+	if err := k.do(ctx, func(*moby.Handle) error { <-closed; return errors.New("closed") }); !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled mid-call: %v, want Canceled", err)
 	}
 	k.Close()
 	if err := k.do(context.Background(), func(*moby.Handle) error { return nil }); !errors.Is(err, ErrClosed) {
