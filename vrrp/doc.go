@@ -9,6 +9,8 @@
 //   - vrrp/vip: virtual addresses added and removed through netlink (Linux);
 //   - vrrp/announce: gratuitous ARP and unsolicited neighbour advertisements (Linux);
 //   - vrrp/link: interface up/down from netlink link updates (Linux);
+//   - vrrp/vrrptest: in-memory fakes of the kernel boundary; vrrptest/vrrpd and
+//     vrrptest/vrrplab: a one-instance daemon and the namespace lab for wire tests;
 //   - this package: Instance, which drives the state machine with real timers, the
 //     transport and the address manager, applies tracking (interfaces, and virtual
 //     servers reported by the director), runs notify commands in order, and moves sync

@@ -4,7 +4,9 @@ import (
 	"context"
 	"log/slog"
 	"net/netip"
+	"os"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -436,4 +438,29 @@ func TestSyncGroupTakeover(t *testing.T) {
 	// px dies too: the group goes master together.
 	px.port.SetDown(true)
 	waitFor(t, "group master", func() bool { return state(x) == vrrp.Master && state(y) == vrrp.Master })
+}
+
+// Real notify processes: arguments and environment arrive, a hung command is killed at
+// its timeout and the next one still runs, in order.
+func TestNotifyExec(t *testing.T) {
+	out := t.TempDir() + "/notify.log"
+	link := &vrrptest.Link{}
+	c := baseConfig("a", 150)
+	c.Notify = vrrp.Notify{
+		Backup:  []string{"/bin/sh", "-c", "sleep 10"}, // hangs: killed at the timeout
+		Any:     []string{"/bin/sh", "-c", `echo "$0 $1 $2 $3 $VRRP_STATE $VRRP_PRIORITY" >> ` + out},
+		Timeout: 300 * time.Millisecond,
+	}
+	a := newNode(t, link, d1, c, nil)
+	a.start(t)
+	waitFor(t, "master", func() bool { return state(a) == vrrp.Master })
+	waitFor(t, "two notify lines", func() bool {
+		b, _ := os.ReadFile(out)
+		return strings.Count(string(b), "\n") >= 2
+	})
+	b, _ := os.ReadFile(out)
+	want := "INSTANCE a BACKUP 150 BACKUP 150\nINSTANCE a MASTER 150 MASTER 150\n"
+	if string(b) != want {
+		t.Errorf("notify log %q, want %q", b, want)
+	}
 }
