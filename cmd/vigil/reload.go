@@ -14,7 +14,9 @@ import (
 	"github.com/vigil-lb/vigil/internal/status"
 )
 
-const defaultPIDFile = "/run/vigil.pid"
+// defaultPIDFile is where the shipped systemd unit (examples/systemd/vigil.service) has
+// `vigil run` write its pid.
+const defaultPIDFile = "/run/vigil/vigil.pid"
 
 // reloadPoll is how often `vigil reload` asks /status whether the reload has landed.
 var reloadPoll = 100 * time.Millisecond
