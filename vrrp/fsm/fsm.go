@@ -3,6 +3,7 @@
 package fsm
 
 import (
+	"fmt"
 	"net/netip"
 	"time"
 )
@@ -349,3 +350,17 @@ func (m *Machine) masterAdvert(ev Event, now time.Time, acts []Action) []Action 
 // addrGreater compares primary addresses as unsigned integers in network byte order
 // (RFC 5798 §6.4.3).
 func addrGreater(a, b netip.Addr) bool { return a.Compare(b) > 0 }
+
+// MarshalText writes the state as keepalived names it (MASTER, BACKUP, FAULT, INIT).
+func (s State) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// UnmarshalText reads a state written by MarshalText.
+func (s *State) UnmarshalText(b []byte) error {
+	for _, c := range []State{Initialize, Backup, Master, Fault} {
+		if c.String() == string(b) {
+			*s = c
+			return nil
+		}
+	}
+	return fmt.Errorf("unknown VRRP state %q", b)
+}

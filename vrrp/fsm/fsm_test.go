@@ -323,3 +323,17 @@ func TestDeferTakeover(t *testing.T) {
 		t.Errorf("master %v kept after deferring", m.Master)
 	}
 }
+
+func TestStateText(t *testing.T) {
+	for _, s := range []State{Initialize, Backup, Master, Fault} {
+		b, _ := s.MarshalText()
+		var got State
+		if err := got.UnmarshalText(b); err != nil || got != s {
+			t.Errorf("%v -> %q -> %v (%v)", s, b, got, err)
+		}
+	}
+	var s State
+	if s.UnmarshalText([]byte("LEADER")) == nil {
+		t.Error("unknown state accepted")
+	}
+}
