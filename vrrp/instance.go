@@ -146,7 +146,11 @@ func (in *Instance) Status() Status {
 	}
 	s.Tracks = make(map[string]bool, len(in.cfg.Tracks))
 	for _, t := range in.cfg.Tracks {
-		up, ok := in.tracks[t.Name]
+		key := t.Name
+		if t.Kind == TrackInterface {
+			key = linkKey(t.Name)
+		}
+		up, ok := in.tracks[key]
 		s.Tracks[t.Name] = up || !ok
 	}
 	return s
@@ -245,6 +249,9 @@ func (in *Instance) Run(ctx context.Context) error {
 		Preempt: in.cfg.Preempt, PreemptDelay: in.cfg.PreemptDelay, Primary: r.src,
 	}}
 	r.ownFault = fault
+	if fault && in.group != nil {
+		in.group.setFault(in, true)
+	}
 	r.applyFault(in.clock.Now())
 	r.step(fsm.Event{Kind: fsm.Startup}, in.clock.Now())
 

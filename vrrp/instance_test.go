@@ -464,3 +464,15 @@ func TestNotifyExec(t *testing.T) {
 		t.Errorf("notify log %q, want %q", b, want)
 	}
 }
+
+func TestInterfaceTrack(t *testing.T) {
+	link := &vrrptest.Link{}
+	c := baseConfig("a", 150)
+	c.Tracks = []vrrp.Track{{Name: "uplink0", Kind: vrrp.TrackInterface, Weight: -100}}
+	a := newNode(t, link, d1, c, nil)
+	a.links.Set("uplink0", false) // down before start
+	a.start(t)
+	waitFor(t, "priority 50", func() bool { s := a.in.Status(); return s.Priority == 50 && !s.Tracks["uplink0"] })
+	a.links.Set("uplink0", true)
+	waitFor(t, "priority 150", func() bool { s := a.in.Status(); return s.Priority == 150 && s.Tracks["uplink0"] })
+}
