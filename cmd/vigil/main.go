@@ -18,17 +18,21 @@ var version = "dev"
 type command struct {
 	summary string
 	run     func(args []string, stdout, stderr io.Writer) int
+	hidden  bool // a helper other commands start; not listed in the usage
 }
 
 func commands() map[string]command {
 	return map[string]command{
-		"version": {"print the version and build information", cmdVersion},
-		"help":    {"show this help, or the help of a subcommand", cmdHelp},
-		"check":   {"validate a configuration file and report every problem", cmdCheck},
-		"run":     {"run the director daemon (IPVS, health checks, VRRP, metrics)", cmdRun},
-		"reload":  {"make a running vigil reload its configuration (SIGHUP) and report the result", cmdReload},
-		"status":  {"show a running vigil's virtual servers, real servers, checks and VRRP state", cmdStatus},
-		"ipvs":    {"list or save the IPVS table like ipvsadm -Ln / -Sn", cmdIPVS},
+		"version": {summary: "print the version and build information", run: cmdVersion},
+		"help":    {summary: "show this help, or the help of a subcommand", run: cmdHelp},
+		"check":   {summary: "validate a configuration file and report every problem", run: cmdCheck},
+		"run":     {summary: "run the director daemon (IPVS, health checks, VRRP, metrics)", run: cmdRun},
+		"reload":  {summary: "make a running vigil reload its configuration (SIGHUP) and report the result", run: cmdReload},
+		"status":  {summary: "show a running vigil's virtual servers, real servers, checks and VRRP state", run: cmdStatus},
+		"ipvs":    {summary: "list or save the IPVS table like ipvsadm -Ln / -Sn", run: cmdIPVS},
+		"demo":    {summary: "quickstart: two local backends behind vigil, no root or IPVS needed", run: cmdDemo},
+
+		"demo-backend": {summary: "a demo web backend (started by vigil demo)", run: cmdDemoBackend, hidden: true},
 	}
 }
 
@@ -62,8 +66,10 @@ func usage(w io.Writer) {
 	fmt.Fprintf(w, "vigil is a director daemon for Linux Virtual Server clusters.\n\nUsage:\n  vigil <command> [flags]\n\nCommands:\n")
 	cmds := commands()
 	names := make([]string, 0, len(cmds))
-	for n := range cmds {
-		names = append(names, n)
+	for n, c := range cmds {
+		if !c.hidden {
+			names = append(names, n)
+		}
 	}
 	sort.Strings(names)
 	for _, n := range names {
