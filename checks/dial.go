@@ -7,7 +7,6 @@ import (
 	"syscall"
 )
 
-
 // dialer opens one fresh TCP connection per probe.
 type dialer struct {
 	d net.Dialer

@@ -64,6 +64,12 @@ func (t *tcpChecker) Check(ctx context.Context) Result {
 }
 
 func (t *tcpChecker) check(ctx context.Context, start time.Time) Result {
+	if rawConnectSupported && len(t.cfg.Send) == 0 && t.cfg.Expect == nil && t.addr.Addr().Zone() == "" {
+		if err := connectOnly(ctx, t.addr, t.cfg.SourceAddr); err != nil {
+			return Result{Reason: connectReason(ctx, start, t.addr, err)}
+		}
+		return Result{OK: true, Reason: "connected to " + t.addr.String()}
+	}
 	c, err := t.d.dial(ctx, t.addr)
 	if err != nil {
 		return Result{Reason: connectReason(ctx, start, t.addr, err)}
@@ -124,10 +130,10 @@ func connectReason(ctx context.Context, start time.Time, addr netip.AddrPort, er
 	var op *net.OpError
 	if errors.As(err, &op) && op.Err != nil {
 		err = op.Err
-		var sys *os.SyscallError
-		if errors.As(err, &sys) {
-			err = sys.Err
-		}
+	}
+	var sys *os.SyscallError
+	if errors.As(err, &sys) {
+		err = sys.Err
 	}
 	return fmt.Sprintf("connect %s: %v", addr, err)
 }

@@ -39,6 +39,7 @@ haproxy_cfg() { # kind
 		echo "global"; echo "  nbthread 1"; echo "  maxconn 1000"
 		echo "defaults"; echo "  mode tcp"; echo "  timeout connect 1s"; echo "  timeout client 5s"
 		echo "  timeout server 5s"; echo "  timeout check 1s"
+		echo "frontend fe"; echo "  bind 127.0.0.3:19999"; echo "  default_backend be"
 		echo "backend be"
 		[ "$1" = http ] && echo "  option httpchk GET /"
 		i=0; while [ $i -lt "$N" ]; do echo "  server s$i $ADDR:$((PORT+i)) check inter 1s"; i=$((i+1)); done
@@ -50,6 +51,7 @@ measure() { # name kind cmd...
 	taskset -c 0 "$@" >"$W/$name-$kind.log" 2>&1 &
 	pid=$!
 	sleep "$WARM"
+	kill -0 $pid 2>/dev/null || { echo "$name $kind died:"; cat "$W/$name-$kind.log"; exit 1; }
 	t0=$(ticks $pid); s0=$(syns)
 	sleep "$WIN"
 	t1=$(ticks $pid); s1=$(syns); r=$(rss $pid)
@@ -63,12 +65,13 @@ measure() { # name kind cmd...
 taskset -c 1 "$W/listener" -addr $ADDR -port $PORT -n "$N" >"$W/listener.log" 2>&1 &
 LPID=$!
 while ! grep -q ready "$W/listener.log"; do sleep 0.2; done
-echo "N=$N warm-up ${WARM}s window ${WIN}s $(haproxy -v | head -1)"
+echo "N=$N warm-up ${WARM}s window ${WIN}s $(haproxy -v | head -1); loadavg $(cut -d' ' -f1-3 /proc/loadavg)"
 for kind in $KINDS; do
 	haproxy_cfg "$kind"
 	measure vigil "$kind" env GOMAXPROCS=1 "$W/prober" -addr $ADDR -port $PORT -n "$N" -kind "$kind"
 	tail -2 "$W/vigil-$kind.log" | head -1
 	measure haproxy "$kind" haproxy -db -f "$W/haproxy-$kind.cfg"
 done
+echo "loadavg at the end $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "ratios (vigil / haproxy):"
 awk '{cpu[$1" "$2]=$9; rss[$1" "$2]=$11} END{for (k in cpu) if (k ~ /^vigil/) {split(k,a," "); h="haproxy "a[2]; if (cpu[h]>0) printf "%-5s cpu/check %.2f  rss %.2f\n", a[2], cpu[k]/cpu[h], rss[k]/rss[h]}}' "$W/results"

@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -25,7 +26,18 @@ func main() {
 	n := flag.Int("n", 10000, "number of real servers")
 	kind := flag.String("kind", "tcp", "tcp or http")
 	interval := flag.Duration("interval", time.Second, "check interval")
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile here")
 	flag.Parse()
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			log.Fatal(err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			log.Fatal(err)
+		}
+		defer pprof.StopCPUProfile()
+	}
 
 	var done, failed atomic.Uint64
 	var mu sync.Mutex
