@@ -147,7 +147,9 @@ func (b *build) initramfs() (string, error) {
 		w.CopyFile(l, l, 0o755)
 	}
 	for _, g := range slices.Sorted(mapKeys(b.opts.Files)) {
-		w.CopyFile(g, b.opts.Files[g], 0)
+		if err := copyTree(w, g, b.opts.Files[g]); err != nil {
+			return "", err
+		}
 	}
 	w.CopyFile("/"+testBin, filepath.Join(b.dir, testBin), 0o755)
 	w.Bytes("/etc/vmtest/env", 0o644, []byte(b.guestEnv()))
@@ -256,4 +258,27 @@ func parseLdd(out string) []string {
 		}
 	}
 	return libs
+}
+
+// copyTree adds the host file or directory src as guest path dst, following symlinks.
+func copyTree(w *cpioWriter, dst, src string) error {
+	st, err := os.Stat(src)
+	if err != nil {
+		return fmt.Errorf("add %s to the guest: %w", src, err)
+	}
+	if !st.IsDir() {
+		w.CopyFile(dst, src, 0)
+		return nil
+	}
+	w.Dir(dst, 0o755)
+	ents, err := os.ReadDir(src)
+	if err != nil {
+		return fmt.Errorf("add %s to the guest: %w", src, err)
+	}
+	for _, e := range ents {
+		if err := copyTree(w, path.Join(dst, e.Name()), filepath.Join(src, e.Name())); err != nil {
+			return err
+		}
+	}
+	return nil
 }

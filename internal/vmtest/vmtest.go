@@ -37,7 +37,8 @@ type Options struct {
 	// HostBinaries are copied from the host's PATH into /usr/bin with the shared
 	// libraries ldd lists (and the dynamic loader), e.g. "ipvsadm".
 	HostBinaries []string
-	// Files maps guest paths to host paths to copy (e.g. testdata); optional.
+	// Files maps guest paths to host files or directories to copy (testdata, or plugins
+	// a HostBinary dlopens, which ldd cannot see: iptables needs its xtables directory).
 	Files map[string]string
 	// Timeout bounds the whole VM run; default 5 minutes.
 	Timeout time.Duration

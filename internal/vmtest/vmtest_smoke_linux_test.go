@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -25,11 +26,16 @@ import (
 func TestVMSmoke(t *testing.T) {
 	opts := vmtest.Options{
 		Binaries:     map[string]string{"vmkernel": "github.com/vigil-lb/vigil/internal/vmtest/cmd/vmkernel"},
-		HostBinaries: []string{"ipvsadm"},
+		HostBinaries: []string{"ipvsadm", "nft", "iptables"},
 		Files:        map[string]string{"/etc/smoke/marker": "testdata/fuzz/FuzzGuestReport/marker"},
+	}
+	// iptables dlopens its matches and targets from here; ldd does not list them.
+	if xt, _ := filepath.Glob("/usr/lib/*/xtables"); len(xt) == 1 {
+		opts.Files[xt[0]] = xt[0]
 	}
 	vmtest.Run(t, opts, map[string]func(t *testing.T){
 		"binaries":  testBinaries,
+		"fwmark":    testFwmark,
 		"ipvs":      testIPVS,
 		"modprobe":  testModprobe,
 		"alias":     testAliasAutoload,
@@ -173,5 +179,24 @@ func testNetlab(t *testing.T) {
 	out, err := a.Command(ctx, "cat", "/proc/net/dev").CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "eth0:") {
 		t.Errorf("cat /proc/net/dev in a: %v\n%s", err, out)
+	}
+}
+
+// testFwmark proves the modules a firewall-mark virtual server needs: nftables and
+// iptables (nft backend, via nft_compat and xt_mark) can both set marks.
+func testFwmark(t *testing.T) {
+	for _, c := range [][]string{
+		{"nft", "add table inet vigil"},
+		{"nft", "add chain inet vigil pre { type filter hook prerouting priority mangle; }"},
+		{"nft", "add rule inet vigil pre ip daddr 198.18.0.10 tcp dport 80 meta mark set 7"},
+		{"iptables", "-t mangle -A PREROUTING -d 198.18.0.11/32 -p tcp --dport 80 -j MARK --set-mark 8"},
+	} {
+		if out, err := exec.Command(c[0], strings.Fields(c[1])...).CombinedOutput(); err != nil {
+			t.Fatalf("%s %s: %v: %s", c[0], c[1], err, out)
+		}
+	}
+	out, err := exec.Command("nft", "list", "ruleset").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "meta mark set 0x00000007") {
+		t.Errorf("nft list ruleset: %v\n%s\nwant the mark rule", err, out)
 	}
 }

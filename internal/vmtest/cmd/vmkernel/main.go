@@ -200,7 +200,18 @@ func setCurrent(dir, key string) error {
 	if err := os.Symlink(key, tmp); err != nil {
 		return err
 	}
-	return os.Rename(tmp, link)
+	if err := os.Rename(tmp, link); err != nil {
+		return err
+	}
+	// Older kernels are 70 MB each and nothing boots them any more.
+	old, _ := filepath.Glob(filepath.Join(dir, "linux-image-*"))
+	for _, o := range old {
+		if filepath.Base(o) != key {
+			logf("removing old kernel %s", o)
+			os.RemoveAll(o)
+		}
+	}
+	return nil
 }
 
 // extractVmlinux finds the xz stream of the bzImage payload and checks the result is an
