@@ -19,7 +19,7 @@ import (
 const defaultPIDFile = "/run/vigil/vigil.pid"
 
 // reloadPoll is how often `vigil reload` asks /status whether the reload has landed.
-var reloadPoll = 100 * time.Millisecond
+const reloadPoll = 100 * time.Millisecond
 
 // cmdReload is `vigil reload`: send SIGHUP to the running vigil, then watch /status until
 // the reload is accounted for (config generation or failed-reload count moves) and report
