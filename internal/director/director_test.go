@@ -81,10 +81,10 @@ func config(t *testing.T, extra string, onFailure string, backends ...*backend) 
     address = "%s"
     weight  = %d
     check "tcp" {
-      interval = "100ms"
-      timeout  = "100ms"
+      interval = "200ms"
+      timeout  = "200ms"
       rise     = 1
-      fall     = 1
+      fall     = 3
     }
   }`, i+1, b.addr, i+2)
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"reflect"
 	"strings"
+	"time"
 
 	"github.com/vigil-lb/vigil/checks"
 	"github.com/vigil-lb/vigil/conf"
@@ -67,6 +68,7 @@ func (d *Director) Reload(ctx context.Context, cfg *conf.Config) error {
 }
 
 func (d *Director) reload(ctx, runCtx context.Context, cfg *conf.Config) error {
+	began := time.Now()
 	d.mu.Lock()
 	running := d.cfg
 	d.mu.Unlock()
@@ -101,11 +103,12 @@ func (d *Director) reload(ctx, runCtx context.Context, cfg *conf.Config) error {
 	}
 	d.config.Generation++
 	d.config.LoadedAt = now
+	d.config.LastReloadDuration = time.Since(began)
 	if len(diff) == 0 {
 		diff = []string{"(no change)"}
 	}
 	d.log.Info("configuration reloaded\n  "+strings.Join(diff, "\n  "),
-		"generation", d.config.Generation, "writes", changes.Total(), "changes", changes)
+		"generation", d.config.Generation, "writes", changes.Total(), "took", d.config.LastReloadDuration)
 	return err
 }
 

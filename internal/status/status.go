@@ -30,6 +30,8 @@ type ConfigStatus struct {
 	LastReloadOK   bool      `json:"last_reload_ok"`
 	LastReloadErr  string    `json:"last_reload_error,omitempty"`
 	LastReloadDiff []string  `json:"last_reload_diff,omitempty"`
+	// LastReloadDuration is how long applying the last reload took (validation excluded).
+	LastReloadDuration time.Duration `json:"last_reload_duration_ns"`
 }
 
 // IPVSCounters count the director's writes to its table and the drift it repaired.
