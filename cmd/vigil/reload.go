@@ -82,7 +82,11 @@ func cmdReload(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "reload failed; generation %d keeps running:\n%s\n", c.Generation, indent(orDash(c.LastReloadErr)))
 		return 1
 	}
-	fmt.Fprintf(stdout, "reloaded: generation %d\n", c.Generation)
+	fmt.Fprintf(stdout, "reloaded: generation %d", c.Generation)
+	if c.LastReloadDuration > 0 {
+		fmt.Fprintf(stdout, " (applied in %s)", fmtLatency(c.LastReloadDuration))
+	}
+	fmt.Fprintln(stdout)
 	if len(c.LastReloadDiff) == 0 {
 		fmt.Fprintln(stdout, "  no changes")
 	}

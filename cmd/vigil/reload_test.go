@@ -90,13 +90,14 @@ func TestCmdReload(t *testing.T) {
 			name: "success with a diff",
 			onHUP: func(c *status.ConfigStatus) {
 				c.Generation, c.ReloadsOK, c.LastReloadOK = 5, 4, true
+				c.LastReloadDuration = 3210 * time.Microsecond
 				c.LastReloadDiff = []string{
 					"+ real_server web/rs4 198.18.0.24:80 weight 1",
 					"~ real_server web/rs1 weight 1 -> 3",
 				}
 			},
 			wantCode:   0,
-			wantStdout: "reloaded: generation 5\n  + real_server web/rs4 198.18.0.24:80 weight 1\n  ~ real_server web/rs1 weight 1 -> 3\n",
+			wantStdout: "reloaded: generation 5 (applied in 3.21ms)\n  + real_server web/rs4 198.18.0.24:80 weight 1\n  ~ real_server web/rs1 weight 1 -> 3\n",
 		},
 		{
 			name: "success without changes",
@@ -450,7 +451,7 @@ func TestDaemonEndToEnd(t *testing.T) {
 		t.Fatalf("vigil reload: exit %d: %s", code, stderr.String())
 	}
 	t.Logf("vigil reload:\n%s", stdout.String())
-	if !strings.HasPrefix(stdout.String(), "reloaded: generation 2\n") || !strings.Contains(stdout.String(), "rs2") {
+	if !strings.HasPrefix(stdout.String(), "reloaded: generation 2") || !strings.Contains(stdout.String(), "rs2") {
 		t.Errorf("vigil reload output:\n%s\nwant generation 2 and a diff naming rs2", stdout.String())
 	}
 

@@ -166,8 +166,12 @@ func renderStatus(w io.Writer, s status.Snapshot) {
 	c := s.Config
 	fmt.Fprintf(&b, "config %s  generation %d  loaded %s  reloads %d ok, %d failed\n",
 		orDash(c.Path), c.Generation, fmtTime(c.LoadedAt), c.ReloadsOK, c.ReloadsFailed)
-	if !c.LastReloadAt.IsZero() && !c.LastReloadOK {
+	switch {
+	case c.LastReloadAt.IsZero():
+	case !c.LastReloadOK:
 		fmt.Fprintf(&b, "last reload FAILED at %s: %s\n", fmtTime(c.LastReloadAt), c.LastReloadErr)
+	default:
+		fmt.Fprintf(&b, "last reload ok at %s, applied in %s\n", fmtTime(c.LastReloadAt), fmtLatency(c.LastReloadDuration))
 	}
 
 	if len(s.VRRP) > 0 {

@@ -303,3 +303,26 @@ func TestRenderStatsGolden(t *testing.T) {
 	renderStats(&got, s)
 	golden(t, "stats.golden", got.Bytes())
 }
+
+func TestRenderStatusLastReload(t *testing.T) {
+	tests := []struct {
+		name string
+		cfg  status.ConfigStatus
+		want string // the third line, "" for none
+	}{
+		{"never reloaded", status.ConfigStatus{Generation: 1, LoadedAt: t0}, ""},
+		{"ok", status.ConfigStatus{Generation: 2, ReloadsOK: 1, LastReloadAt: t0, LastReloadOK: true, LastReloadDuration: 4200 * time.Microsecond},
+			"last reload ok at 2026-11-22T17:00:00Z, applied in 4.2ms"},
+		{"failed", status.ConfigStatus{Generation: 1, ReloadsFailed: 1, LastReloadAt: t0, LastReloadErr: "x.hcl:1,1-2: Bad"},
+			"last reload FAILED at 2026-11-22T17:00:00Z: x.hcl:1,1-2: Bad"},
+	}
+	for _, tt := range tests {
+		var out bytes.Buffer
+		renderStatus(&out, status.Snapshot{Config: tt.cfg})
+		lines := strings.Split(out.String(), "\n")
+		got := lines[2]
+		if got != tt.want {
+			t.Errorf("%s: third line %q, want %q", tt.name, got, tt.want)
+		}
+	}
+}

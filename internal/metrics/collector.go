@@ -49,6 +49,7 @@ type collector struct {
 	vrrpSent, vrrpReceived, vrrpInvalid                       *prometheus.Desc
 
 	reloads, lastReloadTime, lastReloadOK, generation     *prometheus.Desc
+	lastReloadDuration                                    *prometheus.Desc
 	ipvsWrites, ipvsWriteErrors, ipvsRepairs, ipvsResyncs *prometheus.Desc
 	startTime                                             *prometheus.Desc
 }
@@ -96,15 +97,16 @@ func newCollector(src Source, info BuildInfo, m *Metrics) *collector {
 		vrrpReceived:    desc("vigil_vrrp_adverts_received_total", "VRRP advertisements received.", vrrpLabels),
 		vrrpInvalid:     desc("vigil_vrrp_invalid_adverts_total", "VRRP advertisements discarded, by reason.", append(append([]string(nil), vrrpLabels...), "reason")),
 
-		reloads:         desc("vigil_reloads_total", "Configuration reloads, by result (success or failure).", []string{"result"}),
-		lastReloadTime:  desc("vigil_last_reload_timestamp_seconds", "Unix time of the last reload attempt (of the initial load before any reload).", nil),
-		lastReloadOK:    desc("vigil_last_reload_success", "1 when the last reload attempt (or the initial load) succeeded.", nil),
-		generation:      desc("vigil_config_generation", "Generation of the running configuration: 1 after the first load, +1 per successful reload.", nil),
-		ipvsWrites:      desc("vigil_ipvs_writes_total", "Add, update and delete operations sent to the IPVS table.", nil),
-		ipvsWriteErrors: desc("vigil_ipvs_write_errors_total", "IPVS table operations that failed.", nil),
-		ipvsRepairs:     desc("vigil_ipvs_resync_repairs_total", "Drift in the IPVS table repaired by the periodic resync (e.g. after ipvsadm -C).", nil),
-		ipvsResyncs:     desc("vigil_ipvs_resyncs_total", "Periodic comparisons of the IPVS table with the desired state.", nil),
-		startTime:       desc("vigil_start_time_seconds", "Unix time the director started.", nil),
+		reloads:            desc("vigil_reloads_total", "Configuration reloads, by result (success or failure).", []string{"result"}),
+		lastReloadTime:     desc("vigil_last_reload_timestamp_seconds", "Unix time of the last reload attempt (of the initial load before any reload).", nil),
+		lastReloadOK:       desc("vigil_last_reload_success", "1 when the last reload attempt (or the initial load) succeeded.", nil),
+		lastReloadDuration: desc("vigil_last_reload_duration_seconds", "Time the last reload took to apply (validation excluded); absent before the first reload.", nil),
+		generation:         desc("vigil_config_generation", "Generation of the running configuration: 1 after the first load, +1 per successful reload.", nil),
+		ipvsWrites:         desc("vigil_ipvs_writes_total", "Add, update and delete operations sent to the IPVS table.", nil),
+		ipvsWriteErrors:    desc("vigil_ipvs_write_errors_total", "IPVS table operations that failed.", nil),
+		ipvsRepairs:        desc("vigil_ipvs_resync_repairs_total", "Drift in the IPVS table repaired by the periodic resync (e.g. after ipvsadm -C).", nil),
+		ipvsResyncs:        desc("vigil_ipvs_resyncs_total", "Periodic comparisons of the IPVS table with the desired state.", nil),
+		startTime:          desc("vigil_start_time_seconds", "Unix time the director started.", nil),
 	}
 }
 
@@ -117,7 +119,7 @@ func (c *collector) descs() []*prometheus.Desc {
 		c.svcConns, c.svcInPkts, c.svcOutPkts, c.svcInBytes, c.svcOutBytes,
 		c.beActive, c.beInactive, c.beConns, c.beInPkts, c.beOutPkts, c.beInBytes, c.beOutBytes,
 		c.vrrpState, c.vrrpPriority, c.vrrpEffPriority, c.vrrpTransitions, c.vrrpSent, c.vrrpReceived, c.vrrpInvalid,
-		c.reloads, c.lastReloadTime, c.lastReloadOK, c.generation,
+		c.reloads, c.lastReloadTime, c.lastReloadOK, c.lastReloadDuration, c.generation,
 		c.ipvsWrites, c.ipvsWriteErrors, c.ipvsRepairs, c.ipvsResyncs, c.startTime,
 	}
 }
@@ -219,6 +221,9 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		gauge(c.lastReloadTime, unixSeconds(lastAt))
 	}
 	gauge(c.lastReloadOK, b2f(lastOK))
+	if !cs.LastReloadAt.IsZero() {
+		gauge(c.lastReloadDuration, cs.LastReloadDuration.Seconds())
+	}
 	gauge(c.generation, float64(cs.Generation))
 
 	counter(c.ipvsWrites, s.IPVS.Writes)

@@ -52,7 +52,7 @@ func richSnapshot() status.Snapshot {
 		Config: status.ConfigStatus{
 			Path: "/etc/vigil/vigil.hcl", Generation: 3, LoadedAt: t0.Add(time.Minute),
 			ReloadsOK: 2, ReloadsFailed: 1, LastReloadAt: t0.Add(2 * time.Minute), LastReloadOK: false,
-			LastReloadErr: "vigil.hcl:3,5-9: Unsupported argument",
+			LastReloadErr: "vigil.hcl:3,5-9: Unsupported argument", LastReloadDuration: 2500 * time.Microsecond,
 		},
 		VirtualServers: []status.VirtualServer{
 			{
@@ -260,6 +260,7 @@ func TestScrapeRichSnapshot(t *testing.T) {
 		{"vigil_reloads_total", []string{`{result="failure"} 1`, `{result="success"} 2`}},
 		{"vigil_last_reload_timestamp_seconds", []string{`{} 1795366920`}},
 		{"vigil_last_reload_success", []string{`{} 0`}},
+		{"vigil_last_reload_duration_seconds", []string{`{} 0.0025`}},
 		{"vigil_config_generation", []string{`{} 3`}},
 		{"vigil_ipvs_writes_total", []string{`{} 42`}},
 		{"vigil_ipvs_write_errors_total", []string{`{} 1`}},
@@ -354,8 +355,10 @@ func TestEmptySnapshot(t *testing.T) {
 	if got, want := series(mfs["vigil_reloads_total"]), []string{`{result="failure"} 0`, `{result="success"} 0`}; !cmp.Equal(got, want) {
 		t.Errorf("vigil_reloads_total: got %v, want %v", got, want)
 	}
-	if mfs["vigil_last_reload_timestamp_seconds"] != nil {
-		t.Errorf("vigil_last_reload_timestamp_seconds exported without any load")
+	for _, name := range []string{"vigil_last_reload_timestamp_seconds", "vigil_last_reload_duration_seconds"} {
+		if mfs[name] != nil {
+			t.Errorf("%s exported without any load", name)
+		}
 	}
 	problems, err := promlint.New(strings.NewReader(text)).Lint()
 	if err != nil {
