@@ -10,6 +10,7 @@ package vrrpbench
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -108,9 +109,14 @@ func (p *pair) settled() {
 	time.Sleep(3*p.interval + 200*time.Millisecond)
 }
 
-// trial fails d1 and returns the time from the failure to d2's first advert on the wire.
-func (p *pair) trial(f failure) (time.Duration, error) {
+// trial fails d1 and returns the time from the failure to d2's first advert on the wire,
+// and from d1's last advert before the failure to that advert (the Master_Down_Interval
+// the backup actually ran).
+func (p *pair) trial(f failure) (time.Duration, time.Duration, error) {
 	p.settled()
+	// A random phase within the advert interval: otherwise the failure would fall at
+	// the same point of the master's cycle in every trial and bias the medians.
+	time.Sleep(time.Duration(rand.Int64N(int64(p.interval))))
 	t0 := time.Now()
 	switch f {
 	case sigterm:
@@ -119,19 +125,26 @@ func (p *pair) trial(f failure) (time.Duration, error) {
 		p.d1.Kill()
 	case linkDown:
 		if err := p.lab.D1.SetLinkDown("eth0"); err != nil {
-			return 0, err
+			return 0, 0, err
 		}
 	}
 	mdi := fsm.MasterDownInterval(p.version, 100, p.interval)
 	deadline := time.Now().Add(mdi + 10*time.Second)
-	var took time.Duration
+	var took, sinceLast time.Duration
 	for {
 		if fr, ok := p.cap.FirstAdvertAfter(vrrplab.D2Addr.Addr(), t0); ok {
 			took = fr.T.Sub(t0)
+			var last time.Time
+			for _, g := range p.cap.Frames() {
+				if g.VRRP && g.Src == vrrplab.D1Addr.Addr() && g.Prio > 0 && g.T.Before(t0) {
+					last = g.T
+				}
+			}
+			sinceLast = fr.T.Sub(last)
 			break
 		}
 		if time.Now().After(deadline) {
-			return 0, fmt.Errorf("no advert from d2 within %v of %v", mdi+10*time.Second, f)
+			return 0, 0, fmt.Errorf("no advert from d2 within %v of %v", mdi+10*time.Second, f)
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
@@ -144,10 +157,10 @@ func (p *pair) trial(f failure) (time.Duration, error) {
 		p.d1 = p.start("d1", 150)
 	case linkDown:
 		if err := p.lab.D1.SetLinkUp("eth0"); err != nil {
-			return 0, err
+			return 0, 0, err
 		}
 	}
-	return took, nil
+	return took, sinceLast, nil
 }
 
 func median(d []time.Duration) time.Duration {
@@ -186,8 +199,8 @@ func TestFailover(t *testing.T) {
 		{3, 10 * time.Millisecond, trials, false},
 		{2, time.Second, envInt("VIGIL_BENCH_V2_TRIALS", trials), true},
 	}
-	report(t, "| VRRP / advert | failure | RFC bound (3 x int + skew) | vigil median [min-max] s | keepalived median [min-max] s | vigil / keepalived |")
-	report(t, "| --- | --- | --- | --- | --- | --- |")
+	report(t, "| VRRP / advert | failure | RFC bound (skew; 3 x int + skew) | vigil median [min-max] s | keepalived median [min-max] s | vigil / keepalived | d1's last advert to d2's first: vigil / keepalived median s |")
+	report(t, "| --- | --- | --- | --- | --- | --- | --- |")
 	for _, row := range rows {
 		impls := []bool{true}
 		if row.peer {
@@ -202,15 +215,16 @@ func TestFailover(t *testing.T) {
 			pairs[vigil] = p
 		}
 		for _, f := range []failure{sigterm, sigkill, linkDown} {
-			res := map[bool][]time.Duration{}
+			res, gap := map[bool][]time.Duration{}, map[bool][]time.Duration{}
 			for i := 0; i < row.trials; i++ {
 				for _, vigil := range impls {
-					d, err := pairs[vigil].trial(f)
+					d, g, err := pairs[vigil].trial(f)
 					if err != nil {
 						t.Errorf("v%d/%v %v vigil=%v trial %d: %v", row.version, row.interval, f, vigil, i, err)
 						continue
 					}
 					res[vigil] = append(res[vigil], d)
+					gap[vigil] = append(gap[vigil], g)
 				}
 			}
 			bound := fsm.MasterDownInterval(row.version, 100, row.interval)
@@ -224,7 +238,14 @@ func TestFailover(t *testing.T) {
 					ratio = fmt.Sprintf("%.2f", float64(median(res[true]))/float64(m))
 				}
 			}
-			report(t, "| v%d / %v | %v | %s | %s | %s | %s |", row.version, row.interval, f, sec(bound), summary(res[true]), kv, ratio)
+			gaps := "-"
+			if f != sigterm {
+				gaps = sec(median(gap[true]))
+				if row.peer {
+					gaps += " / " + sec(median(gap[false]))
+				}
+			}
+			report(t, "| v%d / %v | %v | %s | %s | %s | %s | %s |", row.version, row.interval, f, sec(bound), summary(res[true]), kv, ratio, gaps)
 		}
 		for _, p := range pairs {
 			p.d1.Kill()
