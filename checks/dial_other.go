@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"net/netip"
+	"os"
 )
 
 // lingerAtDial: elsewhere abort sets SO_LINGER 0 just before closing.
@@ -19,4 +20,8 @@ const rawConnectSupported = false
 
 func connectOnly(ctx context.Context, addr netip.AddrPort, source netip.Addr) error {
 	return errors.ErrUnsupported
+}
+
+func rawDial(ctx context.Context, addr netip.AddrPort, source netip.Addr) (*os.File, func() bool, error) {
+	return nil, nil, errors.ErrUnsupported
 }

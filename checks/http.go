@@ -2,6 +2,7 @@ package checks
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/md5"
 	"crypto/tls"
@@ -206,6 +207,9 @@ func (h *httpChecker) Check(ctx context.Context) Result {
 }
 
 func (h *httpChecker) check(ctx context.Context, start time.Time) Result {
+	if rawConnectSupported && h.tls == nil && !h.wantBody && h.addr.Addr().Zone() == "" {
+		return h.checkStatusOnly(ctx, start)
+	}
 	tc, err := h.d.dial(ctx, h.addr)
 	if err != nil {
 		return Result{Reason: connectReason(ctx, start, h.addr, err)}
@@ -277,4 +281,79 @@ func tlsReason(err error) error {
 		return fmt.Errorf("certificate not valid for %q (set server_name): %w", he.Host, err)
 	}
 	return err
+}
+
+// checkStatusOnly is the common plain-HTTP check with no body match: it needs only the
+// status line, so it reads that and aborts the connection, over a raw socket (rawDial)
+// rather than net.Dialer and net/http's response parser.
+func (h *httpChecker) checkStatusOnly(ctx context.Context, start time.Time) Result {
+	f, stop, err := rawDial(ctx, h.addr, h.cfg.SourceAddr)
+	if err != nil {
+		return Result{Reason: connectReason(ctx, start, h.addr, err)}
+	}
+	defer f.Close()
+	defer stop()
+	if _, err := f.Write(h.request); err != nil {
+		return Result{Reason: ioReason(ctx, start, "send request to "+h.addr.String(), err)}
+	}
+	var buf [1024]byte
+	n, eol := 0, 0
+	for {
+		if i := bytes.IndexByte(buf[:n], '\n'); i >= 0 {
+			eol = i
+			break
+		}
+		if n == len(buf) {
+			return Result{Reason: fmt.Sprintf("http: %s sent a status line longer than %d bytes: %s", h.addr, len(buf), quoteHead(buf[:n]))}
+		}
+		m, err := f.Read(buf[n:])
+		n += m
+		if err != nil {
+			if bytes.IndexByte(buf[:n], '\n') >= 0 {
+				continue
+			}
+			if err == io.EOF {
+				return Result{Reason: fmt.Sprintf("http: %s closed the connection without a response", h.addr)}
+			}
+			return Result{Reason: ioReason(ctx, start, "read response from "+h.addr.String(), err)}
+		}
+	}
+	line := strings.TrimRight(string(buf[:eol]), "\r")
+	proto, rest, _ := strings.Cut(line, " ")
+	code, _, _ := strings.Cut(rest, " ")
+	status, err := strconv.Atoi(code)
+	if !strings.HasPrefix(proto, "HTTP/") || err != nil || len(code) != 3 {
+		return Result{Reason: fmt.Sprintf("http: %s answered %s, not an HTTP status line", h.addr, quoteHead(buf[:n]))}
+	}
+	if !h.cfg.ExpectStatus.Contains(status) {
+		why := fmt.Sprintf("http %d from %s (want %s)", status, h.addr, h.cfg.ExpectStatus)
+		if status >= 300 && status < 400 {
+			// Failing is not the hot path: read on for the Location to name it.
+			for n < len(buf) && !bytes.Contains(buf[:n], []byte("\r\n\r\n")) {
+				m, err := f.Read(buf[n:])
+				n += m
+				if err != nil {
+					break
+				}
+			}
+			if loc := headerValue(buf[eol:n], "Location"); loc != "" {
+				why += ", redirect to " + strconv.Quote(loc) + " not followed"
+			} else {
+				why += ", redirect not followed"
+			}
+		}
+		return Result{Reason: why}
+	}
+	return Result{OK: true, Reason: fmt.Sprintf("http %d from %s", status, h.addr)}
+}
+
+// headerValue finds a header in raw "\r\nName: value" lines.
+func headerValue(raw []byte, name string) string {
+	for _, line := range strings.Split(string(raw), "\n") {
+		k, v, ok := strings.Cut(strings.TrimRight(line, "\r"), ":")
+		if ok && strings.EqualFold(strings.TrimSpace(k), name) {
+			return strings.TrimSpace(v)
+		}
+	}
+	return ""
 }
