@@ -65,6 +65,8 @@ type Director struct {
 	evQueue []checks.ServerEvent
 	evWake  chan struct{}
 	reqs    chan func(context.Context)
+	// labels maps a check ID to its metric label ("http", "http#2"), under evMu.
+	labels map[string]string
 
 	mu       sync.Mutex // guards everything below; the loop is the only writer
 	cfg      *conf.Config
@@ -347,9 +349,16 @@ func (d *Director) enqueue(ev checks.ServerEvent) {
 }
 
 func (d *Director) observe(ev checks.CheckEvent) {
-	if d.o.Observer != nil {
-		d.o.Observer(ev.VirtualServer, ev.RealServer, ev.Kind, ev.Result.Latency, ev.Result.OK)
+	if d.o.Observer == nil {
+		return
 	}
+	d.evMu.Lock()
+	label, ok := d.labels[ev.ID]
+	d.evMu.Unlock()
+	if !ok {
+		label = ev.Kind
+	}
+	d.o.Observer(ev.VirtualServer, ev.RealServer, label, ev.Result.Latency, ev.Result.OK)
 }
 
 // loop is the only goroutine that changes state after Start.

@@ -19,11 +19,26 @@ import (
 // restarts.
 func (d *Director) checkSpecs(cfg *conf.Config) []checks.Spec {
 	var specs []checks.Spec
+	labels := map[string]string{}
+	defer func() {
+		d.evMu.Lock()
+		d.labels = labels
+		d.evMu.Unlock()
+	}()
 	for _, vs := range cfg.VirtualServers {
 		key := serviceKey(vs)
 		for _, rs := range vs.RealServers {
 			server := rsKey{key, rs.Address}.String()
+			seen := map[conf.CheckKind]int{}
 			for i, c := range rs.Checks {
+				seen[c.Kind]++
+				id := fmt.Sprintf("%s#%d:%s", server, i, c.Kind)
+				// The metric label, as metrics.CheckLabels names it: the kind, and
+				// "kind#N" for the N-th check of one kind on a real server.
+				labels[id] = string(c.Kind)
+				if n := seen[c.Kind]; n > 1 {
+					labels[id] = fmt.Sprintf("%s#%d", c.Kind, n)
+				}
 				chk, err := newChecker(vs, rs, c)
 				if err != nil {
 					// conf validated everything a checker needs; a failure here is a file
@@ -35,7 +50,7 @@ func (d *Director) checkSpecs(cfg *conf.Config) []checks.Spec {
 					d.log.Error("build health check", "virtual_server", vs.Name, "real_server", rs.Name, "err", err)
 				}
 				specs = append(specs, checks.Spec{
-					ID:            fmt.Sprintf("%s#%d:%s", server, i, c.Kind),
+					ID:            id,
 					Server:        server,
 					VirtualServer: vs.Name,
 					RealServer:    rs.Name,
@@ -157,9 +172,10 @@ func configDiff(old, cur *conf.Config) []string {
 			switch {
 			case o == nil:
 				out = append(out, fmt.Sprintf("+ real_server %q %s in %q", rs.Name, rs.Address, vs.Name))
-			case destinationOf(o, o.Weight) != destinationOf(rs, rs.Weight) || o.Name != rs.Name:
-				out = append(out, fmt.Sprintf("~ real_server %q %s in %q (weight %d -> %d, forwarding %s -> %s)",
-					rs.Name, rs.Address, vs.Name, o.Weight, rs.Weight, o.Forwarding, rs.Forwarding))
+			default:
+				if changes := rsChanges(o, rs); len(changes) > 0 {
+					out = append(out, fmt.Sprintf("~ real_server %q %s in %q: %s", rs.Name, rs.Address, vs.Name, strings.Join(changes, ", ")))
+				}
 			}
 			if o != nil && !sameChecks(o.Checks, rs.Checks) {
 				out = append(out, fmt.Sprintf("~ checks of real_server %q %s in %q (restarted)", rs.Name, rs.Address, vs.Name))
@@ -176,6 +192,22 @@ func configDiff(old, cur *conf.Config) []string {
 			out = append(out, fmt.Sprintf("- virtual_server %q (%s)", vs.Name, serviceKey(vs)))
 		}
 	}
+	return out
+}
+
+// rsChanges lists the real-server attributes that differ, as "weight 1 -> 3".
+func rsChanges(a, b *conf.RealServer) []string {
+	var out []string
+	add := func(name string, x, y any) {
+		if x != y {
+			out = append(out, fmt.Sprintf("%s %v -> %v", name, x, y))
+		}
+	}
+	add("name", a.Name, b.Name)
+	add("weight", a.Weight, b.Weight)
+	add("forwarding", a.Forwarding, b.Forwarding)
+	add("upper_threshold", a.UpperThreshold, b.UpperThreshold)
+	add("lower_threshold", a.LowerThreshold, b.LowerThreshold)
 	return out
 }
 
