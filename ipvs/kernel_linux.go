@@ -2,18 +2,17 @@ package ipvs
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"math/bits"
 	"net"
 	"net/netip"
 	"os"
 	"os/exec"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	moby "github.com/moby/ipvs"
@@ -31,6 +30,7 @@ type Kernel struct {
 	closed    bool
 	newHandle func(netns string) (*moby.Handle, error) // moby.New; replaced in tests
 	closeFn   func(*moby.Handle)                       // nil: Handle.Close; replaced in tests
+	rd        *genlReader                              // dumps (Services, Destinations); nil: reopened
 }
 
 var _ Table = (*Kernel)(nil)
@@ -53,7 +53,13 @@ func OpenKernel(opts KernelOptions) (*Kernel, error) {
 		return nil, err
 	}
 	k := &Kernel{opts: opts, log: log, newHandle: moby.New}
+	rd, err := openGenlReader(opts.Netns)
+	if err != nil {
+		return nil, err
+	}
+	k.rd = rd
 	if err := k.reopen(); err != nil {
+		rd.close()
 		return nil, err
 	}
 	return k, nil
@@ -120,6 +126,10 @@ func (k *Kernel) Close() error {
 		k.h.Close()
 		k.h = nil
 	}
+	if k.rd != nil {
+		k.rd.close()
+		k.rd = nil
+	}
 	k.closed = true
 	return nil
 }
@@ -176,43 +186,56 @@ func (k *Kernel) closeHandle(h *moby.Handle) {
 	h.Close()
 }
 
-// Services lists every service in the table, with counters.
+// read runs a dump on vigil's own reader socket (see genl.go), one call at a time with
+// the writes. A failed dump discards the socket so no stale reply is read later.
+func (k *Kernel) read(ctx context.Context, fn func(g *genlReader) error) error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.closed {
+		return ErrClosed
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if k.rd == nil {
+		rd, err := openGenlReader(k.opts.Netns)
+		if err != nil {
+			return err
+		}
+		k.rd = rd
+	}
+	err := fn(k.rd)
+	if err != nil && !errors.Is(err, syscall.ESRCH) && !errors.Is(err, syscall.ENOENT) {
+		k.rd.close()
+		k.rd = nil
+	}
+	return err
+}
+
+// Services lists every service in the table, with 64-bit counters.
 func (k *Kernel) Services(ctx context.Context) ([]ServiceInfo, error) {
-	var ms []*moby.Service
-	err := k.do(ctx, func(h *moby.Handle) error {
+	var out []ServiceInfo
+	err := k.read(ctx, func(g *genlReader) error {
 		var err error
-		ms, err = h.GetServices()
+		out, err = g.services()
 		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("list services: %w", err)
-	}
-	out := make([]ServiceInfo, 0, len(ms))
-	for _, m := range ms {
-		s, err := fromMobyService(m)
-		if err != nil {
-			return nil, fmt.Errorf("list services: %w", err)
-		}
-		out = append(out, s)
 	}
 	return out, nil
 }
 
 // Destinations lists the destinations of svc, with connection counts and counters.
 func (k *Kernel) Destinations(ctx context.Context, svc ServiceKey) ([]DestinationInfo, error) {
-	var md []*moby.Destination
-	ms := toMobyKey(svc)
-	err := k.do(ctx, func(h *moby.Handle) error {
+	var out []DestinationInfo
+	err := k.read(ctx, func(g *genlReader) error {
 		var err error
-		md, err = h.GetDestinations(ms)
+		out, err = g.destinations(svc)
 		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("list destinations of %s: %w", svc, err)
-	}
-	out := make([]DestinationInfo, 0, len(md))
-	for _, m := range md {
-		out = append(out, fromMobyDestination(m))
 	}
 	return out, nil
 }
@@ -311,9 +334,6 @@ func (k *Kernel) SetTimeouts(ctx context.Context, t Timeouts) error {
 	return nil
 }
 
-// flagPersistent is IP_VS_SVC_F_PERSISTENT.
-const flagPersistent = 0x0001
-
 func toMobyKey(k ServiceKey) *moby.Service {
 	ms := &moby.Service{AddressFamily: uint16(k.Family), FWMark: k.FWMark}
 	if k.Family == 0 {
@@ -354,60 +374,6 @@ func toMobyService(s Service) (*moby.Service, error) {
 	return ms, nil
 }
 
-// encodeNetmask gives the IPVS_SVC_ATTR_NETMASK value moby sends in host byte order: for
-// IPv4 the kernel reads the attribute's bytes as a network-order mask (nla_get_be32), for
-// IPv6 as a prefix length 1..128 (ip_vs_ctl.c), which is also what ipvsadm sends.
-func encodeNetmask(af uint16, prefix int) uint32 {
-	if Family(af) == Inet6 {
-		return uint32(prefix)
-	}
-	var b [4]byte
-	binary.BigEndian.PutUint32(b[:], ^uint32(0)<<(32-prefix))
-	if prefix == 0 {
-		b = [4]byte{}
-	}
-	return binary.NativeEndian.Uint32(b[:])
-}
-
-func decodeNetmask(af uint16, v uint32) int {
-	if Family(af) == Inet6 {
-		return int(v)
-	}
-	var b [4]byte
-	binary.NativeEndian.PutUint32(b[:], v)
-	return bits.LeadingZeros32(^binary.BigEndian.Uint32(b[:]))
-}
-
-func fromMobyService(m *moby.Service) (ServiceInfo, error) {
-	var s Service
-	s.Family = Family(m.AddressFamily)
-	if m.FWMark != 0 {
-		s.FWMark = m.FWMark
-	} else {
-		a, ok := netip.AddrFromSlice(m.Address)
-		if !ok {
-			return ServiceInfo{}, fmt.Errorf("service with bad address %v", m.Address)
-		}
-		s.Protocol = Protocol(m.Protocol)
-		s.Addr = netip.AddrPortFrom(a.Unmap(), m.Port)
-	}
-	s.Scheduler = m.SchedName
-	s.Flags = SchedFlags(m.Flags) & SchedAllMask
-	s.Persistent = m.Flags&flagPersistent != 0
-	s.Timeout = time.Duration(m.Timeout) * time.Second
-	s.Netmask = decodeNetmask(m.AddressFamily, m.Netmask)
-	return ServiceInfo{Service: s.Canonical(), Stats: fromMobyStats(moby.SvcStats(m.Stats))}, nil
-}
-
-func fromMobyStats(st moby.SvcStats) Stats {
-	return Stats{
-		Conns: uint64(st.Connections), InPkts: uint64(st.PacketsIn), OutPkts: uint64(st.PacketsOut),
-		InBytes: st.BytesIn, OutBytes: st.BytesOut,
-		CPS: uint64(st.CPS), InPPS: uint64(st.PPSIn), OutPPS: uint64(st.PPSOut),
-		InBPS: uint64(st.BPSIn), OutBPS: uint64(st.BPSOut),
-	}
-}
-
 func toMobyDestination(d Destination) (*moby.Destination, error) {
 	if d.Weight < 0 || d.Weight > 65535 {
 		return nil, fmt.Errorf("weight %d out of range 0..65535", d.Weight)
@@ -425,20 +391,4 @@ func toMobyDestination(d Destination) (*moby.Destination, error) {
 		UpperThreshold:  d.Upper,
 		LowerThreshold:  d.Lower,
 	}, nil
-}
-
-func fromMobyDestination(m *moby.Destination) DestinationInfo {
-	a, _ := netip.AddrFromSlice(m.Address)
-	return DestinationInfo{
-		Destination: Destination{
-			Addr:       netip.AddrPortFrom(a.Unmap(), m.Port),
-			Weight:     m.Weight,
-			Forwarding: Forwarding(m.ConnectionFlags & moby.ConnectionFlagFwdMask),
-			Upper:      m.UpperThreshold,
-			Lower:      m.LowerThreshold,
-		},
-		ActiveConns:   uint32(m.ActiveConnections),
-		InactiveConns: uint32(m.InactiveConnections),
-		Stats:         fromMobyStats(moby.SvcStats(m.Stats)),
-	}
 }

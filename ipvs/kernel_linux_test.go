@@ -48,9 +48,9 @@ func TestKernelDeadline(t *testing.T) {
 	closed := make(chan struct{}, 1)
 	k := &Kernel{
 		closeFn: func(*moby.Handle) { closed <- struct{}{} },
-		opts: KernelOptions{Deadline: 50 * time.Millisecond},
-		log:  slog.New(slog.NewTextHandler(io.Discard, nil)),
-		h:    &moby.Handle{},
+		opts:    KernelOptions{Deadline: 50 * time.Millisecond},
+		log:     slog.New(slog.NewTextHandler(io.Discard, nil)),
+		h:       &moby.Handle{},
 		newHandle: func(string) (*moby.Handle, error) {
 			opened++
 			return &moby.Handle{}, nil
