@@ -102,7 +102,7 @@ func newService(t *Table, cfg ipvs.Service) (*service, error) {
 }
 
 func (s *service) listen(ctx context.Context) error {
-	lc := net.ListenConfig{Control: freebind}
+	lc := net.ListenConfig{Control: freebind, KeepAliveConfig: osKeepAlive}
 	addr := s.key.Addr.String()
 	switch s.key.Protocol {
 	case ipvs.TCP:

@@ -82,8 +82,12 @@ func addrPortOf(a net.Addr) netip.AddrPort {
 	return netip.AddrPort{}
 }
 
+// osKeepAlive turns TCP keep-alive on with the system's timers (net.ipv4.tcp_keepalive_*):
+// dead peers are found eventually, for one setsockopt per socket instead of Go's four.
+var osKeepAlive = net.KeepAliveConfig{Enable: true, Idle: -1, Interval: -1, Count: -1}
+
 func (s *service) dial(d *dest) (*net.TCPConn, error) {
-	nd := net.Dialer{Timeout: s.t.dialTimeout}
+	nd := net.Dialer{Timeout: s.t.dialTimeout, KeepAliveConfig: osKeepAlive}
 	c, err := nd.Dial("tcp", d.target(s.key.Addr.Port()).String())
 	if err != nil {
 		return nil, err
@@ -132,11 +136,16 @@ func (s *service) handleTCP(client *net.TCPConn) {
 // is passed on as a half close (CloseWrite), so a client that shuts its write side still
 // gets the whole response; one that ends with an error resets both sides.
 func (s *service) proxy(c *tcpConn, srv *net.TCPConn, d *dest, tp *template) {
+	// half records that one direction ended and reports whether the other had already:
+	// then both sockets are about to close, and Close sends the FIN that a CloseWrite
+	// would (one shutdown(2) less per connection).
 	var halves atomic.Int32
-	half := func() {
+	half := func() (both bool) {
 		if halves.Add(1) == 1 {
 			s.halfClosed(d)
+			return false
 		}
+		return true
 	}
 	done := make(chan struct{})
 	go func() {
@@ -144,18 +153,16 @@ func (s *service) proxy(c *tcpConn, srv *net.TCPConn, d *dest, tp *template) {
 		if err := copyCounted(srv, c.client, &d.stats.inBytes, &s.stats.inBytes); err != nil {
 			reset(srv)
 			reset(c.client)
-		} else {
+		} else if !half() {
 			srv.CloseWrite()
 		}
-		half()
 	}()
 	if err := copyCounted(c.client, srv, &d.stats.outBytes, &s.stats.outBytes); err != nil {
 		reset(srv)
 		reset(c.client)
-	} else {
+	} else if !half() {
 		c.client.CloseWrite()
 	}
-	half()
 	<-done
 	c.client.Close()
 	srv.Close()
@@ -163,9 +170,72 @@ func (s *service) proxy(c *tcpConn, srv *net.TCPConn, d *dest, tp *template) {
 }
 
 // copyCounted copies src to dst until src's EOF (nil) or an error.
+//
+// Small messages (requests and responses) go through a 16 KiB buffer with one read and
+// one write each, inside one RawConn.Read so that the poller is prepared once per burst
+// rather than once per read. Once reads keep filling the buffer the transfer is bulk,
+// and io.Copy's splice path (through a LimitedReader, so the counters advance) moves it
+// without copying through user space.
+//
+// A short read is followed by another read until EAGAIN: skipping that read (waiting for
+// the next epoll edge instead) would save a syscall per message but hang on a FIN that
+// arrived together with the data, since it raises no further edge.
 func copyCounted(dst, src *net.TCPConn, a, b *atomic.Uint64) error {
+	rc, err := src.SyscallConn()
+	if err != nil {
+		return err
+	}
+	bp := bufPool.Get().(*[]byte)
+	defer bufPool.Put(bp)
+	buf := *bp
+	var (
+		eof   bool
+		opErr error
+		full  int // consecutive reads that filled buf
+	)
+	readWrite := func(fd uintptr) bool {
+		for {
+			n, err := syscallRead(int(fd), buf)
+			switch {
+			case err == errAgain:
+				full = 0
+				return false
+			case err != nil:
+				opErr = err
+				return true
+			case n == 0:
+				eof = true
+				return true
+			}
+			if _, err := dst.Write(buf[:n]); err != nil {
+				opErr = err
+				return true
+			}
+			a.Add(uint64(n))
+			b.Add(uint64(n))
+			if n < len(buf) {
+				// A short read does not prove the socket drained: a FIN that came with
+				// the data raises no further edge, so read again until EAGAIN.
+				full = 0
+				continue
+			}
+			if full++; full >= 4 {
+				return true // bulk: splice from here
+			}
+		}
+	}
 	lr := &io.LimitedReader{R: src}
 	for {
+		full = 0
+		if err := rc.Read(readWrite); err != nil {
+			return err
+		}
+		if opErr != nil {
+			return opErr
+		}
+		if eof {
+			return nil
+		}
 		lr.N = spliceChunk
 		n, err := dst.ReadFrom(lr)
 		if n > 0 {
@@ -180,3 +250,8 @@ func copyCounted(dst, src *net.TCPConn, a, b *atomic.Uint64) error {
 		}
 	}
 }
+
+// bufSize is the per-direction buffer of a proxied connection, HAProxy's tune.bufsize.
+const bufSize = 16 << 10
+
+var bufPool = sync.Pool{New: func() any { b := make([]byte, bufSize); return &b }}

@@ -1,0 +1,83 @@
+#!/bin/sh
+# Userspace data plane vs HAProxy 2.6 (mode tcp), same two Go HTTP backends, same wrk,
+# same machine, one run. Not part of go test: run it by hand (or VIGIL_BENCH=1 make bench).
+#
+#   bench/userspace/run.sh [duration] [connections] [rounds]
+#
+# Prints a markdown table of requests/s and p99 latency, keep-alive and Connection: close,
+# with the vigil/HAProxy ratio. Each (proxy, mode) cell is the median of the rounds; the
+# proxies alternate within a round so drift on a shared machine hits both.
+set -eu
+DUR=${1:-10s}
+CONNS=${2:-64}
+ROUNDS=${3:-3}
+THREADS=2
+cd "$(dirname "$0")/../.."
+TMP=$(mktemp -d)
+PIDS=""
+cleanup() { for p in $PIDS; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$TMP"; }
+trap cleanup EXIT INT TERM
+
+GOFLAGS=-mod=mod go build -o "$TMP/ub" ./bench/userspace
+BA=127.0.0.1:19101 BB=127.0.0.1:19102 VIGIL=127.0.0.1:19100 HAP=127.0.0.1:19200
+
+"$TMP/ub" backend -listen $BA & PIDS="$PIDS $!"
+"$TMP/ub" backend -listen $BB & PIDS="$PIDS $!"
+"$TMP/ub" proxy -listen $VIGIL -backends $BA,$BB ${VIGIL_PROFILE:+-cpuprofile "$VIGIL_PROFILE"} 2>"$TMP/vigil.log" & VPID=$!; PIDS="$PIDS $VPID"
+cat >"$TMP/haproxy.cfg" <<CFG
+global
+    maxconn 9000
+defaults
+    mode tcp
+    timeout connect 5s
+    timeout client 60s
+    timeout server 60s
+frontend fe
+    bind $HAP
+    default_backend be
+backend be
+    balance roundrobin
+    server a $BA
+    server b $BB
+CFG
+haproxy -f "$TMP/haproxy.cfg" -db 2>"$TMP/haproxy.log" & PIDS="$PIDS $!"
+sleep 1
+
+run() { # name url mode round
+	if [ "$3" = close ]; then
+		wrk -t$THREADS -c$CONNS -d$DUR --latency -H 'Connection: close' "$2" >"$TMP/$1.$3.$4" 2>&1
+	else
+		wrk -t$THREADS -c$CONNS -d$DUR --latency "$2" >"$TMP/$1.$3.$4" 2>&1
+	fi
+}
+for r in $(seq 1 "$ROUNDS"); do
+	for mode in keepalive close; do
+		run vigil "http://$VIGIL/" $mode $r
+		run haproxy "http://$HAP/" $mode $r
+	done
+done
+kill -INT $VPID; wait $VPID 2>/dev/null || true
+
+# rps FILE -> requests/s; p99 FILE -> p99 in ms; errs FILE -> socket errors + non-2xx
+rps() { awk '/^Requests\/sec/ {print $2}' "$1"; }
+p99() { awk '$1=="99%" {v=$2; if (v ~ /us$/) {sub(/us/,"",v); v/=1000} else if (v ~ /ms$/) {sub(/ms/,"",v)} else if (v ~ /s$/) {sub(/s/,"",v); v*=1000}; print v}' "$1"; }
+errs() { awk '/Socket errors|Non-2xx/ {e=e $0 "; "} END {print e}' "$1"; }
+median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+
+echo "wrk -t$THREADS -c$CONNS -d$DUR --latency, $ROUNDS rounds (median), $(nproc) cores, $(date -u +%Y-%m-%dT%H:%MZ)"
+echo
+echo "| mode | vigil req/s | HAProxy req/s | ratio | vigil p99 ms | HAProxy p99 ms | p99 ratio |"
+echo "| --- | --- | --- | --- | --- | --- | --- |"
+for mode in keepalive close; do
+	vr=$(for r in $(seq 1 "$ROUNDS"); do rps "$TMP/vigil.$mode.$r"; done | median)
+	hr=$(for r in $(seq 1 "$ROUNDS"); do rps "$TMP/haproxy.$mode.$r"; done | median)
+	vp=$(for r in $(seq 1 "$ROUNDS"); do p99 "$TMP/vigil.$mode.$r"; done | median)
+	hp=$(for r in $(seq 1 "$ROUNDS"); do p99 "$TMP/haproxy.$mode.$r"; done | median)
+	echo "| $mode | $vr | $hr | $(echo "$vr $hr" | awk '{printf "%.2f", $1/$2}') | $vp | $hp | $(echo "$vp $hp" | awk '{printf "%.2f", $1/$2}') |"
+done
+echo
+for f in "$TMP"/vigil.* "$TMP"/haproxy.*; do
+	e=$(errs "$f"); [ -n "$e" ] && echo "errors in $(basename "$f"): $e"
+done
+[ -n "${VERBOSE:-}" ] && for f in "$TMP"/vigil.*.1 "$TMP"/haproxy.*.1; do echo "== $f"; cat "$f"; done
+exit 0
