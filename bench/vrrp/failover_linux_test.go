@@ -3,7 +3,7 @@
 //
 //	VIGIL_BENCH=1 go test -v -timeout 60m ./bench/vrrp/
 //
-// VIGIL_BENCH_TRIALS (default 10), VIGIL_BENCH_V2_TRIALS (default the same),
+// VIGIL_BENCH_TRIALS (default 10), VIGIL_BENCH_V2_TRIALS (default the same), VIGIL_BENCH_NICE,
 // VIGIL_BENCH_LOAD (default 5m) and VIGIL_BENCH_OUT (a file for the markdown tables)
 // tune it.
 package vrrpbench
@@ -89,6 +89,7 @@ type pair struct {
 	version  int
 	interval time.Duration
 	d1, d2   *vrrplab.Daemon
+	nice     int // for both implementations; 0: default
 }
 
 func (p *pair) start(name string, prio uint8) *vrrplab.Daemon {
@@ -96,7 +97,7 @@ func (p *pair) start(name string, prio uint8) *vrrplab.Daemon {
 	if p.vigil {
 		return p.lab.StartVigil(h, vrrplab.VigilConfig(name, prio, p.version, p.interval))
 	}
-	return p.lab.StartKeepalived(h, vrrplab.KeepalivedConfig{Priority: prio, Version: p.version, Interval: p.interval})
+	return p.lab.StartKeepalived(h, vrrplab.KeepalivedConfig{Priority: prio, Version: p.version, Interval: p.interval, Nice: p.nice})
 }
 
 func (p *pair) settled() {
@@ -263,11 +264,17 @@ func TestStarvation(t *testing.T) {
 	if v, err := time.ParseDuration(os.Getenv("VIGIL_BENCH_LOAD")); err == nil {
 		dur = v
 	}
+	// VIGIL_BENCH_NICE runs both implementations at that nice value (vigil through
+	// vrrp.SetNice, keepalived through vrrp_priority).
+	nice, _ := strconv.Atoi(os.Getenv("VIGIL_BENCH_NICE"))
+	if nice != 0 {
+		t.Setenv(vrrpd.EnvNice, strconv.Itoa(nice))
+	}
 	const iv = 100 * time.Millisecond
 	pairs := map[bool]*pair{}
 	for _, vigil := range []bool{true, false} {
 		lab := vrrplab.New(t)
-		p := &pair{t: t, lab: lab, vigil: vigil, version: 3, interval: iv}
+		p := &pair{t: t, lab: lab, vigil: vigil, version: 3, interval: iv, nice: nice}
 		p.d1 = p.start("d1", 150)
 		p.d2 = p.start("d2", 100)
 		pairs[vigil] = p
@@ -312,7 +319,7 @@ func TestStarvation(t *testing.T) {
 		if vigil {
 			name = "vigil"
 		}
-		report(t, "| v3 / 0.1 s, 4 busy processes on 2 cores, %v | %s | spurious transitions: %d | samples without exactly one VIP holder: %d of %d |", dur, name, n, bad[vigil], samples)
+		report(t, "| v3 / 0.1 s, 4 busy processes on 2 cores, %v, nice %d | %s | spurious transitions: %d | samples without exactly one VIP holder: %d of %d |", dur, nice, name, n, bad[vigil], samples)
 	}
 }
 

@@ -58,7 +58,7 @@ func Main(cfgPath, statusPath string) int {
 	if v := os.Getenv(EnvNice); v != "" {
 		n, err := strconv.Atoi(v)
 		if err == nil {
-			err = syscall.Setpriority(syscall.PRIO_PROCESS, 0, n)
+			err = vrrp.SetNice(n)
 		}
 		if err != nil {
 			logger.Warn("set scheduling priority", "nice", v, "err", err)

@@ -133,6 +133,8 @@ type KeepalivedConfig struct {
 	Version   int
 	Interval  time.Duration
 	NoPreempt bool
+	// Nice, when not 0, sets keepalived's vrrp_priority (the VRRP process's nice).
+	Nice int
 }
 
 // StartKeepalived runs Debian's keepalived in h as a VRRP-only foreground process with
@@ -145,10 +147,14 @@ func (l *Lab) StartKeepalived(h *netlab.Host, kc KeepalivedConfig) *Daemon {
 	if kc.NoPreempt {
 		np = "    nopreempt\n"
 	}
+	nice := ""
+	if kc.Nice != 0 {
+		nice = fmt.Sprintf("    vrrp_priority %d\n", kc.Nice)
+	}
 	conf := fmt.Sprintf(`global_defs {
     router_id %s
     vrrp_version %d
-}
+%s}
 vrrp_instance VI_1 {
     state BACKUP
     interface eth0
@@ -159,7 +165,7 @@ vrrp_instance VI_1 {
         %s
     }
 }
-`, h.Name(), kc.Version, kc.Priority, strconv.FormatFloat(kc.Interval.Seconds(), 'f', -1, 64), np, VIP)
+`, h.Name(), kc.Version, nice, kc.Priority, strconv.FormatFloat(kc.Interval.Seconds(), 'f', -1, 64), np, VIP)
 	confPath := filepath.Join(dir, "keepalived.conf")
 	if err := os.WriteFile(confPath, []byte(conf), 0o644); err != nil {
 		l.T.Fatal(err)
