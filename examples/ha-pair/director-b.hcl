@@ -30,14 +30,22 @@ virtual_server "web" {
   real_server "rs1" {
     address = "198.18.0.21"
     check "http" {
-      path = "/"
+      path     = "/"
+      interval = "2s"
+      timeout  = "1s"
+      rise     = 2
+      fall     = 3
     }
   }
 
   real_server "rs2" {
     address = "198.18.0.22"
     check "http" {
-      path = "/"
+      path     = "/"
+      interval = "2s"
+      timeout  = "1s"
+      rise     = 2
+      fall     = 3
     }
   }
 }
