@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/netip"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -64,45 +65,76 @@ func WriteList(w io.Writer, svcs []ListedService, opts ListOptions) error {
 		bw.WriteString("Prot LocalAddress:Port Scheduler Flags\n" +
 			"  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn\n")
 	}
+	var b []byte
 	for _, s := range sortedServices(svcs) {
-		name := listName(s.ServiceKey)
+		b = b[:0]
+		n0 := len(b)
+		b = appendListName(b, s.ServiceKey)
 		switch {
 		case opts.Stats:
-			fmt.Fprintf(bw, "%-33s", name)
-			largenums(bw, s.Stats.Conns, s.Stats.InPkts, s.Stats.OutPkts, s.Stats.InBytes, s.Stats.OutBytes)
+			b = padRight(b, n0, 33)
+			b = appendLargenums(b, s.Stats.Conns, s.Stats.InPkts, s.Stats.OutPkts, s.Stats.InBytes, s.Stats.OutBytes)
 		case opts.Rate:
-			fmt.Fprintf(bw, "%-33s", name)
-			largenums(bw, s.Stats.CPS, s.Stats.InPPS, s.Stats.OutPPS, s.Stats.InBPS, s.Stats.OutBPS)
+			b = padRight(b, n0, 33)
+			b = appendLargenums(b, s.Stats.CPS, s.Stats.InPPS, s.Stats.OutPPS, s.Stats.InBPS, s.Stats.OutBPS)
 		default:
-			fmt.Fprintf(bw, "%s %s", name, s.Scheduler)
+			b = append(b, ' ')
+			b = append(b, s.Scheduler...)
 			if f := schedFlagNames(s.Scheduler, s.Flags); f != "" {
-				fmt.Fprintf(bw, " (%s)", f)
+				b = append(b, " ("...)
+				b = append(b, f...)
+				b = append(b, ')')
 			}
 			if s.Persistent {
-				fmt.Fprintf(bw, " persistent %d", int64(s.Timeout.Seconds()))
+				b = append(b, " persistent "...)
+				b = strconv.AppendInt(b, int64(s.Timeout.Seconds()), 10)
 				if m := maskString(s.Service); m != "" {
-					fmt.Fprintf(bw, " mask %s", m)
+					b = append(b, " mask "...)
+					b = append(b, m...)
 				}
 			}
 			if s.Flags&OnePacket != 0 {
-				bw.WriteString(" ops")
+				b = append(b, " ops"...)
 			}
 		}
-		bw.WriteString("\n")
+		b = append(b, '\n')
 		for _, d := range sortedDests(s.Destinations) {
-			dn := addrPortString(d.Addr)
+			b = append(b, "  -> "...)
+			n0 := len(b)
+			b = appendAddrPort(b, d.Addr)
+			b = padRight(b, n0, 28)
 			switch {
 			case opts.Stats:
-				fmt.Fprintf(bw, "  -> %-28s", dn)
-				largenums(bw, d.Stats.Conns, d.Stats.InPkts, d.Stats.OutPkts, d.Stats.InBytes, d.Stats.OutBytes)
-				bw.WriteString("\n")
+				b = appendLargenums(b, d.Stats.Conns, d.Stats.InPkts, d.Stats.OutPkts, d.Stats.InBytes, d.Stats.OutBytes)
 			case opts.Rate:
-				fmt.Fprintf(bw, "  -> %-28s %8d %8d %8d", dn, uint32(d.Stats.CPS), uint32(d.Stats.InPPS), uint32(d.Stats.OutPPS))
-				largenums(bw, d.Stats.InBPS, d.Stats.OutBPS)
-				bw.WriteString("\n")
+				// ipvsadm prints the first three rates as plain %8u, the byte rates scaled.
+				for _, v := range []uint64{uint64(uint32(d.Stats.CPS)), uint64(uint32(d.Stats.InPPS)), uint64(uint32(d.Stats.OutPPS))} {
+					b = append(b, ' ')
+					b = padLeftUint(b, v, 8)
+				}
+				b = appendLargenums(b, d.Stats.InBPS, d.Stats.OutBPS)
 			default:
-				fmt.Fprintf(bw, "  -> %-28s %-7s %-6d %-10d %-10d\n", dn, fwdName(d.Forwarding), d.Weight, d.ActiveConns, d.InactiveConns)
+				b = append(b, ' ')
+				n1 := len(b)
+				b = append(b, fwdName(d.Forwarding)...)
+				b = padRight(b, n1, 7)
+				b = append(b, ' ')
+				n1 = len(b)
+				b = strconv.AppendInt(b, int64(d.Weight), 10)
+				b = padRight(b, n1, 6)
+				b = append(b, ' ')
+				n1 = len(b)
+				b = strconv.AppendUint(b, uint64(d.ActiveConns), 10)
+				b = padRight(b, n1, 10)
+				b = append(b, ' ')
+				n1 = len(b)
+				b = strconv.AppendUint(b, uint64(d.InactiveConns), 10)
+				b = padRight(b, n1, 10)
 			}
+			b = append(b, '\n')
+		}
+		if _, err := bw.Write(b); err != nil {
+			return err
 		}
 	}
 	return bw.Flush()
@@ -111,70 +143,119 @@ func WriteList(w io.Writer, svcs []ListedService, opts ListOptions) error {
 // WriteSave writes svcs as `ipvsadm -Sn` does: rules that `ipvsadm -R` restores.
 func WriteSave(w io.Writer, svcs []ListedService) error {
 	bw := bufio.NewWriterSize(w, 64<<10)
+	var b, name []byte
 	for _, s := range sortedServices(svcs) {
-		name := ruleName(s.ServiceKey)
+		name = appendRuleName(name[:0], s.ServiceKey)
 		// ipvsadm 1.31's order (checked against it in the VM): -p -M, -o, then -b; the
 		// list layout puts the flags first instead.
-		fmt.Fprintf(bw, "-A %s -s %s", name, s.Scheduler)
+		b = append(b[:0], "-A "...)
+		b = append(b, name...)
+		b = append(b, " -s "...)
+		b = append(b, s.Scheduler...)
 		if s.Persistent {
-			fmt.Fprintf(bw, " -p %d", int64(s.Timeout.Seconds()))
+			b = append(b, " -p "...)
+			b = strconv.AppendInt(b, int64(s.Timeout.Seconds()), 10)
 			if m := maskString(s.Service); m != "" {
-				fmt.Fprintf(bw, " -M %s", m)
+				b = append(b, " -M "...)
+				b = append(b, m...)
 			}
 		}
 		if s.Flags&OnePacket != 0 {
-			bw.WriteString(" -o")
+			b = append(b, " -o"...)
 		}
 		if f := schedFlagNames(s.Scheduler, s.Flags); f != "" {
-			fmt.Fprintf(bw, " -b %s", f)
+			b = append(b, " -b "...)
+			b = append(b, f...)
 		}
-		bw.WriteString("\n")
+		b = append(b, '\n')
 		for _, d := range sortedDests(s.Destinations) {
-			fmt.Fprintf(bw, "-a %s -r %s %s -w %d", name, addrPortString(d.Addr), fwdSwitch(d.Forwarding), d.Weight)
+			b = append(b, "-a "...)
+			b = append(b, name...)
+			b = append(b, " -r "...)
+			b = appendAddrPort(b, d.Addr)
+			b = append(b, ' ')
+			b = append(b, fwdSwitch(d.Forwarding)...)
+			b = append(b, " -w "...)
+			b = strconv.AppendInt(b, int64(d.Weight), 10)
 			if d.Forwarding == Tunnel {
 				// Kernels since 5.2 report a tunnel type; vigil only programs IP-in-IP.
-				bw.WriteString(" --tun-type ipip")
+				b = append(b, " --tun-type ipip"...)
 			}
-			bw.WriteString("\n")
+			b = append(b, '\n')
+		}
+		if _, err := bw.Write(b); err != nil {
+			return err
 		}
 	}
 	return bw.Flush()
 }
 
-func listName(k ServiceKey) string {
+func appendListName(b []byte, k ServiceKey) []byte {
 	if k.IsFWMark() {
+		b = append(b, "FWM  "...)
+		b = strconv.AppendUint(b, uint64(k.FWMark), 10)
 		if k.Family == Inet6 {
-			return fmt.Sprintf("FWM  %d IPv6", k.FWMark)
+			b = append(b, " IPv6"...)
 		}
-		return fmt.Sprintf("FWM  %d", k.FWMark)
+		return b
 	}
-	return fmt.Sprintf("%-4s %s", strings.ToUpper(k.Protocol.String()), addrPortString(k.Addr))
+	n0 := len(b)
+	b = append(b, strings.ToUpper(k.Protocol.String())...)
+	b = padRight(b, n0, 4)
+	b = append(b, ' ')
+	return appendAddrPort(b, k.Addr)
 }
 
-func ruleName(k ServiceKey) string {
+func appendRuleName(b []byte, k ServiceKey) []byte {
 	if k.IsFWMark() {
+		b = append(b, "-f "...)
+		b = strconv.AppendUint(b, uint64(k.FWMark), 10)
 		if k.Family == Inet6 {
-			return fmt.Sprintf("-f %d -6", k.FWMark)
+			b = append(b, " -6"...)
 		}
-		return fmt.Sprintf("-f %d", k.FWMark)
+		return b
 	}
-	sw := "-t"
 	switch k.Protocol {
 	case UDP:
-		sw = "-u"
+		b = append(b, "-u "...)
 	case SCTP:
-		sw = "--sctp-service"
+		b = append(b, "--sctp-service "...)
+	default:
+		b = append(b, "-t "...)
 	}
-	return sw + " " + addrPortString(k.Addr)
+	return appendAddrPort(b, k.Addr)
 }
 
-// addrPortString is ipvsadm's numeric address: a.b.c.d:port or [v6]:port.
-func addrPortString(ap netip.AddrPort) string {
+// appendAddrPort is ipvsadm's numeric address: a.b.c.d:port or [v6]:port.
+func appendAddrPort(b []byte, ap netip.AddrPort) []byte {
 	a := ap.Addr().Unmap()
 	if a.Is4() {
-		return fmt.Sprintf("%s:%d", a, ap.Port())
+		b = a.AppendTo(b)
+	} else {
+		b = append(b, '[')
+		b = a.AppendTo(b)
+		b = append(b, ']')
 	}
-	return fmt.Sprintf("[%s]:%d", a, ap.Port())
+	b = append(b, ':')
+	return strconv.AppendUint(b, uint64(ap.Port()), 10)
+}
+
+// padRight pads what was appended to b since start with spaces to width (printf %-Ns).
+func padRight(b []byte, start, width int) []byte {
+	for len(b)-start < width {
+		b = append(b, ' ')
+	}
+	return b
+}
+
+// padLeftUint appends v right-aligned in width (printf %Nu).
+func padLeftUint(b []byte, v uint64, width int) []byte {
+	var tmp [20]byte
+	d := strconv.AppendUint(tmp[:0], v, 10)
+	for i := len(d); i < width; i++ {
+		b = append(b, ' ')
+	}
+	return append(b, d...)
 }
 
 // maskString is the persistence netmask as ipvsadm prints it, "" for a single host.
@@ -233,22 +314,23 @@ func fwdSwitch(f Forwarding) string {
 	return "-g"
 }
 
-// largenums prints counters as ipvsadm's print_largenum: 9 columns, scaled K/M/G/T.
-func largenums(w io.Writer, vs ...uint64) {
+// appendLargenums formats counters as ipvsadm's print_largenum: 9 columns, scaled K/M/G/T.
+func appendLargenums(b []byte, vs ...uint64) []byte {
 	for _, i := range vs {
 		switch {
 		case i < 100000000:
-			fmt.Fprintf(w, "%9d", i)
+			b = padLeftUint(b, i, 9)
 		case i < 1000000000:
-			fmt.Fprintf(w, "%8dK", i/1000)
+			b = append(padLeftUint(b, i/1000, 8), 'K')
 		case i < 100000000000:
-			fmt.Fprintf(w, "%8dM", i/1000000)
+			b = append(padLeftUint(b, i/1000000, 8), 'M')
 		case i < 100000000000000:
-			fmt.Fprintf(w, "%8dG", i/1000000000)
+			b = append(padLeftUint(b, i/1000000000, 8), 'G')
 		default:
-			fmt.Fprintf(w, "%8dT", i/1000000000000)
+			b = append(padLeftUint(b, i/1000000000000, 8), 'T')
 		}
 	}
+	return b
 }
 
 // addrWords is an address as libipvs compares it: 32-bit words in host order.

@@ -233,6 +233,16 @@ func benchInGuest(t *testing.T) {
 	}
 
 	ms := func(d time.Duration) string { return fmt.Sprintf("%.3f s", d.Seconds()) }
+	// The host is shared and noisy: the ratio within each repetition (both sides measured
+	// back to back from the same state) says more than the medians.
+	ratios := func(a, b []time.Duration) []string {
+		var out []string
+		for i := range a {
+			out = append(out, fmt.Sprintf("%.2f", a[i].Seconds()/b[i].Seconds()))
+		}
+		return out
+	}
+	t.Logf("RESULT per-repetition ratios vigil/ipvsadm: program %v, list %v", ratios(restoreV, restoreA), ratios(listV, listA))
 	t.Logf("RESULT program %dx%d: vigil Apply median %s %v; ipvsadm -R median %s %v; ratio vigil/ipvsadm %.2f",
 		nServices, nDests, ms(median(restoreV)), restoreV, ms(median(restoreA)), restoreA,
 		median(restoreV).Seconds()/median(restoreA).Seconds())
