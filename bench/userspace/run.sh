@@ -3,6 +3,8 @@
 # same machine, one run. Not part of go test: run it by hand (or VIGIL_BENCH=1 make bench).
 #
 #   bench/userspace/run.sh [duration] [connections] [rounds]
+#   PIN=1 bench/userspace/run.sh ...   # proxies on CPU 1 (one thread each), wrk and the
+#                                      # backends on CPU 0: a director with its own core
 #
 # Prints a markdown table of requests/s and p99 latency, keep-alive and Connection: close,
 # with the vigil/HAProxy ratio. Each (proxy, mode) cell is the median of the rounds; the
@@ -21,12 +23,18 @@ trap cleanup EXIT INT TERM
 GOFLAGS=-mod=mod go build -o "$TMP/ub" ./bench/userspace
 BA=127.0.0.1:19101 BB=127.0.0.1:19102 VIGIL=127.0.0.1:19100 HAP=127.0.0.1:19200
 
-"$TMP/ub" backend -listen $BA & PIDS="$PIDS $!"
-"$TMP/ub" backend -listen $BB & PIDS="$PIDS $!"
-"$TMP/ub" proxy -listen $VIGIL -backends $BA,$BB ${VIGIL_PROFILE:+-cpuprofile "$VIGIL_PROFILE"} 2>"$TMP/vigil.log" & VPID=$!; PIDS="$PIDS $VPID"
+LOAD="" PROXY="" NBTHREAD=""
+if [ -n "${PIN:-}" ]; then
+	LOAD="taskset -c 0" PROXY="taskset -c 1" NBTHREAD="    nbthread 1"
+	export GOMAXPROCS_PROXY=1
+fi
+$LOAD "$TMP/ub" backend -listen $BA & PIDS="$PIDS $!"
+$LOAD "$TMP/ub" backend -listen $BB & PIDS="$PIDS $!"
+env ${GOMAXPROCS_PROXY:+GOMAXPROCS=$GOMAXPROCS_PROXY} $PROXY "$TMP/ub" proxy -listen $VIGIL -backends $BA,$BB ${VIGIL_PROFILE:+-cpuprofile "$VIGIL_PROFILE"} 2>"$TMP/vigil.log" & VPID=$!; PIDS="$PIDS $VPID"
 cat >"$TMP/haproxy.cfg" <<CFG
 global
     maxconn 9000
+$NBTHREAD
 defaults
     mode tcp
     timeout connect 5s
@@ -40,14 +48,14 @@ backend be
     server a $BA
     server b $BB
 CFG
-haproxy -f "$TMP/haproxy.cfg" -db 2>"$TMP/haproxy.log" & PIDS="$PIDS $!"
+$PROXY haproxy -f "$TMP/haproxy.cfg" -db 2>"$TMP/haproxy.log" & PIDS="$PIDS $!"
 sleep 1
 
 run() { # name url mode round
 	if [ "$3" = close ]; then
-		wrk -t$THREADS -c$CONNS -d$DUR --latency -H 'Connection: close' "$2" >"$TMP/$1.$3.$4" 2>&1
+		$LOAD wrk -t$THREADS -c$CONNS -d$DUR --latency -H 'Connection: close' "$2" >"$TMP/$1.$3.$4" 2>&1
 	else
-		wrk -t$THREADS -c$CONNS -d$DUR --latency "$2" >"$TMP/$1.$3.$4" 2>&1
+		$LOAD wrk -t$THREADS -c$CONNS -d$DUR --latency "$2" >"$TMP/$1.$3.$4" 2>&1
 	fi
 }
 for r in $(seq 1 "$ROUNDS"); do
@@ -64,7 +72,7 @@ p99() { awk '$1=="99%" {v=$2; if (v ~ /us$/) {sub(/us/,"",v); v/=1000} else if (
 errs() { awk '/Socket errors|Non-2xx/ {e=e $0 "; "} END {print e}' "$1"; }
 median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
-echo "wrk -t$THREADS -c$CONNS -d$DUR --latency, $ROUNDS rounds (median), $(nproc) cores, $(date -u +%Y-%m-%dT%H:%MZ)"
+echo "wrk -t$THREADS -c$CONNS -d$DUR --latency, $ROUNDS rounds (median), $(nproc) cores, ${PIN:+pinned (proxies CPU 1, load CPU 0), }$(date -u +%Y-%m-%dT%H:%MZ), load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
 echo "| mode | vigil req/s | HAProxy req/s | ratio | vigil p99 ms | HAProxy p99 ms | p99 ratio |"
 echo "| --- | --- | --- | --- | --- | --- | --- |"

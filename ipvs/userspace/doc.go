@@ -22,13 +22,17 @@
 //     (the kernel's SYN/FIN states) and UDP flows (the kernel counts UDP connections as
 //     inactive). Unlike the kernel, a closed connection does not linger as TIME_WAIT.
 //   - Byte counters follow the kernel's names: InBytes is client to real server, OutBytes
-//     real server to client. TCP bytes are added per 128 KiB spliced and when a direction
-//     ends; TCP packet counters stay 0 (splice does not see segments). UDP counts datagrams.
-//     Rates come from a 2-second estimator with the kernel's 1/4 smoothing.
+//     real server to client. TCP bytes are added per message forwarded, or per 128 KiB
+//     during a spliced bulk transfer; TCP packet counters stay 0 (a socket does not see
+//     segments). UDP counts datagrams as packets. Rates come from a 2-second estimator
+//     with the kernel's 1/4 smoothing.
 //   - Persistence emulates kernel templates with net.ipv4.vs.expire_quiescent_template=1: a
 //     client (source masked by the netmask) sticks to its real server while it has
 //     connections and for the persistence timeout after its last one, unless that server
 //     is deleted or its weight drops to 0.
+//   - Deleting a service stops its listener at once, so its address is free for a re-add.
+//     TCP connections already established keep flowing; UDP flows end with the service,
+//     because their replies leave through its socket.
 //   - Timeouts: the UDP timeout is the idle timeout of a UDP flow; the TCP and TCPFin
 //     timeouts are stored and reported but not applied (TCP keep-alive finds dead peers).
 package userspace
