@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vigil-lb/vigil/internal/testenv"
 	"github.com/vigil-lb/vigil/ipvs"
 )
 
@@ -244,4 +245,9 @@ func (c *fakeClock) Advance(d time.Duration) {
 	c.mu.Lock()
 	c.now = c.now.Add(d)
 	c.mu.Unlock()
+}
+
+func testenvRequireIPv6(t *testing.T, err error) {
+	t.Helper()
+	testenv.Require(t, false, "IPv6 loopback: %v", err)
 }

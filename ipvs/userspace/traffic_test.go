@@ -745,3 +745,56 @@ func TestTrafficFreebind(t *testing.T) {
 		t.Fatalf("add service on a non-local VIP: %v", err)
 	}
 }
+
+// TestTrafficIPv6 serves a virtual service on ::1 from IPv4 real servers (a proxy may
+// mix families, as kernel IPVS may only with tun).
+func TestTrafficIPv6(t *testing.T) {
+	ln, err := net.Listen("tcp", "[::1]:0")
+	if err != nil {
+		testenvRequireIPv6(t, err)
+		return
+	}
+	vip := ln.Addr().(*net.TCPAddr).AddrPort()
+	ln.Close()
+	tb := newTestTable(t, Options{})
+	a := startBackend(t, "a")
+	k := addService(t, tb, ipvs.Service{ServiceKey: ipvs.ServiceKey{Addr: vip}, Scheduler: "sh"}, []*backend{a}, []int{1})
+	if k.Family != ipvs.Inet6 {
+		t.Fatalf("key family %v", k.Family)
+	}
+	if got := hit(t, vip, ""); got != "a" {
+		t.Fatalf("got %s", got)
+	}
+}
+
+// TestNoGoroutineLeak runs TCP, UDP, a deleted service with a live connection and a
+// refused real server through one table; newTestTable's cleanup then requires the
+// goroutine count to return to where it was before New.
+func TestNoGoroutineLeak(t *testing.T) {
+	tb := newTestTable(t, Options{})
+	a := startBackend(t, "a")
+	dead := &backend{addr: freeAddr(t, "127.0.0.1")}
+	k := addService(t, tb, ipvs.Service{Scheduler: "rr"}, []*backend{dead, a}, []int{1, 1})
+	for range 10 {
+		hit(t, k.Addr, "")
+	}
+	held, err := dial(t, k.Addr, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Close()
+	if err := tb.DeleteService(context.Background(), k); err != nil {
+		t.Fatal(err)
+	}
+	u := startUDPBackend(t, "u")
+	vip := freeUDPAddr(t)
+	uk := ipvs.AddrKey(ipvs.UDP, vip)
+	if err := tb.AddService(context.Background(), ipvs.Service{ServiceKey: uk, Scheduler: "rr"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := tb.AddDestination(context.Background(), uk, ipvs.Destination{Addr: u.addr, Weight: 1}); err != nil {
+		t.Fatal(err)
+	}
+	udpAsk(t, udpClient(t, vip), "x")
+	echo(t, held, []byte("still draining"))
+}
