@@ -296,7 +296,9 @@ func (h *httpChecker) checkStatusOnly(ctx context.Context, start time.Time) Resu
 	if _, err := f.Write(h.request); err != nil {
 		return Result{Reason: ioReason(ctx, start, "send request to "+h.addr.String(), err)}
 	}
-	var buf [1024]byte
+	// A status line is short; a small buffer keeps the probe's goroutine stack small,
+	// which matters when thousands of probes are in flight.
+	buf := make([]byte, 128, 1024)
 	n, eol := 0, 0
 	for {
 		if i := bytes.IndexByte(buf[:n], '\n'); i >= 0 {
@@ -329,6 +331,7 @@ func (h *httpChecker) checkStatusOnly(ctx context.Context, start time.Time) Resu
 		why := fmt.Sprintf("http %d from %s (want %s)", status, h.addr, h.cfg.ExpectStatus)
 		if status >= 300 && status < 400 {
 			// Failing is not the hot path: read on for the Location to name it.
+			buf = buf[:cap(buf)]
 			for n < len(buf) && !bytes.Contains(buf[:n], []byte("\r\n\r\n")) {
 				m, err := f.Read(buf[n:])
 				n += m

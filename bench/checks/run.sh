@@ -74,4 +74,4 @@ for kind in $KINDS; do
 done
 echo "loadavg at the end $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "ratios (vigil / haproxy):"
-awk '{cpu[$1" "$2]=$9; rss[$1" "$2]=$11} END{for (k in cpu) if (k ~ /^vigil/) {split(k,a," "); h="haproxy "a[2]; if (cpu[h]>0) printf "%-5s cpu/check %.2f  rss %.2f\n", a[2], cpu[k]/cpu[h], rss[k]/rss[h]}}' "$W/results"
+awk '{cpu[$1" "$2]=$8; rss[$1" "$2]=$10} END{for (k in cpu) if (k ~ /^vigil/) {split(k,a," "); h="haproxy "a[2]; if (cpu[h]>0) printf "%-5s cpu/check %.2f  rss %.2f\n", a[2], cpu[k]/cpu[h], rss[k]/rss[h]}}' "$W/results"
