@@ -209,10 +209,13 @@ func (v *vigil) start() {
 	v.waitReady()
 }
 
+// readyTimeout bounds a vigil's start-up (parse, program the table, serve the API).
+var readyTimeout = 30 * time.Second
+
 // waitReady polls /healthz until vigil answers.
 func (v *vigil) waitReady() {
 	v.t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(readyTimeout)
 	for time.Now().Before(deadline) {
 		select {
 		case <-v.done:
@@ -228,7 +231,7 @@ func (v *vigil) waitReady() {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	v.t.Fatalf("%s not ready after 30s:\n%s", v.name, v.log.String())
+	v.t.Fatalf("%s not ready after %s:\n%s", v.name, readyTimeout, v.log.String())
 }
 
 // Status fetches and decodes /status.
