@@ -134,6 +134,43 @@ func (r *Reconciler) Apply(ctx context.Context, desired []VirtualService) (Chang
 	return r.sync(ctx)
 }
 
+// ApplyService replaces the desired state of one service and brings just that service in
+// line: one read of the service list and one of its destinations, then only the writes
+// that differ. It is what a change confined to one service (a quorum change that brings
+// in or takes out its sorry server) costs, instead of re-reading every service. The
+// service becomes owned if it was not.
+func (r *Reconciler) ApplyService(ctx context.Context, vs VirtualService) (Changes, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	k := vs.ServiceKey
+	switch {
+	case k.Family == 0 && k.IsFWMark():
+		k.Family = Inet4
+	case !k.IsFWMark():
+		k = AddrKey(k.Protocol, k.Addr)
+	}
+	vs.ServiceKey = k
+	if r.desired[k] == nil {
+		r.order = append(r.order, k)
+	}
+	ds := &desiredService{svc: vs.Service, dests: slices.Clone(vs.Destinations)}
+	r.desired[k] = ds
+	r.owned[k] = true
+
+	var c Changes
+	defer func() { r.writes.Add(c) }()
+	have, err := r.table.Services(ctx)
+	if err != nil {
+		return c, fmt.Errorf("reconcile %s: %w", k, err)
+	}
+	for _, s := range have {
+		if s.ServiceKey == k {
+			return c, r.syncService(ctx, ds, s.Service, true, &c)
+		}
+	}
+	return c, r.syncService(ctx, ds, Service{}, false, &c)
+}
+
 // Resync compares the table with the last desired state and repairs any drift: missing
 // services and destinations are re-added, wrong settings and weights fixed, foreign
 // destinations in owned services removed. repairs counts the writes.

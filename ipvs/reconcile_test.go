@@ -384,3 +384,35 @@ func TestErrorsKeepErrno(t *testing.T) {
 		t.Errorf("err = %q, want %q", got, want)
 	}
 }
+
+// ApplyService touches only its own service: a sorry server coming in is one write, and
+// the other owned service is neither read for destinations nor written.
+func TestApplyServiceTouchesOneService(t *testing.T) {
+	ctx := context.Background()
+	tb := ipvstest.New()
+	r := ipvs.NewReconciler(tb, ipvs.ReconcilerOptions{})
+	if _, err := r.Apply(ctx, []ipvs.VirtualService{web(), fwm()}); err != nil {
+		t.Fatal(err)
+	}
+	tb.ResetOps()
+	w := web()
+	w.Destinations[0].Weight, w.Destinations[1].Weight = 0, 0
+	w.Destinations = append(w.Destinations, ipvs.RealServer{Destination: dest(rs3, 1)})
+	c, err := r.ApplyService(ctx, w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []ipvstest.Op{
+		op(ipvstest.UpdateDestination, webKey, rs1),
+		op(ipvstest.UpdateDestination, webKey, rs2),
+		op(ipvstest.AddDestination, webKey, rs3),
+	}
+	if d := diff(want, tb.Ops()); d != "" || c.Total() != 3 {
+		t.Errorf("ApplyService wrote %d (-want +got):\n%s", c.Total(), d)
+	}
+	// The new desired state is what a resync keeps.
+	tb.ResetOps()
+	if n, err := r.Resync(ctx); err != nil || n != 0 {
+		t.Errorf("Resync after ApplyService = %d, %v; want 0 repairs", n, err)
+	}
+}
