@@ -411,3 +411,33 @@ func decodeNetmask(af uint16, v uint32) int {
 	binary.NativeEndian.PutUint32(b[:], v)
 	return bits.LeadingZeros32(^binary.BigEndian.Uint32(b[:]))
 }
+
+// Write commands (include/uapi/linux/ip_vs.h).
+const (
+	ipvsCmdNewDest = 5
+	ipvsCmdSetDest = 6
+	ipvsCmdDelDest = 7
+)
+
+// destAttrs encodes IPVS_CMD_ATTR_DEST for a new, changed (full) or deleted (address and
+// port only) destination, as ip_vs_genl_parse_dest reads it.
+func destAttrs(d Destination, full bool) []byte {
+	a := d.Addr.Addr().Unmap()
+	var in []byte
+	if a.Is4() {
+		b4 := a.As4()
+		in = appendAttr(in, destAttrAddr, b4[:])
+	} else {
+		b16 := a.As16()
+		in = appendAttr(in, destAttrAddr, b16[:])
+	}
+	in = appendAttr(in, destAttrPort, binary.BigEndian.AppendUint16(nil, d.Addr.Port()))
+	if full {
+		in = appendAttr(in, destAttrFwd, binary.NativeEndian.AppendUint32(nil, uint32(d.Forwarding)&0x7))
+		in = appendAttr(in, destAttrWeight, binary.NativeEndian.AppendUint32(nil, uint32(d.Weight)))
+		in = appendAttr(in, destAttrUThresh, binary.NativeEndian.AppendUint32(nil, d.Upper))
+		in = appendAttr(in, destAttrLThresh, binary.NativeEndian.AppendUint32(nil, d.Lower))
+		in = appendAttr(in, destAttrAF, binary.NativeEndian.AppendUint16(nil, uint16(FamilyOf(a))))
+	}
+	return appendAttr(nil, ipvsCmdAttrDest, in)
+}

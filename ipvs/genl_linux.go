@@ -9,9 +9,9 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// genlReader is a blocking generic-netlink socket for IPVS dumps. Every receive is bounded
+// genlConn is a blocking generic-netlink socket for IPVS dumps and destination writes. Every receive is bounded
 // by SO_RCVTIMEO, so a lost reply ends in an error, never in an endless wait.
-type genlReader struct {
+type genlConn struct {
 	fd     int
 	family uint16 // the IPVS family id
 	seq    uint32
@@ -20,8 +20,8 @@ type genlReader struct {
 
 const genlRecvTimeout = 3 * time.Second
 
-// openGenlReader opens the socket inside netns ("" = here) and resolves the IPVS family.
-func openGenlReader(netns string) (*genlReader, error) {
+// openGenlConn opens the socket inside netns ("" = here) and resolves the IPVS family.
+func openGenlConn(netns string) (*genlConn, error) {
 	fd := -1
 	err := inNetns(netns, func() error {
 		var err error
@@ -31,7 +31,7 @@ func openGenlReader(netns string) (*genlReader, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open generic netlink socket: %w", err)
 	}
-	g := &genlReader{fd: fd, buf: make([]byte, 64<<10)}
+	g := &genlConn{fd: fd, buf: make([]byte, 64<<10)}
 	tv := unix.NsecToTimeval(genlRecvTimeout.Nanoseconds())
 	if err := unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv); err != nil {
 		g.close()
@@ -52,7 +52,7 @@ func openGenlReader(netns string) (*genlReader, error) {
 	return g, nil
 }
 
-func (g *genlReader) close() {
+func (g *genlConn) close() {
 	if g.fd >= 0 {
 		unix.Close(g.fd)
 		g.fd = -1
@@ -61,7 +61,7 @@ func (g *genlReader) close() {
 
 // request sends one generic netlink request and calls fn with the body of every reply
 // message of the same sequence number, until the dump is done or the ack arrives.
-func (g *genlReader) request(family uint16, flags uint16, cmd uint8, attrs []byte, fn func(body []byte) error) error {
+func (g *genlConn) request(family uint16, flags uint16, cmd uint8, attrs []byte, fn func(body []byte) error) error {
 	g.seq++
 	msg := make([]byte, unix.NLMSG_HDRLEN+genlHdrLen, unix.NLMSG_HDRLEN+genlHdrLen+len(attrs))
 	msg = append(msg, attrs...)
@@ -127,7 +127,7 @@ func (g *genlReader) request(family uint16, flags uint16, cmd uint8, attrs []byt
 	}
 }
 
-func (g *genlReader) resolveFamily() error {
+func (g *genlConn) resolveFamily() error {
 	attrs := appendAttr(nil, genlCtrlAttrName, append([]byte("IPVS"), 0))
 	found := false
 	err := g.request(genlCtrlFamily, unix.NLM_F_ACK, genlCtrlCmdGetFamily, attrs, func(body []byte) error {
@@ -149,7 +149,7 @@ func (g *genlReader) resolveFamily() error {
 	return nil
 }
 
-func (g *genlReader) services() ([]ServiceInfo, error) {
+func (g *genlConn) services() ([]ServiceInfo, error) {
 	var out []ServiceInfo
 	err := g.request(g.family, unix.NLM_F_DUMP, ipvsCmdGetService, nil, func(body []byte) error {
 		s, err := decodeService(body)
@@ -161,7 +161,7 @@ func (g *genlReader) services() ([]ServiceInfo, error) {
 	return out, err
 }
 
-func (g *genlReader) destinations(k ServiceKey) ([]DestinationInfo, error) {
+func (g *genlConn) destinations(k ServiceKey) ([]DestinationInfo, error) {
 	af := k.Family
 	if af == 0 {
 		af = FamilyOf(k.Addr.Addr())
@@ -175,4 +175,9 @@ func (g *genlReader) destinations(k ServiceKey) ([]DestinationInfo, error) {
 		return err
 	})
 	return out, err
+}
+
+// exec sends one IPVS command and waits for its acknowledgement.
+func (g *genlConn) exec(cmd uint8, attrs []byte) error {
+	return g.request(g.family, unix.NLM_F_ACK, cmd, attrs, func([]byte) error { return nil })
 }

@@ -30,7 +30,7 @@ type Kernel struct {
 	closed    bool
 	newHandle func(netns string) (*moby.Handle, error) // moby.New; replaced in tests
 	closeFn   func(*moby.Handle)                       // nil: Handle.Close; replaced in tests
-	rd        *genlReader                              // dumps (Services, Destinations); nil: reopened
+	rd        *genlConn                                // dumps (Services, Destinations); nil: reopened
 }
 
 var _ Table = (*Kernel)(nil)
@@ -53,7 +53,7 @@ func OpenKernel(opts KernelOptions) (*Kernel, error) {
 		return nil, err
 	}
 	k := &Kernel{opts: opts, log: log, newHandle: moby.New}
-	rd, err := openGenlReader(opts.Netns)
+	rd, err := openGenlConn(opts.Netns)
 	if err != nil {
 		return nil, err
 	}
@@ -188,7 +188,7 @@ func (k *Kernel) closeHandle(h *moby.Handle) {
 
 // read runs a dump on vigil's own reader socket (see genl.go), one call at a time with
 // the writes. A failed dump discards the socket so no stale reply is read later.
-func (k *Kernel) read(ctx context.Context, fn func(g *genlReader) error) error {
+func (k *Kernel) read(ctx context.Context, fn func(g *genlConn) error) error {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	if k.closed {
@@ -198,14 +198,17 @@ func (k *Kernel) read(ctx context.Context, fn func(g *genlReader) error) error {
 		return err
 	}
 	if k.rd == nil {
-		rd, err := openGenlReader(k.opts.Netns)
+		rd, err := openGenlConn(k.opts.Netns)
 		if err != nil {
 			return err
 		}
 		k.rd = rd
 	}
 	err := fn(k.rd)
-	if err != nil && !errors.Is(err, syscall.ESRCH) && !errors.Is(err, syscall.ENOENT) {
+	var errno syscall.Errno
+	if err != nil && (!errors.As(err, &errno) || errno == syscall.EAGAIN) {
+		// Not the kernel's answer (a timeout, a malformed reply): the socket may still
+		// hold a late reply, so start afresh.
 		k.rd.close()
 		k.rd = nil
 	}
@@ -215,7 +218,7 @@ func (k *Kernel) read(ctx context.Context, fn func(g *genlReader) error) error {
 // Services lists every service in the table, with 64-bit counters.
 func (k *Kernel) Services(ctx context.Context) ([]ServiceInfo, error) {
 	var out []ServiceInfo
-	err := k.read(ctx, func(g *genlReader) error {
+	err := k.read(ctx, func(g *genlConn) error {
 		var err error
 		out, err = g.services()
 		return err
@@ -229,7 +232,7 @@ func (k *Kernel) Services(ctx context.Context) ([]ServiceInfo, error) {
 // Destinations lists the destinations of svc, with connection counts and counters.
 func (k *Kernel) Destinations(ctx context.Context, svc ServiceKey) ([]DestinationInfo, error) {
 	var out []DestinationInfo
-	err := k.read(ctx, func(g *genlReader) error {
+	err := k.read(ctx, func(g *genlConn) error {
 		var err error
 		out, err = g.destinations(svc)
 		return err
@@ -274,14 +277,24 @@ func (k *Kernel) DeleteService(ctx context.Context, svc ServiceKey) error {
 	return nil
 }
 
+// destWrite runs one destination command on vigil's own socket: the path of every weight
+// change, encoded without moby/ipvs's per-call 64 KiB receive buffer.
+func (k *Kernel) destWrite(ctx context.Context, cmd uint8, svc ServiceKey, d Destination, full bool) error {
+	if full {
+		if d.Weight < 0 || d.Weight > 65535 {
+			return fmt.Errorf("weight %d out of range 0..65535", d.Weight)
+		}
+	}
+	if !d.Addr.Addr().IsValid() {
+		return errors.New("no address")
+	}
+	attrs := append(serviceKeyAttrs(svc), destAttrs(d, full)...)
+	return k.read(ctx, func(g *genlConn) error { return g.exec(cmd, attrs) })
+}
+
 // AddDestination adds d to svc (EEXIST if it exists, ESRCH if svc does not).
 func (k *Kernel) AddDestination(ctx context.Context, svc ServiceKey, d Destination) error {
-	md, err := toMobyDestination(d)
-	if err == nil {
-		ms := toMobyKey(svc)
-		err = k.do(ctx, func(h *moby.Handle) error { return h.NewDestination(ms, md) })
-	}
-	if err != nil {
+	if err := k.destWrite(ctx, ipvsCmdNewDest, svc, d, true); err != nil {
 		return fmt.Errorf("add destination %s to %s: %w", d.Addr, svc, err)
 	}
 	return nil
@@ -290,12 +303,7 @@ func (k *Kernel) AddDestination(ctx context.Context, svc ServiceKey, d Destinati
 // UpdateDestination sets the weight, forwarding and thresholds of an existing destination
 // in one netlink message (ENOENT if it does not exist).
 func (k *Kernel) UpdateDestination(ctx context.Context, svc ServiceKey, d Destination) error {
-	md, err := toMobyDestination(d)
-	if err == nil {
-		ms := toMobyKey(svc)
-		err = k.do(ctx, func(h *moby.Handle) error { return h.UpdateDestination(ms, md) })
-	}
-	if err != nil {
+	if err := k.destWrite(ctx, ipvsCmdSetDest, svc, d, true); err != nil {
 		return fmt.Errorf("update destination %s of %s: %w", d.Addr, svc, err)
 	}
 	return nil
@@ -303,9 +311,7 @@ func (k *Kernel) UpdateDestination(ctx context.Context, svc ServiceKey, d Destin
 
 // DeleteDestination removes a destination (ENOENT if it does not exist).
 func (k *Kernel) DeleteDestination(ctx context.Context, svc ServiceKey, addr netip.AddrPort) error {
-	ms := toMobyKey(svc)
-	md := &moby.Destination{Address: net.IP(addr.Addr().Unmap().AsSlice()), Port: addr.Port(), AddressFamily: uint16(FamilyOf(addr.Addr()))}
-	if err := k.do(ctx, func(h *moby.Handle) error { return h.DelDestination(ms, md) }); err != nil {
+	if err := k.destWrite(ctx, ipvsCmdDelDest, svc, Destination{Addr: addr}, false); err != nil {
 		return fmt.Errorf("delete destination %s of %s: %w", addr, svc, err)
 	}
 	return nil
@@ -372,23 +378,4 @@ func toMobyService(s Service) (*moby.Service, error) {
 	}
 	ms.Netmask = encodeNetmask(ms.AddressFamily, mask)
 	return ms, nil
-}
-
-func toMobyDestination(d Destination) (*moby.Destination, error) {
-	if d.Weight < 0 || d.Weight > 65535 {
-		return nil, fmt.Errorf("weight %d out of range 0..65535", d.Weight)
-	}
-	if !d.Addr.Addr().IsValid() {
-		return nil, errors.New("no address")
-	}
-	a := d.Addr.Addr().Unmap()
-	return &moby.Destination{
-		Address:         net.IP(a.AsSlice()),
-		Port:            d.Addr.Port(),
-		Weight:          d.Weight,
-		ConnectionFlags: uint32(d.Forwarding) & moby.ConnectionFlagFwdMask,
-		AddressFamily:   uint16(FamilyOf(a)),
-		UpperThreshold:  d.Upper,
-		LowerThreshold:  d.Lower,
-	}, nil
 }

@@ -5,7 +5,7 @@ import (
 	"net/netip"
 )
 
-// Table is a virtual-server table: kernel IPVS (see Open), the userspace data plane, or a
+// Table is a virtual-server table: kernel IPVS (see OpenKernel), the userspace data plane, or a
 // fake in tests. Every method is one operation on the table; errors say what was being done
 // and keep the kernel's errno reachable with errors.Is.
 type Table interface {
