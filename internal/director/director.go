@@ -317,23 +317,32 @@ func (d *Director) quorumStates() map[string]bool {
 	return out
 }
 
-// reportQuorumLocked logs quorum changes and tells the VRRP instances that track them.
-// d.mu is held.
+// reportQuorumLocked logs the quorum changes since before and tells the VRRP instances
+// the state of every virtual server they may track. d.mu is held.
 func (d *Director) reportQuorumLocked(before map[string]bool) {
 	for _, vs := range d.cfg.VirtualServers {
 		p := d.plans[serviceKey(vs)]
-		was, known := before[vs.Name]
-		if known && was != p.quorumUp {
-			if p.quorumUp {
-				d.log.Info("virtual server quorum up", "virtual_server", vs.Name, "healthy_real_servers", p.healthy)
-			} else {
-				d.log.Warn("virtual server quorum lost", "virtual_server", vs.Name, "healthy_real_servers", p.healthy,
-					"sorry_server", p.sorry)
-			}
+		if was, known := before[vs.Name]; known && was != p.quorumUp {
+			d.quorumChangedLocked(vs, p)
+			continue
 		}
 		for _, run := range d.vrrps {
 			run.inst.SetTracked(trackVSName(vs.Name), p.quorumUp)
 		}
+	}
+}
+
+// quorumChangedLocked logs a virtual server's new quorum state and reports it to the VRRP
+// instances (an instance ignores names it does not track). d.mu is held.
+func (d *Director) quorumChangedLocked(vs *conf.VirtualServer, p vsPlan) {
+	if p.quorumUp {
+		d.log.Info("virtual server quorum up", "virtual_server", vs.Name, "healthy_real_servers", p.healthy)
+	} else {
+		d.log.Warn("virtual server quorum lost", "virtual_server", vs.Name, "healthy_real_servers", p.healthy,
+			"sorry_server", p.sorry)
+	}
+	for _, run := range d.vrrps {
+		run.inst.SetTracked(trackVSName(vs.Name), p.quorumUp)
 	}
 }
 
@@ -435,20 +444,27 @@ func (d *Director) health(ctx context.Context, ev checks.ServerEvent) {
 	s.dynamic = ev.Weight
 	prev := d.plans[k.svc]
 	p := planVirtualServer(vs, d.states, prev.quorumUp)
-	if p.sorry != prev.sorry || p.quorumUp != prev.quorumUp || len(p.service.Destinations) != len(prev.service.Destinations) {
-		if _, err := d.syncLocked(ctx); err != nil {
-			d.log.Error("apply health change", "virtual_server", vs.Name, "real_server", ev.RealServer, "err", err)
-		}
-		return
-	}
 	d.plans[k.svc] = p
-	for i, want := range p.service.Destinations {
-		had := prev.service.Destinations[i]
-		if err := d.writeDestination(ctx, k.svc, had, want); err != nil {
+	if p.sorry != prev.sorry || len(p.service.Destinations) != len(prev.service.Destinations) {
+		// The sorry server comes in or goes out: this service alone is reconciled.
+		changes, err := d.rec.ApplyService(ctx, p.service)
+		d.counters.Writes += uint64(changes.Total())
+		if err != nil {
 			d.counters.WriteErrors++
-			d.log.Error("write real server weight; the next resync retries", "virtual_server", vs.Name,
-				"real_server", ev.RealServer, "err", err)
+			d.log.Error("apply quorum change; the next resync retries", "virtual_server", vs.Name, "err", err)
 		}
+	} else {
+		for i, want := range p.service.Destinations {
+			had := prev.service.Destinations[i]
+			if err := d.writeDestination(ctx, k.svc, had, want); err != nil {
+				d.counters.WriteErrors++
+				d.log.Error("write real server weight; the next resync retries", "virtual_server", vs.Name,
+					"real_server", ev.RealServer, "err", err)
+			}
+		}
+	}
+	if p.quorumUp != prev.quorumUp {
+		d.quorumChangedLocked(vs, p)
 	}
 }
 

@@ -33,7 +33,7 @@ func TestDaemonBenchVM(t *testing.T) {
 	}, map[string]func(*testing.T){
 		"quiesce_latency": benchQuiesceLatency,
 		// run alone with VIGIL_VMTEST_RUN=scale to keep the first from loading the guest
-		"scale_1000x4":    benchScale,
+		"scale_1000x4": benchScale,
 	})
 }
 
