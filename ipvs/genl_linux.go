@@ -12,16 +12,16 @@ import (
 // genlConn is a blocking generic-netlink socket for IPVS dumps and destination writes. Every receive is bounded
 // by SO_RCVTIMEO, so a lost reply ends in an error, never in an endless wait.
 type genlConn struct {
-	fd     int
-	family uint16 // the IPVS family id
-	seq    uint32
-	buf    []byte
+	fd      int
+	timeout time.Duration // SO_RCVTIMEO: a receive that waits longer fails
+	family  uint16        // the IPVS family id
+	seq     uint32
+	buf     []byte
 }
 
-const genlRecvTimeout = 3 * time.Second
-
 // openGenlConn opens the socket inside netns ("" = here) and resolves the IPVS family.
-func openGenlConn(netns string) (*genlConn, error) {
+// Every receive waits at most timeout.
+func openGenlConn(netns string, timeout time.Duration) (*genlConn, error) {
 	fd := -1
 	err := inNetns(netns, func() error {
 		var err error
@@ -31,8 +31,8 @@ func openGenlConn(netns string) (*genlConn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open generic netlink socket: %w", err)
 	}
-	g := &genlConn{fd: fd, buf: make([]byte, 64<<10)}
-	tv := unix.NsecToTimeval(genlRecvTimeout.Nanoseconds())
+	g := &genlConn{fd: fd, timeout: timeout, buf: make([]byte, 64<<10)}
+	tv := unix.NsecToTimeval(timeout.Nanoseconds())
 	if err := unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv); err != nil {
 		g.close()
 		return nil, fmt.Errorf("set netlink receive timeout: %w", err)
@@ -81,7 +81,7 @@ func (g *genlConn) request(family uint16, flags uint16, cmd uint8, attrs []byte,
 		}
 		if err != nil {
 			if err == unix.EAGAIN {
-				return fmt.Errorf("netlink receive: no reply within %v: %w", genlRecvTimeout, err)
+				return fmt.Errorf("netlink receive: no reply within %v: %w", g.timeout, err)
 			}
 			return fmt.Errorf("netlink receive: %w", err)
 		}

@@ -201,3 +201,20 @@ func TestWriteFuzzSeeds(t *testing.T) {
 		write("FuzzDecodeDestination", n, fmt.Sprintf("[]byte(%q)\nbool(%v)\n", b, strings.HasSuffix(n, "6")))
 	}
 }
+
+// The destination encoder and decoder agree (the kernel's acceptance of the encoding is
+// proven in TestKernelVM).
+func TestDestAttrsRoundTrip(t *testing.T) {
+	for _, d := range []Destination{
+		{Addr: netip.MustParseAddrPort("198.18.1.1:80"), Weight: 65535, Forwarding: Tunnel, Upper: 7, Lower: 3},
+		{Addr: netip.MustParseAddrPort("[2001:db8::9]:0"), Weight: 0, Forwarding: Direct},
+	} {
+		got, err := decodeDestination(append([]byte{ipvsCmdNewDest, 1, 0, 0}, destAttrs(d, true)...), Inet4)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Destination != d {
+			t.Errorf("round trip of %+v gives %+v", d, got.Destination)
+		}
+	}
+}

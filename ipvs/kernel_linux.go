@@ -18,9 +18,12 @@ import (
 	moby "github.com/moby/ipvs"
 )
 
-// Kernel is the Table of the Linux kernel's IPVS in one network namespace, programmed over
-// generic netlink through github.com/moby/ipvs. Calls are serialised on one handle and
-// each is bounded by a deadline.
+// Kernel is the Table of the Linux kernel's IPVS in one network namespace, over generic
+// netlink. Services and timeouts are written through github.com/moby/ipvs; the table is
+// read, and destinations (every weight change) written, on vigil's own socket (genl.go),
+// which measured 3-4x faster than moby/ipvs under load. Calls are serialised and each is
+// bounded by KernelOptions.Deadline: moby calls by a watchdog that closes a hung socket,
+// vigil's by the socket's receive timeout.
 type Kernel struct {
 	opts KernelOptions
 	log  *slog.Logger
@@ -53,7 +56,7 @@ func OpenKernel(opts KernelOptions) (*Kernel, error) {
 		return nil, err
 	}
 	k := &Kernel{opts: opts, log: log, newHandle: moby.New}
-	rd, err := openGenlConn(opts.Netns)
+	rd, err := openGenlConn(opts.Netns, opts.Deadline)
 	if err != nil {
 		return nil, err
 	}
@@ -198,7 +201,7 @@ func (k *Kernel) read(ctx context.Context, fn func(g *genlConn) error) error {
 		return err
 	}
 	if k.rd == nil {
-		rd, err := openGenlConn(k.opts.Netns)
+		rd, err := openGenlConn(k.opts.Netns, k.opts.Deadline)
 		if err != nil {
 			return err
 		}
