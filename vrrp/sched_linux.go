@@ -15,9 +15,25 @@ import (
 // ahead of CPU-bound neighbours: a late advert is a false failover. Process-wide: the
 // caller (the daemon's main) decides.
 func SetNice(nice int) error {
+	return eachThread(fmt.Sprintf("set nice %d", nice), func(tid int) error {
+		return unix.Setpriority(unix.PRIO_PROCESS, tid, nice)
+	})
+}
+
+// SetRealtime moves every thread of this process to SCHED_RR at priority 1-99, as
+// keepalived's vrrp_rt_priority does: the daemon then preempts every ordinary task, so
+// CPU-bound neighbours cannot delay an advert. The kernel's RT throttling
+// (sched_rt_runtime_us) still reserves CPU for the rest. Process-wide, like SetNice.
+func SetRealtime(priority int) error {
+	return eachThread(fmt.Sprintf("set SCHED_RR priority %d", priority), func(tid int) error {
+		return unix.SchedSetAttr(tid, &unix.SchedAttr{Policy: unix.SCHED_RR, Priority: uint32(priority)}, 0)
+	})
+}
+
+func eachThread(what string, fn func(tid int) error) error {
 	tasks, err := os.ReadDir("/proc/self/task")
 	if err != nil {
-		return fmt.Errorf("set nice %d: list threads: %w", nice, err)
+		return fmt.Errorf("%s: list threads: %w", what, err)
 	}
 	var errs []error
 	for _, t := range tasks {
@@ -25,8 +41,8 @@ func SetNice(nice int) error {
 		if err != nil {
 			continue
 		}
-		if err := unix.Setpriority(unix.PRIO_PROCESS, tid, nice); err != nil && !errors.Is(err, unix.ESRCH) {
-			errs = append(errs, fmt.Errorf("set nice %d on thread %d: %w", nice, tid, err))
+		if err := fn(tid); err != nil && !errors.Is(err, unix.ESRCH) {
+			errs = append(errs, fmt.Errorf("%s on thread %d: %w", what, tid, err))
 		}
 	}
 	return errors.Join(errs...)

@@ -34,3 +34,24 @@ func TestSetNiceAllThreads(t *testing.T) {
 		}
 	}
 }
+
+func TestSetRealtime(t *testing.T) {
+	testenv.RequireRoot(t)
+	if err := vrrp.SetRealtime(10); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		tasks, _ := os.ReadDir("/proc/self/task")
+		for _, task := range tasks {
+			tid, _ := strconv.Atoi(task.Name())
+			unix.SchedSetAttr(tid, &unix.SchedAttr{Policy: 0}, 0) // back to SCHED_OTHER
+		}
+	})
+	a, err := unix.SchedGetAttr(0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Policy != unix.SCHED_RR || a.Priority != 10 {
+		t.Errorf("policy %d priority %d, want SCHED_RR 10", a.Policy, a.Priority)
+	}
+}

@@ -90,6 +90,7 @@ type pair struct {
 	interval time.Duration
 	d1, d2   *vrrplab.Daemon
 	nice     int // for both implementations; 0: default
+	rt       int // SCHED_RR priority for both; 0: none
 }
 
 func (p *pair) start(name string, prio uint8) *vrrplab.Daemon {
@@ -97,7 +98,7 @@ func (p *pair) start(name string, prio uint8) *vrrplab.Daemon {
 	if p.vigil {
 		return p.lab.StartVigil(h, vrrplab.VigilConfig(name, prio, p.version, p.interval))
 	}
-	return p.lab.StartKeepalived(h, vrrplab.KeepalivedConfig{Priority: prio, Version: p.version, Interval: p.interval, Nice: p.nice})
+	return p.lab.StartKeepalived(h, vrrplab.KeepalivedConfig{Priority: prio, Version: p.version, Interval: p.interval, Nice: p.nice, RTPriority: p.rt})
 }
 
 func (p *pair) settled() {
@@ -270,11 +271,17 @@ func TestStarvation(t *testing.T) {
 	if nice != 0 {
 		t.Setenv(vrrpd.EnvNice, strconv.Itoa(nice))
 	}
+	// VIGIL_BENCH_RT runs both at SCHED_RR with that priority (vrrp.SetRealtime,
+	// keepalived's vrrp_rt_priority).
+	rt, _ := strconv.Atoi(os.Getenv("VIGIL_BENCH_RT"))
+	if rt != 0 {
+		t.Setenv(vrrpd.EnvRT, strconv.Itoa(rt))
+	}
 	const iv = 100 * time.Millisecond
 	pairs := map[bool]*pair{}
 	for _, vigil := range []bool{true, false} {
 		lab := vrrplab.New(t)
-		p := &pair{t: t, lab: lab, vigil: vigil, version: 3, interval: iv, nice: nice}
+		p := &pair{t: t, lab: lab, vigil: vigil, version: 3, interval: iv, nice: nice, rt: rt}
 		p.d1 = p.start("d1", 150)
 		p.d2 = p.start("d2", 100)
 		pairs[vigil] = p
@@ -319,7 +326,7 @@ func TestStarvation(t *testing.T) {
 		if vigil {
 			name = "vigil"
 		}
-		report(t, "| v3 / 0.1 s, 4 busy processes on 2 cores, %v, nice %d | %s | spurious transitions: %d | samples without exactly one VIP holder: %d of %d |", dur, nice, name, n, bad[vigil], samples)
+		report(t, "| v3 / 0.1 s, 4 busy processes on 2 cores, %v, nice %d, SCHED_RR %d | %s | spurious transitions: %d | samples without exactly one VIP holder: %d of %d |", dur, nice, rt, name, n, bad[vigil], samples)
 	}
 }
 

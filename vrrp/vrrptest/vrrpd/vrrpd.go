@@ -29,6 +29,7 @@ const (
 	EnvConfig = "VRRPD_CONFIG"
 	EnvStatus = "VRRPD_STATUS"
 	EnvNice   = "VRRPD_NICE"
+	EnvRT     = "VRRPD_RT_PRIORITY"
 )
 
 // MaybeRun runs the daemon and exits if EnvConfig is set; otherwise it returns.
@@ -62,6 +63,15 @@ func Main(cfgPath, statusPath string) int {
 		}
 		if err != nil {
 			logger.Warn("set scheduling priority", "nice", v, "err", err)
+		}
+	}
+	if v := os.Getenv(EnvRT); v != "" {
+		n, err := strconv.Atoi(v)
+		if err == nil {
+			err = vrrp.SetRealtime(n)
+		}
+		if err != nil {
+			logger.Warn("set real-time priority", "priority", v, "err", err)
 		}
 	}
 	deps, err := vrrp.OpenLinux(cfg, logger)

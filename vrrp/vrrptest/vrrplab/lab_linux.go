@@ -135,6 +135,8 @@ type KeepalivedConfig struct {
 	NoPreempt bool
 	// Nice, when not 0, sets keepalived's vrrp_priority (the VRRP process's nice).
 	Nice int
+	// RTPriority, when not 0, sets keepalived's vrrp_rt_priority (SCHED_RR).
+	RTPriority int
 }
 
 // StartKeepalived runs Debian's keepalived in h as a VRRP-only foreground process with
@@ -150,6 +152,9 @@ func (l *Lab) StartKeepalived(h *netlab.Host, kc KeepalivedConfig) *Daemon {
 	nice := ""
 	if kc.Nice != 0 {
 		nice = fmt.Sprintf("    vrrp_priority %d\n", kc.Nice)
+	}
+	if kc.RTPriority != 0 {
+		nice += fmt.Sprintf("    vrrp_rt_priority %d\n", kc.RTPriority)
 	}
 	conf := fmt.Sprintf(`global_defs {
     router_id %s
