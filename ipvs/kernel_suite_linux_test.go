@@ -191,6 +191,20 @@ func suiteAPI(t *testing.T) {
 	t.Run("ipvsadm output equals vigil's", func(t *testing.T) {
 		compareIPVSAdm(t, h, k)
 	})
+
+	t.Run("vigil ipvs list and save equal ipvsadm", func(t *testing.T) {
+		for _, tc := range [][2]string{
+			{"list", "-Ln"}, {"list --stats", "-Ln --stats"}, {"list --rate", "-Ln --rate"}, {"save", "-Sn"},
+		} {
+			want, err := h.Command(bg(), "ipvsadm", strings.Fields(tc[1])...).CombinedOutput()
+			mustf(t, err, "ipvsadm "+tc[1])
+			got, err := h.Command(bg(), "vigil", append([]string{"ipvs"}, strings.Fields(tc[0])...)...).CombinedOutput()
+			mustf(t, err, "vigil ipvs "+tc[0]+": "+string(got))
+			if string(got) != string(want) {
+				t.Errorf("vigil ipvs %s:\n%s\nipvsadm %s:\n%s", tc[0], got, tc[1], want)
+			}
+		}
+	})
 }
 
 // compareIPVSAdm checks `ipvsadm -Ln`, `-Ln --stats`, `-Ln --rate` and `-Sn` (or the
