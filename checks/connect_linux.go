@@ -25,7 +25,7 @@ func connectOnly(ctx context.Context, addr netip.AddrPort, source netip.Addr) er
 }
 
 // rawDial connects to addr and returns the connection as an *os.File registered with the
-// runtime's poller, its deadline set from ctx (call stop when done with it). It is
+// runtime's poller, whose I/O fails once ctx is done (call stop when done with it). It is
 // net.Dialer minus what a check never uses: name resolution, TCP_NODELAY,
 // getsockname/getpeername, a goroutine watching ctx. Ten system calls for a connect-only
 // check: socket, two setsockopt (SO_LINGER 0, TCP_QUICKACK 0; see prepareSocket), connect,
@@ -59,9 +59,7 @@ func rawDial(ctx context.Context, addr netip.AddrPort, source netip.Addr) (*os.F
 	// The socket is non-blocking, so os.NewFile registers it with the runtime's poller and
 	// deadlines work on it.
 	f := os.NewFile(uintptr(fd), "tcp-check")
-	if dl, ok := ctx.Deadline(); ok {
-		_ = f.SetDeadline(dl)
-	}
+	// ctx's own timer ends the wait: no deadline timers on the file itself.
 	stop := context.AfterFunc(ctx, func() { _ = f.SetDeadline(time.Unix(1, 0)) })
 	if !inProgress {
 		return f, stop, nil
