@@ -320,11 +320,8 @@ func (h *httpChecker) checkStatusOnly(ctx context.Context, start time.Time) Resu
 			return Result{Reason: ioReason(ctx, start, "read response from "+h.addr.String(), err)}
 		}
 	}
-	line := strings.TrimRight(string(buf[:eol]), "\r")
-	proto, rest, _ := strings.Cut(line, " ")
-	code, _, _ := strings.Cut(rest, " ")
-	status, err := strconv.Atoi(code)
-	if !strings.HasPrefix(proto, "HTTP/") || err != nil || len(code) != 3 {
+	status, ok := parseStatusLine(buf[:eol])
+	if !ok {
 		return Result{Reason: fmt.Sprintf("http: %s answered %s, not an HTTP status line", h.addr, quoteHead(buf[:n]))}
 	}
 	if !h.cfg.ExpectStatus.Contains(status) {
@@ -359,4 +356,28 @@ func headerValue(raw []byte, name string) string {
 		}
 	}
 	return ""
+}
+
+// parseStatusLine returns the code of an HTTP/1.x status line ("HTTP/1.1 200 OK", with
+// or without its CR; RFC 9112 §4), ok false for anything else.
+func parseStatusLine(line []byte) (code int, ok bool) {
+	l := strings.TrimSuffix(string(line), "\r")
+	proto, rest, found := strings.Cut(l, " ")
+	if !found || !strings.HasPrefix(proto, "HTTP/") {
+		return 0, false
+	}
+	c, _, _ := strings.Cut(rest, " ")
+	if len(c) != 3 {
+		return 0, false
+	}
+	for _, d := range []byte(c) {
+		if d < '0' || d > '9' {
+			return 0, false
+		}
+	}
+	code, _ = strconv.Atoi(c)
+	if code < 100 {
+		return 0, false
+	}
+	return code, true
 }

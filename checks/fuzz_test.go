@@ -1,0 +1,63 @@
+package checks
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestParseStatusLine(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		code int
+		ok   bool
+	}{
+		{"HTTP/1.1 200 OK\r", 200, true},
+		{"HTTP/1.0 503 Service Unavailable", 503, true},
+		{"HTTP/1.1 204", 204, true},
+		{"HTTP/1.1 20 OK", 0, false},
+		{"HTTP/1.1 +20 OK", 0, false},
+		{"HTTP/1.1 099 x", 0, false},
+		{"SSH-2.0-OpenSSH_9.2", 0, false},
+		{"", 0, false},
+	} {
+		code, ok := parseStatusLine([]byte(tc.in))
+		if code != tc.code || ok != tc.ok {
+			t.Errorf("parseStatusLine(%q) = %d, %v, want %d, %v", tc.in, code, ok, tc.code, tc.ok)
+		}
+	}
+}
+
+// FuzzParseStatusLine: any bytes from a server give a code in 100-999 or a refusal.
+func FuzzParseStatusLine(f *testing.F) {
+	for _, s := range []string{"HTTP/1.1 200 OK\r", "HTTP/1.0 301 Moved", "HTTP/1.1 999 x", "garbage", ""} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		code, ok := parseStatusLine(b)
+		if ok != (code != 0) || ok && (code < 100 || code > 999) {
+			t.Fatalf("parseStatusLine(%q) = %d, %v", b, code, ok)
+		}
+	})
+}
+
+// FuzzParseStatusSet: a parsed set renders to a string that parses to the same set.
+func FuzzParseStatusSet(f *testing.F) {
+	for _, s := range []string{"200", "200-299", "200,204,301-302", "599", "abc", "1-2-3"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		set, err := ParseStatusSet(s)
+		if err != nil {
+			return
+		}
+		again, err := ParseStatusSet(set.String())
+		if err != nil || again.String() != set.String() {
+			t.Fatalf("%q -> %q -> %q, %v", s, set.String(), again.String(), err)
+		}
+		for _, r := range set {
+			if r.Lo < 100 || r.Hi > 599 || r.Lo > r.Hi || strings.Contains(set.String(), " ") {
+				t.Fatalf("%q -> bad range %v", s, r)
+			}
+		}
+	})
+}
