@@ -83,8 +83,10 @@ type service struct {
 	listening bool
 	stats     counters
 
-	tcp *net.TCPListener
-	udp *net.UDPConn
+	tcp   *net.TCPListener // the goroutine data path's listener
+	lfd   int              // the event loop's listening socket
+	lloop *loop            // the loop accepting on lfd; nil once closed
+	udp   *net.UDPConn
 	wg  sync.WaitGroup // the accept loop and every connection
 }
 
@@ -106,6 +108,10 @@ func (s *service) listen(ctx context.Context) error {
 	addr := s.key.Addr.String()
 	switch s.key.Protocol {
 	case ipvs.TCP:
+		if s.t.engine != nil {
+			s.listening = true
+			return s.listenTCP(s.t.engine)
+		}
 		ln, err := lc.Listen(ctx, "tcp", addr)
 		if err != nil {
 			return fmt.Errorf("listen: %w", err)
@@ -134,6 +140,7 @@ func (s *service) stopListening() {
 	if s.tcp != nil {
 		s.tcp.Close()
 	}
+	s.closeListener()
 	if s.udp != nil {
 		// UDP flows answer through this socket, so closing it ends them (see serveUDP):
 		// a deleted UDP service frees its address at once for a re-add.

@@ -33,6 +33,8 @@ type Options struct {
 	DialTimeout time.Duration
 	// DrainTimeout is how long Close lets established connections finish (default 10s).
 	DrainTimeout time.Duration
+
+	goroutines bool // tests: carry TCP with a goroutine per direction even on Linux
 }
 
 // ErrFWMarkService is returned (wrapped) for a firewall-mark service.
@@ -50,6 +52,8 @@ type Table struct {
 	retired  map[*service]struct{} // deleted, still draining connections
 	timeouts ipvs.Timeouts
 	closed   bool
+
+	engine *engine // Linux: the epoll loops that carry TCP connections; nil: goroutines
 
 	estMu sync.Mutex // guards every counters.est
 	stop  chan struct{}
@@ -84,6 +88,13 @@ func New(opts Options) *Table {
 	}
 	if t.drainTimeout <= 0 {
 		t.drainTimeout = 10 * time.Second
+	}
+	if !opts.goroutines {
+		if e, err := newEngine(); err != nil {
+			t.log.Warn("userspace event loop unavailable, using a goroutine per direction", "err", err)
+		} else {
+			t.engine = e
+		}
 	}
 	t.wg.Add(1)
 	go t.estimate()
@@ -444,6 +455,9 @@ func (t *Table) Shutdown(ctx context.Context) error {
 	}
 	close(t.stop)
 	t.wg.Wait()
+	if t.engine != nil {
+		t.engine.stop()
+	}
 	t.mu.Lock()
 	clear(t.retired)
 	t.mu.Unlock()
