@@ -67,6 +67,8 @@ type Director struct {
 	reqs    chan func(context.Context)
 	// labels maps a check ID to its metric label ("http", "http#2"), under evMu.
 	labels map[string]string
+	// prints are the running configuration's check fingerprints (the loop's).
+	prints map[*conf.Check]string
 
 	mu       sync.Mutex // guards everything below; the loop is the only writer
 	cfg      *conf.Config

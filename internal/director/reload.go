@@ -25,6 +25,7 @@ func (d *Director) checkSpecs(cfg *conf.Config) []checks.Spec {
 		d.labels = labels
 		d.evMu.Unlock()
 	}()
+	prints := map[*conf.Check]string{}
 	for _, vs := range cfg.VirtualServers {
 		key := serviceKey(vs)
 		for _, rs := range vs.RealServers {
@@ -60,12 +61,27 @@ func (d *Director) checkSpecs(cfg *conf.Config) []checks.Spec {
 					Timeout:       c.Timeout,
 					Rise:          c.Rise,
 					Fall:          c.Fall,
-					Key:           checkFingerprint(c) + "|" + vs.Name + "|" + rs.Name,
+					Key:           d.fingerprint(prints, c) + "|" + vs.Name + "|" + rs.Name,
 				})
 			}
 		}
 	}
+	d.prints = prints
 	return specs
+}
+
+// fingerprint is checkFingerprint memoised across one reload: the running configuration's
+// fingerprints (d.prints) are reused, the new one's computed once and kept in next.
+func (d *Director) fingerprint(next map[*conf.Check]string, c *conf.Check) string {
+	if fp, ok := next[c]; ok {
+		return fp
+	}
+	fp, ok := d.prints[c]
+	if !ok {
+		fp = checkFingerprint(c)
+	}
+	next[c] = fp
+	return fp
 }
 
 // Reload applies cfg as the difference from the running configuration: unchanged real
@@ -92,7 +108,8 @@ func (d *Director) reload(ctx, runCtx context.Context, cfg *conf.Config) error {
 	defer d.mu.Unlock()
 	d.warnings = warnings
 	old := d.cfg
-	diff := configDiff(old, cfg)
+	prints := map[*conf.Check]string{}
+	diff := configDiff(old, cfg, func(c *conf.Check) string { return d.fingerprint(prints, c) })
 	d.install(cfg, nil)
 	changes, applyErr := d.syncLocked(ctx)
 	setErr := d.sched.Set(d.checkSpecs(cfg))
@@ -141,7 +158,7 @@ func (d *Director) ReloadFailed(err error) {
 
 // configDiff describes what changed between two configurations, one line per change, in
 // the words of the file.
-func configDiff(old, cur *conf.Config) []string {
+func configDiff(old, cur *conf.Config, fingerprint func(*conf.Check) string) []string {
 	var out []string
 	if !reflect.DeepEqual(old.Global, cur.Global) {
 		out = append(out, globalDiff(old.Global, cur.Global)...)
@@ -177,7 +194,7 @@ func configDiff(old, cur *conf.Config) []string {
 					out = append(out, fmt.Sprintf("~ real_server %q %s in %q: %s", rs.Name, rs.Address, vs.Name, strings.Join(changes, ", ")))
 				}
 			}
-			if o != nil && !sameChecks(o.Checks, rs.Checks) {
+			if o != nil && !sameChecks(o.Checks, rs.Checks, fingerprint) {
 				out = append(out, fmt.Sprintf("~ checks of real_server %q %s in %q (restarted)", rs.Name, rs.Address, vs.Name))
 			}
 		}
@@ -238,12 +255,12 @@ func persistenceText(p *conf.Persistence) string {
 	return fmt.Sprintf("%s/%d", p.Timeout, p.Netmask)
 }
 
-func sameChecks(a, b []*conf.Check) bool {
+func sameChecks(a, b []*conf.Check, fingerprint func(*conf.Check) string) bool {
 	if len(a) != len(b) {
 		return false
 	}
 	for i := range a {
-		if checkFingerprint(a[i]) != checkFingerprint(b[i]) {
+		if fingerprint(a[i]) != fingerprint(b[i]) {
 			return false
 		}
 	}

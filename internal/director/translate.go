@@ -4,7 +4,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"fmt"
 	"net/netip"
 
 	"github.com/vigil-lb/vigil/conf"
@@ -88,7 +87,7 @@ type rsKey struct {
 	addr netip.AddrPort
 }
 
-func (k rsKey) String() string { return fmt.Sprintf("%s -> %s", k.svc, k.addr) }
+func (k rsKey) String() string { return k.svc.String() + " -> " + k.addr.String() }
 
 // checkFingerprint is equal for two checks exactly when their behaviour is equal, so a
 // reload keeps an unchanged check's state and phase and restarts a changed one. Secrets
