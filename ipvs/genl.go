@@ -12,8 +12,12 @@ import (
 	"fmt"
 	"math/bits"
 	"net/netip"
+	"syscall"
 	"time"
 )
+
+// syscallErrno turns a kernel error number into the errno errors.Is matches.
+func syscallErrno(e int32) error { return syscall.Errno(e) }
 
 // Generic netlink and IPVS numbers.
 const (
@@ -440,4 +444,60 @@ func destAttrs(d Destination, full bool) []byte {
 		in = appendAttr(in, destAttrAF, binary.NativeEndian.AppendUint16(nil, uint16(FamilyOf(a))))
 	}
 	return appendAttr(nil, ipvsCmdAttrDest, in)
+}
+
+// Netlink message header (include/uapi/linux/netlink.h).
+const (
+	nlmsgHdrLen = 16
+	nlmsgNoop   = 1
+	nlmsgError  = 2
+	nlmsgDone   = 3
+	nlmFMulti   = 0x2
+)
+
+// parseReplies walks the netlink messages of one received datagram and calls fn with the
+// body of each reply to request seq. done reports that the request is answered: the dump
+// ended, the acknowledgement (or an error, returned as its errno) arrived, or a single
+// reply came to a non-dump request. Messages of other sequence numbers are late replies
+// to abandoned requests and are skipped.
+func parseReplies(b []byte, seq uint32, dump bool, fn func(body []byte) error) (done bool, err error) {
+	for len(b) >= nlmsgHdrLen {
+		l := int(binary.NativeEndian.Uint32(b[0:4]))
+		if l < nlmsgHdrLen || l > len(b) {
+			return true, errMalformed
+		}
+		typ := binary.NativeEndian.Uint16(b[4:6])
+		flags := binary.NativeEndian.Uint16(b[6:8])
+		mseq := binary.NativeEndian.Uint32(b[8:12])
+		body := b[nlmsgHdrLen:l]
+		if next := (l + 3) &^ 3; next < len(b) {
+			b = b[next:]
+		} else {
+			b = nil
+		}
+		if mseq != seq {
+			continue
+		}
+		switch typ {
+		case nlmsgDone:
+			return true, nil
+		case nlmsgError:
+			if len(body) < 4 {
+				return true, errMalformed
+			}
+			if e := int32(binary.NativeEndian.Uint32(body[0:4])); e != 0 {
+				return true, syscallErrno(-e)
+			}
+			return true, nil
+		case nlmsgNoop:
+			continue
+		}
+		if err := fn(body); err != nil {
+			return true, err
+		}
+		if flags&nlmFMulti == 0 && !dump {
+			return true, nil
+		}
+	}
+	return false, nil
 }

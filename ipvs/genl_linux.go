@@ -3,7 +3,6 @@ package ipvs
 import (
 	"encoding/binary"
 	"fmt"
-	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -85,44 +84,9 @@ func (g *genlConn) request(family uint16, flags uint16, cmd uint8, attrs []byte,
 			}
 			return fmt.Errorf("netlink receive: %w", err)
 		}
-		b := g.buf[:n]
-		for len(b) >= unix.NLMSG_HDRLEN {
-			l := int(binary.NativeEndian.Uint32(b[0:4]))
-			if l < unix.NLMSG_HDRLEN || l > len(b) {
-				return errMalformed
-			}
-			typ := binary.NativeEndian.Uint16(b[4:6])
-			mflags := binary.NativeEndian.Uint16(b[6:8])
-			seq := binary.NativeEndian.Uint32(b[8:12])
-			body := b[unix.NLMSG_HDRLEN:l]
-			if next := (l + unix.NLMSG_ALIGNTO - 1) &^ (unix.NLMSG_ALIGNTO - 1); next < len(b) {
-				b = b[next:]
-			} else {
-				b = nil
-			}
-			if seq != g.seq {
-				continue // a late reply to an abandoned request
-			}
-			switch typ {
-			case unix.NLMSG_DONE:
-				return nil
-			case unix.NLMSG_ERROR:
-				if len(body) < 4 {
-					return errMalformed
-				}
-				if e := int32(binary.NativeEndian.Uint32(body[0:4])); e != 0 {
-					return syscall.Errno(-e)
-				}
-				return nil
-			case unix.NLMSG_NOOP:
-				continue
-			}
-			if err := fn(body); err != nil {
-				return err
-			}
-			if mflags&unix.NLM_F_MULTI == 0 && flags&unix.NLM_F_DUMP == 0 {
-				return nil
-			}
+		done, err := parseReplies(g.buf[:n], g.seq, flags&unix.NLM_F_DUMP != 0, fn)
+		if done || err != nil {
+			return err
 		}
 	}
 }

@@ -2,11 +2,13 @@ package ipvs
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -200,6 +202,14 @@ func TestWriteFuzzSeeds(t *testing.T) {
 	for n, b := range dests {
 		write("FuzzDecodeDestination", n, fmt.Sprintf("[]byte(%q)\nbool(%v)\n", b, strings.HasSuffix(n, "6")))
 	}
+	replies := map[string][]byte{
+		"dump": append(append(nlmsg(30, nlmFMulti, 7, svcs["tcp4"]), nlmsg(30, nlmFMulti, 7, svcs["fwmark4"])...), nlmsg(nlmsgDone, nlmFMulti, 7, nil)...),
+		"ack":  nlmsg(nlmsgError, 0, 7, make([]byte, 20)),
+		"late": append(nlmsg(nlmsgError, 0, 6, make([]byte, 20)), nlmsg(30, 0, 7, dests["nat4"])...),
+	}
+	for n, b := range replies {
+		write("FuzzParseReplies", n, fmt.Sprintf("[]byte(%q)\nbool(%v)\n", b, n == "dump"))
+	}
 }
 
 // The destination encoder and decoder agree (the kernel's acceptance of the encoding is
@@ -217,4 +227,58 @@ func TestDestAttrsRoundTrip(t *testing.T) {
 			t.Errorf("round trip of %+v gives %+v", d, got.Destination)
 		}
 	}
+}
+
+func nlmsg(typ, flags uint16, seq uint32, body []byte) []byte {
+	b := binary.NativeEndian.AppendUint32(nil, uint32(nlmsgHdrLen+len(body)))
+	b = binary.NativeEndian.AppendUint16(b, typ)
+	b = binary.NativeEndian.AppendUint16(b, flags)
+	b = binary.NativeEndian.AppendUint32(b, seq)
+	b = binary.NativeEndian.AppendUint32(b, 0)
+	b = append(b, body...)
+	for len(b)%4 != 0 {
+		b = append(b, 0)
+	}
+	return b
+}
+
+func TestParseReplies(t *testing.T) {
+	eexist := binary.NativeEndian.AppendUint32(nil, uint32(0xffffffff-uint32(syscall.EEXIST)+1))
+	tests := []struct {
+		name     string
+		in       []byte
+		dump     bool
+		wantN    int
+		wantDone bool
+		wantErr  error
+	}{
+		{"dump part", append(nlmsg(30, nlmFMulti, 7, []byte("a")), nlmsg(30, nlmFMulti, 7, []byte("b"))...), true, 2, false, nil},
+		{"dump end", append(nlmsg(30, nlmFMulti, 7, []byte("a")), nlmsg(nlmsgDone, nlmFMulti, 7, nil)...), true, 1, true, nil},
+		{"late reply skipped", append(nlmsg(nlmsgError, 0, 6, eexist), nlmsg(nlmsgError, 0, 7, make([]byte, 4))...), false, 0, true, nil},
+		{"errno", nlmsg(nlmsgError, 0, 7, eexist), false, 0, true, syscall.EEXIST},
+		{"single reply", nlmsg(30, 0, 7, []byte("x")), false, 1, true, nil},
+		{"truncated", nlmsg(30, 0, 7, []byte("x"))[:10], false, 0, false, nil},
+		{"bad length", []byte{200, 0, 0, 0, 30, 0, 0, 0, 7, 0, 0, 0, 0, 0, 0, 0}, false, 0, true, errMalformed},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			n := 0
+			done, err := parseReplies(tt.in, 7, tt.dump, func([]byte) error { n++; return nil })
+			if n != tt.wantN || done != tt.wantDone || !errors.Is(err, tt.wantErr) {
+				t.Errorf("got %d bodies, done %v, err %v; want %d, %v, %v", n, done, err, tt.wantN, tt.wantDone, tt.wantErr)
+			}
+		})
+	}
+}
+
+func FuzzParseReplies(f *testing.F) {
+	f.Add(append(nlmsg(30, nlmFMulti, 7, []byte("abcd")), nlmsg(nlmsgDone, nlmFMulti, 7, nil)...), true)
+	f.Fuzz(func(t *testing.T, b []byte, dump bool) {
+		parseReplies(b, 7, dump, func(body []byte) error {
+			if len(body) > len(b) {
+				t.Fatal("body longer than the datagram")
+			}
+			return nil
+		})
+	})
 }
