@@ -114,6 +114,7 @@ func newTestTable(t *testing.T, opts Options) *Table {
 	if opts.DrainTimeout == 0 {
 		opts.DrainTimeout = 5 * time.Second
 	}
+	opts.goroutines = opts.goroutines || forceGoroutines
 	tb := New(opts)
 	t.Cleanup(func() {
 		if err := tb.Close(); err != nil {
@@ -251,3 +252,7 @@ func testenvRequireIPv6(t *testing.T, err error) {
 	t.Helper()
 	testenv.Require(t, false, "IPv6 loopback: %v", err)
 }
+
+// forceGoroutines makes newTestTable use the portable goroutine-per-direction data path
+// (see TestGoroutinePath).
+var forceGoroutines bool

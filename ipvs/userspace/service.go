@@ -87,7 +87,7 @@ type service struct {
 	lfd   int              // the event loop's listening socket
 	lloop *loop            // the loop accepting on lfd; nil once closed
 	udp   *net.UDPConn
-	wg  sync.WaitGroup // the accept loop and every connection
+	wg    sync.WaitGroup // the accept loop and every connection
 }
 
 type closer interface{ cut() }

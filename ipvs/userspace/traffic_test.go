@@ -604,7 +604,7 @@ func TestTrafficDeleteServiceDrains(t *testing.T) {
 func TestTrafficCloseCutsAfterDrainTimeout(t *testing.T) {
 	base := newTestTable(t, Options{}) // keeps the leak check around this test
 	_ = base
-	tb := New(Options{Logger: testLogger(t), DrainTimeout: 300 * time.Millisecond})
+	tb := New(Options{Logger: testLogger(t), DrainTimeout: 300 * time.Millisecond, goroutines: forceGoroutines})
 	a := startBackend(t, "a")
 	k := addService(t, tb, ipvs.Service{Scheduler: "rr"}, []*backend{a}, []int{1})
 	held, err := dial(t, k.Addr, "")
@@ -797,4 +797,27 @@ func TestNoGoroutineLeak(t *testing.T) {
 	}
 	udpAsk(t, udpClient(t, vip), "x")
 	echo(t, held, []byte("still draining"))
+}
+
+// TestGoroutinePath runs the TCP traffic tests again over the portable data path (a
+// goroutine per direction, tcp.go) that other systems use instead of the epoll loops.
+func TestGoroutinePath(t *testing.T) {
+	forceGoroutines = true
+	defer func() { forceGoroutines = false }()
+	for name, f := range map[string]func(*testing.T){
+		"RoundRobin":         TestTrafficRoundRobinAlternates,
+		"LeastConnection":    TestTrafficLeastConnection,
+		"WeightZero":         TestTrafficWeightZeroQuiesces,
+		"RealServerKilled":   TestTrafficRealServerKilled,
+		"ConnectRetry":       TestTrafficConnectRetry,
+		"Persistence":        TestTrafficPersistence,
+		"HalfClose":          TestTrafficHalfClose,
+		"InactiveHalfClosed": TestTrafficInactiveWhileHalfClosed,
+		"DeleteDrains":       TestTrafficDeleteServiceDrains,
+		"CloseCuts":          TestTrafficCloseCutsAfterDrainTimeout,
+		"Threshold":          TestTrafficThreshold,
+		"NoLeak":             TestNoGoroutineLeak,
+	} {
+		t.Run(name, f)
+	}
 }
