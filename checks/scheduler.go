@@ -28,6 +28,12 @@ type Spec struct {
 	// Key is the check's configuration in comparable form. A Set that keeps ID, Server and
 	// Key keeps the running check, its state and its phase (and ignores the new Checker).
 	Key string
+	// Initial is the state a new check starts in (and its server, when the server is new).
+	// Unknown (the zero value): the first result decides at once. Up or Down: the state is
+	// already known, for instance from a kernel weight vigil adopted at start-up, and rise
+	// or fall apply from the first result, so one slow probe right after a restart does
+	// not quiesce a healthy server.
+	Initial State
 }
 
 // CheckEvent reports one probe result, for metrics (counts, latency) and status.
@@ -222,7 +228,7 @@ func (s *Scheduler) Set(specs []Spec) error {
 			old.srv.vs, old.srv.rs = sp.VirtualServer, sp.RealServer
 			continue
 		}
-		e := &entry{spec: sp, weight: NoWeight}
+		e := &entry{spec: sp, weight: NoWeight, health: Health{State: sp.Initial}}
 		if old != nil {
 			s.retire(old)
 			touched[old.srv] = true
@@ -234,7 +240,7 @@ func (s *Scheduler) Set(specs []Spec) error {
 		}
 		srv := s.servers[sp.Server]
 		if srv == nil {
-			srv = &server{name: sp.Server, checks: map[string]*entry{}, weight: NoWeight}
+			srv = &server{name: sp.Server, checks: map[string]*entry{}, weight: NoWeight, state: sp.Initial}
 			s.servers[sp.Server] = srv
 		}
 		srv.vs, srv.rs = sp.VirtualServer, sp.RealServer

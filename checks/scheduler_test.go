@@ -345,3 +345,44 @@ func TestSchedulerRealClockTimeout(t *testing.T) {
 		t.Errorf("transitions = %v, want [h:unknown>down]", got)
 	}
 }
+
+// A check that starts from a known state (vigil adopting a kernel weight at start-up)
+// applies fall from its first result: one failed probe right after a restart moves
+// nothing, and no event is emitted for the initial state itself.
+func TestSchedulerInitialState(t *testing.T) {
+	s, clk, rec, _ := newTestScheduler(t, 0)
+	sc := &script{ok: []bool{false}}
+	sp := spec("rs1/http", "rs1", sc, 2, 3)
+	sp.Initial = Up
+	if err := s.Set([]Spec{sp}); err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(0) // first probe fails: still up
+	sc.set(true)
+	clk.Advance(time.Second)
+	if got := rec.transitions(); len(got) != 0 {
+		t.Fatalf("transitions = %v, want none", got)
+	}
+	if st := s.Servers(); len(st) != 1 || st[0].State != Up {
+		t.Fatalf("Servers() = %+v, want rs1 up", st)
+	}
+	sc.set(false)
+	clk.Advance(3 * time.Second) // fall = 3 failures: down
+	if got, want := rec.transitions(), []string{"rs1:up>down"}; !cmp.Equal(got, want) {
+		t.Fatalf("transitions = %v, want %v", got, want)
+	}
+
+	down := spec("rs2/http", "rs2", &script{ok: []bool{true}}, 2, 3)
+	down.Initial = Down
+	if err := s.Set([]Spec{sp, down}); err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(0) // one pass of rise = 2: still down
+	if got := rec.transitions(); len(got) != 1 {
+		t.Fatalf("rs2 moved after one pass: %v", got)
+	}
+	clk.Advance(time.Second)
+	if got := rec.transitions(); got[len(got)-1] != "rs2:down>up" {
+		t.Fatalf("transitions = %v, want rs2:down>up last", got)
+	}
+}

@@ -11,8 +11,9 @@
 // down and gets weight 0 (on_failure = "quiesce": established connections finish, no new
 // ones arrive) or is deleted (on_failure = "remove"). Each change is one write to the
 // table. A new real server is down until its first check result; at start-up a real
-// server that the table already holds keeps the table's weight until its first result, so
-// a restart of vigil changes nothing the kernel does.
+// server that the table already holds starts up (or down, if quiesced there) and its
+// checks need fall failures (or rise passes) to change that, so a restart of vigil changes
+// nothing the kernel does.
 package director
 
 import (
@@ -272,8 +273,8 @@ func (d *Director) install(cfg *conf.Config, adopted map[rsKey]int) {
 			switch {
 			case !ok:
 				s = newRSState(len(rs.Checks) > 0)
-				if w, ok := adopted[k]; ok {
-					s.adopted = w
+				if w, ok := adopted[k]; ok && len(rs.Checks) > 0 {
+					s.health = adoptedHealth(rs, w)
 				}
 			case len(rs.Checks) == 0:
 				s.health, s.dynamic = Up, -1 // its checks were removed: always up

@@ -62,12 +62,28 @@ func (d *Director) checkSpecs(cfg *conf.Config) []checks.Spec {
 					Rise:          c.Rise,
 					Fall:          c.Fall,
 					Key:           d.fingerprint(prints, c) + "|" + vs.Name + "|" + rs.Name,
+					Initial:       checkState(d.states[rsKey{key, rs.Address}]),
 				})
 			}
 		}
 	}
 	d.prints = prints
 	return specs
+}
+
+// checkState is the state a new check of a real server starts in: what the director
+// already knows of the server (adopted at start-up, or up before a check was added).
+func checkState(s *rsState) checks.State {
+	if s == nil {
+		return checks.Unknown
+	}
+	switch s.health {
+	case Up:
+		return checks.Up
+	case Down:
+		return checks.Down
+	}
+	return checks.Unknown
 }
 
 // fingerprint is checkFingerprint memoised across one reload: the running configuration's

@@ -30,18 +30,25 @@ type rsState struct {
 	health Health
 	// dynamic is the weight an exec check with dynamic_weight set, -1 for none.
 	dynamic int
-	// adopted is the weight the table held when vigil started, -1 when the destination did
-	// not exist. While health is Unknown it stands, so a restart of vigil does not change
-	// what the kernel does before the first check result.
-	adopted int
 }
 
 func newRSState(hasChecks bool) *rsState {
-	s := &rsState{dynamic: -1, adopted: -1}
+	s := &rsState{dynamic: -1}
 	if !hasChecks {
 		s.health = Up // a real server with no check is always up
 	}
 	return s
+}
+
+// adoptedHealth is the health of a real server the table already held at start-up, with
+// weight w: serving (or configured at 0) is up, quiesced is down. Its checks start from
+// that state, so rise and fall apply from the first probe and a restart of vigil changes
+// nothing the kernel does unless the checks say so.
+func adoptedHealth(rs *conf.RealServer, w int) Health {
+	if w > 0 || rs.Weight == 0 {
+		return Up
+	}
+	return Down
 }
 
 // placement is where a real server stands in the table.
@@ -53,8 +60,8 @@ type placement struct {
 
 // place decides a real server's weight from its health: up gets its configured weight (or
 // the dynamic one), down gets 0 (quiesce: established connections finish, no new ones
-// arrive) or leaves the table (remove), unknown keeps an adopted weight and is otherwise
-// treated as down, so a new real server receives no traffic before its first check passes.
+// arrive) or leaves the table (remove), and unknown is treated as down, so a new real
+// server receives no traffic before its first check passes.
 func place(vs *conf.VirtualServer, rs *conf.RealServer, s *rsState) placement {
 	out := placement{present: vs.OnFailure != conf.Remove}
 	switch s.health {
@@ -64,10 +71,6 @@ func place(vs *conf.VirtualServer, rs *conf.RealServer, s *rsState) placement {
 			out.weight = s.dynamic
 		}
 		out.present, out.alive = true, true
-	case Unknown:
-		if s.adopted >= 0 {
-			out.weight, out.present, out.alive = s.adopted, true, s.adopted > 0
-		}
 	}
 	return out
 }

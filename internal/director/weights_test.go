@@ -20,21 +20,30 @@ func TestPlace(t *testing.T) {
 		state rsState
 		want  placement
 	}{
-		{"up", quiesce, rsState{health: Up, dynamic: -1, adopted: -1}, placement{5, true, true}},
-		{"up dynamic", quiesce, rsState{health: Up, dynamic: 7, adopted: -1}, placement{7, true, true}},
-		{"up dynamic zero", quiesce, rsState{health: Up, dynamic: 0, adopted: -1}, placement{0, true, true}},
-		{"down quiesce", quiesce, rsState{health: Down, dynamic: -1, adopted: 5}, placement{0, true, false}},
-		{"down remove", remove, rsState{health: Down, dynamic: -1, adopted: -1}, placement{0, false, false}},
-		{"new unknown gets no traffic", quiesce, rsState{health: Unknown, dynamic: -1, adopted: -1}, placement{0, true, false}},
-		{"new unknown remove stays out", remove, rsState{health: Unknown, dynamic: -1, adopted: -1}, placement{0, false, false}},
-		{"adopted unknown keeps kernel weight", quiesce, rsState{health: Unknown, dynamic: -1, adopted: 3}, placement{3, true, true}},
-		{"adopted quiesced stays quiesced", remove, rsState{health: Unknown, dynamic: -1, adopted: 0}, placement{0, true, false}},
+		{"up", quiesce, rsState{health: Up, dynamic: -1}, placement{5, true, true}},
+		{"up dynamic", quiesce, rsState{health: Up, dynamic: 7}, placement{7, true, true}},
+		{"up dynamic zero", quiesce, rsState{health: Up, dynamic: 0}, placement{0, true, true}},
+		{"down quiesce", quiesce, rsState{health: Down, dynamic: -1}, placement{0, true, false}},
+		{"down remove", remove, rsState{health: Down, dynamic: -1}, placement{0, false, false}},
+		{"new unknown gets no traffic", quiesce, rsState{health: Unknown, dynamic: -1}, placement{0, true, false}},
+		{"new unknown remove stays out", remove, rsState{health: Unknown, dynamic: -1}, placement{0, false, false}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := place(tc.vs, rs, &tc.state); got != tc.want {
 				t.Errorf("place() = %+v, want %+v", got, tc.want)
 			}
 		})
+	}
+}
+
+func TestAdoptedHealth(t *testing.T) {
+	for _, tc := range []struct {
+		configured, kernel int
+		want               Health
+	}{{5, 5, Up}, {5, 3, Up}, {5, 0, Down}, {0, 0, Up}} {
+		if got := adoptedHealth(&conf.RealServer{Weight: tc.configured}, tc.kernel); got != tc.want {
+			t.Errorf("adoptedHealth(configured %d, kernel %d) = %v, want %v", tc.configured, tc.kernel, got, tc.want)
+		}
 	}
 }
 
@@ -66,8 +75,8 @@ func TestPlanSorryServer(t *testing.T) {
 	}
 	key := serviceKey(vs)
 	states := map[rsKey]*rsState{
-		{key, vs.RealServers[0].Address}: {health: Down, dynamic: -1, adopted: -1},
-		{key, vs.RealServers[1].Address}: {health: Up, dynamic: -1, adopted: -1},
+		{key, vs.RealServers[0].Address}: {health: Down, dynamic: -1},
+		{key, vs.RealServers[1].Address}: {health: Up, dynamic: -1},
 	}
 	p := planVirtualServer(vs, states, true)
 	if !p.quorumUp || p.sorry || p.healthy != 1 {
