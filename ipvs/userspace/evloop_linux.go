@@ -567,35 +567,44 @@ func (s *service) startConn(e *engine, fd int, sa unix.Sockaddr) {
 	}
 	c.d, c.tp = d, tp
 	c.p[0].counter, c.p[1].counter = &d.stats.inBytes, &d.stats.outBytes
-	c.p[0].buf, c.p[1].buf = bufPool.Get().(*[]byte), bufPool.Get().(*[]byte)
-	// The client socket is watched first: its edges are remembered while connecting.
-	if err := l.watch(c, fd); err != nil {
+	// Connect here, on the accepting thread, retrying once on an immediate failure; only
+	// then does the loop get the connection (no cross-thread post per connection).
+	for try := 0; ; try++ {
+		fd, err := startConnect(d.target(s.key.Addr.Port()))
+		if err == nil {
+			c.sfd = fd
+			break
+		}
+		s.unreachable(d, err)
 		s.release(d, tp, true, c)
-		c.freeBufs()
-		l.forget(fd)
-		s.wg.Done()
+		if try == 1 {
+			d = nil
+		} else {
+			c.retried = true
+			d, tp = s.pick(c.client, d, false, c)
+		}
+		if d == nil {
+			resetFD(c.cfd)
+			unix.Close(c.cfd)
+			s.wg.Done()
+			return
+		}
+		c.d, c.tp = d, tp
+		c.p[0].counter, c.p[1].counter = &d.stats.inBytes, &d.stats.outBytes
+	}
+	c.p[0].buf, c.p[1].buf = bufPool.Get().(*[]byte), bufPool.Get().(*[]byte)
+	c.connecting = true
+	c.deadline = time.Now().Add(s.t.dialTimeout)
+	l.connecting.Add(1)
+	// From the first watch on, the loop owns c. A forced shutdown racing this setup can
+	// only make the second watch fail on a closed socket, which changes nothing.
+	if err := l.watch(c, c.sfd); err != nil {
+		l.post(func() {
+			if !c.closed {
+				c.abort()
+			}
+		})
 		return
 	}
-	// Connect (and a retry after an immediate failure) on the loop, which owns c now.
-	l.post(func() {
-		if c.closed {
-			return
-		}
-		if c.connect() == nil {
-			return
-		}
-		c.retried = true
-		if d, tp := s.pick(c.client, c.d, false, c); d != nil {
-			c.d, c.tp = d, tp
-			c.p[0].counter, c.p[1].counter = &d.stats.inBytes, &d.stats.outBytes
-			if c.connect() == nil {
-				return
-			}
-		}
-		c.closed = true
-		resetFD(c.cfd)
-		l.forget(c.cfd)
-		c.freeBufs()
-		s.wg.Done()
-	})
+	l.watch(c, c.cfd)
 }
