@@ -391,28 +391,29 @@ func netlinkAddr(p netip.Prefix) *netlink.Addr {
 	return &netlink.Addr{IPNet: &net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), 32)}}
 }
 
-// VRRPv3 over IPv6: vigil against vigil, VIP moved with unsolicited NAs.
-func TestWireIPv6(t *testing.T) {
-	lab := requireLab(t)
-	vip6 := netip.MustParsePrefix("2001:db8::254/64")
-	cfg := func(name string, prio uint8) vrrp.Config {
-		c := vrrplab.VigilConfig(name, prio, 3, 100*time.Millisecond)
-		c.VIPs = []netip.Prefix{vip6}
-		return c
-	}
-	holds := func(h *netlab.Host) bool {
-		addrs, err := h.Handle().AddrList(mustLink(t, h), netlink.FAMILY_V6)
-		if err != nil {
-			return false
-		}
-		for _, a := range addrs {
-			if ip, _ := netip.AddrFromSlice(a.IP); ip == vip6.Addr() {
-				return true
-			}
-		}
+var vip6 = netip.MustParsePrefix("2001:db8::254/64")
+
+func vigil6(name string, prio uint8) vrrp.Config {
+	c := vrrplab.VigilConfig(name, prio, 3, 100*time.Millisecond)
+	c.VIPs = []netip.Prefix{vip6}
+	return c
+}
+
+func holds6(t *testing.T, h *netlab.Host) bool {
+	addrs, err := h.Handle().AddrList(mustLink(t, h), netlink.FAMILY_V6)
+	if err != nil {
 		return false
 	}
-	// Wait for usable link-local addresses (DAD) before starting.
+	for _, a := range addrs {
+		if ip, _ := netip.AddrFromSlice(a.IP); ip == vip6.Addr() {
+			return true
+		}
+	}
+	return false
+}
+
+// waitLinkLocal waits for usable link-local addresses (DAD done) on both directors.
+func waitLinkLocal(t *testing.T, lab *vrrplab.Lab) {
 	for _, h := range []*netlab.Host{lab.D1, lab.D2} {
 		vrrplab.WaitFor(t, 10*time.Second, h.Name()+" link-local", func() bool {
 			addrs, _ := h.Handle().AddrList(mustLink(t, h), netlink.FAMILY_V6)
@@ -424,6 +425,53 @@ func TestWireIPv6(t *testing.T) {
 			return false
 		})
 	}
+}
+
+// VRRPv3 over IPv6 against keepalived, both roles: election, clean failover, no
+// rejected advert on either side.
+func TestWireKeepalivedIPv6(t *testing.T) {
+	testenv.RequireBinary(t, "keepalived")
+	for _, vigilMaster := range []bool{true, false} {
+		t.Run(fmt.Sprintf("vigil master %v", vigilMaster), func(t *testing.T) {
+			lab := requireLab(t)
+			waitLinkLocal(t, lab)
+			start := func(name string, vigil bool, prio uint8) *vrrplab.Daemon {
+				h := lab.Director(name)
+				if vigil {
+					return lab.StartVigil(h, vigil6(name, prio))
+				}
+				return lab.StartKeepalived(h, vrrplab.KeepalivedConfig{Priority: prio, Version: 3, Interval: 100 * time.Millisecond, VIP: vip6})
+			}
+			d1 := start("d1", vigilMaster, 150)
+			d2 := start("d2", !vigilMaster, 100)
+			vrrplab.WaitFor(t, 10*time.Second, "d1 alone holding the IPv6 VIP", func() bool { return holds6(t, lab.D1) && !holds6(t, lab.D2) })
+			time.Sleep(time.Second)
+			if !holds6(t, lab.D1) || holds6(t, lab.D2) {
+				t.Fatalf("IPv6 VIP: d1 %v d2 %v after settling", holds6(t, lab.D1), holds6(t, lab.D2))
+			}
+			d1.Term()
+			vrrplab.WaitFor(t, 10*time.Second, "d2 alone holding the IPv6 VIP", func() bool { return holds6(t, lab.D2) && !holds6(t, lab.D1) })
+			d2.Term()
+			d2.Wait(10 * time.Second)
+			d1.Wait(10 * time.Second)
+			for _, d := range []*vrrplab.Daemon{d1, d2} {
+				if d.Keepalived {
+					checkKeepalivedLog(t, d.Output())
+				} else if s, err := d.Status(); err != nil || len(s.Invalid) != 0 || !vigilMaster && s.AdvertsReceived == 0 {
+					// A vigil master hears nothing: a keepalived backup is silent.
+					t.Errorf("vigil on %s: status %+v (%v): want keepalived's adverts received, none dropped", d.Name, s, err)
+				}
+			}
+		})
+	}
+}
+
+// VRRPv3 over IPv6: vigil against vigil, VIP moved with unsolicited NAs.
+func TestWireIPv6(t *testing.T) {
+	lab := requireLab(t)
+	cfg := vigil6
+	holds := func(h *netlab.Host) bool { return holds6(t, h) }
+	waitLinkLocal(t, lab)
 	cap := lab.Capture(lab.Client)
 	d1 := lab.StartVigil(lab.D1, cfg("d1", 150))
 	d2 := lab.StartVigil(lab.D2, cfg("d2", 100))

@@ -137,6 +137,8 @@ type KeepalivedConfig struct {
 	Nice int
 	// RTPriority, when not 0, sets keepalived's vrrp_rt_priority (SCHED_RR).
 	RTPriority int
+	// VIP overrides the lab's IPv4 VIP (an IPv6 prefix makes an IPv6 instance).
+	VIP netip.Prefix
 }
 
 // StartKeepalived runs Debian's keepalived in h as a VRRP-only foreground process with
@@ -148,6 +150,10 @@ func (l *Lab) StartKeepalived(h *netlab.Host, kc KeepalivedConfig) *Daemon {
 	np := ""
 	if kc.NoPreempt {
 		np = "    nopreempt\n"
+	}
+	vip := VIP
+	if kc.VIP.IsValid() {
+		vip = kc.VIP
 	}
 	nice := ""
 	if kc.Nice != 0 {
@@ -170,7 +176,7 @@ vrrp_instance VI_1 {
         %s
     }
 }
-`, h.Name(), kc.Version, nice, kc.Priority, strconv.FormatFloat(kc.Interval.Seconds(), 'f', -1, 64), np, VIP)
+`, h.Name(), kc.Version, nice, kc.Priority, strconv.FormatFloat(kc.Interval.Seconds(), 'f', -1, 64), np, vip)
 	confPath := filepath.Join(dir, "keepalived.conf")
 	if err := os.WriteFile(confPath, []byte(conf), 0o644); err != nil {
 		l.T.Fatal(err)
