@@ -37,8 +37,8 @@ func TestDaemonVM(t *testing.T) {
 
 // Check timing of the DR web config: a failure is seen within fall x interval + timeout.
 const (
-	checkInterval = 500 * time.Millisecond
-	checkTimeout  = 300 * time.Millisecond
+	checkInterval = 1 * time.Second
+	checkTimeout  = 800 * time.Millisecond
 	checkFall     = 2
 	checkRise     = 2
 )
