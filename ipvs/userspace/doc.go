@@ -6,6 +6,11 @@
 // and persistence. It is the data plane for hosts where ip_vs cannot be loaded: the
 // reconciler programs it through the same ipvs.Table interface as kernel IPVS.
 //
+// On Linux, TCP connections are accepted, connected and forwarded by a few edge-triggered
+// epoll loops (one per GOMAXPROCS) over sockets outside the Go poller, with a 16 KiB
+// buffer per direction; elsewhere a goroutine per direction copies with io.Copy (splice
+// for bulk transfers). UDP flows use net.UDPConn everywhere.
+//
 // Where a proxy cannot be the kernel, this package chooses as follows (see also
 // docs/benchmarks-userspace.md):
 //
@@ -22,9 +27,9 @@
 //     (the kernel's SYN/FIN states) and UDP flows (the kernel counts UDP connections as
 //     inactive). Unlike the kernel, a closed connection does not linger as TIME_WAIT.
 //   - Byte counters follow the kernel's names: InBytes is client to real server, OutBytes
-//     real server to client. TCP bytes are added per message forwarded, or per 128 KiB
-//     during a spliced bulk transfer; TCP packet counters stay 0 (a socket does not see
-//     segments). UDP counts datagrams as packets. Rates come from a 2-second estimator
+//     real server to client. TCP bytes are added per read forwarded (per 128 KiB during a
+//     spliced bulk transfer on the goroutine path); TCP packet counters stay 0 (a socket
+//     does not see segments). UDP counts datagrams as packets. Rates come from a 2-second estimator
 //     with the kernel's 1/4 smoothing.
 //   - Persistence emulates kernel templates with net.ipv4.vs.expire_quiescent_template=1: a
 //     client (source masked by the netmask) sticks to its real server while it has
