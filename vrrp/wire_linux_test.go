@@ -76,9 +76,7 @@ func TestWireVigilPair(t *testing.T) {
 	d2 := lab.StartVigil(lab.D2, vrrplab.VigilConfig("d2", 100, 3, iv))
 	waitHolder(t, lab, "d1", 10*time.Second)
 	settleOne(t, lab, "d1", time.Second)
-	if n := cap.GARPsAfter(vrrplab.VIP.Addr(), time.Time{}); n < 5 {
-		t.Errorf("%d gratuitous ARPs for the VIP on the wire, want >= 5", n)
-	}
+	vrrplab.WaitFor(t, 5*time.Second, ">= 5 gratuitous ARPs for the VIP on the wire", func() bool { return cap.GARPsAfter(vrrplab.VIP.Addr(), time.Time{}) >= 5 })
 	for _, f := range cap.Frames() {
 		if f.VRRP && f.TTL != 255 {
 			t.Fatalf("advert from %v with TTL %d", f.Src, f.TTL)
@@ -213,14 +211,11 @@ func TestWireKeepalived(t *testing.T) {
 					t.Fatalf("d1: %v", err)
 				}
 				waitHolder(t, lab, "d2", mdi+5*time.Second)
-				f, ok := cap.FirstAdvertAfter(labD2, termed)
-				if !ok {
-					t.Fatal("no advert from d2 on the wire")
-				}
+				// The capture goroutine may lag the VIP change: poll for the advert.
+				vrrplab.WaitFor(t, 5*time.Second, "d2's advert on the wire", func() bool { _, ok := cap.FirstAdvertAfter(labD2, termed); return ok })
+				f, _ := cap.FirstAdvertAfter(labD2, termed)
 				t.Logf("SIGTERM takeover by d2: %v", f.T.Sub(termed))
-				if cap.GARPsAfter(vrrplab.VIP.Addr(), termed) < 5 {
-					t.Error("fewer than 5 gratuitous ARPs after the takeover")
-				}
+				vrrplab.WaitFor(t, 5*time.Second, ">= 5 gratuitous ARPs after the takeover", func() bool { return cap.GARPsAfter(vrrplab.VIP.Addr(), termed) >= 5 })
 				settleOne(t, lab, "d2", 3*tc.iv+500*time.Millisecond)
 
 				// d1 returns and preempts back (both preempt by default).
