@@ -66,6 +66,7 @@ type httpChecker struct {
 	request  []byte // the whole request, built once
 	wantBody bool
 	md5      []byte
+	fast     *fastProbe
 }
 
 // NewHTTP returns an http(s) check of target. It opens one fresh connection per probe,
@@ -127,8 +128,13 @@ func NewHTTP(target netip.AddrPort, cfg HTTPConfig) (Checker, error) {
 	h.request = req
 	// An HTTP check speaks first, so the handshake's last ACK rides on the request.
 	h.d = newDialer(cfg.SourceAddr, true)
+	if h.tls == nil && !h.wantBody && h.addr.Addr().Zone() == "" {
+		h.fast = &fastProbe{addr: h.addr, source: cfg.SourceAddr, request: h.request, status: h.cfg.ExpectStatus}
+	}
 	return h, nil
 }
+
+func (h *httpChecker) fastProbe() *fastProbe { return h.fast }
 
 func hostLiteral(a netip.Addr) string {
 	if a.Is6() && !a.Is4In6() {
@@ -298,53 +304,24 @@ func (h *httpChecker) checkStatusOnly(ctx context.Context, start time.Time) Resu
 	}
 	// A status line is short; a small buffer keeps the probe's goroutine stack small,
 	// which matters when thousands of probes are in flight.
-	buf := make([]byte, 128, 1024)
-	n, eol := 0, 0
+	buf := make([]byte, 0, maxStatusLine)
 	for {
-		if i := bytes.IndexByte(buf[:n], '\n'); i >= 0 {
-			eol = i
-			break
+		if res, done := statusVerdict(h.addr, h.cfg.ExpectStatus, buf, false); done {
+			return res
 		}
-		if n == len(buf) {
-			return Result{Reason: fmt.Sprintf("http: %s sent a status line longer than %d bytes: %s", h.addr, len(buf), quoteHead(buf[:n]))}
+		if len(buf) == cap(buf) {
+			buf = append(make([]byte, 0, maxStatusHead), buf...)
 		}
-		m, err := f.Read(buf[n:])
-		n += m
+		m, err := f.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+m]
 		if err != nil {
-			if bytes.IndexByte(buf[:n], '\n') >= 0 {
-				continue
-			}
-			if err == io.EOF {
-				return Result{Reason: fmt.Sprintf("http: %s closed the connection without a response", h.addr)}
+			if err == io.EOF || bytes.IndexByte(buf, '\n') >= 0 {
+				res, _ := statusVerdict(h.addr, h.cfg.ExpectStatus, buf, true)
+				return res
 			}
 			return Result{Reason: ioReason(ctx, start, "read response from "+h.addr.String(), err)}
 		}
 	}
-	status, ok := parseStatusLine(buf[:eol])
-	if !ok {
-		return Result{Reason: fmt.Sprintf("http: %s answered %s, not an HTTP status line", h.addr, quoteHead(buf[:n]))}
-	}
-	if !h.cfg.ExpectStatus.Contains(status) {
-		why := fmt.Sprintf("http %d from %s (want %s)", status, h.addr, h.cfg.ExpectStatus)
-		if status >= 300 && status < 400 {
-			// Failing is not the hot path: read on for the Location to name it.
-			buf = buf[:cap(buf)]
-			for n < len(buf) && !bytes.Contains(buf[:n], []byte("\r\n\r\n")) {
-				m, err := f.Read(buf[n:])
-				n += m
-				if err != nil {
-					break
-				}
-			}
-			if loc := headerValue(buf[eol:n], "Location"); loc != "" {
-				why += ", redirect to " + strconv.Quote(loc) + " not followed"
-			} else {
-				why += ", redirect not followed"
-			}
-		}
-		return Result{Reason: why}
-	}
-	return Result{OK: true, Reason: fmt.Sprintf("http %d from %s", status, h.addr)}
 }
 
 // headerValue finds a header in raw "\r\nName: value" lines.

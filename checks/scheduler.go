@@ -3,6 +3,7 @@ package checks
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
@@ -104,6 +105,10 @@ type Scheduler struct {
 	// so callbacks run in order and may call Snapshot.
 	queue      []any
 	delivering bool
+	// loop runs the fast probes (connect-only tcp, status-only http) of a scheduler on
+	// the system clock, where the platform has one (loop_linux.go); nil until needed.
+	loop   *probeLoop
+	noLoop bool // no event loop: not the system clock, unsupported, or failed to start
 }
 
 type entry struct {
@@ -114,6 +119,8 @@ type entry struct {
 	timer   Timer
 	gone    bool               // removed or replaced: drop its in-flight result
 	cancel  context.CancelFunc // ends the probe in flight, if any
+	fast    *fastProbe         // set when the event loop runs this check's probes
+	lt      *loopTimer         // the event loop's timer for this check's next probe
 	last    Result
 	lastRun time.Time
 	passes  uint64
@@ -162,7 +169,12 @@ func (s *Scheduler) Stop() {
 	for _, e := range s.checks {
 		s.retire(e)
 	}
+	l := s.loop
 	s.mu.Unlock()
+	if l != nil {
+		// Aborts the loop's probes in flight; their results are dropped.
+		l.close()
+	}
 	s.wg.Wait()
 }
 
@@ -229,6 +241,11 @@ func (s *Scheduler) Set(specs []Spec) error {
 			continue
 		}
 		e := &entry{spec: sp, weight: NoWeight, health: Health{State: sp.Initial}}
+		if fp, ok := sp.Checker.(fastProber); ok {
+			if f := fp.fastProbe(); f != nil && s.useLoop() {
+				e.fast = f
+			}
+		}
 		if old != nil {
 			s.retire(old)
 			touched[old.srv] = true
@@ -273,9 +290,51 @@ func (s *Scheduler) retire(e *entry) {
 	delete(e.srv.checks, e.spec.ID)
 }
 
+// useLoop reports whether the event loop can run fast probes, starting it on first use;
+// s.mu is held. Only on the system clock: tests that step a FakeClock drive every probe
+// through Clock.AfterFunc.
+func (s *Scheduler) useLoop() bool {
+	if s.loop != nil {
+		return true
+	}
+	if s.noLoop {
+		return false
+	}
+	if _, ok := s.o.Clock.(systemClock); !ok {
+		s.noLoop = true
+		return false
+	}
+	l, err := newProbeLoop(s)
+	if err != nil {
+		if !errors.Is(err, errors.ErrUnsupported) {
+			s.o.Logger.Warn("check event loop unavailable; probes run in goroutines", slog.Any("error", err))
+		}
+		s.noLoop = true
+		return false
+	}
+	s.loop = l
+	return true
+}
+
 // schedule arms e's next probe after d; s.mu is held.
 func (s *Scheduler) schedule(e *entry, d time.Duration) {
+	if e.fast != nil {
+		e.timer = s.loop.arm(e, d)
+		return
+	}
 	e.timer = s.o.Clock.AfterFunc(d, func() { s.fire(e) })
+}
+
+// startFast is the event loop's fire: it reports whether e's probe should start now and
+// with what timeout. A true return must be matched by one finish.
+func (s *Scheduler) startFast(e *entry) (timeout time.Duration, ok bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if e.gone || s.stopped {
+		return 0, false
+	}
+	s.wg.Add(1)
+	return e.spec.Timeout, true
 }
 
 // fire runs one probe of e, in the timer's goroutine.
@@ -302,6 +361,19 @@ func (s *Scheduler) fire(e *entry) {
 
 	s.mu.Lock()
 	e.cancel = nil
+	s.finishLocked(e, start, res)
+}
+
+// finish records the result of a probe of e that started at start (on the event loop)
+// and arms the next one.
+func (s *Scheduler) finish(e *entry, start time.Time, res Result) {
+	defer s.wg.Done()
+	s.mu.Lock()
+	s.finishLocked(e, start, res)
+}
+
+// finishLocked is finish with s.mu held; it releases it.
+func (s *Scheduler) finishLocked(e *entry, start time.Time, res Result) {
 	if e.gone || s.stopped {
 		s.mu.Unlock()
 		return
@@ -310,7 +382,7 @@ func (s *Scheduler) fire(e *entry) {
 	s.record(e, res, now)
 	// Fixed rate from the probe's start; a probe that overran its interval is followed at
 	// once rather than in a burst of catch-up probes.
-	next := max(start.Add(sp.Interval).Sub(now), 0)
+	next := max(start.Add(e.spec.Interval).Sub(now), 0)
 	s.schedule(e, next)
 	s.deliver()
 }

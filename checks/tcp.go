@@ -35,6 +35,7 @@ type tcpChecker struct {
 	addr netip.AddrPort
 	cfg  TCPConfig
 	d    *dialer
+	fast *fastProbe
 }
 
 // NewTCP returns a check that connects to target. With neither Send nor Expect it passes
@@ -48,12 +49,18 @@ func NewTCP(target netip.AddrPort, cfg TCPConfig) (Checker, error) {
 	}
 	// When the server speaks first (a banner), delaying our ACK would delay the banner.
 	lazy := cfg.Expect == nil || len(cfg.Send) > 0
-	return &tcpChecker{
+	t := &tcpChecker{
 		addr: dialTarget(target, cfg.ConnectAddr, cfg.ConnectPort),
 		cfg:  cfg,
 		d:    newDialer(cfg.SourceAddr, lazy),
-	}, nil
+	}
+	if len(cfg.Send) == 0 && cfg.Expect == nil && t.addr.Addr().Zone() == "" {
+		t.fast = &fastProbe{addr: t.addr, source: cfg.SourceAddr}
+	}
+	return t, nil
 }
+
+func (t *tcpChecker) fastProbe() *fastProbe { return t.fast }
 
 func (t *tcpChecker) Check(ctx context.Context) Result {
 	start := time.Now()

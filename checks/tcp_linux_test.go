@@ -12,19 +12,26 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// timeWaitTo counts TIME_WAIT (state 06) sockets in /proc/net/tcp with port on either end.
-func timeWaitTo(t *testing.T, port uint16) int {
+// timeWaitTo counts TIME_WAIT (state 06) sockets in /proc/net/tcp with one of ports on
+// either end.
+func timeWaitTo(t *testing.T, ports ...uint16) int {
 	t.Helper()
 	b, err := os.ReadFile("/proc/net/tcp")
 	if err != nil {
 		t.Fatal(err)
 	}
-	hex := fmt.Sprintf(":%04X", port)
 	n := 0
 	for _, line := range strings.Split(string(b), "\n")[1:] {
 		f := strings.Fields(line)
-		if len(f) > 3 && f[3] == "06" && (strings.HasSuffix(f[1], hex) || strings.HasSuffix(f[2], hex)) {
-			n++
+		if len(f) <= 3 || f[3] != "06" {
+			continue
+		}
+		for _, port := range ports {
+			hex := fmt.Sprintf(":%04X", port)
+			if strings.HasSuffix(f[1], hex) || strings.HasSuffix(f[2], hex) {
+				n++
+				break
+			}
 		}
 	}
 	return n
@@ -67,5 +74,28 @@ func TestTCPCheckUnansweredSYNTimesOut(t *testing.T) {
 	}
 	if took := time.Since(start); took > 5*time.Second {
 		t.Errorf("took %v", took)
+	}
+}
+
+// TestTCPCheckLeavesNoTimeWait: a connect-only check closes with an RST, so a burst of
+// checks leaves no TIME_WAIT socket behind on either side.
+func TestTCPCheckLeavesNoTimeWait(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close() // never accepts: the check's RST must end every connection
+	target := addrOf(t, ln.Addr())
+	c, err := NewTCP(target, TCPConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 50 {
+		if res := check(t, c, 5*time.Second); !res.OK {
+			t.Fatal(res.Reason)
+		}
+	}
+	if n := timeWaitTo(t, target.Port()); n > 0 {
+		t.Errorf("%d TIME_WAIT sockets involve port %d after 50 checks, want 0", n, target.Port())
 	}
 }

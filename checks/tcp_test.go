@@ -135,26 +135,3 @@ func TestTCPCheckSilentServerTimesOut(t *testing.T) {
 		t.Errorf("got OK=%v %q, want a timeout", res.OK, res.Reason)
 	}
 }
-
-// TestTCPCheckLeavesNoTimeWait: a connect-only check closes with an RST, so a burst of
-// checks leaves no TIME_WAIT socket behind on either side.
-func TestTCPCheckLeavesNoTimeWait(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close() // never accepts: the check's RST must end every connection
-	target := addrOf(t, ln.Addr())
-	c, err := NewTCP(target, TCPConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for range 50 {
-		if res := check(t, c, 5*time.Second); !res.OK {
-			t.Fatal(res.Reason)
-		}
-	}
-	if n := timeWaitTo(t, target.Port()); n > 0 {
-		t.Errorf("%d TIME_WAIT sockets involve port %d after 50 checks, want 0", n, target.Port())
-	}
-}

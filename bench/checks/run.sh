@@ -64,7 +64,11 @@ measure() { # name kind cmd...
 
 taskset -c 1 "$W/listener" -addr $ADDR -port $PORT -n "$N" >"$W/listener.log" 2>&1 &
 LPID=$!
-while ! grep -q ready "$W/listener.log"; do sleep 0.2; done
+# "ready" on a line of its own: a bind error ("address already in use") contains it too.
+while ! grep -qx ready "$W/listener.log"; do
+	kill -0 "$LPID" 2>/dev/null || { echo "listener died:"; cat "$W/listener.log"; exit 1; }
+	sleep 0.2
+done
 echo "N=$N warm-up ${WARM}s window ${WIN}s $(haproxy -v | head -1); loadavg $(cut -d' ' -f1-3 /proc/loadavg)"
 for kind in $KINDS; do
 	haproxy_cfg "$kind"

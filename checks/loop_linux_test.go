@@ -1,0 +1,499 @@
+package checks
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"os"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"golang.org/x/sys/unix"
+)
+
+// loopResults collects every probe result of a scheduler, by check ID.
+type loopResults struct {
+	mu  sync.Mutex
+	got map[string][]Result
+}
+
+func (r *loopResults) onCheck(ev CheckEvent) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.got[ev.ID] = append(r.got[ev.ID], ev.Result)
+}
+
+// atLeast reports whether every one of ids has n results or more.
+func (r *loopResults) atLeast(ids []string, n int) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, id := range ids {
+		if len(r.got[id]) < n {
+			return false
+		}
+	}
+	return true
+}
+
+func (r *loopResults) first(id string) Result {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.got[id][0]
+}
+
+// runOnLoop runs specs on a system-clock scheduler until every check has n results, and
+// checks that the event loop, not goroutines, ran them.
+func runOnLoop(t *testing.T, specs []Spec, n int) (*Scheduler, *loopResults) {
+	t.Helper()
+	rec := &loopResults{got: map[string][]Result{}}
+	s := NewScheduler(Options{OnCheck: rec.onCheck, Jitter: func(time.Duration) time.Duration { return 0 }})
+	t.Cleanup(s.Stop)
+	if err := s.Set(specs); err != nil {
+		t.Fatal(err)
+	}
+	s.mu.Lock()
+	for _, sp := range specs {
+		if s.checks[sp.ID].fast == nil {
+			t.Errorf("check %s is not on the event loop", sp.ID)
+		}
+	}
+	s.mu.Unlock()
+	ids := make([]string, len(specs))
+	for i, sp := range specs {
+		ids[i] = sp.ID
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for !rec.atLeast(ids, n) {
+		if time.Now().After(deadline) {
+			t.Fatalf("not every check reached %d results within 60s", n)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if s.loop == nil || s.loop.started.Load() == 0 {
+		t.Fatal("the event loop started no probe")
+	}
+	return s, rec
+}
+
+func loopSpec(id string, c Checker, timeout time.Duration) Spec {
+	return Spec{ID: id, Server: id, Kind: "test", Checker: c, Interval: 50 * time.Millisecond, Timeout: timeout, Key: id}
+}
+
+// unansweredSYN returns a loopback target whose SYNs are dropped: a listener whose
+// accept queue (backlog 0 holds one) is full of connections nobody accepts.
+func unansweredSYN(t *testing.T) netip.AddrPort {
+	t.Helper()
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { unix.Close(fd) })
+	if err := unix.Bind(fd, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Listen(fd, 0); err != nil {
+		t.Fatal(err)
+	}
+	sa, err := unix.Getsockname(fd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	target := netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(sa.(*unix.SockaddrInet4).Port))
+	for range 2 {
+		if c, err := net.DialTimeout("tcp", target.String(), 200*time.Millisecond); err == nil {
+			t.Cleanup(func() { c.Close() })
+		}
+	}
+	return target
+}
+
+// closedPort returns a loopback port nothing listens on.
+func closedPort(t *testing.T) netip.AddrPort {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ap := addrOf(t, ln.Addr())
+	ln.Close()
+	return ap
+}
+
+// rawServer accepts on loopback and runs serve on each connection, then closes it.
+func rawServer(t *testing.T, serve func(c net.Conn)) netip.AddrPort {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				serve(c)
+			}()
+		}
+	}()
+	return addrOf(t, ln.Addr())
+}
+
+// answer reads a request head and writes the parts of resp, pausing between them.
+func answer(parts ...string) func(net.Conn) {
+	return func(c net.Conn) {
+		c.SetDeadline(time.Now().Add(5 * time.Second))
+		buf := make([]byte, 0, 1024)
+		for !bytes.Contains(buf, []byte("\r\n\r\n")) {
+			tmp := make([]byte, 512)
+			n, err := c.Read(tmp)
+			buf = append(buf, tmp[:n]...)
+			if err != nil {
+				return
+			}
+		}
+		if !bytes.HasPrefix(buf, []byte("GET / HTTP/1.1\r\n")) {
+			return
+		}
+		for i, p := range parts {
+			if i > 0 {
+				time.Sleep(20 * time.Millisecond)
+			}
+			if _, err := io.WriteString(c, p); err != nil {
+				return
+			}
+		}
+	}
+}
+
+// TestLoopTCP: connect-only tcp probes on the event loop pass, fail fast on a closed port,
+// time out on an unanswered SYN, and give the same verdicts as Checker.Check.
+func TestLoopTCP(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	up, refused, silent := addrOf(t, ln.Addr()), closedPort(t), unansweredSYN(t)
+	timeout := 300 * time.Millisecond
+	cases := []struct {
+		id         string
+		target     netip.AddrPort
+		wantOK     bool
+		wantReason string
+	}{
+		{"up", up, true, "connected to " + up.String()},
+		{"refused", refused, false, "connect " + refused.String() + ": connection refused"},
+		{"silent", silent, false, "timeout after 300ms connecting to " + silent.String()},
+	}
+	var specs []Spec
+	checkers := map[string]Checker{}
+	for _, tc := range cases {
+		c, err := NewTCP(tc.target, TCPConfig{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkers[tc.id] = c
+		specs = append(specs, loopSpec(tc.id, c, timeout))
+	}
+	s, rec := runOnLoop(t, specs, 3)
+	s.Stop()
+	for _, tc := range cases {
+		got := rec.first(tc.id)
+		if got.OK != tc.wantOK || got.Reason != tc.wantReason || got.Weight != NoWeight {
+			t.Errorf("%s: got OK=%v %q weight %d, want OK=%v %q", tc.id, got.OK, got.Reason, got.Weight, tc.wantOK, tc.wantReason)
+		}
+		if got.Latency <= 0 {
+			t.Errorf("%s: latency %v", tc.id, got.Latency)
+		}
+		direct := check(t, checkers[tc.id], timeout)
+		if direct.OK != got.OK || direct.Reason != got.Reason {
+			t.Errorf("%s: event loop said OK=%v %q, Checker.Check OK=%v %q", tc.id, got.OK, got.Reason, direct.OK, direct.Reason)
+		}
+	}
+	// Every probe closed with an RST, including those cut mid-handshake.
+	var ports []uint16
+	for _, tc := range cases {
+		ports = append(ports, tc.target.Port())
+	}
+	if n := timeWaitTo(t, ports...); n != 0 {
+		t.Errorf("%d TIME_WAIT sockets to ports %v", n, ports)
+	}
+}
+
+// TestLoopHTTP: status-only http probes on the event loop judge the status line as
+// Checker.Check does, including a status line split over two segments, a redirect's
+// Location, a server that never answers, and leave no TIME_WAIT behind.
+func TestLoopHTTP(t *testing.T) {
+	timeout := 300 * time.Millisecond
+	ok := rawServer(t, answer("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"))
+	split := rawServer(t, answer("HTTP/1.1 2", "04 No Content\r\n\r\n"))
+	unavailable := rawServer(t, answer("HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n"))
+	redirect := rawServer(t, answer("HTTP/1.1 301 Moved\r\n", "Location: /elsewhere\r\nContent-Length: 0\r\n\r\n"))
+	garbage := rawServer(t, answer("SSH-2.0-OpenSSH_9.2\r\n"))
+	hangup := rawServer(t, answer())
+	stall := rawServer(t, func(c net.Conn) { io.Copy(io.Discard, c) })
+	cases := []struct {
+		id         string
+		target     netip.AddrPort
+		wantOK     bool
+		wantReason string
+	}{
+		{"ok", ok, true, "http 200 from " + ok.String()},
+		{"split", split, true, "http 204 from " + split.String()},
+		{"unavailable", unavailable, false, "http 503 from " + unavailable.String() + " (want 200-299)"},
+		{"redirect", redirect, false, "http 301 from " + redirect.String() + ` (want 200-299), redirect to "/elsewhere" not followed`},
+		{"garbage", garbage, false, "http: " + garbage.String() + ` answered "SSH-2.0-OpenSSH_9.2\r\n", not an HTTP status line`},
+		{"hangup", hangup, false, "http: " + hangup.String() + " closed the connection without a response"},
+		{"stall", stall, false, "timeout after 300ms read response from " + stall.String()},
+	}
+	var specs []Spec
+	checkers := map[string]Checker{}
+	for _, tc := range cases {
+		c := mustHTTP(t, tc.target, HTTPConfig{})
+		checkers[tc.id] = c
+		specs = append(specs, loopSpec(tc.id, c, timeout))
+	}
+	s, rec := runOnLoop(t, specs, 3)
+	s.Stop()
+	for _, tc := range cases {
+		got := rec.first(tc.id)
+		if got.OK != tc.wantOK || got.Reason != tc.wantReason {
+			t.Errorf("%s: got OK=%v %q, want OK=%v %q", tc.id, got.OK, got.Reason, tc.wantOK, tc.wantReason)
+		}
+		direct := check(t, checkers[tc.id], timeout)
+		if direct.OK != got.OK || direct.Reason != got.Reason {
+			t.Errorf("%s: event loop said OK=%v %q, Checker.Check OK=%v %q", tc.id, got.OK, got.Reason, direct.OK, direct.Reason)
+		}
+	}
+	var ports []uint16
+	for _, tc := range cases {
+		ports = append(ports, tc.target.Port())
+	}
+	if n := timeWaitTo(t, ports...); n != 0 {
+		t.Errorf("%d TIME_WAIT sockets to ports %v", n, ports)
+	}
+}
+
+// TestLoopKeepsGeneralPath: checks the event loop cannot run (send/expect, a body match,
+// TLS, any other Checker) stay on goroutines beside those it runs, and a scheduler on an
+// injected clock runs everything through that clock.
+func TestLoopKeepsGeneralPath(t *testing.T) {
+	target := netip.MustParseAddrPort("127.0.0.1:1")
+	mustTCP := func(cfg TCPConfig) Checker {
+		c, err := NewTCP(target, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	specs := []Spec{
+		{ID: "send", Checker: mustTCP(TCPConfig{Send: []byte("PING\r\n")})},
+		{ID: "body", Checker: mustHTTP(t, target, HTTPConfig{BodyMD5: "00000000000000000000000000000000"})},
+		{ID: "tls", Checker: mustHTTP(t, target, HTTPConfig{TLS: true, TLSSkipVerify: true})},
+		{ID: "func", Checker: CheckerFunc(func(context.Context) Result { return Result{} })},
+		{ID: "tcp", Checker: mustTCP(TCPConfig{})},
+		{ID: "http", Checker: mustHTTP(t, target, HTTPConfig{ExpectStatus: StatusSet{{200, 204}}})},
+	}
+	for i := range specs {
+		specs[i].Server, specs[i].Interval = "a", time.Hour
+	}
+	fastIDs := func(s *Scheduler) []string {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		var ids []string
+		for _, sp := range specs {
+			if s.checks[sp.ID].fast != nil {
+				ids = append(ids, sp.ID)
+			}
+		}
+		return ids
+	}
+	s := NewScheduler(Options{})
+	defer s.Stop()
+	if err := s.Set(specs); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := fastIDs(s), []string{"tcp", "http"}; !cmp.Equal(got, want) {
+		t.Errorf("system clock: on the event loop %v, want %v", got, want)
+	}
+	fake := NewScheduler(Options{Clock: NewFakeClock(time.Unix(0, 0))})
+	defer fake.Stop()
+	if err := fake.Set(specs); err != nil {
+		t.Fatal(err)
+	}
+	if got := fastIDs(fake); len(got) != 0 || fake.loop != nil {
+		t.Errorf("fake clock: on the event loop %v, want none", got)
+	}
+}
+
+// TestLoopManyProbes runs a thousand connect-only checks and a hundred http checks at
+// once: all pass, repeatedly, and no goroutine is spent per probe.
+func TestLoopManyProbes(t *testing.T) {
+	const nTCP, nHTTP, nListeners = 1000, 100, 10
+	var targets []netip.AddrPort
+	for range nListeners {
+		// Connect-only probes never complete the handshake (setLazyACK): nothing to accept.
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		targets = append(targets, addrOf(t, ln.Addr()))
+	}
+	web := rawServer(t, answer("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"))
+	var specs []Spec
+	for i := range nTCP {
+		c, err := NewTCP(targets[i%nListeners], TCPConfig{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		specs = append(specs, Spec{ID: fmt.Sprintf("tcp%d", i), Server: fmt.Sprintf("rs%d", i),
+			Checker: c, Interval: 500 * time.Millisecond, Timeout: 10 * time.Second})
+	}
+	for i := range nHTTP {
+		specs = append(specs, Spec{ID: fmt.Sprintf("http%d", i), Server: fmt.Sprintf("rs%d", i),
+			Checker: mustHTTP(t, web, HTTPConfig{}), Interval: 500 * time.Millisecond, Timeout: 10 * time.Second})
+	}
+	before := runtime.NumGoroutine()
+	rec := &loopResults{got: map[string][]Result{}}
+	var maxG int
+	var gmu sync.Mutex
+	s := NewScheduler(Options{OnCheck: func(ev CheckEvent) {
+		rec.onCheck(ev)
+		if strings.HasPrefix(ev.ID, "tcp") {
+			gmu.Lock()
+			maxG = max(maxG, runtime.NumGoroutine())
+			gmu.Unlock()
+		}
+	}})
+	defer s.Stop()
+	if err := s.Set(specs); err != nil {
+		t.Fatal(err)
+	}
+	ids := make([]string, len(specs))
+	for i, sp := range specs {
+		ids[i] = sp.ID
+	}
+	deadline := time.Now().Add(90 * time.Second)
+	for !rec.atLeast(ids, 3) {
+		if time.Now().After(deadline) {
+			t.Fatal("not every check had 3 results within 90s")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	s.Stop()
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	for id, rs := range rec.got {
+		for _, r := range rs {
+			if !r.OK {
+				t.Errorf("%s: %s", id, r.Reason)
+				break
+			}
+		}
+	}
+	gmu.Lock()
+	defer gmu.Unlock()
+	// The loop's goroutine and the http server's connections; not one per tcp probe.
+	if maxG > before+nHTTP+20 {
+		t.Errorf("%d goroutines with %d probes running, %d before", maxG, nTCP+nHTTP, before)
+	}
+}
+
+// TestLoopStopAbortsProbes: Stop ends a probe stuck in its handshake at once rather than
+// at its timeout, closes its socket and ends the loop.
+func TestLoopStopAbortsProbes(t *testing.T) {
+	fds := func() int {
+		ents, err := os.ReadDir("/proc/self/fd")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(ents)
+	}
+	silent := unansweredSYN(t)
+	c, err := NewTCP(silent, TCPConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := fds()
+	s := NewScheduler(Options{Jitter: func(time.Duration) time.Duration { return 0 }})
+	if err := s.Set([]Spec{{ID: "silent", Server: "silent", Checker: c, Interval: time.Hour, Timeout: time.Hour}}); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for s.loop.started.Load() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("no probe started")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	done := make(chan struct{})
+	go func() { s.Stop(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("Stop did not return")
+	}
+	select {
+	case <-s.loop.done:
+	default:
+		t.Error("the event loop still runs after Stop")
+	}
+	// The loop's epoll and eventfd descriptors and the probe's socket are all closed.
+	if after := fds(); after > before {
+		t.Errorf("%d descriptors open after Stop, %d before", after, before)
+	}
+	if got := s.Snapshot(); len(got) != 1 || got[0].Passes+got[0].Fails != 0 {
+		t.Errorf("the aborted probe's result was recorded: %+v", got)
+	}
+}
+
+// TestLoopSetStopsRemovedChecks: a check removed by Set stops probing, its in-flight
+// probe's result is dropped, and a check whose Key changed restarts on the loop.
+func TestLoopSetStopsRemovedChecks(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	c, err := NewTCP(addrOf(t, ln.Addr()), TCPConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sp := loopSpec("a", c, time.Second)
+	s, _ := runOnLoop(t, []Spec{sp}, 2)
+	sp.Key = "changed"
+	if err := s.Set([]Spec{sp}); err != nil {
+		t.Fatal(err)
+	}
+	s.mu.Lock()
+	restarted := s.checks["a"].fast != nil
+	s.mu.Unlock()
+	if !restarted {
+		t.Error("the restarted check left the event loop")
+	}
+	if err := s.Set(nil); err != nil {
+		t.Fatal(err)
+	}
+	// Let any probe in flight finish, then probing must have stopped.
+	time.Sleep(200 * time.Millisecond)
+	n := s.loop.started.Load()
+	time.Sleep(300 * time.Millisecond)
+	if got := s.loop.started.Load(); got != n {
+		t.Errorf("%d probes started after the check was removed", got-n)
+	}
+	if got := s.Snapshot(); len(got) != 0 {
+		t.Errorf("Snapshot after removal = %+v", got)
+	}
+}
