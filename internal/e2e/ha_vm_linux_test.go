@@ -220,6 +220,7 @@ func newHAPair(t *testing.T, tm haTiming, aSubs ...string) *haPair {
 // to retransmit it. At most maxInFlight attempts run at once, so that a long outage does
 // not pile up goroutines and threads in a 2-core TCG guest.
 type connectLoop struct {
+	began  time.Time
 	mu     sync.Mutex
 	ok     []time.Time
 	who    map[string]int
@@ -240,7 +241,7 @@ const (
 // loopResult is what the client saw.
 type loopResult struct {
 	OK, Failed, Slow int
-	Gap              time.Duration // longest time between two consecutive successes
+	Gap              time.Duration // longest time between two consecutive successes (or the loop's start or end)
 	GapEnd           time.Time     // the success that ended it
 	Who              map[string]int
 	Errs             map[string]int
@@ -252,12 +253,17 @@ func (r loopResult) String() string {
 }
 
 func startConnectLoop(h *netlab.Host) *connectLoop {
-	l := &connectLoop{who: map[string]int{}, errs: map[string]int{}, stop: make(chan struct{})}
-	sem := make(chan struct{}, maxInFlight)
+	return startConnectLoopEvery(h, attemptEvery, attemptTimeout)
+}
+
+// startConnectLoopEvery is startConnectLoop with another cadence and attempt timeout.
+func startConnectLoopEvery(h *netlab.Host, every, timeout time.Duration) *connectLoop {
+	l := &connectLoop{began: time.Now(), who: map[string]int{}, errs: map[string]int{}, stop: make(chan struct{})}
+	sem := make(chan struct{}, max(maxInFlight, int(timeout/every)+1))
 	l.wg.Add(1)
 	go func() {
 		defer l.wg.Done()
-		tick := time.NewTicker(attemptEvery)
+		tick := time.NewTicker(every)
 		defer tick.Stop()
 		for {
 			select {
@@ -275,7 +281,7 @@ func startConnectLoop(h *netlab.Host) *connectLoop {
 				defer l.wg.Done()
 				defer func() { <-sem }()
 				began := time.Now()
-				who, err := connectOnce(h, attemptTimeout)
+				who, err := connectOnce(h, timeout)
 				now := time.Now()
 				l.mu.Lock()
 				defer l.mu.Unlock()
@@ -338,8 +344,11 @@ func (l *connectLoop) Stop() loopResult {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	r := loopResult{OK: len(l.ok), Failed: l.failed, Slow: l.slow, Who: l.who, Errs: l.errs}
-	ok := slices.Clone(l.ok)
+	// The loop's start and end bound the first and last gap: a window without any
+	// success is one gap as long as the window.
+	ok := append([]time.Time{l.began}, l.ok...)
 	slices.SortFunc(ok, func(a, b time.Time) int { return a.Compare(b) })
+	ok = append(ok, time.Now())
 	for i := 1; i < len(ok); i++ {
 		if g := ok[i].Sub(ok[i-1]); g > r.Gap {
 			r.Gap, r.GapEnd = g, ok[i]
@@ -436,6 +445,10 @@ func testHAPair(t *testing.T) {
 			loop := startConnectLoop(x.client)
 			start := time.Now()
 			a.Restart()
+			// keepalived removes its VIPs when it starts as backup; vigil leaves the one
+			// the SIGKILL left behind until it is master again (reported, not yet fixed).
+			st, _ := vrrpState(a)
+			t.Logf("A restarted as %q; holds the VIP its killed run left: %v", st, hasVIP(t, lbA))
 			took := p.waitRoles(t, a, b, 30*time.Second)
 			time.Sleep(1 * time.Second)
 			r := loop.Stop()
