@@ -68,8 +68,10 @@ type Director struct {
 	reqs    chan func(context.Context)
 	// labels maps a check ID to its metric label ("http", "http#2"), under evMu.
 	labels map[string]string
-	// prints are the running configuration's check fingerprints (the loop's).
-	prints map[*conf.Check]string
+	// prints are the running configuration's check fingerprints and specKeys the Key of
+	// every check the scheduler runs, by ID (the loop's).
+	prints   map[*conf.Check]string
+	specKeys map[string]string
 
 	mu       sync.Mutex // guards everything below; the loop is the only writer
 	cfg      *conf.Config
@@ -161,7 +163,7 @@ func (d *Director) Start(ctx context.Context, cfg *conf.Config) error {
 	d.log.Info("virtual servers programmed", "virtual_servers", len(cfg.VirtualServers),
 		"writes", changes.Total(), "adopted_real_servers", len(adopted))
 
-	if err := d.sched.Set(d.checkSpecs(cfg)); err != nil {
+	if err := d.sched.Set(d.checkSpecs(cfg, nil)); err != nil {
 		return fmt.Errorf("start the health checks: %w", err)
 	}
 	runCtx, cancel := context.WithCancel(context.Background())

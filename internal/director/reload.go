@@ -17,15 +17,21 @@ import (
 // while its real server keeps its service and address; its Key changes with its
 // configuration, so an unchanged check keeps its state and phase and a changed one
 // restarts.
-func (d *Director) checkSpecs(cfg *conf.Config) []checks.Spec {
+//
+// prints holds the new configuration's fingerprints computed so far (by configDiff); nil
+// starts empty.
+func (d *Director) checkSpecs(cfg *conf.Config, prints map[*conf.Check]string) []checks.Spec {
 	var specs []checks.Spec
+	if prints == nil {
+		prints = map[*conf.Check]string{}
+	}
 	labels := map[string]string{}
 	defer func() {
 		d.evMu.Lock()
 		d.labels = labels
 		d.evMu.Unlock()
 	}()
-	prints := map[*conf.Check]string{}
+	keys := map[string]string{}
 	for _, vs := range cfg.VirtualServers {
 		key := serviceKey(vs)
 		for _, rs := range vs.RealServers {
@@ -39,6 +45,15 @@ func (d *Director) checkSpecs(cfg *conf.Config) []checks.Spec {
 				labels[id] = string(c.Kind)
 				if n := seen[c.Kind]; n > 1 {
 					labels[id] = fmt.Sprintf("%s#%d", c.Kind, n)
+				}
+				specKey := d.fingerprint(prints, c) + "|" + vs.Name + "|" + rs.Name
+				keys[id] = specKey
+				if d.specKeys[id] == specKey {
+					// Unchanged: the scheduler keeps the running checker and ignores this one.
+					specs = append(specs, checks.Spec{ID: id, Server: server, VirtualServer: vs.Name,
+						RealServer: rs.Name, Kind: string(c.Kind), Checker: unchangedChecker,
+						Interval: c.Interval, Timeout: c.Timeout, Rise: c.Rise, Fall: c.Fall, Key: specKey})
+					continue
 				}
 				chk, err := newChecker(vs, rs, c)
 				if err != nil {
@@ -61,15 +76,21 @@ func (d *Director) checkSpecs(cfg *conf.Config) []checks.Spec {
 					Timeout:       c.Timeout,
 					Rise:          c.Rise,
 					Fall:          c.Fall,
-					Key:           d.fingerprint(prints, c) + "|" + vs.Name + "|" + rs.Name,
+					Key:           specKey,
 					Initial:       checkState(d.states[rsKey{key, rs.Address}]),
 				})
 			}
 		}
 	}
-	d.prints = prints
+	d.prints, d.specKeys = prints, keys
 	return specs
 }
+
+// unchangedChecker stands in for the checker of a check whose configuration did not change
+// on a reload: the scheduler keeps the one it runs. It is never probed.
+var unchangedChecker = checks.CheckerFunc(func(context.Context) checks.Result {
+	return checks.Result{Reason: "placeholder of an unchanged check", Weight: checks.NoWeight}
+})
 
 // checkState is the state a new check of a real server starts in: what the director
 // already knows of the server (adopted at start-up, or up before a check was added).
@@ -128,7 +149,7 @@ func (d *Director) reload(ctx, runCtx context.Context, cfg *conf.Config) error {
 	diff := configDiff(old, cfg, func(c *conf.Check) string { return d.fingerprint(prints, c) })
 	d.install(cfg, nil)
 	changes, applyErr := d.syncLocked(ctx)
-	setErr := d.sched.Set(d.checkSpecs(cfg))
+	setErr := d.sched.Set(d.checkSpecs(cfg, prints))
 	vrrpDiff, vrrpErr := d.reloadVRRPLocked(ctx, runCtx, cfg)
 	diff = append(diff, vrrpDiff...)
 	err := errors.Join(applyErr, setErr, vrrpErr)
