@@ -112,7 +112,7 @@ func (l *probeLoop) add(t *loopTimer, d time.Duration) {
 	}
 	t.when = l.now() + int64(d)
 	l.timers.push(t)
-	wake := l.sleeping && t.when < l.wakeAt
+	wake := l.sleeping && t.when < l.wakeAt && !l.closing
 	if wake {
 		l.sleeping = false
 	}
@@ -143,9 +143,13 @@ func (l *probeLoop) wake() {
 // and drops them) and ends the loop.
 func (l *probeLoop) close() {
 	l.mu.Lock()
+	again := l.closing
 	l.closing = true
 	l.mu.Unlock()
-	l.wake()
+	if !again {
+		// Only once: after the loop ends its eventfd's number may belong to another file.
+		l.wake()
+	}
 	<-l.done
 }
 

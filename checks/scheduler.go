@@ -82,7 +82,9 @@ type Options struct {
 	Logger *slog.Logger
 	Clock  Clock
 	// OnCheck is called after every probe; OnServer when a real server's state or dynamic
-	// weight changes. Calls are serialized and in order. They must not call Set.
+	// weight changes. Calls are serialized and in order. They must not call Set, and
+	// should return quickly: the results of connect-only tcp and status-only http checks
+	// are delivered from the goroutine that runs all their probes (loop_linux.go).
 	OnCheck  func(CheckEvent)
 	OnServer func(ServerEvent)
 	// Jitter returns the delay before a check's first probe, given its interval; default

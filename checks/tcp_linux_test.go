@@ -3,13 +3,10 @@ package checks
 import (
 	"fmt"
 	"net"
-	"net/netip"
 	"os"
 	"strings"
 	"testing"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
 
 // timeWaitTo counts TIME_WAIT (state 06) sockets in /proc/net/tcp with one of ports on
@@ -40,29 +37,7 @@ func timeWaitTo(t *testing.T, ports ...uint16) int {
 // TestTCPCheckUnansweredSYNTimesOut: a listener whose accept queue is full drops SYNs, so
 // the connect never completes and only the timeout ends the check (the raw connect path).
 func TestTCPCheckUnansweredSYNTimesOut(t *testing.T) {
-	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer unix.Close(fd)
-	if err := unix.Bind(fd, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
-		t.Fatal(err)
-	}
-	if err := unix.Listen(fd, 0); err != nil {
-		t.Fatal(err)
-	}
-	sa, err := unix.Getsockname(fd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	target := netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(sa.(*unix.SockaddrInet4).Port))
-	// Fill the accept queue (backlog 0 holds one) with connections nobody accepts.
-	for range 2 {
-		c, err := net.DialTimeout("tcp", target.String(), 200*time.Millisecond)
-		if err == nil {
-			defer c.Close()
-		}
-	}
+	target := unansweredSYN(t)
 	c, err := NewTCP(target, TCPConfig{})
 	if err != nil {
 		t.Fatal(err)

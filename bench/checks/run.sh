@@ -73,8 +73,9 @@ echo "N=$N warm-up ${WARM}s window ${WIN}s $(haproxy -v | head -1); loadavg $(cu
 for kind in $KINDS; do
 	haproxy_cfg "$kind"
 	measure vigil "$kind" env GOMAXPROCS=1 "$W/prober" -addr $ADDR -port $PORT -n "$N" -kind "$kind"
-	tail -2 "$W/vigil-$kind.log" | head -1
+	tail -1 "$W/vigil-$kind.log" # total checks and failed probes, warm-up included
 	measure haproxy "$kind" haproxy -db -f "$W/haproxy-$kind.cfg"
+	echo "haproxy: $(grep -c 'is DOWN' "$W/haproxy-$kind.log" || true) servers marked DOWN, warm-up included"
 done
 echo "loadavg at the end $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "ratios (vigil / haproxy):"
