@@ -17,6 +17,9 @@ type fastProbe struct {
 	source  netip.Addr
 	request []byte    // nil: connect only
 	status  StatusSet // accepted statuses when request is set
+	// passReason is the Reason of the common pass ("connected to ...", "http 200 from
+	// ..."), built once rather than per probe.
+	passReason string
 }
 
 // fastProber is implemented by checkers that may hand their probes to the event loop.
@@ -66,4 +69,15 @@ func statusVerdict(addr netip.AddrPort, want StatusSet, buf []byte, eof bool) (r
 		}
 	}
 	return Result{Reason: why}, true
+}
+
+// pass200 reports whether got starts with a 200 status line that fp accepts: the common
+// pass, judged without building its reason (statusVerdict would say the same).
+func pass200(fp *fastProbe, got []byte) bool {
+	eol := bytes.IndexByte(got[:min(len(got), maxStatusLine)], '\n')
+	if eol < 0 {
+		return false
+	}
+	code, ok := parseStatusLine(got[:eol])
+	return ok && code == 200 && fp.status.Contains(200)
 }

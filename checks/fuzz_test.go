@@ -1,6 +1,7 @@
 package checks
 
 import (
+	"net/netip"
 	"strings"
 	"testing"
 )
@@ -58,6 +59,30 @@ func FuzzParseStatusSet(f *testing.F) {
 			if r.Lo < 100 || r.Hi > 599 || r.Lo > r.Hi || strings.Contains(set.String(), " ") {
 				t.Fatalf("%q -> bad range %v", s, r)
 			}
+		}
+	})
+}
+
+// FuzzStatusVerdict: any bytes from a server get a verdict once the connection ends or
+// the head is full, never a panic; and the event loop's shortcut for a 200 (pass200)
+// agrees with the full judgement.
+func FuzzStatusVerdict(f *testing.F) {
+	for _, s := range []string{"HTTP/1.1 200 OK\r\n", "HTTP/1.1 301 Moved\r\nLocation: /x\r\n\r\n", "HTTP/1.1 301 Moved\r\n", "HTTP/1.0 200\n", "SSH-2.0-OpenSSH_9.2\r\n", "HTTP/1.1 2", ""} {
+		f.Add([]byte(s), true)
+		f.Add([]byte(s), false)
+	}
+	addr := netip.MustParseAddrPort("198.18.0.21:80")
+	fp := &fastProbe{addr: addr, status: DefaultStatus, passReason: "http 200 from " + addr.String()}
+	f.Fuzz(func(t *testing.T, b []byte, eof bool) {
+		res, done := statusVerdict(addr, fp.status, b, eof)
+		if !done && (eof || len(b) >= maxStatusHead) {
+			t.Fatalf("statusVerdict(%q, eof %v) wants more", b, eof)
+		}
+		if done && res.Reason == "" {
+			t.Fatalf("statusVerdict(%q, eof %v): no reason", b, eof)
+		}
+		if pass200(fp, b) && (!done || !res.OK || res.Reason != fp.passReason) {
+			t.Fatalf("pass200(%q) but statusVerdict = %+v, done %v", b, res, done)
 		}
 	})
 }

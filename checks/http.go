@@ -129,7 +129,8 @@ func NewHTTP(target netip.AddrPort, cfg HTTPConfig) (Checker, error) {
 	// An HTTP check speaks first, so the handshake's last ACK rides on the request.
 	h.d = newDialer(cfg.SourceAddr, true)
 	if h.tls == nil && !h.wantBody && h.addr.Addr().Zone() == "" {
-		h.fast = &fastProbe{addr: h.addr, source: cfg.SourceAddr, request: h.request, status: h.cfg.ExpectStatus}
+		h.fast = &fastProbe{addr: h.addr, source: cfg.SourceAddr, request: h.request, status: h.cfg.ExpectStatus,
+			passReason: "http 200 from " + h.addr.String()}
 	}
 	return h, nil
 }

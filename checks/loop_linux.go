@@ -298,7 +298,7 @@ func (l *probeLoop) handle(p *loopProbe, events uint32) {
 			return
 		}
 		if fp.request == nil {
-			l.finish(p, Result{OK: true, Reason: "connected to " + fp.addr.String()})
+			l.finish(p, Result{OK: true, Reason: fp.passReason})
 			return
 		}
 		p.state = sending
@@ -353,6 +353,10 @@ func (l *probeLoop) read(p *loopProbe) {
 		if p.buf != nil {
 			p.buf = p.buf[:len(p.buf)+n]
 			got = p.buf
+		}
+		if pass200(fp, got) {
+			l.finish(p, Result{OK: true, Reason: fp.passReason})
+			return
 		}
 		eof := n == 0 || len(got) >= maxStatusHead
 		if res, done := statusVerdict(fp.addr, fp.status, got, eof); done {

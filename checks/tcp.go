@@ -55,7 +55,7 @@ func NewTCP(target netip.AddrPort, cfg TCPConfig) (Checker, error) {
 		d:    newDialer(cfg.SourceAddr, lazy),
 	}
 	if len(cfg.Send) == 0 && cfg.Expect == nil && t.addr.Addr().Zone() == "" {
-		t.fast = &fastProbe{addr: t.addr, source: cfg.SourceAddr}
+		t.fast = &fastProbe{addr: t.addr, source: cfg.SourceAddr, passReason: "connected to " + t.addr.String()}
 	}
 	return t, nil
 }

@@ -4,6 +4,7 @@
 #
 #   VIGIL_BENCH=1 bench/checks/run.sh            # N=10000, 20 s warm-up, 60 s window
 #   VIGIL_BENCH=1 N=1000 WARM=5 WIN=10 bench/checks/run.sh
+#   VIGIL_BENCH=1 PROBER=/tmp/prober-old bench/checks/run.sh   # a prebuilt prober
 #
 # The listener process (real servers) runs on core 1, the checker under test alone on
 # core 0 with one thread (GOMAXPROCS=1 / nbthread 1). CPU is utime+stime from
@@ -17,6 +18,9 @@ ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 W=$(mktemp -d /tmp/vigil-bench-checks.XXXXXX)
 export GOFLAGS=-mod=mod
 (cd "$ROOT" && go build -o "$W/listener" ./bench/checks/listener && go build -o "$W/prober" ./bench/checks/prober)
+# PROBER=path measures another prober build instead (e.g. one built from an older commit,
+# for a before/after in the same conditions).
+[ -n "${PROBER:-}" ] && cp "$PROBER" "$W/prober"
 HZ=$(getconf CLK_TCK)
 NFT=vigil_bench_checks
 nft delete table inet $NFT 2>/dev/null || true
