@@ -252,6 +252,15 @@ func (in *Instance) Run(ctx context.Context) error {
 	if fault && in.group != nil {
 		in.group.setFault(in, true)
 	}
+	// A router that was killed left its addresses on the interface. Starting as backup it
+	// must not answer for them while another router is master (two hosts answering ARP for
+	// the VIP), so it drops them first, as keepalived does at start; a router that becomes
+	// master adds them back. Removing addresses that are not there is not an error.
+	clearCtx, clearCancel := context.WithTimeout(ctx, 5*time.Second)
+	if err := in.deps.Addresses.Remove(clearCtx, in.cfg.VIPs); err != nil {
+		in.log.Warn("remove virtual addresses left from an earlier run", "err", err)
+	}
+	clearCancel()
 	r.applyFault(in.clock.Now())
 	r.step(fsm.Event{Kind: fsm.Startup}, in.clock.Now())
 

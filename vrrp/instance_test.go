@@ -476,3 +476,24 @@ func TestInterfaceTrack(t *testing.T) {
 	a.links.Set("uplink0", true)
 	waitFor(t, "priority 150", func() bool { s := a.in.Status(); return s.Priority == 150 && s.Tracks["uplink0"] })
 }
+
+// A router restarted after a kill finds its addresses still on the interface: it removes
+// them before it runs, so as a backup it never answers for the VIP beside the master.
+func TestStartRemovesStaleAddresses(t *testing.T) {
+	link := &vrrptest.Link{}
+	a := newNode(t, link, d1, baseConfig("a", 150), nil)
+	a.start(t)
+	waitFor(t, "a master", func() bool { return state(a) == vrrp.Master })
+	b := newNode(t, link, d2, baseConfig("b", 100), nil)
+	if err := b.addrs.Add(context.Background(), []netip.Prefix{vip}); err != nil { // left by a killed run
+		t.Fatal(err)
+	}
+	b.start(t)
+	waitFor(t, "b backup", func() bool { return state(b) == vrrp.Backup && b.in.Status().AdvertsReceived > 0 })
+	if b.addrs.Held(vip) {
+		t.Errorf("backup b still holds %s from an earlier run", vip)
+	}
+	if !a.addrs.Held(vip) {
+		t.Errorf("master a lost %s", vip)
+	}
+}
