@@ -445,10 +445,14 @@ func testHAPair(t *testing.T) {
 			loop := startConnectLoop(x.client)
 			start := time.Now()
 			a.Restart()
-			// keepalived removes its VIPs when it starts as backup; vigil leaves the one
-			// the SIGKILL left behind until it is master again (reported, not yet fixed).
+			// The SIGKILL left the VIP on A's eth0. Like keepalived, A releases it when
+			// it starts as backup: a backup holding it would answer ARP beside B.
 			st, _ := vrrpState(a)
-			t.Logf("A restarted as %q; holds the VIP its killed run left: %v", st, hasVIP(t, lbA))
+			held := hasVIP(t, lbA)
+			t.Logf("A restarted as %q; holds the VIP its killed run left: %v", st, held)
+			if st == "backup" && held {
+				t.Errorf("A restarted as backup and still holds the VIP its killed run left")
+			}
 			took := p.waitRoles(t, a, b, 30*time.Second)
 			time.Sleep(1 * time.Second)
 			r := loop.Stop()
