@@ -9,10 +9,9 @@
 
 GO      ?= go
 PKGS    ?= ./...
-TIMEOUT ?= 25m
+TIMEOUT ?= 40m
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 
-export GOFLAGS ?= -mod=mod
 
 .PHONY: all build test deps vet fmt-check unit
 

@@ -1,5 +1,5 @@
 // Package ipvsbench measures vigil's kernel IPVS programming against ipvsadm, side by side
-// in one VM boot (run with VIGIL_BENCH=1; see docs/benchmarks-ipvs.md).
+// in one VM boot (run with VIGIL_BENCH=1; see docs/benchmarks.md (Kernel IPVS programming)).
 package ipvsbench
 
 import (

@@ -12,7 +12,7 @@
 // for bulk transfers). UDP flows use net.UDPConn everywhere.
 //
 // Where a proxy cannot be the kernel, this package chooses as follows (see also
-// docs/benchmarks-userspace.md):
+// docs/benchmarks.md (Userspace data plane)):
 //
 //   - Every forwarding method is proxied. NAT is what a proxy does; a dr or tun real server
 //     is reached at its address (port 0 means the service's port) as if it were nat, and a

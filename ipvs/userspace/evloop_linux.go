@@ -18,7 +18,7 @@ import (
 // (one per GOMAXPROCS) over non-blocking sockets that the Go runtime's poller never sees.
 //
 // Why not a goroutine per direction (tcp.go, the portable path): profiled against HAProxy
-// (docs/benchmarks-userspace.md) it spends about 1.5x HAProxy's CPU per connection on
+// (docs/benchmarks.md (Userspace data plane)) it spends about 1.5x HAProxy's CPU per connection on
 // goroutine hand-offs (futex, spinning threads) and, per message, a read that fails with
 // EAGAIN. The loop learns from EPOLLRDHUP whether a FIN came with the data, so after a
 // short read it waits for the next edge instead of reading again, as HAProxy does.
