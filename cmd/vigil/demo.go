@@ -71,17 +71,8 @@ func cmdDemo(args []string, stdout, stderr io.Writer) int {
 			"its weight drop to 0 in `vigil status`.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fs.SetOutput(stdout)
-			fs.Usage()
-			return 0
-		}
-		return 2
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "vigil demo: unexpected argument %q\n", fs.Arg(0))
-		return 2
+	if code, ok := parseFlags(fs, args, stdout, stderr); !ok {
+		return code
 	}
 	addrs := strings.Split(*backends, ",")
 	if len(addrs) != 2 {

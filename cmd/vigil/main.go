@@ -3,6 +3,8 @@
 package main
 
 import (
+	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -103,6 +105,31 @@ func cmdVersion(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stdout, "vigil %s\n", versionString())
 	return 0
+}
+
+// parseFlags parses a subcommand's arguments. When ok is false the command stops with
+// code: 0 after -h (usage on stdout), 2 after a bad flag or a stray argument (the problem,
+// then the usage, on stderr).
+func parseFlags(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) (code int, ok bool) {
+	fs.SetOutput(io.Discard)
+	err := fs.Parse(args)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		fs.SetOutput(stdout)
+		fs.Usage()
+		return 0, false
+	case err != nil:
+		fmt.Fprintf(stderr, "%s: %v\n", fs.Name(), err)
+		fs.SetOutput(stderr)
+		fs.Usage()
+		return 2, false
+	case fs.NArg() > 0:
+		fmt.Fprintf(stderr, "%s: unexpected argument %q\n", fs.Name(), fs.Arg(0))
+		fs.SetOutput(stderr)
+		fs.Usage()
+		return 2, false
+	}
+	return 0, true
 }
 
 // revision is the VCS revision the binary was built from, or "".

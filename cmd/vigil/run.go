@@ -50,17 +50,8 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 			"SIGHUP reloads the configuration; SIGTERM or SIGINT stops (a second one exits at once).\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fs.SetOutput(stdout)
-			fs.Usage()
-			return 0
-		}
-		return 2
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "vigil run: unexpected argument %q\n", fs.Arg(0))
-		return 2
+	if code, ok := parseFlags(fs, args, stdout, stderr); !ok {
+		return code
 	}
 	path, err := filepath.Abs(*file)
 	if err != nil {

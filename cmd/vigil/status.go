@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -98,28 +97,6 @@ func renderStats(w io.Writer, s status.Snapshot) {
 	for line := range strings.Lines(b.String()) {
 		io.WriteString(w, strings.TrimRight(line, " \n")+"\n")
 	}
-}
-
-func parseFlags(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) (code int, ok bool) {
-	fs.SetOutput(io.Discard)
-	err := fs.Parse(args)
-	switch {
-	case errors.Is(err, flag.ErrHelp):
-		fs.SetOutput(stdout)
-		fs.Usage()
-		return 0, false
-	case err != nil:
-		fmt.Fprintf(stderr, "%s: %v\n", fs.Name(), err)
-		fs.SetOutput(stderr)
-		fs.Usage()
-		return 2, false
-	case fs.NArg() > 0:
-		fmt.Fprintf(stderr, "%s: unexpected argument %q\n", fs.Name(), fs.Arg(0))
-		fs.SetOutput(stderr)
-		fs.Usage()
-		return 2, false
-	}
-	return 0, true
 }
 
 // statusURL accepts host:port (global.listen's form) or a full http:// URL.
