@@ -1,5 +1,7 @@
+//go:build bench
+
 // Package ipvsbench measures vigil's kernel IPVS programming against ipvsadm, side by side
-// in one VM boot (run with VIGIL_BENCH=1; see docs/benchmarks.md (Kernel IPVS programming)).
+// in one VM boot (build tag bench: GOFLAGS=-tags=bench VIGIL_BENCH=1; see docs/benchmarks.md (Kernel IPVS programming)).
 package ipvsbench
 
 import (

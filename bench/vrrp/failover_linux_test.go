@@ -1,7 +1,9 @@
+//go:build bench
+
 // vrrpbench measures VRRP failover time and robustness of vigil beside
-// keepalived in network namespaces. It runs only with VIGIL_BENCH=1 (as root):
+// keepalived in network namespaces. It builds only with the bench tag and runs with VIGIL_BENCH=1 (as root):
 //
-//	VIGIL_BENCH=1 go test -v -timeout 60m ./bench/vrrp/
+//	GOFLAGS=-tags=bench VIGIL_BENCH=1 go test -v -timeout 60m ./bench/vrrp/
 //
 // VIGIL_BENCH_TRIALS (default 10), VIGIL_BENCH_V2_TRIALS (default the same), VIGIL_BENCH_NICE,
 // VIGIL_BENCH_LOAD (default 5m) and VIGIL_BENCH_OUT (a file for the markdown tables)

@@ -1,3 +1,5 @@
+//go:build bench
+
 package e2e
 
 import (
@@ -19,9 +21,9 @@ import (
 )
 
 // TestDaemonBenchVM measures the daemon figures of docs/benchmarks.md in the VM. It runs
-// only with VIGIL_BENCH=1:
+// only with the bench tag and VIGIL_BENCH=1 (GOFLAGS, so the VM build gets the tag too):
 //
-//	VIGIL_BENCH=1 go test -count=1 -run TestDaemonBenchVM -v ./internal/e2e | grep BENCH
+//	GOFLAGS=-tags=bench VIGIL_BENCH=1 go test -count=1 -run TestDaemonBenchVM -v ./internal/e2e | grep BENCH
 func TestDaemonBenchVM(t *testing.T) {
 	if !vmtest.InGuest() && os.Getenv("VIGIL_BENCH") != "1" {
 		t.Skip("benchmark: set VIGIL_BENCH=1")
