@@ -45,6 +45,12 @@ type Sysctls struct {
 	// linger until they time out, their packets dropped; with 1 the kernel expires them at
 	// their next packet so the client reconnects at once (keepalived #1757).
 	ExpireNodestConn bool
+	// ConnReuseFinWait (bit 2 of conn_reuse_mode): with DR or TUN the director sees only the
+	// client's side of a connection, so an old connection entry stays in FIN_WAIT for two
+	// minutes; a client that reuses its port meanwhile (a busy client wraps its ephemeral
+	// ports in a few thousand connections) is sent to the old real server even when that
+	// server is quiesced or down. With the bit the kernel reschedules such a SYN.
+	ConnReuseFinWait bool
 }
 
 // Missing returns the sysctl names that need asks for and s does not have, for a warning.
@@ -56,6 +62,9 @@ func (s Sysctls) Missing(need Sysctls) []string {
 	if need.ExpireNodestConn && !s.ExpireNodestConn {
 		out = append(out, sysctlNodest)
 	}
+	if need.ConnReuseFinWait && !s.ConnReuseFinWait {
+		out = append(out, sysctlConnReuse+" (bit 2)")
+	}
 	return out
 }
 
@@ -63,6 +72,7 @@ func (s Sysctls) Missing(need Sysctls) []string {
 const (
 	sysctlQuiescent = "net.ipv4.vs.expire_quiescent_template"
 	sysctlNodest    = "net.ipv4.vs.expire_nodest_conn"
+	sysctlConnReuse = "net.ipv4.vs.conn_reuse_mode"
 )
 
 // SysctlTable is implemented by tables whose behaviour depends on the IPVS sysctls of
@@ -74,7 +84,8 @@ type SysctlTable interface {
 
 // NeededSysctls returns the sysctls a configuration needs: anyPersistentQuiesce when some
 // persistent service quiesces failed real servers by weight 0, anyRemove when some
-// service deletes them (on_failure = "remove").
-func NeededSysctls(anyPersistentQuiesce, anyRemove bool) Sysctls {
-	return Sysctls{ExpireQuiescentTemplate: anyPersistentQuiesce, ExpireNodestConn: anyRemove}
+// service deletes them (on_failure = "remove"), anyDirectOrTunnel when some real server is
+// reached by DR or TUN.
+func NeededSysctls(anyPersistentQuiesce, anyRemove, anyDirectOrTunnel bool) Sysctls {
+	return Sysctls{ExpireQuiescentTemplate: anyPersistentQuiesce, ExpireNodestConn: anyRemove, ConnReuseFinWait: anyDirectOrTunnel}
 }

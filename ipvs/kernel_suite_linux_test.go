@@ -170,13 +170,20 @@ func suiteAPI(t *testing.T) {
 		}
 		before, err := k.Sysctls()
 		must(t, err)
-		if missing := before.Missing(ipvs.Sysctls{ExpireQuiescentTemplate: true, ExpireNodestConn: true}); len(missing) != 2 {
-			t.Errorf("fresh namespace: missing %v, want both sysctls off by default", missing)
+		all := ipvs.Sysctls{ExpireQuiescentTemplate: true, ExpireNodestConn: true, ConnReuseFinWait: true}
+		if missing := before.Missing(all); len(missing) != 3 {
+			t.Errorf("fresh namespace: missing %v, want all three sysctls off by default", missing)
 		}
-		changed, err := k.EnsureSysctls(ipvs.Sysctls{ExpireQuiescentTemplate: true, ExpireNodestConn: true})
+		changed, err := k.EnsureSysctls(all)
 		must(t, err)
-		if len(changed) != 2 {
-			t.Errorf("EnsureSysctls changed %v, want 2", changed)
+		if len(changed) != 3 {
+			t.Errorf("EnsureSysctls changed %v, want 3", changed)
+		}
+		if v, err := h.SysctlGet("net.ipv4.vs.conn_reuse_mode"); err != nil || v != "3" {
+			t.Errorf("conn_reuse_mode = %q (%v) in the namespace, want 3", v, err)
+		}
+		if after, err := k.Sysctls(); err != nil || len(after.Missing(all)) != 0 {
+			t.Errorf("after EnsureSysctls: %+v (%v), want all set", after, err)
 		}
 		v, err := h.SysctlGet("net.ipv4.vs.expire_quiescent_template")
 		must(t, err)
@@ -550,7 +557,7 @@ func suiteTraffic(t *testing.T, fwd ipvs.Forwarding) {
 				t.Fatalf("persistent service answers %v: want one real server", got)
 			}
 		}
-		changed, err := k.EnsureSysctls(ipvs.NeededSysctls(true, false))
+		changed, err := k.EnsureSysctls(ipvs.NeededSysctls(true, false, false))
 		must(t, err)
 		t.Logf("sysctls set by vigil: %v", changed)
 		idx := map[string]int{"rs1": 0, "rs2": 1}[got[0]]

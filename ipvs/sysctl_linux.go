@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"strconv"
 	"strings"
 
 	"github.com/vishvananda/netns"
@@ -63,7 +64,11 @@ func (k *Kernel) Sysctls() (Sysctls, error) {
 		if s.ExpireQuiescentTemplate, err = readBoolSysctl(sysctlQuiescent); err != nil {
 			return err
 		}
-		s.ExpireNodestConn, err = readBoolSysctl(sysctlNodest)
+		if s.ExpireNodestConn, err = readBoolSysctl(sysctlNodest); err != nil {
+			return err
+		}
+		mode, err := readIntSysctl(sysctlConnReuse)
+		s.ConnReuseFinWait = mode&2 != 0
 		return err
 	})
 	return s, err
@@ -95,9 +100,36 @@ func (k *Kernel) EnsureSysctls(need Sysctls) (changed []string, err error) {
 			}
 			changed = append(changed, n.name)
 		}
+		if need.ConnReuseFinWait {
+			// A bitmap: keep the operator's other bits, add bit 2 (which implies bit 1).
+			mode, err := readIntSysctl(sysctlConnReuse)
+			switch {
+			case err != nil:
+				errs = append(errs, err)
+			case mode&2 == 0:
+				v := mode | 3
+				if err := os.WriteFile(sysctlPath(sysctlConnReuse), []byte(strconv.Itoa(v)+"\n"), 0o644); err != nil {
+					errs = append(errs, fmt.Errorf("set %s = %d: %w", sysctlConnReuse, v, err))
+				} else {
+					changed = append(changed, sysctlConnReuse)
+				}
+			}
+		}
 		return errors.Join(errs...)
 	})
 	return changed, err
+}
+
+func readIntSysctl(name string) (int, error) {
+	b, err := os.ReadFile(sysctlPath(name))
+	if err != nil {
+		return 0, fmt.Errorf("read %s: %w", name, err)
+	}
+	v, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		return 0, fmt.Errorf("read %s: %w", name, err)
+	}
+	return v, nil
 }
 
 func readBoolSysctl(name string) (bool, error) {

@@ -193,15 +193,18 @@ func (d *Director) prepareKernel(ctx context.Context, old, cfg *conf.Config) (wa
 		d.log.Warn(msg)
 		warnings = append(warnings, msg)
 	}
-	var persistentQuiesce, remove bool
+	var persistentQuiesce, remove, direct bool
 	for _, vs := range cfg.VirtualServers {
 		if vs.OnFailure == conf.Remove {
 			remove = true
 		} else if vs.Persistence != nil {
 			persistentQuiesce = true
 		}
+		for _, rs := range vs.RealServers {
+			direct = direct || rs.Forwarding == conf.DR || rs.Forwarding == conf.Tunnel
+		}
 	}
-	need := ipvs.NeededSysctls(persistentQuiesce, remove)
+	need := ipvs.NeededSysctls(persistentQuiesce, remove, direct)
 	if sm, ok := d.o.Table.(SysctlManager); ok && need != (ipvs.Sysctls{}) {
 		if cfg.Global.ManageSysctls {
 			changed, err := sm.EnsureSysctls(need)
