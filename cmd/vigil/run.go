@@ -212,8 +212,11 @@ func (d *runner) reload(ctx context.Context, dir *director.Director) {
 // openTable opens the data plane the configuration asks for. auto prefers kernel IPVS and
 // says so when it falls back.
 func openTable(dp conf.Dataplane, log *slog.Logger) (ipvs.Table, string, error) {
+	userspaceTable := func() ipvs.Table {
+		return userspace.New(userspace.Options{Logger: log.With("dataplane", "userspace")})
+	}
 	if dp == conf.DataplaneUserspace {
-		return userspace.New(userspace.Options{Logger: log.With("dataplane", "userspace")}), "userspace", nil
+		return userspaceTable(), "userspace", nil
 	}
 	k, err := ipvs.OpenKernel(ipvs.KernelOptions{Logger: log})
 	if err == nil {
@@ -221,7 +224,7 @@ func openTable(dp conf.Dataplane, log *slog.Logger) (ipvs.Table, string, error) 
 	}
 	if dp == conf.DataplaneAuto && errors.Is(err, ipvs.ErrUnavailable) {
 		log.Warn("kernel IPVS is not available; using the userspace data plane", "reason", err.Error())
-		return userspace.New(userspace.Options{Logger: log.With("dataplane", "userspace")}), "userspace", nil
+		return userspaceTable(), "userspace", nil
 	}
 	return nil, "", fmt.Errorf("dataplane %s: %w", dp, err)
 }

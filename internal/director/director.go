@@ -307,7 +307,6 @@ func (d *Director) desiredLocked() []ipvs.VirtualService {
 func (d *Director) syncLocked(ctx context.Context) (ipvs.Changes, error) {
 	before := d.quorumStates()
 	changes, err := d.rec.Apply(ctx, d.desiredLocked())
-	d.counters.Writes += uint64(changes.Total())
 	if err != nil {
 		d.counters.WriteErrors++
 	}
@@ -455,9 +454,7 @@ func (d *Director) health(ctx context.Context, ev checks.ServerEvent) {
 	d.plans[k.svc] = p
 	if p.sorry != prev.sorry || len(p.service.Destinations) != len(prev.service.Destinations) {
 		// The sorry server comes in or goes out: this service alone is reconciled.
-		changes, err := d.rec.ApplyService(ctx, p.service)
-		d.counters.Writes += uint64(changes.Total())
-		if err != nil {
+		if _, err := d.rec.ApplyService(ctx, p.service); err != nil {
 			d.counters.WriteErrors++
 			d.log.Error("apply quorum change; the next resync retries", "virtual_server", vs.Name, "err", err)
 		}
@@ -482,16 +479,13 @@ func (d *Director) writeDestination(ctx context.Context, svc ipvs.ServiceKey, ha
 	addr := want.Addr
 	switch {
 	case want.Removed && !had.Removed:
-		d.counters.Writes++
 		return d.rec.SetRemoved(ctx, svc, addr, true)
 	case !want.Removed && had.Removed:
 		if err := d.rec.SetWeight(ctx, svc, addr, want.Weight); err != nil { // recorded only
 			return err
 		}
-		d.counters.Writes++
 		return d.rec.SetRemoved(ctx, svc, addr, false)
 	case !want.Removed && want.Weight != had.Weight:
-		d.counters.Writes++
 		return d.rec.SetWeight(ctx, svc, addr, want.Weight)
 	}
 	return nil
@@ -505,7 +499,6 @@ func (d *Director) resync(ctx context.Context) {
 	defer d.mu.Unlock()
 	d.counters.Resyncs++
 	d.counters.Repairs += uint64(repairs)
-	d.counters.Writes += uint64(repairs)
 	d.counters.LastResyncAt = d.o.Now()
 	d.counters.LastResyncErr = ""
 	if err != nil {

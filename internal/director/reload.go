@@ -46,44 +46,46 @@ func (d *Director) checkSpecs(cfg *conf.Config, prints map[*conf.Check]string) [
 				if n := seen[c.Kind]; n > 1 {
 					labels[id] = fmt.Sprintf("%s#%d", c.Kind, n)
 				}
-				specKey := d.fingerprint(prints, c) + "|" + vs.Name + "|" + rs.Name
-				keys[id] = specKey
-				if d.specKeys[id] == specKey {
-					// Unchanged: the scheduler keeps the running checker and ignores this one.
-					specs = append(specs, checks.Spec{ID: id, Server: server, VirtualServer: vs.Name,
-						RealServer: rs.Name, Kind: string(c.Kind), Checker: unchangedChecker,
-						Interval: c.Interval, Timeout: c.Timeout, Rise: c.Rise, Fall: c.Fall, Key: specKey})
-					continue
-				}
-				chk, err := newChecker(vs, rs, c)
-				if err != nil {
-					// conf validated everything a checker needs; a failure here is a file
-					// that vanished (a CA) or the like: the check fails visibly.
-					msg := err.Error()
-					chk = checks.CheckerFunc(func(context.Context) checks.Result {
-						return checks.Result{Reason: "check cannot run: " + msg, Weight: checks.NoWeight}
-					})
-					d.log.Error("build health check", "virtual_server", vs.Name, "real_server", rs.Name, "err", err)
-				}
-				specs = append(specs, checks.Spec{
+				sp := checks.Spec{
 					ID:            id,
 					Server:        server,
 					VirtualServer: vs.Name,
 					RealServer:    rs.Name,
 					Kind:          string(c.Kind),
-					Checker:       chk,
+					Checker:       unchangedChecker,
 					Interval:      c.Interval,
 					Timeout:       c.Timeout,
 					Rise:          c.Rise,
 					Fall:          c.Fall,
-					Key:           specKey,
+					Key:           d.fingerprint(prints, c) + "|" + vs.Name + "|" + rs.Name,
 					Initial:       checkState(d.states[rsKey{key, rs.Address}]),
-				})
+				}
+				keys[id] = sp.Key
+				// An unchanged check keeps the checker the scheduler runs; only a new or
+				// changed one gets a new checker.
+				if d.specKeys[id] != sp.Key {
+					sp.Checker = d.buildChecker(vs, rs, c)
+				}
+				specs = append(specs, sp)
 			}
 		}
 	}
 	d.prints, d.specKeys = prints, keys
 	return specs
+}
+
+// buildChecker builds the checker of c. conf validated everything a checker needs, so a
+// failure here is a file that vanished (a CA) or the like: the check then fails visibly.
+func (d *Director) buildChecker(vs *conf.VirtualServer, rs *conf.RealServer, c *conf.Check) checks.Checker {
+	chk, err := newChecker(vs, rs, c)
+	if err == nil {
+		return chk
+	}
+	d.log.Error("build health check", "virtual_server", vs.Name, "real_server", rs.Name, "err", err)
+	msg := err.Error()
+	return checks.CheckerFunc(func(context.Context) checks.Result {
+		return checks.Result{Reason: "check cannot run: " + msg, Weight: checks.NoWeight}
+	})
 }
 
 // unchangedChecker stands in for the checker of a check whose configuration did not change

@@ -38,6 +38,7 @@ func (d *Director) Snapshot() status.Snapshot {
 		Warnings:  append([]string(nil), d.warnings...),
 	}
 	snap.Config.LastReloadDiff = append([]string(nil), d.config.LastReloadDiff...)
+	snap.IPVS.Writes = uint64(d.rec.Writes().Total())
 	runs := make([]*vrrpRun, 0, len(d.vrrps))
 	for _, r := range d.vrrps {
 		runs = append(runs, r)

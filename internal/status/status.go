@@ -36,7 +36,7 @@ type ConfigStatus struct {
 
 // IPVSCounters count the director's writes to its table and the drift it repaired.
 type IPVSCounters struct {
-	Writes        uint64    `json:"writes"`       // every add/update/delete sent to the table
+	Writes        uint64    `json:"writes"`       // adds, updates and deletes the table accepted
 	WriteErrors   uint64    `json:"write_errors"` // writes the table refused
 	Resyncs       uint64    `json:"resyncs"`      // periodic comparisons run
 	Repairs       uint64    `json:"repairs"`      // drift repaired by resync
