@@ -102,7 +102,7 @@ func newCollector(src Source, info BuildInfo, m *Metrics) *collector {
 		lastReloadOK:       desc("vigil_last_reload_success", "1 when the last reload attempt (or the initial load) succeeded.", nil),
 		lastReloadDuration: desc("vigil_last_reload_duration_seconds", "Time the last reload took to apply (validation excluded); absent before the first reload.", nil),
 		generation:         desc("vigil_config_generation", "Generation of the running configuration: 1 after the first load, +1 per successful reload.", nil),
-		ipvsWrites:         desc("vigil_ipvs_writes_total", "Add, update and delete operations sent to the IPVS table.", nil),
+		ipvsWrites:         desc("vigil_ipvs_writes_total", "Add, update and delete operations the IPVS table accepted.", nil),
 		ipvsWriteErrors:    desc("vigil_ipvs_write_errors_total", "IPVS table operations that failed.", nil),
 		ipvsRepairs:        desc("vigil_ipvs_resync_repairs_total", "Drift in the IPVS table repaired by the periodic resync (e.g. after ipvsadm -C).", nil),
 		ipvsResyncs:        desc("vigil_ipvs_resyncs_total", "Periodic comparisons of the IPVS table with the desired state.", nil),
