@@ -150,6 +150,7 @@ vrrp_instance "VI_1" {
 			AdvertInterval:     time.Second,
 			Preempt:            true,
 			Accept:             true,
+			Handover:           true,
 			VirtualIPAddresses: []netip.Prefix{netip.MustParsePrefix("198.18.0.254/32")},
 			Notify:             Notify{Timeout: 10 * time.Second},
 			GARP:               GARP{MasterRepeat: 5, MasterDelay: 5 * time.Second},
@@ -258,6 +259,7 @@ vrrp_instance "VI_6" {
   advert_interval     = "100ms"
   preempt             = true
   preempt_delay       = "30s"
+  handover            = false
   accept              = true
   virtual_ipaddresses = ["2001:db8::254/64", "2001:db8::253"]
   unicast_src         = "2001:db8::11"
@@ -348,7 +350,7 @@ vrrp_sync_group "G" {
 			GARP: GARP{MasterRepeat: 3, MasterRefresh: time.Minute},
 		}, {
 			Name: "VI_4", Interface: "eth0", VirtualRouterID: 52, Priority: 100, Version: 2, Family: Inet,
-			AdvertInterval: 2 * time.Second, Preempt: true, Accept: true,
+			AdvertInterval: 2 * time.Second, Preempt: true, Accept: true, Handover: true,
 			VirtualIPAddresses: []netip.Prefix{netip.MustParsePrefix("198.18.0.254/24")},
 			Notify:             Notify{Timeout: 10 * time.Second},
 			GARP:               GARP{MasterRepeat: 5, MasterDelay: 5 * time.Second},

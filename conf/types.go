@@ -389,7 +389,10 @@ type VRRPInstance struct {
 	PreemptDelay   time.Duration `json:"preempt_delay"`
 	// Accept is RFC 5798 Accept_Mode: accept packets addressed to the virtual addresses
 	// while master. Always true: a director must, for IPVS to see the traffic.
-	Accept             bool           `json:"accept"`
+	Accept bool `json:"accept"`
+	// Handover: on a clean stop the master keeps its addresses until the new master
+	// advertises (make-before-break), at most 3 x advert_interval + skew.
+	Handover           bool           `json:"handover"`
 	VirtualIPAddresses []netip.Prefix `json:"virtual_ipaddresses"`
 	// UnicastSource is invalid when unset (the interface's primary address is used).
 	UnicastSource netip.Addr `json:"unicast_src"`

@@ -27,7 +27,7 @@ const (
 
 var vrrpSchema = &hcl.BodySchema{
 	Attributes: attrSchema("interface", "virtual_router_id", "priority", "version", "advert_interval",
-		"preempt", "preempt_delay", "accept", "virtual_ipaddresses", "unicast_src", "unicast_peers",
+		"preempt", "preempt_delay", "accept", "handover", "virtual_ipaddresses", "unicast_src", "unicast_peers",
 		"notify_master", "notify_backup", "notify_fault", "notify", "notify_timeout",
 		"garp_master_repeat", "garp_master_delay", "garp_master_refresh"),
 	Blocks: []hcl.BlockHeaderSchema{
@@ -48,6 +48,7 @@ func (d *decoder) decodeVRRPInstance(b *hcl.Block) *VRRPInstance {
 		AdvertInterval: DefaultAdvertInterval,
 		Preempt:        true,
 		Accept:         true,
+		Handover:       true,
 		Notify:         Notify{Timeout: DefaultNotifyTimeout},
 		GARP:           GARP{MasterRepeat: DefaultGARPMasterRepeat, MasterDelay: DefaultGARPMasterDelay},
 		DeclRange:      b.DefRange,
@@ -96,6 +97,11 @@ func (d *decoder) decodeVRRPInstance(b *hcl.Block) *VRRPInstance {
 	if a := at["preempt"]; a != nil {
 		if v, ok := d.boolean(a); ok {
 			vi.Preempt = v
+		}
+	}
+	if a := at["handover"]; a != nil {
+		if v, ok := d.boolean(a); ok {
+			vi.Handover = v
 		}
 	}
 	if a := at["preempt_delay"]; a != nil {

@@ -34,6 +34,12 @@ type Config struct {
 	GARP         GARPConfig
 	Tracks       []Track
 	Notify       Notify
+	// Handover makes a clean stop make-before-break: the master sends priority 0 and
+	// keeps its addresses until a new master advertises (plus a short grace for its
+	// gratuitous ARPs), at most 3 x interval + skew; see fsm.Params.Handover. Without it
+	// the addresses go at once (the RFC's and keepalived's behaviour) and clients see
+	// nothing answer for the backup's skew time.
+	Handover bool
 }
 
 // GARPConfig says how a new master announces its addresses. Zero values take

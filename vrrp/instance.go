@@ -82,6 +82,7 @@ type Instance struct {
 	forced     []fsm.EventKind
 	running    bool
 	wake       chan struct{}
+	release    chan struct{}
 }
 
 // NewInstance checks cfg and returns an instance ready to Run.
@@ -99,13 +100,14 @@ func NewInstance(cfg Config, deps Deps) (*Instance, error) {
 		deps.Logger = slog.Default()
 	}
 	in := &Instance{
-		cfg:    cfg,
-		deps:   deps,
-		log:    deps.Logger.With("vrrp_instance", cfg.Name),
-		clock:  deps.Clock,
-		garp:   cfg.GARP.withDefaults(),
-		tracks: map[string]bool{},
-		wake:   make(chan struct{}, 1),
+		cfg:     cfg,
+		deps:    deps,
+		log:     deps.Logger.With("vrrp_instance", cfg.Name),
+		clock:   deps.Clock,
+		garp:    cfg.GARP.withDefaults(),
+		tracks:  map[string]bool{},
+		wake:    make(chan struct{}, 1),
+		release: make(chan struct{}, 1),
 	}
 	for _, v := range cfg.VIPs {
 		in.vips = append(in.vips, v.Addr())
@@ -126,6 +128,15 @@ func (in *Instance) SetTracked(name string, up bool) {
 	in.tracks[name] = up
 	in.mu.Unlock()
 	in.poke()
+}
+
+// Release ends a handover at once: a stopping master that is still waiting for a new
+// master to advertise releases its addresses now. It never blocks.
+func (in *Instance) Release() {
+	select {
+	case in.release <- struct{}{}:
+	default:
+	}
 }
 
 func (in *Instance) poke() {
@@ -247,6 +258,7 @@ func (in *Instance) Run(ctx context.Context) error {
 	r.m = fsm.Machine{Params: fsm.Params{
 		Version: in.cfg.Version, Priority: prio, Interval: in.cfg.Interval,
 		Preempt: in.cfg.Preempt, PreemptDelay: in.cfg.PreemptDelay, Primary: r.src,
+		Handover: in.cfg.Handover,
 	}}
 	r.ownFault = fault
 	if fault && in.group != nil {
@@ -267,8 +279,12 @@ func (in *Instance) Run(ctx context.Context) error {
 	timer := in.clock.NewTimer(time.Hour)
 	defer timer.Stop()
 	var runErr error
+	stop := ctx.Done()
 loop:
 	for {
+		if stop == nil && !r.m.Leaving() {
+			break // handed over
+		}
 		now := in.clock.Now()
 		if next := r.nextDeadline(); !next.IsZero() {
 			timer.Stop()
@@ -279,8 +295,18 @@ loop:
 			timer.Reset(max(next.Sub(now), 0))
 		}
 		select {
-		case <-ctx.Done():
-			break loop
+		case <-stop:
+			stop = nil
+			now := in.clock.Now()
+			r.step(fsm.Event{Kind: fsm.Shutdown}, now)
+			if r.m.Leaving() {
+				in.log.Info("stopping: priority 0 sent; the virtual addresses stay until a new master advertises",
+					"at_most", r.m.LeaveBy.Sub(now).Round(time.Millisecond).String())
+			}
+		case <-in.release:
+			if stop == nil {
+				break loop
+			}
 		case err := <-recvErr:
 			runErr = fmt.Errorf("vrrp instance %q: receive adverts on %s: %w", in.cfg.Name, in.cfg.Interface, err)
 			break loop
@@ -311,7 +337,11 @@ loop:
 			r.garpTimers(now)
 		}
 	}
-	r.step(fsm.Event{Kind: fsm.Shutdown}, in.clock.Now())
+	// A handover ends here too (the second Shutdown releases), as after a receive error
+	// nothing can hear the new master.
+	for r.m.State != fsm.Initialize {
+		r.step(fsm.Event{Kind: fsm.Shutdown}, in.clock.Now())
+	}
 	stopWatch()
 	if c, ok := in.deps.Announcer.(io.Closer); ok {
 		c.Close()

@@ -497,3 +497,115 @@ func TestStartRemovesStaleAddresses(t *testing.T) {
 		t.Errorf("master a lost %s", vip)
 	}
 }
+
+// taggedAddrs records its operations in a log shared by several nodes.
+type taggedAddrs struct {
+	*vrrptest.Addresses
+	tag    string
+	shared *vrrptest.Log
+}
+
+func (a taggedAddrs) Add(ctx context.Context, v []netip.Prefix) error {
+	err := a.Addresses.Add(ctx, v)
+	a.shared.Add(a.tag + ":add")
+	return err
+}
+
+func (a taggedAddrs) Remove(ctx context.Context, v []netip.Prefix) error {
+	err := a.Addresses.Remove(ctx, v)
+	a.shared.Add(a.tag + ":remove")
+	return err
+}
+
+func handoverNode(t *testing.T, link *vrrptest.Link, src netip.Addr, cfg vrrp.Config, tag string, shared *vrrptest.Log) *node {
+	t.Helper()
+	n := &node{port: link.NewPort(src), addrs: &vrrptest.Addresses{}, ann: &vrrptest.Announcer{}, links: &vrrptest.Links{}, log: &vrrptest.Log{}}
+	in, err := vrrp.NewInstance(cfg, vrrp.Deps{
+		Transport: loggingPort{n.port, n.log}, Addresses: taggedAddrs{n.addrs, tag, shared}, Announcer: n.ann,
+		Links: n.links, Logger: slog.New(slog.DiscardHandler),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.in = in
+	return n
+}
+
+// Handover: a master stopped cleanly keeps the VIP until the backup has taken it
+// (make-before-break), so there is no moment without an owner; then it releases it.
+func TestShutdownHandover(t *testing.T) {
+	shared := &vrrptest.Log{}
+	link := &vrrptest.Link{}
+	ca := baseConfig("a", 150)
+	ca.Handover = true
+	a := handoverNode(t, link, d1, ca, "a", shared)
+	b := handoverNode(t, link, d2, baseConfig("b", 100), "b", shared)
+	a.start(t)
+	waitFor(t, "a master", func() bool { return state(a) == vrrp.Master })
+	b.start(t)
+	waitFor(t, "b backup", func() bool { return state(b) == vrrp.Backup && b.in.Status().AdvertsReceived > 0 })
+
+	stopped := time.Now()
+	a.stop() // returns when a has released
+	took := time.Since(stopped)
+	if state(b) != vrrp.Master || !b.addrs.Held(vip) || a.addrs.Held(vip) {
+		t.Fatalf("after a stopped: a %v (VIP %v), b %v (VIP %v); want b master holding the VIP alone",
+			state(a), a.addrs.Held(vip), state(b), b.addrs.Held(vip))
+	}
+	ops := shared.Ops()
+	last := -1
+	for i, op := range ops {
+		if op == "a:remove" {
+			last = i
+		}
+	}
+	if i := slices.Index(ops, "b:add"); i < 0 || last < i {
+		t.Errorf("shared log %v: a must remove the VIP only after b added it", ops)
+	}
+	// b took over after its skew (61 ms) plus at most the grace; never the full limit.
+	if limit := 3*100*time.Millisecond + 100*time.Millisecond; took >= limit {
+		t.Errorf("a released after %v: the handover ran to its limit instead of ending at b's advert", took)
+	}
+	sends := a.log.Ops()
+	if i := slices.Index(sends, "send0"); i < 0 || slices.Contains(sends[i:], "send") {
+		t.Errorf("a's adverts %v: want priority 0 only once stopping", sends)
+	}
+}
+
+// A master without a backup keeps the VIP for at most the handover limit; Release ends
+// the wait at once.
+func TestShutdownHandoverBounded(t *testing.T) {
+	for _, release := range []bool{false, true} {
+		link := &vrrptest.Link{}
+		ca := baseConfig("a", 150)
+		ca.Handover = true
+		if release {
+			ca.Interval = 5 * time.Second // a limit of ~20 s: only Release can end it in time
+			ca.Priority = 255             // the owner: master at once
+		}
+		a := handoverNode(t, link, d1, ca, "a", &vrrptest.Log{})
+		a.start(t)
+		waitFor(t, "a master", func() bool { return state(a) == vrrp.Master })
+		stopped := time.Now()
+		a.cancel()
+		if release {
+			time.Sleep(50 * time.Millisecond)
+			if !a.addrs.Held(vip) {
+				t.Fatal("VIP released before Release")
+			}
+			a.in.Release()
+		}
+		select {
+		case <-a.done:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("release=%v: Run did not return", release)
+		}
+		a.cancel = nil
+		if a.addrs.Held(vip) || state(a) != vrrp.Initialize {
+			t.Errorf("release=%v: VIP held %v, state %v after Run returned", release, a.addrs.Held(vip), state(a))
+		}
+		if took := time.Since(stopped); !release && took < 300*time.Millisecond {
+			t.Errorf("released after %v without a new master: want the limit (~0.4 s)", took)
+		}
+	}
+}

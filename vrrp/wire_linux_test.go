@@ -479,3 +479,78 @@ func TestWireIPv6(t *testing.T) {
 	d1.Term()
 	vrrplab.WaitFor(t, 10*time.Second, "d2 holding the IPv6 VIP alone", func() bool { return holds(lab.D2) && !holds(lab.D1) })
 }
+
+// Handover on the wire: a vigil master stopped with SIGTERM keeps the VIP until the
+// backup (vigil, or Debian's keepalived) holds it, so at no sample is the VIP unowned;
+// without handover (keepalived's behaviour) it is unowned for about the backup's skew.
+func TestWireHandover(t *testing.T) {
+	const iv = 100 * time.Millisecond
+	for _, tc := range []struct {
+		name       string
+		keepalived bool
+		handover   bool
+	}{
+		{"vigil to vigil", false, true},
+		{"vigil to keepalived", true, true},
+		{"vigil to vigil without handover", false, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.keepalived {
+				testenv.RequireBinary(t, "keepalived")
+			}
+			lab := requireLab(t)
+			c1 := vrrplab.VigilConfig("d1", 150, 3, iv)
+			c1.Handover = tc.handover
+			d1 := lab.StartVigil(lab.D1, c1)
+			var d2 *vrrplab.Daemon
+			if tc.keepalived {
+				d2 = lab.StartKeepalived(lab.D2, vrrplab.KeepalivedConfig{Priority: 100, Version: 3, Interval: iv})
+			} else {
+				d2 = lab.StartVigil(lab.D2, vrrplab.VigilConfig("d2", 100, 3, iv))
+			}
+			waitHolder(t, lab, "d1", 10*time.Second)
+			settleOne(t, lab, "d1", 500*time.Millisecond)
+
+			// Sample the holders every millisecond from the signal until d1 has exited and
+			// d2 holds the VIP alone.
+			var unowned, both time.Duration
+			var last time.Time
+			termed := time.Now()
+			d1.Term()
+			for {
+				now := time.Now()
+				h := lab.Holders()
+				if !last.IsZero() {
+					switch len(h) {
+					case 0:
+						unowned += now.Sub(last)
+					case 2:
+						both += now.Sub(last)
+					}
+				}
+				last = now
+				if d1.Exited() && len(h) == 1 && h[0] == "d2" {
+					break
+				}
+				if now.Sub(termed) > 10*time.Second {
+					t.Fatalf("no handover after 10 s: holders %v, d1 exited %v", h, d1.Exited())
+				}
+				time.Sleep(time.Millisecond)
+			}
+			t.Logf("VIP unowned for %v, held by both for %v, d2 alone after %v", unowned, both, time.Since(termed))
+			if tc.handover && unowned > 0 {
+				t.Errorf("VIP unowned for %v during a handover, want never", unowned)
+			}
+			if !tc.handover && unowned == 0 {
+				t.Errorf("without handover the VIP was never unowned: the sampling cannot see a gap")
+			}
+			if err := d1.Wait(5 * time.Second); err != nil {
+				t.Errorf("d1 exit: %v", err)
+			}
+			settleOne(t, lab, "d2", 500*time.Millisecond)
+			if tc.keepalived {
+				checkKeepalivedLog(t, d2.Output())
+			}
+		})
+	}
+}

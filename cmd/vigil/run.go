@@ -35,7 +35,7 @@ const defaultConfigPath = "/etc/vigil/vigil.hcl"
 const realtimePriority = 10
 
 // cmdRun is the daemon: it programs the table, runs the checks and VRRP, serves the API,
-// reloads on SIGHUP and stops on SIGTERM/SIGINT (a second signal exits at once).
+// reloads on SIGHUP and stops on SIGTERM/SIGINT (a second signal ends the VRRP handover and exits).
 func cmdRun(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("vigil run", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -47,7 +47,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(fs.Output(), "Usage: vigil run [-f FILE] [--pid-file FILE] [--remove-on-shutdown] [--no-realtime]\n\n"+
 			"Run the director: program the virtual servers, health-check the real servers, run\n"+
 			"VRRP and serve /metrics, /status and /healthz on global.listen.\n"+
-			"SIGHUP reloads the configuration; SIGTERM or SIGINT stops (a second one exits at once).\n\nFlags:\n")
+			"SIGHUP reloads the configuration; SIGTERM or SIGINT stops (a second one ends the VRRP handover and exits).\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
 	if code, ok := parseFlags(fs, args, stdout, stderr); !ok {
@@ -168,16 +168,23 @@ func (d *runner) run(cfg *conf.Config, pidFile string) error {
 			d.log.Info("stopping", "signal", sig.String(), "remove_ipvs", d.removeOnStop)
 			daemon.SdNotify(false, daemon.SdNotifyStopping)
 			stopped := make(chan struct{})
+			stopCtx, stopCancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer stopCancel()
 			go func() {
-				stopCtx, stopCancel := context.WithTimeout(context.Background(), 10*time.Second)
-				defer stopCancel()
 				dir.Stop(stopCtx, d.removeOnStop)
 				close(stopped)
 			}()
 			select {
 			case <-stopped:
 			case sig := <-sigs:
-				d.log.Warn("second signal: exiting at once", "signal", sig.String())
+				// Do not leave the virtual addresses behind: a host that keeps answering ARP
+				// for them after the peer took over splits the clients between two MACs.
+				d.log.Warn("second signal: releasing the virtual addresses and exiting", "signal", sig.String())
+				stopCancel()
+				select {
+				case <-stopped:
+				case <-time.After(3 * time.Second):
+				}
 				os.Exit(1)
 			}
 			cancel()

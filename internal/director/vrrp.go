@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"slices"
 	"sort"
+	"time"
 
 	"github.com/vigil-lb/vigil/conf"
 	"github.com/vigil-lb/vigil/vrrp"
@@ -163,7 +164,8 @@ func (d *Director) reloadVRRPLocked(ctx, runCtx context.Context, cfg *conf.Confi
 }
 
 // stopVRRP stops instances and waits for each to send priority 0 and remove its
-// addresses.
+// addresses (a master with handover keeps them until its peer has taken over). When ctx
+// ends first, handovers are cut short and the instances get two seconds to release.
 func stopVRRP(ctx context.Context, runs []*vrrpRun) {
 	for _, r := range runs {
 		r.cancel()
@@ -172,6 +174,18 @@ func stopVRRP(ctx context.Context, runs []*vrrpRun) {
 		select {
 		case <-r.done:
 		case <-ctx.Done():
+			for _, r := range runs {
+				r.inst.Release()
+			}
+			grace := time.NewTimer(2 * time.Second)
+			defer grace.Stop()
+			for _, r := range runs {
+				select {
+				case <-r.done:
+				case <-grace.C:
+					return
+				}
+			}
 			return
 		}
 	}

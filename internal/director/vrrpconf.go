@@ -18,6 +18,7 @@ func vrrpConfig(vi *conf.VRRPInstance) vrrp.Config {
 		Preempt:      vi.Preempt,
 		PreemptDelay: vi.PreemptDelay,
 		Accept:       vi.Accept,
+		Handover:     vi.Handover,
 		VIPs:         vi.VirtualIPAddresses,
 		UnicastSrc:   vi.UnicastSource,
 		UnicastPeers: vi.UnicastPeers,

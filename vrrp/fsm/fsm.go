@@ -45,6 +45,24 @@ type Params struct {
 	// Primary is the address this router sends from; it breaks priority ties
 	// (RFC 5798 §6.4.3).
 	Primary netip.Addr
+	// Handover makes a clean stop make-before-break: on Shutdown a master sends
+	// priority 0 as the RFC says but keeps its addresses (and keeps sending priority 0
+	// every interval) until a new master advertises, plus HandoverGrace for its
+	// gratuitous ARPs to land, or at most HandoverLimit. Without it the addresses go at
+	// once, and clients see no answer for the backup's skew time.
+	Handover bool
+}
+
+// HandoverGrace is how long a leaving master keeps its addresses after the new
+// master's first advert: one interval, at most 200 ms. The new master advertises before
+// it adds the addresses and sends its gratuitous ARPs; the grace covers that.
+func HandoverGrace(interval time.Duration) time.Duration { return min(interval, 200*time.Millisecond) }
+
+// HandoverLimit is the longest a leaving master keeps its addresses: the master down
+// interval of the lowest possible priority. Any live backup has taken over by then,
+// even one that heard none of the priority-0 adverts.
+func HandoverLimit(version int, interval time.Duration) time.Duration {
+	return MasterDownInterval(version, 1, interval)
 }
 
 // Machine is the whole state of one virtual router. It is a value: Step returns a new one.
@@ -69,7 +87,14 @@ type Machine struct {
 	// master, as without preempt, until it becomes master again; otherwise it would
 	// preempt back and drag its group with it.
 	Held bool
+	// LeaveBy is set while a master that was shut down hands over (Params.Handover): it
+	// still holds the addresses and releases them at LeaveBy, or HandoverGrace after a
+	// new master's advert, whichever is first. Master is then the new master.
+	LeaveBy time.Time
 }
+
+// Leaving reports whether the machine is a master handing over after Shutdown.
+func (m Machine) Leaving() bool { return m.State == Master && !m.LeaveBy.IsZero() }
 
 // EventKind says what happened.
 type EventKind uint8
@@ -153,6 +178,9 @@ func (m Machine) NextDeadline() time.Time {
 	case Backup:
 		return m.MasterDownAt
 	case Master:
+		if !m.LeaveBy.IsZero() && m.LeaveBy.Before(m.AdverAt) {
+			return m.LeaveBy
+		}
 		return m.AdverAt
 	}
 	return time.Time{}
@@ -203,6 +231,9 @@ func (m *Machine) start(now time.Time, acts []Action) []Action {
 // carry out, in order.
 func Step(m Machine, ev Event, now time.Time) (Machine, []Action) {
 	var acts []Action
+	if m.Leaving() && ev.Kind != Shutdown {
+		return m, m.leaving(ev, now, acts)
+	}
 	switch ev.Kind {
 	case SetPriority:
 		// An owner's priority never changes (keepalived); others follow tracking. The new
@@ -252,12 +283,15 @@ func Step(m Machine, ev Event, now time.Time) (Machine, []Action) {
 		}
 		return m, nil
 	case Shutdown:
-		if m.State == Master {
-			acts = append(acts, Action{Kind: SendAdvert, Priority: 0}, Action{Kind: RemoveVIPs})
+		if m.State == Master && m.Params.Handover && !m.Leaving() {
+			m.LeaveBy = now.Add(HandoverLimit(m.Params.Version, m.Params.Interval))
+			m.AdverAt = now.Add(m.Params.Interval)
+			return m, append(acts, Action{Kind: SendAdvert, Priority: 0})
 		}
-		m.MasterDownAt, m.AdverAt, m.PreemptAt = time.Time{}, time.Time{}, time.Time{}
-		m.Master = netip.Addr{}
-		return m, m.to(Initialize, acts)
+		if m.State == Master && !m.Leaving() {
+			acts = append(acts, Action{Kind: SendAdvert, Priority: 0})
+		}
+		return m, m.release(acts)
 	}
 
 	switch m.State {
@@ -289,6 +323,53 @@ func Step(m Machine, ev Event, now time.Time) (Machine, []Action) {
 		}
 	}
 	return m, acts
+}
+
+// release ends a master's (or a leaving master's) tenure on Shutdown: the addresses go
+// and the router is disabled.
+func (m *Machine) release(acts []Action) []Action {
+	if m.State == Master {
+		acts = append(acts, Action{Kind: RemoveVIPs})
+	}
+	m.MasterDownAt, m.AdverAt, m.PreemptAt, m.LeaveBy = time.Time{}, time.Time{}, time.Time{}, time.Time{}
+	m.Master = netip.Addr{}
+	return m.to(Initialize, acts)
+}
+
+// leaving handles a master handing over after Shutdown. It never advertises its own
+// priority again: only priority 0, every interval, until a new master is heard (a lost
+// priority-0 advert then costs one interval, not the backup's whole master down
+// interval). A fault ends the handover at once; tracking and sync-group moves are
+// ignored, the router is going away.
+func (m *Machine) leaving(ev Event, now time.Time, acts []Action) []Action {
+	switch ev.Kind {
+	case Tick:
+		if !now.Before(m.LeaveBy) {
+			return m.release(acts)
+		}
+		if !m.AdverAt.IsZero() && !now.Before(m.AdverAt) {
+			m.AdverAt = now.Add(m.Params.Interval)
+			if m.Master == m.Params.Primary {
+				acts = append(acts, Action{Kind: SendAdvert, Priority: 0})
+			}
+		}
+	case Advert:
+		if ev.Priority == 0 {
+			return acts // another router leaving too; answering would call the backups off
+		}
+		if m.Master == m.Params.Primary {
+			m.Master = ev.Src
+			if by := now.Add(HandoverGrace(m.Params.Interval)); by.Before(m.LeaveBy) {
+				m.LeaveBy = by
+			}
+		}
+	case FaultOn:
+		m.Faulted = true
+		return m.release(acts)
+	case FaultOff:
+		m.Faulted = false
+	}
+	return acts
 }
 
 // backupAdvert is RFC 5798 §6.4.2 "If an ADVERTISEMENT is received".

@@ -337,3 +337,81 @@ func TestStateText(t *testing.T) {
 		t.Error("unknown state accepted")
 	}
 }
+
+// Handover: a master that is shut down keeps its addresses until a new master has
+// advertised and had HandoverGrace for its gratuitous ARPs, re-sending priority 0 every
+// interval until then; it never advertises its own priority again.
+func TestShutdownHandover(t *testing.T) {
+	p := params(3, 150, 100*ms)
+	p.Handover = true
+	m := master(t, p)
+	at := m.AdverAt.Sub(t0) - 50*ms // mid-interval
+	limit := HandoverLimit(3, 100*ms)
+	if limit != 300*ms+SkewTime(3, 1, 100*ms) {
+		t.Fatalf("HandoverLimit = %v", limit)
+	}
+	m = run(t, m, []step{
+		{ev: Event{Kind: Shutdown}, at: at, wantAct: []Action{send(0)}, wantSt: Master},
+		// Tracking and priority-0 adverts from others change nothing; no answer is sent.
+		{ev: Event{Kind: SetPriority, Priority: 200}, at: at + ms, wantSt: Master},
+		{ev: adv(low, 0, 100*ms), at: at + 2*ms, wantSt: Master},
+		// The first priority-0 advert was lost: another one an interval later.
+		{ev: Event{Kind: Tick}, at: at + 100*ms, wantAct: []Action{send(0)}, wantSt: Master},
+		// The backup takes over: the addresses stay for the grace.
+		{ev: adv(low, 100, 100*ms), at: at + 160*ms, wantSt: Master},
+		{ev: Event{Kind: Tick}, at: at + 200*ms, wantSt: Master}, // no more priority 0
+		{ev: Event{Kind: Tick}, at: at + 259*ms, wantSt: Master},
+		{ev: Event{Kind: Tick}, at: at + 260*ms, wantAct: []Action{removeVIPs, tr(Master, Initialize)}, wantSt: Initialize},
+	})
+	if !m.NextDeadline().IsZero() || m.Leaving() {
+		t.Errorf("after release: deadline %v, leaving %v", m.NextDeadline(), m.Leaving())
+	}
+	if m.Params.Priority != 150 {
+		t.Errorf("priority changed while leaving: %d", m.Params.Priority)
+	}
+}
+
+func TestShutdownHandoverEnds(t *testing.T) {
+	p := params(2, 150, time.Second)
+	p.Handover = true
+	limit := HandoverLimit(2, time.Second)
+	for _, tc := range []struct {
+		name  string
+		steps func(at time.Duration) []step
+	}{
+		{"no backup: released at the limit", func(at time.Duration) []step {
+			return []step{
+				{ev: Event{Kind: Tick}, at: at + limit - ms, wantAct: []Action{send(0)}, wantSt: Master},
+				{ev: Event{Kind: Tick}, at: at + limit, wantAct: []Action{removeVIPs, tr(Master, Initialize)}, wantSt: Initialize},
+			}
+		}},
+		{"second shutdown: released at once", func(at time.Duration) []step {
+			return []step{{ev: Event{Kind: Shutdown}, at: at + ms, wantAct: []Action{removeVIPs, tr(Master, Initialize)}, wantSt: Initialize}}
+		}},
+		{"fault: released at once", func(at time.Duration) []step {
+			return []step{{ev: Event{Kind: FaultOn}, at: at + ms, wantAct: []Action{removeVIPs, tr(Master, Initialize)}, wantSt: Initialize}}
+		}},
+		{"v2 grace is capped", func(at time.Duration) []step {
+			return []step{
+				{ev: adv(peer, 100, time.Second), at: at + 700*ms, wantSt: Master},
+				{ev: Event{Kind: Tick}, at: at + 900*ms, wantAct: []Action{removeVIPs, tr(Master, Initialize)}, wantSt: Initialize},
+			}
+		}},
+		{"sync group moves are ignored", func(at time.Duration) []step {
+			return []step{
+				{ev: Event{Kind: ForceBackup}, at: at + ms, wantSt: Master},
+				{ev: Event{Kind: DeferTakeover}, at: at + 2*ms, wantSt: Master},
+			}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := master(t, p)
+			at := m.AdverAt.Sub(t0) - 500*ms
+			m = run(t, m, append([]step{{ev: Event{Kind: Shutdown}, at: at, wantAct: []Action{send(0)}, wantSt: Master}}, tc.steps(at)...))
+			_ = m
+		})
+	}
+	// A backup that is shut down has nothing to hand over.
+	b := started(t, p)
+	run(t, b, []step{{ev: Event{Kind: Shutdown}, wantAct: []Action{tr(Backup, Initialize)}, wantSt: Initialize}})
+}
