@@ -5,6 +5,7 @@ package e2e
 import (
 	"flag"
 	"fmt"
+	"net/netip"
 	"os"
 	"slices"
 	"strings"
@@ -56,7 +57,16 @@ type benchPair struct {
 	a, b     benchNode
 	version  int
 	interval time.Duration
+	// cap records the adverts and gratuitous ARPs on the client's link, with kernel
+	// timestamps, to split each takeover into its parts.
+	cap *vrrplab.Capture
 }
+
+var (
+	benchAddrA = netip.MustParseAddr("198.18.0.11")
+	benchAddrB = netip.MustParseAddr("198.18.0.12")
+	benchVIP   = netip.MustParseAddr("198.18.0.254")
+)
 
 func (p *benchPair) skew() time.Duration {
 	if p.version == 2 {
@@ -70,6 +80,11 @@ type trial struct {
 	gap      time.Duration
 	failed   int
 	ok       int
+	// On the wire: wire is A's last advert before the failure to B's first advert (the
+	// RFC's Master_Down_Interval after a kill); announce is B's first advert to its first
+	// gratuitous ARP (adding the VIP); client is that ARP to the success that ended the
+	// longest gap. Zero when not seen.
+	wire, announce, client time.Duration
 }
 
 // Failure kinds: the daemon on A stopped cleanly, killed, or A's whole machine gone (the
@@ -94,8 +109,9 @@ func benchHAFailover(t *testing.T) {
 				for i := range trials {
 					for _, kind := range kinds {
 						r := p.trial(t, kind)
-						t.Logf("%s %s %s trial %d: takeover %s, gap %s, %d ok, %d failed", impl, cfgName, kind, i+1,
-							r.takeover.Round(time.Millisecond), r.gap.Round(time.Millisecond), r.ok, r.failed)
+						t.Logf("%s %s %s trial %d: takeover %s, gap %s, %d ok, %d failed; A's last advert to B's first %s, to B's GARP +%s, to the client's next success +%s",
+							impl, cfgName, kind, i+1, r.takeover.Round(time.Millisecond), r.gap.Round(time.Millisecond), r.ok, r.failed,
+							r.wire.Round(time.Millisecond), r.announce.Round(time.Millisecond), r.client.Round(time.Millisecond))
 						k := key{cfgName, kind, impl}
 						results[k] = append(results[k], r)
 					}
@@ -103,8 +119,8 @@ func benchHAFailover(t *testing.T) {
 			})
 		}
 	}
-	t.Logf("bench| | VRRP / advert | failure | target | vigil gap median [min-max] | vigil / target | keepalived gap median [min-max] | vigil / keepalived | vigil failed attempts median [max] | keepalived failed median [max] | takeover vigil / keepalived median |")
-	t.Logf("bench| | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+	t.Logf("bench| | VRRP / advert | failure | target | vigil gap median [min-max] | vigil / target | keepalived gap median [min-max] | vigil / keepalived | vigil failed attempts median [max] | keepalived failed median [max] | takeover vigil / keepalived median | A's last advert to B's first, vigil / keepalived | B's advert to its GARP | GARP to the client's next success |")
+	t.Logf("bench| | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
 	for _, tm := range configs {
 		cfgName := fmt.Sprintf("v%d / %s", tm.version, tm.interval)
 		p := benchPair{version: tm.version, interval: tm.interval}
@@ -118,11 +134,22 @@ func benchHAFailover(t *testing.T) {
 				continue
 			}
 			vg, kg := gaps(v), gaps(k)
-			t.Logf("bench| | %s | %s | %s | %s | %.2f | %s | %.2f | %d [%d] | %d [%d] | %s / %s |", cfgName, kind, ms(target),
+			part := func(rs []trial, f func(trial) time.Duration) string {
+				var ds []time.Duration
+				for _, r := range rs {
+					ds = append(ds, f(r))
+				}
+				return ms(median(ds))
+			}
+			wire := func(r trial) time.Duration { return r.wire }
+			ann := func(r trial) time.Duration { return r.announce }
+			cl := func(r trial) time.Duration { return r.client }
+			t.Logf("bench| | %s | %s | %s | %s | %.2f | %s | %.2f | %d [%d] | %d [%d] | %s / %s | %s / %s | %s / %s | %s / %s |", cfgName, kind, ms(target),
 				spread(vg), float64(median(vg))/float64(target), spread(kg), float64(median(vg))/float64(median(kg)),
 				medianInt(v, func(r trial) int { return r.failed }), maxInt(v, func(r trial) int { return r.failed }),
 				medianInt(k, func(r trial) int { return r.failed }), maxInt(k, func(r trial) int { return r.failed }),
-				ms(median(takeovers(v))), ms(median(takeovers(k))))
+				ms(median(takeovers(v))), ms(median(takeovers(k))),
+				part(v, wire), part(k, wire), part(v, ann), part(k, ann), part(v, cl), part(k, cl))
 		}
 	}
 }
@@ -214,6 +241,7 @@ func newBenchPair(t *testing.T, impl string, tm haTiming) *benchPair {
 			restart: func() { ka = kl.StartKeepalived(x.directors[0], kc(150)) }}
 		p.b = benchNode{host: x.directors[1]}
 	}
+	p.cap = (&vrrplab.Lab{T: t}).Capture(p.x.client)
 	bothUp(t, 30*time.Second, p.x.directors...)
 	poll(t, 60*time.Second, "A holds the VIP, B not", func() bool { return hasVIP(t, p.a.host) && !hasVIP(t, p.b.host) })
 	time.Sleep(3*tm.interval + 500*time.Millisecond)
@@ -269,11 +297,26 @@ func (p *benchPair) trial(t *testing.T, kind string) trial {
 	time.Sleep(max(500*time.Millisecond, 2*p.interval))
 	r := loop.Stop()
 
+	tr := trial{takeover: took, gap: r.Gap, failed: r.Failed, ok: r.OK}
+	lastA, okA := p.cap.LastAdvertBefore(benchAddrA, t0)
+	firstB, okB := p.cap.FirstAdvertAfter(benchAddrB, t0)
+	if okA && okB {
+		tr.wire = firstB.T.Sub(lastA.T)
+	}
+	if okB {
+		if g, ok := p.cap.FirstGARPAfter(benchVIP, firstB.T); ok {
+			tr.announce = g.T.Sub(firstB.T)
+			if r.GapEnd.After(g.T) {
+				tr.client = r.GapEnd.Sub(g.T)
+			}
+		}
+	}
+
 	if kind == "SIGKILL + link down" {
 		must(t, p.a.host.SetLinkUp("eth0"), "A's link up")
 	}
 	p.a.restart()
 	poll(t, 60*time.Second, "A holds the VIP again, B not", func() bool { return hasVIP(t, p.a.host) && !hasVIP(t, p.b.host) })
 	time.Sleep(3*p.interval + 300*time.Millisecond) // B hears A's adverts again
-	return trial{takeover: took, gap: r.Gap, failed: r.Failed, ok: r.OK}
+	return tr
 }

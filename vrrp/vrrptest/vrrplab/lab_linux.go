@@ -475,6 +475,29 @@ func (c *Capture) FirstAdvertAfter(src netip.Addr, t time.Time) (Frame, bool) {
 	return Frame{}, false
 }
 
+// LastAdvertBefore returns the last advert from src with a non-zero priority captured
+// before t.
+func (c *Capture) LastAdvertBefore(src netip.Addr, t time.Time) (Frame, bool) {
+	var last Frame
+	ok := false
+	for _, f := range c.Frames() {
+		if f.VRRP && f.Src == src && f.Prio > 0 && f.T.Before(t) {
+			last, ok = f, true
+		}
+	}
+	return last, ok
+}
+
+// FirstGARPAfter returns the first gratuitous ARP for addr captured at or after t.
+func (c *Capture) FirstGARPAfter(addr netip.Addr, t time.Time) (Frame, bool) {
+	for _, f := range c.Frames() {
+		if f.GARP && f.ARPAddr == addr && !f.T.Before(t) {
+			return f, true
+		}
+	}
+	return Frame{}, false
+}
+
 // NAsAfter counts unsolicited neighbour advertisements for addr captured at or after t.
 func (c *Capture) NAsAfter(addr netip.Addr, t time.Time) int {
 	n := 0
