@@ -286,6 +286,9 @@ vrrp_instance "VI_4" {
   version             = 2
   advert_interval     = "2s"
   virtual_ipaddresses = ["198.18.0.254/24"]
+  ipvs_sync {
+    sync_id = 7
+  }
 }
 vrrp_sync_group "G" {
   instances = ["VI_6", "VI_4"]
@@ -354,6 +357,7 @@ vrrp_sync_group "G" {
 			VirtualIPAddresses: []netip.Prefix{netip.MustParsePrefix("198.18.0.254/24")},
 			Notify:             Notify{Timeout: 10 * time.Second},
 			GARP:               GARP{MasterRepeat: 5, MasterDelay: 5 * time.Second},
+			IPVSSync:           &IPVSSync{Interface: "eth0", SyncID: 7},
 		}},
 		SyncGroups: []*SyncGroup{{Name: "G", Instances: []string{"VI_6", "VI_4"}}},
 	}

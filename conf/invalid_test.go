@@ -146,6 +146,12 @@ func TestInvalid(t *testing.T) {
 		{"track unknown virtual server", vi("  track_virtual_server \"wbe\" {\n    weight = -60\n  }") + "virtual_server \"web\" {\n  fwmark = 1\n}\n", `Did you mean "web"?`, "5:3"},
 		{"notify string", vi("  notify_master = \"/bin/true\""), "Incorrect attribute value type", "5:19"},
 		{"duplicate vrid on interface", vi("") + "vrrp_instance \"VI_2\" {\n  interface = \"eth0\"\n  virtual_router_id = 51\n  virtual_ipaddresses = [\"198.18.0.253/24\"]\n}\n", "Duplicate virtual_router_id", "7:1"},
+		{"ipvs_sync bad interface", vi("  ipvs_sync {\n    interface = \"eth0:1\"\n  }"), "Invalid interface name", "6:17"},
+		{"ipvs_sync id 256", vi("  ipvs_sync {\n    sync_id = 256\n  }"), "sync_id must be in 0..255", "6:15"},
+		{"ipvs_sync unknown attribute", vi("  ipvs_sync {\n    syncid = 5\n  }"), `Did you mean "sync_id"?`, "6:5"},
+		{"two ipvs_sync blocks", vi("  ipvs_sync {}\n  ipvs_sync {}"), "Duplicate ipvs_sync", "6:3"},
+		{"ipvs_sync in two instances", vi("  ipvs_sync {}") + "vrrp_instance \"VI_2\" {\n  interface = \"eth1\"\n  virtual_router_id = 52\n  virtual_ipaddresses = [\"198.18.1.254/24\"]\n  ipvs_sync {}\n}\n", "Duplicate ipvs_sync", "11:3"},
+		{"ipvs_sync with the userspace data plane", "global {\n  dataplane = \"userspace\"\n}\n" + vi("  ipvs_sync {}"), "ipvs_sync without kernel IPVS", "8:3"},
 		{"duplicate VIP across instances", vi("") + "vrrp_instance \"VI_2\" {\n  interface = \"eth0\"\n  virtual_router_id = 52\n  virtual_ipaddresses = [\"198.18.0.254/24\"]\n}\n", "Duplicate virtual address", "7:1"},
 		// vrrp_sync_group.
 		{"sync group unknown instance", vi("") + "vrrp_sync_group \"G\" {\n  instances = [\"VI_2\"]\n}\n", `Did you mean "VI_1"?`, "7:1"},

@@ -400,8 +400,11 @@ type VRRPInstance struct {
 	UnicastPeers        []netip.Addr         `json:"unicast_peers"`
 	TrackInterfaces     []TrackInterface     `json:"track_interfaces"`
 	TrackVirtualServers []TrackVirtualServer `json:"track_virtual_servers"`
-	Notify              Notify               `json:"notify"`
-	GARP                GARP                 `json:"garp"`
+	// IPVSSync, when set, runs the kernel's connection-synchronisation daemons by this
+	// instance's state: master while master, backup otherwise.
+	IPVSSync *IPVSSync `json:"ipvs_sync,omitempty"`
+	Notify   Notify    `json:"notify"`
+	GARP     GARP      `json:"garp"`
 
 	DeclRange hcl.Range `json:"-"`
 }
@@ -484,3 +487,12 @@ func (s Secret) MarshalJSON() ([]byte, error) { return []byte(`"` + s.mask() + `
 
 // LogValue implements slog.LogValuer.
 func (s Secret) LogValue() slog.Value { return slog.StringValue(s.mask()) }
+
+// IPVSSync is a vrrp_instance's ipvs_sync block.
+type IPVSSync struct {
+	// Interface the sync messages go out on / are received on (224.0.0.81, UDP 8848).
+	Interface string `json:"interface"`
+	// SyncID pairs a master with its backups (0..255; default virtual_router_id).
+	SyncID    uint8     `json:"sync_id"`
+	DeclRange hcl.Range `json:"-"`
+}

@@ -33,8 +33,11 @@ var vrrpSchema = &hcl.BodySchema{
 	Blocks: []hcl.BlockHeaderSchema{
 		{Type: "track_interface", LabelNames: []string{"name"}},
 		{Type: "track_virtual_server", LabelNames: []string{"name"}},
+		{Type: "ipvs_sync"},
 	},
 }
+
+var ipvsSyncSchema = &hcl.BodySchema{Attributes: attrSchema("interface", "sync_id")}
 
 var trackSchema = &hcl.BodySchema{Attributes: attrSchema("weight")}
 
@@ -183,6 +186,14 @@ func (d *decoder) decodeVRRPInstance(b *hcl.Block) *VRRPInstance {
 		w := d.trackWeight(tb)
 		vi.TrackInterfaces = append(vi.TrackInterfaces, TrackInterface{Name: tb.Labels[0], Weight: w, DeclRange: tb.DefRange})
 	}
+	syncBlocks := ofType(content.Blocks, "ipvs_sync")
+	for i, sb := range syncBlocks {
+		if i > 0 {
+			d.errorf(sb.DefRange, "Duplicate ipvs_sync", "An instance has at most one ipvs_sync block; the first is at %s.", syncBlocks[0].DefRange)
+			continue
+		}
+		vi.IPVSSync = d.decodeIPVSSync(sb, vi)
+	}
 	vsBlocks := ofType(content.Blocks, "track_virtual_server")
 	d.uniqueNames(vsBlocks)
 	for _, tb := range vsBlocks {
@@ -190,6 +201,30 @@ func (d *decoder) decodeVRRPInstance(b *hcl.Block) *VRRPInstance {
 		vi.TrackVirtualServers = append(vi.TrackVirtualServers, TrackVirtualServer{Name: tb.Labels[0], Weight: w, DeclRange: tb.DefRange})
 	}
 	return vi
+}
+
+// decodeIPVSSync reads an ipvs_sync block: the kernel's connection-synchronisation
+// daemons follow this instance's state. The defaults are the instance's interface and
+// its virtual_router_id as the sync ID.
+func (d *decoder) decodeIPVSSync(b *hcl.Block, vi *VRRPInstance) *IPVSSync {
+	s := &IPVSSync{Interface: vi.Interface, SyncID: vi.VirtualRouterID, DeclRange: b.DefRange}
+	content, diags := b.Body.Content(ipvsSyncSchema)
+	d.diags = append(d.diags, diags...)
+	if a := content.Attributes["interface"]; a != nil {
+		if v, ok := d.nonEmpty(a); ok {
+			if !validIfName(v) {
+				d.errorf(a.Expr.Range(), "Invalid interface name", "%q is not a Linux interface name (1..15 characters, no '/', ':' or spaces).", v)
+			} else {
+				s.Interface = v
+			}
+		}
+	}
+	if a := content.Attributes["sync_id"]; a != nil {
+		if n, ok := d.integer(a, 0, 255); ok {
+			s.SyncID = uint8(n)
+		}
+	}
+	return s
 }
 
 // advertInterval applies the version's timer resolution: whole seconds in the 8-bit
@@ -341,7 +376,21 @@ func (d *decoder) checkVRRP(cfg *Config) {
 	}
 	seen := map[key]*VRRPInstance{}
 	vips := map[netip.Addr]*VRRPInstance{}
+	var syncer *VRRPInstance
 	for _, vi := range cfg.VRRPInstances {
+		if vi.IPVSSync != nil {
+			// The kernel runs one master and one backup sync daemon per namespace.
+			if syncer != nil {
+				d.errorf(vi.IPVSSync.DeclRange, "Duplicate ipvs_sync",
+					"vrrp_instance %q has an ipvs_sync block like %q at %s; the kernel runs one pair of sync daemons, so only one instance can drive them.", vi.Name, syncer.Name, syncer.IPVSSync.DeclRange)
+			} else {
+				syncer = vi
+			}
+			if cfg.Global.Dataplane == DataplaneUserspace {
+				d.errorf(vi.IPVSSync.DeclRange, "ipvs_sync without kernel IPVS",
+					"ipvs_sync drives the kernel's IPVS connection synchronisation; dataplane = \"userspace\" has none. Remove the block or use the kernel data plane.")
+			}
+		}
 		if vi.Interface != "" && vi.VirtualRouterID != 0 && vi.Family != "" {
 			// RFC 5798 §7.3: a VRID names one virtual router per LAN (and family).
 			k := key{vi.Interface, vi.Family, vi.VirtualRouterID}

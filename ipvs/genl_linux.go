@@ -141,6 +141,18 @@ func (g *genlConn) destinations(k ServiceKey) ([]DestinationInfo, error) {
 	return out, err
 }
 
+func (g *genlConn) syncDaemons() ([]SyncDaemon, error) {
+	var out []SyncDaemon
+	err := g.request(g.family, unix.NLM_F_DUMP, ipvsCmdGetDaemon, nil, func(body []byte) error {
+		d, err := decodeSyncDaemon(body)
+		if err == nil {
+			out = append(out, d)
+		}
+		return err
+	})
+	return out, err
+}
+
 // exec sends one IPVS command and waits for its acknowledgement.
 func (g *genlConn) exec(cmd uint8, attrs []byte) error {
 	return g.request(g.family, unix.NLM_F_ACK, cmd, attrs, func([]byte) error { return nil })

@@ -36,7 +36,10 @@ type Kernel struct {
 	rd        *genlConn                                // dumps (Services, Destinations); nil: reopened
 }
 
-var _ Table = (*Kernel)(nil)
+var (
+	_ Table       = (*Kernel)(nil)
+	_ SyncDaemons = (*Kernel)(nil)
+)
 
 // OpenKernel opens the IPVS table of opts.Netns. It tries `modprobe ip_vs`, then requires
 // /proc/net/ip_vs in that namespace, because moby/ipvs on a kernel without IPVS accepts
@@ -381,4 +384,39 @@ func toMobyService(s Service) (*moby.Service, error) {
 	}
 	ms.Netmask = encodeNetmask(ms.AddressFamily, mask)
 	return ms, nil
+}
+
+// SyncDaemons lists the running connection-synchronisation daemons.
+func (k *Kernel) SyncDaemons(ctx context.Context) ([]SyncDaemon, error) {
+	var out []SyncDaemon
+	err := k.read(ctx, func(g *genlConn) error {
+		var err error
+		out, err = g.syncDaemons()
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list sync daemons: %w", err)
+	}
+	return out, nil
+}
+
+// StartSyncDaemon starts the kernel's sync daemon of role d.State on d.Interface.
+func (k *Kernel) StartSyncDaemon(ctx context.Context, d SyncDaemon) error {
+	attrs, err := daemonAttrs(d, true)
+	if err == nil {
+		err = k.read(ctx, func(g *genlConn) error { return g.exec(ipvsCmdNewDaemon, attrs) })
+	}
+	if err != nil {
+		return fmt.Errorf("start %s sync daemon on %s (sync id %d): %w", d.State, d.Interface, d.SyncID, err)
+	}
+	return nil
+}
+
+// StopSyncDaemon stops the kernel's sync daemon of role s.
+func (k *Kernel) StopSyncDaemon(ctx context.Context, s SyncState) error {
+	attrs, _ := daemonAttrs(SyncDaemon{State: s}, false)
+	if err := k.read(ctx, func(g *genlConn) error { return g.exec(ipvsCmdDelDaemon, attrs) }); err != nil {
+		return fmt.Errorf("stop %s sync daemon: %w", s, err)
+	}
+	return nil
 }

@@ -165,6 +165,12 @@ func renderStatus(w io.Writer, s status.Snapshot) {
 				}
 				fmt.Fprintf(tw, "\ttrack %s", strings.Join(ts, ", "))
 			}
+			if sy := vi.IPVSSync; sy != nil {
+				fmt.Fprintf(tw, "\tipvs sync %s on %s (id %d)", sy.Daemon, sy.Interface, sy.SyncID)
+				if sy.Error != "" {
+					fmt.Fprintf(tw, ": %s", sy.Error)
+				}
+			}
 			fmt.Fprintln(tw)
 		}
 		tw.Flush()

@@ -89,6 +89,11 @@ type Director struct {
 	loopDone chan struct{}
 	cancel   context.CancelFunc
 
+	// syncd runs the kernel's connection-sync daemons (nil when the table has none);
+	// its goroutine ends with syncDone.
+	syncd    *syncd
+	syncDone chan struct{}
+
 	// Owned by the loop goroutine.
 	resyncEvery *time.Ticker
 	resyncOn    bool
@@ -168,6 +173,19 @@ func (d *Director) Start(ctx context.Context, cfg *conf.Config) error {
 	}
 	runCtx, cancel := context.WithCancel(context.Background())
 	d.mu.Lock()
+	if sd, ok := d.o.Table.(ipvs.SyncDaemons); ok {
+		d.syncd = newSyncd(sd, d.log)
+		d.syncd.configure(syncConfig(cfg))
+		d.syncDone = make(chan struct{})
+		go func() {
+			defer close(d.syncDone)
+			d.syncd.run(runCtx, 5*time.Second)
+		}()
+	} else if t := syncConfig(cfg); t.configure {
+		msg := fmt.Sprintf("vrrp_instance %q: ipvs_sync ignored: the %s data plane has no connection synchronisation", t.instance, d.o.Dataplane)
+		d.log.Warn(msg)
+		d.warnings = append(d.warnings, msg)
+	}
 	if err := d.startVRRPLocked(runCtx, cfg); err != nil {
 		d.mu.Unlock()
 		cancel()
@@ -544,6 +562,10 @@ func (d *Director) Stop(ctx context.Context, remove bool) {
 	d.sched.Stop()
 	d.cancel()
 	<-d.loopDone
+	if d.syncd != nil {
+		<-d.syncDone
+		d.syncd.stop(ctx)
+	}
 	if remove {
 		changes, err := d.rec.Apply(ctx, nil)
 		if err != nil {

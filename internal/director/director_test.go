@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -304,12 +305,13 @@ func TestSorryServerOnQuorumLoss(t *testing.T) {
 
 // fakeVRRP builds instances on an in-memory link, so tracking is observable.
 func fakeVRRP(link *vrrptest.Link) VRRPFactory {
-	return func(cfg vrrp.Config, log *slog.Logger) (*vrrp.Instance, error) {
+	return func(cfg vrrp.Config, log *slog.Logger, onTransition func(string, vrrp.State, vrrp.State)) (*vrrp.Instance, error) {
 		return vrrp.NewInstance(cfg, vrrp.Deps{
-			Transport: link.NewPort(netip.MustParseAddr("198.18.0.11")),
-			Addresses: &vrrptest.Addresses{},
-			Announcer: &vrrptest.Announcer{},
-			Logger:    log,
+			Transport:    link.NewPort(netip.MustParseAddr("198.18.0.11")),
+			Addresses:    &vrrptest.Addresses{},
+			Announcer:    &vrrptest.Announcer{},
+			Logger:       log,
+			OnTransition: onTransition,
 		})
 	}
 }
@@ -367,4 +369,79 @@ virtual_server "web" {
 	waitPriority(90)
 	a.Start()
 	waitPriority(150)
+}
+
+// ipvs_sync: the kernel's sync daemons follow the instance (backup, then master when it
+// takes over), a daemon a killed vigil left behind is replaced, a reload that removes the
+// block stops them, and Stop stops them.
+func TestIPVSSyncFollowsVRRP(t *testing.T) {
+	src := func(block string) string {
+		return `
+vrrp_instance "VI_1" {
+  interface = "eth0"
+  virtual_router_id = 51
+  priority = 150
+  advert_interval = "100ms"
+  virtual_ipaddresses = ["198.18.0.254/24"]
+` + block + `
+}`
+	}
+	cfg, diags := conf.Parse([]byte(src("  ipvs_sync {\n    interface = \"eth1\"\n  }")), "sync.hcl")
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	tbl := ipvstest.New()
+	// Left by an earlier, killed run with another sync ID.
+	if err := tbl.StartSyncDaemon(context.Background(), ipvs.SyncDaemon{State: ipvs.SyncMaster, Interface: "eth1", SyncID: 9}); err != nil {
+		t.Fatal(err)
+	}
+	d := New(Options{Table: tbl, Logger: slog.New(slog.DiscardHandler), NewVRRP: fakeVRRP(&vrrptest.Link{})})
+	if err := d.Start(context.Background(), cfg); err != nil {
+		t.Fatal(err)
+	}
+	stopped := false
+	defer func() {
+		if !stopped {
+			d.Stop(context.Background(), false)
+		}
+	}()
+	waitDaemons := func(what string, want ...ipvs.SyncDaemon) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			got, _ := tbl.SyncDaemons(context.Background())
+			if slices.Equal(got, want) {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: sync daemons %+v, want %+v", what, got, want)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	// Alone on its link, the instance is backup for 3 x 100 ms + skew, then master.
+	waitDaemons("master after the takeover", ipvs.SyncDaemon{State: ipvs.SyncMaster, Interface: "eth1", SyncID: 51})
+	s := d.Snapshot()
+	if sy := s.VRRP[0].IPVSSync; sy == nil || sy.Daemon != "master" || sy.Interface != "eth1" || sy.SyncID != 51 {
+		t.Errorf("status ipvs_sync %+v, want master on eth1, id 51", sy)
+	}
+
+	cfg2, diags := conf.Parse([]byte(src("")), "sync.hcl")
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	if err := d.Reload(context.Background(), cfg2); err != nil {
+		t.Fatal(err)
+	}
+	waitDaemons("none after the block was removed")
+	if diff := d.Snapshot().Config.LastReloadDiff; !slices.Contains(diff, `- ipvs_sync (vrrp_instance "VI_1")`) {
+		t.Errorf("reload diff %q does not name the ipvs_sync change", diff)
+	}
+	if err := d.Reload(context.Background(), cfg); err != nil {
+		t.Fatal(err)
+	}
+	waitDaemons("master again", ipvs.SyncDaemon{State: ipvs.SyncMaster, Interface: "eth1", SyncID: 51})
+	d.Stop(context.Background(), false)
+	stopped = true
+	waitDaemons("none after Stop")
 }

@@ -154,6 +154,19 @@ func (d *Director) reload(ctx, runCtx context.Context, cfg *conf.Config) error {
 	setErr := d.sched.Set(d.checkSpecs(cfg, prints))
 	vrrpDiff, vrrpErr := d.reloadVRRPLocked(ctx, runCtx, cfg)
 	diff = append(diff, vrrpDiff...)
+	if ot, nt := syncConfig(old), syncConfig(cfg); ot != nt {
+		switch {
+		case !nt.configure:
+			diff = append(diff, fmt.Sprintf("- ipvs_sync (vrrp_instance %q)", ot.instance))
+		case !ot.configure:
+			diff = append(diff, fmt.Sprintf("+ ipvs_sync (vrrp_instance %q, %s, sync id %d)", nt.instance, nt.iface, nt.syncID))
+		default:
+			diff = append(diff, fmt.Sprintf("~ ipvs_sync (vrrp_instance %q, %s, sync id %d)", nt.instance, nt.iface, nt.syncID))
+		}
+		if d.syncd != nil {
+			d.syncd.configure(nt)
+		}
+	}
 	err := errors.Join(applyErr, setErr, vrrpErr)
 	if cfg.Global.ResyncInterval != old.Global.ResyncInterval {
 		d.setResyncInterval(cfg.Global.ResyncInterval)

@@ -144,7 +144,13 @@ func (d *Director) Snapshot() status.Snapshot {
 	}
 	sort.Slice(runs, func(i, j int) bool { return runs[i].cfg.Name < runs[j].cfg.Name })
 	for _, r := range runs {
-		snap.VRRP = append(snap.VRRP, vrrpStatus(r.cfg, r.inst.Status(), groupOf[r.cfg.Name]))
+		vs := vrrpStatus(r.cfg, r.inst.Status(), groupOf[r.cfg.Name])
+		if d.syncd != nil {
+			if t, role, errText, ok := d.syncd.status(r.cfg.Name); ok {
+				vs.IPVSSync = &status.IPVSSync{Interface: t.iface, SyncID: int(t.syncID), Daemon: role, Error: errText}
+			}
+		}
+		snap.VRRP = append(snap.VRRP, vs)
 	}
 	return snap
 }

@@ -13,15 +13,17 @@ import (
 	"github.com/vigil-lb/vigil/vrrp"
 )
 
-// VRRPFactory builds a VRRP instance for cfg.
-type VRRPFactory func(cfg vrrp.Config, log *slog.Logger) (*vrrp.Instance, error)
+// VRRPFactory builds a VRRP instance for cfg; the instance calls onTransition (its
+// Deps.OnTransition) after each state change.
+type VRRPFactory func(cfg vrrp.Config, log *slog.Logger, onTransition func(name string, from, to vrrp.State)) (*vrrp.Instance, error)
 
 // linuxVRRP opens the raw socket, netlink and AF_PACKET parts on the instance's interface.
-func linuxVRRP(cfg vrrp.Config, log *slog.Logger) (*vrrp.Instance, error) {
+func linuxVRRP(cfg vrrp.Config, log *slog.Logger, onTransition func(name string, from, to vrrp.State)) (*vrrp.Instance, error) {
 	deps, err := vrrp.OpenLinux(cfg, log)
 	if err != nil {
 		return nil, err
 	}
+	deps.OnTransition = onTransition
 	in, err := vrrp.NewInstance(cfg, deps)
 	if err != nil {
 		deps.Transport.Close()
@@ -54,7 +56,7 @@ func (d *Director) startVRRPLocked(ctx context.Context, cfg *conf.Config) error 
 			continue
 		}
 		vc := vrrpConfig(vi)
-		inst, err := d.o.NewVRRP(vc, d.log)
+		inst, err := d.o.NewVRRP(vc, d.log, d.vrrpTransition)
 		if err != nil {
 			for _, r := range built {
 				r.cancel()
@@ -189,4 +191,22 @@ func stopVRRP(ctx context.Context, runs []*vrrpRun) {
 			return
 		}
 	}
+}
+
+// vrrpTransition is every instance's transition hook (called from its goroutine).
+func (d *Director) vrrpTransition(name string, _, to vrrp.State) {
+	if d.syncd != nil {
+		d.syncd.transition(name, to)
+	}
+}
+
+// syncConfig is the ipvs_sync block of cfg as a sync daemon target (its role comes from
+// the instance's transitions).
+func syncConfig(cfg *conf.Config) syncTarget {
+	for _, vi := range cfg.VRRPInstances {
+		if vi.IPVSSync != nil {
+			return syncTarget{configure: true, instance: vi.Name, iface: vi.IPVSSync.Interface, syncID: vi.IPVSSync.SyncID}
+		}
+	}
+	return syncTarget{}
 }

@@ -125,6 +125,15 @@ type VRRPInstance struct {
 	AdvertsReceived   uint64            `json:"adverts_received"`
 	Invalid           map[string]uint64 `json:"invalid_adverts,omitempty"`
 	Tracked           []Tracked         `json:"tracked,omitempty"`
+	IPVSSync          *IPVSSync         `json:"ipvs_sync,omitempty"`
+}
+
+// IPVSSync is the kernel connection-sync daemon a VRRP instance drives (ipvs_sync).
+type IPVSSync struct {
+	Interface string `json:"interface"`
+	SyncID    int    `json:"sync_id"`
+	Daemon    string `json:"daemon"` // master | backup | none: what runs now
+	Error     string `json:"error,omitempty"`
 }
 
 // Tracked is one item a VRRP instance tracks.

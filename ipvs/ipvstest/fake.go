@@ -51,6 +51,7 @@ type Table struct {
 	timeouts ipvs.Timeouts
 	fail     map[OpKind]error
 	closed   bool
+	daemons  []ipvs.SyncDaemon
 }
 
 type svc struct {
@@ -58,7 +59,10 @@ type svc struct {
 	dests []ipvs.Destination
 }
 
-var _ ipvs.Table = (*Table)(nil)
+var (
+	_ ipvs.Table       = (*Table)(nil)
+	_ ipvs.SyncDaemons = (*Table)(nil)
+)
 
 // New returns an empty table.
 func New() *Table { return &Table{} }
@@ -314,5 +318,37 @@ func (t *Table) Close() error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.closed = true
+	return nil
+}
+
+// SyncDaemons lists the sync daemons started, as the kernel does.
+func (t *Table) SyncDaemons(ctx context.Context) ([]ipvs.SyncDaemon, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return slices.Clone(t.daemons), nil
+}
+
+// StartSyncDaemon starts a daemon of d.State (EEXIST if one runs).
+func (t *Table) StartSyncDaemon(ctx context.Context, d ipvs.SyncDaemon) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, r := range t.daemons {
+		if r.State == d.State {
+			return fmt.Errorf("start %s sync daemon: %w", d.State, syscall.EEXIST)
+		}
+	}
+	t.daemons = append(t.daemons, d)
+	return nil
+}
+
+// StopSyncDaemon stops the daemon of state s (ESRCH if none runs).
+func (t *Table) StopSyncDaemon(ctx context.Context, s ipvs.SyncState) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	i := slices.IndexFunc(t.daemons, func(r ipvs.SyncDaemon) bool { return r.State == s })
+	if i < 0 {
+		return fmt.Errorf("stop %s sync daemon: %w", s, syscall.ESRCH)
+	}
+	t.daemons = slices.Delete(t.daemons, i, i+1)
 	return nil
 }
