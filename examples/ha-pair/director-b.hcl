@@ -19,6 +19,12 @@ vrrp_instance "VI_1" {
   track_virtual_server "web" {
     weight = -60
   }
+
+  # The kernel's IPVS connection sync daemons follow this instance: master here while
+  # master, backup otherwise (multicast 224.0.0.81:8848 on eth0, sync id 51 = the
+  # virtual_router_id), so connections established through one director survive a
+  # failover to the other.
+  ipvs_sync {}
 }
 
 virtual_server "web" {

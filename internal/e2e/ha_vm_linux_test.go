@@ -1,10 +1,13 @@
 package e2e
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
+	"net/http"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -463,6 +466,51 @@ func testHAPair(t *testing.T) {
 			bothUp(t, 20*time.Second, lbA, lbB)
 			assertAlternates(t, askN(t, x.client, "http://198.18.0.254/", 10))
 		}},
+		{"established_connection_survives_failover", func(t *testing.T) {
+			// ipvs_sync: the kernel's sync daemons run master on A, backup on B.
+			for _, c := range []struct {
+				v    *vigil
+				want string
+			}{{a, "master"}, {b, "backup"}} {
+				poll(t, 20*time.Second, c.v.name+"'s sync daemon "+c.want, func() bool {
+					_, vi := vrrpState(c.v)
+					return vi.IPVSSync != nil && vi.IPVSSync.Daemon == c.want && vi.IPVSSync.Error == ""
+				})
+			}
+			kc := newKeepAlive(t, x.client)
+			defer kc.Close()
+			first := kc.get(t)
+			for range 5 {
+				time.Sleep(200 * time.Millisecond)
+				if who := kc.get(t); who != first {
+					t.Fatalf("one connection answered by %s, then %s", first, who)
+				}
+			}
+			// B learns the connection from A's sync daemon.
+			took := poll(t, 20*time.Second, "the client's connection in B's IPVS table", func() bool {
+				return strings.Contains(ipvsConns(t, lbB), kc.localHex())
+			})
+			t.Logf("connection %s (to %s) synced to B within %s", kc.local(), first, took.Round(time.Millisecond))
+
+			// A dies (daemon and link); B takes over; the same connection goes on.
+			must(t, lbA.SetLinkDown("eth0"), "A's link down")
+			a.Kill()
+			poll(t, 20*time.Second, "B master with the VIP", func() bool {
+				s, _ := vrrpState(b)
+				return s == "master" && hasVIP(t, lbB)
+			})
+			for i := range 3 {
+				if who := kc.get(t); who != first {
+					t.Fatalf("request %d after the failover answered by %s, want %s on the same connection", i+1, who, first)
+				}
+			}
+			t.Logf("the established connection kept working through B")
+
+			must(t, lbA.SetLinkUp("eth0"), "A's link up")
+			a.Restart()
+			p.waitRoles(t, a, b, 30*time.Second)
+			bothUp(t, 20*time.Second, lbA, lbB)
+		}},
 		{"A_checks_cut_A_yields_by_tracking", func(t *testing.T) {
 			// Drop only what A itself sends to the real servers' port 80 (its health
 			// checks, from A's own address); the client's packets that A's IPVS forwards
@@ -597,4 +645,63 @@ func nft(t *testing.T, h *netlab.Host, script string) {
 	if err != nil {
 		t.Fatalf("nft -f in %s: %v\n%s", h.Name(), err, out)
 	}
+}
+
+// keepAlive is one HTTP/1.1 connection from the client to the VIP, reused for every
+// request.
+type keepAlive struct {
+	c  net.Conn
+	br *bufio.Reader
+}
+
+func newKeepAlive(t *testing.T, h *netlab.Host) *keepAlive {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c, err := h.Dial(ctx, "tcp4", "198.18.0.254:80")
+	must(t, err, "connect to the VIP")
+	return &keepAlive{c: c, br: bufio.NewReader(c)}
+}
+
+func (k *keepAlive) Close() { k.c.Close() }
+
+func (k *keepAlive) local() netip.AddrPort { return k.c.LocalAddr().(*net.TCPAddr).AddrPort() }
+
+// localHex is the client's address and port as /proc/net/ip_vs_conn writes them.
+func (k *keepAlive) localHex() string {
+	l := k.local()
+	b := l.Addr().As4()
+	return fmt.Sprintf("%02X%02X%02X%02X %04X", b[0], b[1], b[2], b[3], l.Port())
+}
+
+// get sends one request on the connection and returns the real server that answered.
+func (k *keepAlive) get(t *testing.T) string {
+	t.Helper()
+	k.c.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err := io.WriteString(k.c, "GET / HTTP/1.1\r\nHost: vip\r\n\r\n"); err != nil {
+		t.Fatalf("request on the kept-alive connection: %v", err)
+	}
+	resp, err := http.ReadResponse(k.br, nil)
+	if err != nil {
+		t.Fatalf("response on the kept-alive connection: %v", err)
+	}
+	b, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("response %d %q: %v", resp.StatusCode, b, err)
+	}
+	return strings.TrimSpace(string(b))
+}
+
+// ipvsConns is /proc/net/ip_vs_conn in h's namespace.
+func ipvsConns(t *testing.T, h *netlab.Host) string {
+	t.Helper()
+	var b []byte
+	err := h.Do(func() error {
+		var err error
+		b, err = os.ReadFile("/proc/thread-self/net/ip_vs_conn") // this thread is in h's namespace
+		return err
+	})
+	must(t, err, "read /proc/net/ip_vs_conn in "+h.Name())
+	return string(b)
 }
