@@ -46,6 +46,7 @@ type collector struct {
 	beConns, beInPkts, beOutPkts, beInBytes, beOutBytes      *prometheus.Desc
 
 	vrrpState, vrrpPriority, vrrpEffPriority, vrrpTransitions *prometheus.Desc
+	ipvsSync                                                  *prometheus.Desc
 	vrrpSent, vrrpReceived, vrrpInvalid                       *prometheus.Desc
 
 	reloads, lastReloadTime, lastReloadOK, generation     *prometheus.Desc
@@ -96,6 +97,8 @@ func newCollector(src Source, info BuildInfo, m *Metrics) *collector {
 		vrrpSent:        desc("vigil_vrrp_adverts_sent_total", "VRRP advertisements sent.", vrrpLabels),
 		vrrpReceived:    desc("vigil_vrrp_adverts_received_total", "VRRP advertisements received.", vrrpLabels),
 		vrrpInvalid:     desc("vigil_vrrp_invalid_adverts_total", "VRRP advertisements discarded, by reason.", append(append([]string(nil), vrrpLabels...), "reason")),
+		ipvsSync: desc("vigil_ipvs_sync_daemon", "1 for the kernel IPVS connection-sync daemon the instance runs (role master or backup, none when stopped), 0 while the last attempt to set it failed.",
+			append(append([]string(nil), vrrpLabels...), "role")),
 
 		reloads:            desc("vigil_reloads_total", "Configuration reloads, by result (success or failure).", []string{"result"}),
 		lastReloadTime:     desc("vigil_last_reload_timestamp_seconds", "Unix time of the last reload attempt (of the initial load before any reload).", nil),
@@ -119,6 +122,7 @@ func (c *collector) descs() []*prometheus.Desc {
 		c.svcConns, c.svcInPkts, c.svcOutPkts, c.svcInBytes, c.svcOutBytes,
 		c.beActive, c.beInactive, c.beConns, c.beInPkts, c.beOutPkts, c.beInBytes, c.beOutBytes,
 		c.vrrpState, c.vrrpPriority, c.vrrpEffPriority, c.vrrpTransitions, c.vrrpSent, c.vrrpReceived, c.vrrpInvalid,
+		c.ipvsSync,
 		c.reloads, c.lastReloadTime, c.lastReloadOK, c.lastReloadDuration, c.generation,
 		c.ipvsWrites, c.ipvsWriteErrors, c.ipvsRepairs, c.ipvsResyncs, c.startTime,
 	}
@@ -205,6 +209,9 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		counter(c.vrrpReceived, vi.AdvertsReceived, l...)
 		for reason, n := range vi.Invalid {
 			counter(c.vrrpInvalid, n, append(l[:3:3], reason)...)
+		}
+		if sy := vi.IPVSSync; sy != nil {
+			gauge(c.ipvsSync, b2f(sy.Error == ""), append(l[:3:3], sy.Daemon)...)
 		}
 	}
 
