@@ -206,6 +206,11 @@ func TestLoopTCP(t *testing.T) {
 		checkers[tc.id] = c
 		specs = append(specs, loopSpec(tc.id, c, timeout))
 	}
+	var ports []uint16
+	for _, tc := range cases {
+		ports = append(ports, tc.target.Port())
+	}
+	tw := timeWaits(t, ports...)
 	s, rec := runOnLoop(t, specs, 3)
 	s.Stop()
 	for _, tc := range cases {
@@ -222,11 +227,7 @@ func TestLoopTCP(t *testing.T) {
 		}
 	}
 	// Every probe closed with an RST, including those cut mid-handshake.
-	var ports []uint16
-	for _, tc := range cases {
-		ports = append(ports, tc.target.Port())
-	}
-	if n := timeWaitTo(t, ports...); n != 0 {
+	if n := timeWaitTo(t, tw, ports...); n != 0 {
 		t.Errorf("%d TIME_WAIT sockets to ports %v", n, ports)
 	}
 }
@@ -264,6 +265,11 @@ func TestLoopHTTP(t *testing.T) {
 		checkers[tc.id] = c
 		specs = append(specs, loopSpec(tc.id, c, timeout))
 	}
+	var ports []uint16
+	for _, tc := range cases {
+		ports = append(ports, tc.target.Port())
+	}
+	tw := timeWaits(t, ports...)
 	s, rec := runOnLoop(t, specs, 3)
 	s.Stop()
 	for _, tc := range cases {
@@ -276,11 +282,7 @@ func TestLoopHTTP(t *testing.T) {
 			t.Errorf("%s: event loop said OK=%v %q, Checker.Check OK=%v %q", tc.id, got.OK, got.Reason, direct.OK, direct.Reason)
 		}
 	}
-	var ports []uint16
-	for _, tc := range cases {
-		ports = append(ports, tc.target.Port())
-	}
-	if n := timeWaitTo(t, ports...); n != 0 {
+	if n := timeWaitTo(t, tw, ports...); n != 0 {
 		t.Errorf("%d TIME_WAIT sockets to ports %v", n, ports)
 	}
 }

@@ -9,15 +9,15 @@ import (
 	"time"
 )
 
-// timeWaitTo counts TIME_WAIT (state 06) sockets in /proc/net/tcp with one of ports on
-// either end.
-func timeWaitTo(t *testing.T, ports ...uint16) int {
+// timeWaits returns the TIME_WAIT (state 06) sockets in /proc/net/tcp with one of ports
+// on either end, as "local remote" address pairs.
+func timeWaits(t *testing.T, ports ...uint16) map[string]bool {
 	t.Helper()
 	b, err := os.ReadFile("/proc/net/tcp")
 	if err != nil {
 		t.Fatal(err)
 	}
-	n := 0
+	got := map[string]bool{}
 	for _, line := range strings.Split(string(b), "\n")[1:] {
 		f := strings.Fields(line)
 		if len(f) <= 3 || f[3] != "06" {
@@ -26,9 +26,23 @@ func timeWaitTo(t *testing.T, ports ...uint16) int {
 		for _, port := range ports {
 			hex := fmt.Sprintf(":%04X", port)
 			if strings.HasSuffix(f[1], hex) || strings.HasSuffix(f[2], hex) {
-				n++
+				got[f[1]+" "+f[2]] = true
 				break
 			}
+		}
+	}
+	return got
+}
+
+// timeWaitTo counts the TIME_WAIT sockets with one of ports on either end that are not
+// in before (timeWaits taken before the probes): a socket another test left in TIME_WAIT
+// may have had one of these ports as its ephemeral end before a listener took it.
+func timeWaitTo(t *testing.T, before map[string]bool, ports ...uint16) int {
+	t.Helper()
+	n := 0
+	for k := range timeWaits(t, ports...) {
+		if !before[k] {
+			n++
 		}
 	}
 	return n
@@ -65,12 +79,13 @@ func TestTCPCheckLeavesNoTimeWait(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	before := timeWaits(t, target.Port())
 	for range 50 {
 		if res := check(t, c, 5*time.Second); !res.OK {
 			t.Fatal(res.Reason)
 		}
 	}
-	if n := timeWaitTo(t, target.Port()); n > 0 {
+	if n := timeWaitTo(t, before, target.Port()); n > 0 {
 		t.Errorf("%d TIME_WAIT sockets involve port %d after 50 checks, want 0", n, target.Port())
 	}
 }
