@@ -105,12 +105,20 @@ type Scheduler struct {
 	servers map[string]*server
 	// Events queue up under mu and are delivered by one goroutine at a time outside it,
 	// so callbacks run in order and may call Snapshot.
-	queue      []any
+	queue      []queued
+	spare      []queued // the last delivered queue's array, reused
 	delivering bool
 	// loop runs the fast probes (connect-only tcp, status-only http) of a scheduler on
 	// the system clock, where the platform has one (loop_linux.go); nil until needed.
 	loop   *probeLoop
 	noLoop bool // no event loop: not the system clock, unsupported, or failed to start
+}
+
+// queued is an event waiting for delivery: a check event, or a server event when server
+// is set. Check events, one per probe, are queued by value, not boxed in an interface.
+type queued struct {
+	check  CheckEvent
+	server *ServerEvent
 }
 
 type entry struct {
@@ -274,7 +282,7 @@ func (s *Scheduler) Set(specs []Spec) error {
 			delete(s.servers, srv.name)
 			continue
 		}
-		s.recompute(srv, now, "", "checks reconfigured")
+		s.recompute(srv, nil, now, "", "checks reconfigured")
 	}
 	s.deliver()
 	return nil
@@ -366,8 +374,8 @@ func (s *Scheduler) fire(e *entry) {
 	s.finishLocked(e, start, res)
 }
 
-// finish records the result of a probe of e that started at start (on the event loop)
-// and arms the next one.
+// finish records the result of a probe of e that was due at start (on the event loop,
+// which may start it up to a tick later) and arms the next one.
 func (s *Scheduler) finish(e *entry, start time.Time, res Result) {
 	defer s.wg.Done()
 	s.mu.Lock()
@@ -404,27 +412,37 @@ func (s *Scheduler) record(e *entry, res Result, now time.Time) {
 		e.trans++
 	}
 	sp := e.spec
-	s.queue = append(s.queue, CheckEvent{
+	s.queue = append(s.queue, queued{check: CheckEvent{
 		Time: now, ID: sp.ID, Server: sp.Server, VirtualServer: sp.VirtualServer,
 		RealServer: sp.RealServer, Kind: sp.Kind, Result: res, Old: old, New: e.health.State,
-	})
-	s.recompute(e.srv, now, sp.ID, res.Reason)
+	}})
+	s.recompute(e.srv, e, now, sp.ID, res.Reason)
 }
 
 // recompute derives srv's state and weight from its checks and queues an event when
-// either changed; s.mu is held.
-func (s *Scheduler) recompute(srv *server, now time.Time, check, reason string) {
-	st := combine(srv.state, func(yield func(State) bool) {
-		for _, e := range srv.checks {
-			if !yield(e.health.State) {
-				return
-			}
-		}
-	})
+// either changed; s.mu is held. changed, when not nil, is the check of srv whose result
+// caused it.
+func (s *Scheduler) recompute(srv *server, changed *entry, now time.Time, check, reason string) {
+	var st State
 	w := NoWeight
-	for _, e := range srv.checks {
-		if e.weight >= 0 && (w < 0 || e.weight < w) {
-			w = e.weight
+	if changed != nil && len(srv.checks) == 1 {
+		// The common server of one check: no map iteration per probe.
+		st = combine(srv.state, func(yield func(State) bool) { yield(changed.health.State) })
+		if changed.weight >= 0 {
+			w = changed.weight
+		}
+	} else {
+		st = combine(srv.state, func(yield func(State) bool) {
+			for _, e := range srv.checks {
+				if !yield(e.health.State) {
+					return
+				}
+			}
+		})
+		for _, e := range srv.checks {
+			if e.weight >= 0 && (w < 0 || e.weight < w) {
+				w = e.weight
+			}
 		}
 	}
 	if st == srv.state && w == srv.weight {
@@ -436,7 +454,7 @@ func (s *Scheduler) recompute(srv *server, now time.Time, check, reason string) 
 		srv.trans++
 	}
 	srv.state, srv.weight = st, w
-	s.queue = append(s.queue, ev)
+	s.queue = append(s.queue, queued{server: &ev})
 }
 
 // deliver hands queued events to the callbacks, outside s.mu, one goroutine at a time;
@@ -449,17 +467,20 @@ func (s *Scheduler) deliver() {
 	s.delivering = true
 	for len(s.queue) > 0 {
 		q := s.queue
-		s.queue = nil
+		s.queue, s.spare = s.spare[:0], nil
 		s.mu.Unlock()
-		for _, ev := range q {
-			switch ev := ev.(type) {
-			case CheckEvent:
-				s.emitCheck(ev)
-			case ServerEvent:
-				s.emitServer(ev)
+		for i := range q {
+			if ev := q[i].server; ev != nil {
+				s.emitServer(*ev)
+			} else {
+				s.emitCheck(q[i].check)
 			}
 		}
+		clear(q) // drop the strings it holds
 		s.mu.Lock()
+		if s.spare == nil {
+			s.spare = q[:0]
+		}
 	}
 	s.delivering = false
 	s.mu.Unlock()
