@@ -8,27 +8,51 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
 
+// loopTick is the grain of the loop's timers: a check's next probe and a probe's deadline
+// fire at the first multiple of loopTick (since the loop's start) at or after their time,
+// so the loop wakes for its timers at most once per tick (not every millisecond) and
+// starts every probe due in a tick in one batch, as HAProxy does (it wakes about a
+// hundred times a second at 10,000 checks/s). Events (a connect done, a response) still
+// wake the loop at once: latencies are measured to the event, not to the tick. Probes
+// start up to one tick late without drifting (the next probe is due an interval after the
+// last was due, not after it started) and time out up to one tick late.
+const loopTick = 10 * time.Millisecond
+
 // probeLoop runs a scheduler's fast probes (fastProbe) on one goroutine around one epoll
 // instance, as HAProxy runs its checks: non-blocking sockets registered edge-triggered,
-// and one heap holding both the checks' next-probe times and the probes' deadlines. A
-// probe costs its own system calls (socket, two setsockopt, connect, epoll_ctl, close;
-// plus send and read for http) and a share of one epoll_wait; no goroutine, no runtime
-// timer, no poller registration. Results go to the scheduler on the loop's goroutine,
-// many per wake-up.
+// and one timer wheel holding both the checks' next-probe times and the probes'
+// deadlines. A probe costs its own system calls (socket, two setsockopt, connect,
+// epoll_ctl, close; plus send and read for http), all made with RawSyscall
+// (rawsys_linux.go), and a share of one epoll_wait; no goroutine, no runtime timer, no
+// poller registration. Results go to the scheduler on the loop's goroutine, many per
+// wake-up.
+//
+// The loop sleeps parked on the runtime's poller, not in a blocking epoll_wait: the epoll
+// fd is itself registered there (an *os.File), with a read deadline for the next tick.
+// A goroutine blocked in a system call keeps its P in the syscall state, so sysmon keeps
+// polling every 20 us to 10 ms, retakes the P, hands it to another thread and wakes that
+// one, and the loop's thread wakes sysmon again when the call returns: at 10,000 probes a
+// second that was 1,600-3,000 context switches a second (connect-only probes on
+// loopback). Parked, the P is idle, sysmon sleeps, and one thread does it all: about 360
+// context switches a second for the same probes (docs/benchmarks.md, issue 4).
 type probeLoop struct {
 	s          *Scheduler
 	epfd, evfd int
 	base       time.Time // loop times are nanoseconds since base (monotonic)
 	done       chan struct{}
+	epf        *os.File        // epfd, registered with the runtime's poller
+	rc         syscall.RawConn // epf's, to park on it
 
 	mu       sync.Mutex
-	timers   timerHeap
-	sleeping bool  // in (or about to enter) epoll_wait until wakeAt
+	timers   timerWheel
+	sleeping bool  // parked (or about to park) until wakeAt
 	wakeAt   int64 // when the sleeping loop will look at its timers again
 	closing  bool
 
@@ -41,13 +65,16 @@ type probeLoop struct {
 	started atomic.Uint64 // probes started, for tests
 }
 
-// loopTimer is a check's next probe (e) or a probe's deadline (p) in the loop's heap.
+// loopTimer is a check's next probe (e) or a probe's deadline (p) in the loop's timer
+// wheel.
 type loopTimer struct {
-	l    *probeLoop
-	when int64
-	idx  int // in the heap; -1 when not armed
-	e    *entry
-	p    *loopProbe
+	l          *probeLoop
+	when       int64 // loop time it is due
+	tick       int64 // the tick it fires on (when rounded up), while armed
+	armed      bool
+	prev, next *loopTimer // in its wheel slot
+	e          *entry
+	p          *loopProbe
 }
 
 type probeState uint8
@@ -64,7 +91,8 @@ type loopProbe struct {
 	fp       *fastProbe
 	fd       int
 	gen      int32
-	start    time.Time
+	start    time.Time // when it started, for its latency
+	due      time.Time // when it was due to start, for the next probe's time
 	timeout  time.Duration
 	deadline loopTimer
 	state    probeState
@@ -88,17 +116,37 @@ func newProbeLoop(s *Scheduler) (*probeLoop, error) {
 		unix.Close(evfd)
 		return nil, fmt.Errorf("start check event loop: %w", os.NewSyscallError("epoll_ctl", err))
 	}
-	l := &probeLoop{s: s, epfd: epfd, evfd: evfd, base: time.Now(), done: make(chan struct{})}
+	// Non-blocking, so that os.NewFile registers it with the runtime's poller.
+	if err := unix.SetNonblock(epfd, true); err != nil {
+		unix.Close(epfd)
+		unix.Close(evfd)
+		return nil, fmt.Errorf("start check event loop: %w", os.NewSyscallError("fcntl", err))
+	}
+	epf := os.NewFile(uintptr(epfd), "check-epoll")
+	rc, err := epf.SyscallConn()
+	if err != nil {
+		epf.Close()
+		unix.Close(evfd)
+		return nil, fmt.Errorf("start check event loop: %w", err)
+	}
+	l := &probeLoop{s: s, epfd: epfd, evfd: evfd, epf: epf, rc: rc, base: time.Now(), done: make(chan struct{})}
 	go l.run()
 	return l, nil
 }
 
 func (l *probeLoop) now() int64 { return int64(time.Since(l.base)) }
 
+// tickOf returns the tick a timer due at loop time when fires on: the first tick at or
+// after it (tick k is at loop time k*loopTick).
+func tickOf(when int64) int64 {
+	const tick = int64(loopTick)
+	return (max(when, 0) + tick - 1) / tick
+}
+
 // arm schedules e's next probe after d and returns its timer; s.mu is held.
 func (l *probeLoop) arm(e *entry, d time.Duration) Timer {
 	if e.lt == nil {
-		e.lt = &loopTimer{l: l, idx: -1, e: e}
+		e.lt = &loopTimer{l: l, e: e}
 	}
 	l.add(e.lt, d)
 	return e.lt
@@ -107,12 +155,12 @@ func (l *probeLoop) arm(e *entry, d time.Duration) Timer {
 // add arms t after d, waking the loop if it sleeps past t.
 func (l *probeLoop) add(t *loopTimer, d time.Duration) {
 	l.mu.Lock()
-	if t.idx >= 0 {
-		l.timers.remove(t.idx)
+	if t.armed {
+		l.timers.remove(t)
 	}
 	t.when = l.now() + int64(d)
-	l.timers.push(t)
-	wake := l.sleeping && t.when < l.wakeAt && !l.closing
+	l.timers.add(t, tickOf(t.when))
+	wake := l.sleeping && t.tick*int64(loopTick) < l.wakeAt && !l.closing
 	if wake {
 		l.sleeping = false
 	}
@@ -127,10 +175,10 @@ func (t *loopTimer) Stop() bool {
 	l := t.l
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if t.idx < 0 {
+	if !t.armed {
 		return false
 	}
-	l.timers.remove(t.idx)
+	l.timers.remove(t)
 	return true
 }
 
@@ -165,36 +213,39 @@ func (l *probeLoop) run() {
 			return
 		}
 		now := l.now()
-		due = due[:0]
-		for len(l.timers) > 0 && l.timers[0].when <= now {
-			due = append(due, l.timers.pop())
-		}
-		timeout := 0
-		if len(due) == 0 {
-			timeout, l.wakeAt = -1, math.MaxInt64
-			if len(l.timers) > 0 {
-				l.wakeAt = l.timers[0].when
-				// Round up to whole milliseconds (epoll_wait's unit): waking early would
-				// spin, and probes due within the same millisecond start in one batch.
-				timeout = int((l.wakeAt - now + int64(time.Millisecond) - 1) / int64(time.Millisecond))
+		due = l.timers.expire(now/int64(loopTick), due[:0])
+		// With timers due, start them and collect whatever events are ready; otherwise
+		// park until an event or the next timer's tick.
+		park := len(due) == 0
+		timed := false
+		if park {
+			l.wakeAt = math.MaxInt64
+			if next, ok := l.timers.next(); ok {
+				l.wakeAt, timed = next*int64(loopTick), true
 			}
 			l.sleeping = true
 		}
 		l.mu.Unlock()
 		for _, t := range due {
 			if t.e != nil {
-				l.start(t.e)
+				l.start(t.e, t.when)
 			} else {
 				l.expire(t.p)
 			}
 		}
-		n, err := unix.EpollWait(l.epfd, events, timeout)
+		var n int
+		var err error
+		if park {
+			n, err = l.park(events, timed)
+		} else {
+			n, err = rawEpollPoll(l.epfd, events)
+		}
 		if err != nil && !errors.Is(err, unix.EINTR) {
 			// Not expected on a valid epoll fd; back off rather than spin.
 			l.s.o.Logger.Error("check event loop: epoll_wait failed", "error", err)
 			time.Sleep(10 * time.Millisecond)
 		}
-		if timeout != 0 {
+		if park {
 			l.mu.Lock()
 			l.sleeping = false
 			l.mu.Unlock()
@@ -215,9 +266,34 @@ func (l *probeLoop) run() {
 	}
 }
 
-// start opens e's probe: a non-blocking socket set to close with an RST (prepareSocket)
-// and a connect, registered edge-triggered for both directions.
-func (l *probeLoop) start(e *entry) {
+// park waits on the runtime's poller until the epoll fd has events, or until wakeAt when
+// timed, and returns the events.
+func (l *probeLoop) park(events []unix.EpollEvent, timed bool) (int, error) {
+	deadline := time.Time{}
+	if timed {
+		deadline = l.base.Add(time.Duration(l.wakeAt))
+	}
+	_ = l.epf.SetReadDeadline(deadline)
+	var n int
+	var perr error
+	// Read calls the function first and parks only when it returns false, until the
+	// poller sees the epoll fd readable (an edge after the call) or the deadline.
+	err := l.rc.Read(func(fd uintptr) bool {
+		n, perr = rawEpollPoll(int(fd), events)
+		return n > 0 || (perr != nil && perr != unix.EINTR)
+	})
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	return n, perr
+}
+
+// start opens e's probe, due at loop time due: a non-blocking socket set to close with an
+// RST (prepareSocket) and a connect, registered edge-triggered for both directions.
+func (l *probeLoop) start(e *entry, due int64) {
 	timeout, ok := l.s.startFast(e)
 	if !ok {
 		return
@@ -225,6 +301,7 @@ func (l *probeLoop) start(e *entry) {
 	l.started.Add(1)
 	p := l.alloc()
 	p.e, p.fp, p.start, p.timeout = e, e.fast, time.Now(), timeout
+	p.due = l.base.Add(time.Duration(due))
 	fd, err := openProbe(p.fp)
 	if err != nil {
 		l.finish(p, Result{Reason: fmt.Sprintf("connect %s: %v", p.fp.addr, err)})
@@ -236,7 +313,7 @@ func (l *probeLoop) start(e *entry) {
 	}
 	p.fd, p.gen = fd, l.gen
 	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLOUT | unix.EPOLLRDHUP | unix.EPOLLET, Fd: int32(fd), Pad: p.gen}
-	if err := unix.EpollCtl(l.epfd, unix.EPOLL_CTL_ADD, fd, &ev); err != nil {
+	if err := rawEpollCtl(l.epfd, unix.EPOLL_CTL_ADD, fd, &ev); err != nil {
 		l.finish(p, Result{Reason: fmt.Sprintf("connect %s: epoll_ctl: %v", p.fp.addr, err)})
 		return
 	}
@@ -255,23 +332,29 @@ func openProbe(fp *fastProbe) (int, error) {
 	if ip.Is6() {
 		family = unix.AF_INET6
 	}
-	fd, err := unix.Socket(family, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, unix.IPPROTO_TCP)
+	fd, err := rawSocket(family, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, unix.IPPROTO_TCP)
 	if err != nil {
 		return -1, err
 	}
-	if err := prepareSocket(uintptr(fd), true); err != nil {
-		unix.Close(fd)
+	// As prepareSocket: SO_LINGER 0 (every close an RST) and TCP_QUICKACK cleared (best
+	// effort: a connect-only probe then answers the SYN-ACK with its RST alone).
+	linger := unix.Linger{Onoff: 1, Linger: 0}
+	if err := rawSetsockopt(fd, unix.SOL_SOCKET, unix.SO_LINGER, unsafe.Pointer(&linger), unix.SizeofLinger); err != nil {
+		rawClose(fd)
 		return -1, err
 	}
+	_ = rawSetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_QUICKACK, 0)
+	var sa rawSockaddr
 	if fp.source.IsValid() {
-		if err := unix.Bind(fd, sockaddr(netip.AddrPortFrom(fp.source.Unmap(), 0), ip.Is6())); err != nil {
-			unix.Close(fd)
+		sa.set(netip.AddrPortFrom(fp.source.Unmap(), 0), ip.Is6())
+		if err := rawBind(fd, &sa); err != nil {
+			rawClose(fd)
 			return -1, err
 		}
 	}
-	err = unix.Connect(fd, sockaddr(netip.AddrPortFrom(ip, fp.addr.Port()), ip.Is6()))
-	if err != nil && err != unix.EINPROGRESS {
-		unix.Close(fd)
+	sa.set(netip.AddrPortFrom(ip, fp.addr.Port()), ip.Is6())
+	if err := rawConnect(fd, &sa); err != nil && err != unix.EINPROGRESS {
+		rawClose(fd)
 		return -1, err
 	}
 	return fd, nil
@@ -284,7 +367,7 @@ func (l *probeLoop) handle(p *loopProbe, events uint32) {
 		if events&unix.EPOLLERR != 0 || events&(unix.EPOLLOUT|unix.EPOLLHUP) == unix.EPOLLHUP {
 			// The connect failed: SO_ERROR says why (ECONNREFUSED on an RST, EHOSTUNREACH
 			// on an ICMP error).
-			v, err := unix.GetsockoptInt(p.fd, unix.SOL_SOCKET, unix.SO_ERROR)
+			v, err := rawGetsockoptInt(p.fd, unix.SOL_SOCKET, unix.SO_ERROR)
 			if err == nil {
 				err = unix.Errno(v)
 				if v == 0 {
@@ -305,7 +388,7 @@ func (l *probeLoop) handle(p *loopProbe, events uint32) {
 	}
 	if p.state == sending {
 		for p.sent < len(fp.request) {
-			n, err := unix.SendmsgN(p.fd, fp.request[p.sent:], nil, nil, unix.MSG_NOSIGNAL)
+			n, err := rawSend(p.fd, fp.request[p.sent:], unix.MSG_NOSIGNAL)
 			switch {
 			case err == unix.EINTR:
 				continue
@@ -339,7 +422,7 @@ func (l *probeLoop) read(p *loopProbe) {
 		if p.buf != nil {
 			dst = p.buf[len(p.buf):cap(p.buf)]
 		}
-		n, err := unix.Read(p.fd, dst)
+		n, err := rawRead(p.fd, dst)
 		switch {
 		case err == unix.EINTR:
 			continue
@@ -391,11 +474,11 @@ func (l *probeLoop) finish(p *loopProbe, res Result) {
 		if p.fd < len(l.byFD) {
 			l.byFD[p.fd] = nil
 		}
-		unix.Close(p.fd)
+		rawClose(p.fd)
 	}
-	e, start := p.e, p.start
+	e, due := p.e, p.due
 	l.release(p)
-	l.s.finish(e, start, res)
+	l.s.finish(e, due, res)
 }
 
 // shutdown aborts every probe in flight and closes the loop's descriptors.
@@ -405,7 +488,7 @@ func (l *probeLoop) shutdown() {
 			l.finish(p, Result{Reason: "checks stopped"})
 		}
 	}
-	unix.Close(l.epfd)
+	l.epf.Close()
 	unix.Close(l.evfd)
 }
 
@@ -416,7 +499,7 @@ func (l *probeLoop) alloc() *loopProbe {
 		l.free = l.free[:n-1]
 	} else {
 		p = &loopProbe{}
-		p.deadline = loopTimer{l: l, idx: -1, p: p}
+		p.deadline = loopTimer{l: l, p: p}
 	}
 	p.fd = -1
 	return p
@@ -428,74 +511,4 @@ func (l *probeLoop) release(p *loopProbe) {
 	if len(l.free) < 4096 {
 		l.free = append(l.free, p)
 	}
-}
-
-// timerHeap is a binary min-heap of timers by when, each knowing its index so that Stop
-// removes it in O(log n).
-type timerHeap []*loopTimer
-
-func (h *timerHeap) push(t *loopTimer) {
-	t.idx = len(*h)
-	*h = append(*h, t)
-	h.up(t.idx)
-}
-
-func (h *timerHeap) pop() *loopTimer {
-	t := (*h)[0]
-	h.remove(0)
-	return t
-}
-
-func (h *timerHeap) remove(i int) {
-	old := *h
-	last := len(old) - 1
-	t := old[i]
-	if i != last {
-		old[i] = old[last]
-		old[i].idx = i
-	}
-	old[last] = nil
-	*h = old[:last]
-	if i != last {
-		if !h.down(i) {
-			h.up(i)
-		}
-	}
-	t.idx = -1
-}
-
-func (h timerHeap) up(i int) {
-	for i > 0 {
-		parent := (i - 1) / 2
-		if h[parent].when <= h[i].when {
-			return
-		}
-		h.swap(i, parent)
-		i = parent
-	}
-}
-
-// down sifts i down and reports whether it moved.
-func (h timerHeap) down(i int) bool {
-	start := i
-	for {
-		c := 2*i + 1
-		if c >= len(h) {
-			break
-		}
-		if r := c + 1; r < len(h) && h[r].when < h[c].when {
-			c = r
-		}
-		if h[i].when <= h[c].when {
-			break
-		}
-		h.swap(i, c)
-		i = c
-	}
-	return i != start
-}
-
-func (h timerHeap) swap(i, j int) {
-	h[i], h[j] = h[j], h[i]
-	h[i].idx, h[j].idx = i, j
 }
