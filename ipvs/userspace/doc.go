@@ -8,7 +8,8 @@
 //
 // On Linux, TCP connections are accepted, connected and forwarded by a few edge-triggered
 // epoll loops (one per GOMAXPROCS) over sockets outside the Go poller, with a 16 KiB
-// buffer per direction; elsewhere a goroutine per direction copies with io.Copy (splice
+// buffer per direction: every loop accepts on every listener and keeps the connections it
+// accepts, and an idle loop parks in the Go poller on its epoll descriptor; elsewhere a goroutine per direction copies with io.Copy (splice
 // for bulk transfers). UDP flows use net.UDPConn everywhere.
 //
 // Where a proxy cannot be the kernel, this package chooses as follows (see also

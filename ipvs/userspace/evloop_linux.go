@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"os"
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -22,9 +24,12 @@ import (
 // goroutine hand-offs (futex, spinning threads) and, per message, a read that fails with
 // EAGAIN. The loop learns from EPOLLRDHUP whether a FIN came with the data, so after a
 // short read it waits for the next edge instead of reading again, as HAProxy does.
+//
+// Every loop watches every listening socket and keeps the connections it accepts:
+// accept, connect and the transfer of a connection all run on one loop, and no loop
+// touches another's sockets.
 type engine struct {
 	loops []*loop
-	next  atomic.Uint32
 }
 
 func newEngine() (*engine, error) {
@@ -42,10 +47,6 @@ func newEngine() (*engine, error) {
 	return e, nil
 }
 
-func (e *engine) loop() *loop {
-	return e.loops[int(e.next.Add(1))%len(e.loops)]
-}
-
 // stop ends the loops; every connection must have ended first (Table.Shutdown drains or
 // cuts them).
 func (e *engine) stop() {
@@ -54,23 +55,27 @@ func (e *engine) stop() {
 	}
 	for _, l := range e.loops {
 		<-l.done
-		unix.Close(l.epfd)
+		l.epf.Close()
 		unix.Close(l.evfd)
 	}
 }
 
 type loop struct {
 	epfd, evfd int
+	epf        *os.File // epfd, registered with the Go poller
+	eprc       syscall.RawConn
 	done       chan struct{}
+	engine     *engine
 
 	mu        sync.Mutex
-	conns     map[int32]*econn   // by both of a connection's fds
-	listeners map[int32]*service // listening sockets accepted on this loop
+	listeners map[int32]*service // listening sockets this loop accepts on
 	cmds      []func()
-	engine    *engine
 
-	stopped    bool // loop-owned
-	connecting atomic.Int32
+	// Loop-owned.
+	conns      []*econn // by both of a connection's fds
+	connecting int      // connects in flight
+	checked    time.Time
+	stopped    bool
 }
 
 func newLoop() (*loop, error) {
@@ -83,14 +88,27 @@ func newLoop() (*loop, error) {
 		unix.Close(epfd)
 		return nil, err
 	}
-	l := &loop{epfd: epfd, evfd: evfd, done: make(chan struct{}), conns: map[int32]*econn{}, listeners: map[int32]*service{}}
 	ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(evfd)}
 	if err := unix.EpollCtl(epfd, unix.EPOLL_CTL_ADD, evfd, &ev); err != nil {
 		unix.Close(epfd)
 		unix.Close(evfd)
 		return nil, err
 	}
-	return l, nil
+	// An epoll descriptor is itself pollable: readable while it has events. Given to the
+	// Go poller (os.NewFile sees O_NONBLOCK), the loop parks like any goroutine waiting
+	// for I/O instead of blocking its thread in epoll_wait.
+	unix.SetNonblock(epfd, true)
+	f := os.NewFile(uintptr(epfd), "userspace-epoll")
+	rc, err := f.SyscallConn()
+	if err == nil {
+		err = f.SetReadDeadline(time.Time{}) // fails unless the poller took the descriptor
+	}
+	if err != nil {
+		f.Close()
+		unix.Close(evfd)
+		return nil, fmt.Errorf("epoll descriptor in the Go poller: %w", err)
+	}
+	return &loop{epfd: epfd, evfd: evfd, epf: f, eprc: rc, done: make(chan struct{}), listeners: map[int32]*service{}}, nil
 }
 
 // post runs f on the loop's goroutine.
@@ -107,80 +125,115 @@ var connGen atomic.Int32
 // watch registers fd for c, edge-triggered, tagged with c's generation so that an event
 // for a closed fd whose number was reused cannot reach the new connection.
 func (l *loop) watch(c *econn, fd int) error {
-	l.mu.Lock()
-	l.conns[int32(fd)] = c
-	l.mu.Unlock()
+	for fd >= len(l.conns) {
+		l.conns = append(l.conns, make([]*econn, max(64, len(l.conns)))...)
+	}
+	l.conns[fd] = c
 	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLOUT | unix.EPOLLRDHUP | unix.EPOLLET, Fd: int32(fd), Pad: c.gen}
-	return unix.EpollCtl(l.epfd, unix.EPOLL_CTL_ADD, fd, &ev)
+	if e := rawEpollCtl(l.epfd, unix.EPOLL_CTL_ADD, fd, &ev); e != 0 {
+		l.conns[fd] = nil
+		return e
+	}
+	return nil
 }
 
+// forget closes fd, which also takes it out of the epoll set.
 func (l *loop) forget(fd int) {
-	l.mu.Lock()
-	delete(l.conns, int32(fd))
-	l.mu.Unlock()
-	unix.Close(fd)
+	if fd < len(l.conns) {
+		l.conns[fd] = nil
+	}
+	rawClose(fd)
 }
 
+// run processes events until the loop is stopped. Whatever is ready is taken with a
+// zero-timeout epoll_wait (a raw system call); only when nothing is does the goroutine
+// park in the Go poller on the epoll descriptor, which frees its P without a hand-off.
+//
+// Blocking in epoll_wait instead (a system call the runtime sees) cost about 1 context
+// switch per Connection: close request more: with every P in such a call, sysmon
+// retakes them and runs every 20 us while it keeps finding one (docs/benchmarks.md).
 func (l *loop) run() {
 	defer close(l.done)
 	events := make([]unix.EpollEvent, 256)
-	var batch []*econn
-	var lbatch []*service
-	for {
-		timeout := -1
-		if l.connecting.Load() > 0 {
-			timeout = 100 // ms: check connect deadlines
-		}
-		n, err := unix.EpollWait(l.epfd, events, timeout)
-		if err != nil && !errors.Is(err, unix.EINTR) {
-			panic("userspace: epoll_wait: " + err.Error())
-		}
-		batch, lbatch = batch[:0], lbatch[:0]
-		l.mu.Lock()
-		cmds := l.cmds
-		l.cmds = nil
-		for i := range n {
-			batch = append(batch, l.conns[events[i].Fd])
-			lbatch = append(lbatch, l.listeners[events[i].Fd])
-		}
-		l.mu.Unlock()
-		for i := range n {
-			ev := events[i]
-			if ev.Fd == int32(l.evfd) {
-				var b [8]byte
-				unix.Read(l.evfd, b[:])
-				continue
+	armed := false // a read deadline is set: a connect in flight needs its timeout checked
+	poll := func(uintptr) bool {
+		for {
+			n, _ := rawPoll(l.epfd, events)
+			if n <= 0 {
+				if l.connecting > 0 && !armed {
+					armed = true
+					l.epf.SetReadDeadline(time.Now().Add(connectCheck))
+				}
+				return false // park until the epoll descriptor is readable
 			}
-			if s := lbatch[i]; s != nil {
-				s.accept(l.engine, int(ev.Fd))
-				continue
-			}
-			if c := batch[i]; c != nil && c.gen == ev.Pad && !c.closed {
-				c.handle(int(ev.Fd), ev.Events)
+			l.dispatch(events[:n])
+			if l.stopped {
+				return true
 			}
 		}
-		for _, f := range cmds {
-			f()
-		}
-		if l.connecting.Load() > 0 {
-			l.checkDeadlines()
-		}
-		if l.stopped {
-			return
+	}
+	for !l.stopped {
+		err := l.eprc.Read(poll)
+		switch {
+		case errors.Is(err, os.ErrDeadlineExceeded):
+			armed = false
+			l.epf.SetReadDeadline(time.Time{})
+			l.checked = time.Now()
+			l.checkDeadlines(l.checked)
+		case err != nil:
+			panic("userspace: event loop: " + err.Error())
 		}
 	}
 }
 
-func (l *loop) checkDeadlines() {
-	now := time.Now()
+// connectCheck is how often connects in flight are checked against their deadline.
+const connectCheck = 100 * time.Millisecond
+
+func (l *loop) dispatch(events []unix.EpollEvent) {
+	for _, ev := range events {
+		fd := int(ev.Fd)
+		if fd < len(l.conns) {
+			if c := l.conns[fd]; c != nil {
+				if c.gen == ev.Pad && !c.closed {
+					c.handle(fd, ev.Events)
+				}
+				continue
+			}
+		}
+		if fd == l.evfd {
+			var b [8]byte
+			rawRead(l.evfd, b[:])
+			l.mu.Lock()
+			cmds := l.cmds
+			l.cmds = nil
+			l.mu.Unlock()
+			for _, f := range cmds {
+				f()
+			}
+			continue
+		}
+		l.mu.Lock()
+		s := l.listeners[ev.Fd]
+		l.mu.Unlock()
+		if s != nil {
+			s.accept(l, fd)
+		}
+	}
+	if l.connecting > 0 {
+		if now := time.Now(); now.Sub(l.checked) >= connectCheck {
+			l.checked = now
+			l.checkDeadlines(now)
+		}
+	}
+}
+
+func (l *loop) checkDeadlines(now time.Time) {
 	var late []*econn
-	l.mu.Lock()
 	for fd, c := range l.conns {
-		if c.connecting && int(fd) == c.sfd && now.After(c.deadline) {
+		if c != nil && c.connecting && fd == c.sfd && now.After(c.deadline) {
 			late = append(late, c)
 		}
 	}
-	l.mu.Unlock()
 	for _, c := range late {
 		c.connectFailed(unix.ETIMEDOUT)
 	}
@@ -213,6 +266,7 @@ type epipe struct {
 	buf     *[]byte
 	off, n  int
 	eof     bool
+	rerr    unix.Errno // a read error, pending until the data read before it is written
 	shut    bool
 	counter *atomic.Uint64 // the dest's InBytes or OutBytes
 	total   *atomic.Uint64 // the service's
@@ -244,17 +298,22 @@ func (c *econn) handle(fd int, ev uint32) {
 		if !c.connecting || i != 1 || ev&(unix.EPOLLOUT|unix.EPOLLHUP|unix.EPOLLERR) == 0 {
 			return // client data waits for the real server
 		}
-		soerr, err := unix.GetsockoptInt(c.sfd, unix.SOL_SOCKET, unix.SO_ERROR)
-		if err == nil && soerr != 0 {
-			err = unix.Errno(soerr)
-		}
-		if err != nil {
+		if ev&(unix.EPOLLHUP|unix.EPOLLERR) != 0 {
+			// A connecting socket reports EPOLLOUT alone once connected, and
+			// EPOLLERR (with the reason in SO_ERROR) when the attempt failed.
+			soerr, err := unix.GetsockoptInt(c.sfd, unix.SOL_SOCKET, unix.SO_ERROR)
+			if err == nil {
+				err = unix.ECONNRESET
+				if soerr != 0 {
+					err = unix.Errno(soerr)
+				}
+			}
 			c.connectFailed(err)
 			return
 		}
 		c.connecting = false
 		c.ready = true
-		c.l.connecting.Add(-1)
+		c.l.connecting--
 		c.s.reached(c.d)
 		c.s.stats.conns.Add(1)
 	}
@@ -265,6 +324,13 @@ func (c *econn) handle(fd int, ev uint32) {
 }
 
 // pump moves one direction as far as the sockets allow.
+//
+// With a FIN (or an error) pending on the source, it reads until the end of the stream
+// before it writes what it has, while the buffer has room: the last data then goes out
+// with MSG_MORE, and the FIN that shutdown(2) or close(2) sends rides in the same
+// segment, one packet (and one wake-up of the peer) less per closing direction. HAProxy
+// does the same. It costs no read: the one that returns EOF comes before the write
+// instead of after it.
 func (c *econn) pump(dir int) {
 	p := &c.p[dir]
 	src, dst := c.cfd, c.sfd
@@ -274,70 +340,79 @@ func (c *econn) pump(dir int) {
 	si, di := dir, 1-dir
 	buf := *p.buf
 	for {
+		if !p.eof && p.rerr == 0 && c.readable[si] && (p.n == 0 || c.hup[si] && p.off == 0 && p.n < len(buf)) {
+			r, e := rawRead(src, buf[p.n:])
+			switch {
+			case e == unix.EAGAIN:
+				c.readable[si] = false
+			case e == unix.EINTR:
+			case e != 0 && p.n == 0:
+				c.abort()
+				return
+			case e != 0:
+				p.rerr = e // pass on what came before the error, then reset
+			case r == 0:
+				p.eof = true
+			default:
+				p.counter.Add(uint64(r))
+				p.total.Add(uint64(r))
+				p.n += r
+				if p.n < len(buf) && !c.hup[si] {
+					// Drained, and no FIN or error is pending (EPOLLRDHUP would
+					// have said so): the next edge brings more. This is the read
+					// that net.Conn would spend on EAGAIN.
+					c.readable[si] = false
+				}
+			}
+			continue
+		}
 		if p.off < p.n {
 			if !c.writable[di] {
 				return
 			}
-			w, err := unix.Write(dst, buf[p.off:p.n])
-			switch {
-			case err == unix.EAGAIN:
+			flags := unix.MSG_NOSIGNAL
+			if p.eof {
+				flags |= unix.MSG_MORE
+			}
+			w, e := rawSend(dst, buf[p.off:p.n], flags)
+			switch e {
+			case 0:
+			case unix.EAGAIN:
 				c.writable[di] = false
 				return
-			case err == unix.EINTR:
+			case unix.EINTR:
 				continue
-			case err != nil:
+			default:
 				c.abort()
 				return
 			}
 			p.off += w
 			continue
 		}
-		p.off, p.n = 0, 0
-		if p.eof {
-			if !p.shut {
-				p.shut = true
-				if c.halves++; c.halves == 1 {
-					c.s.halfClosed(c.d)
-					unix.Shutdown(dst, unix.SHUT_WR)
-				} else {
-					c.finish() // close(2) sends the second FIN
-				}
-			}
-			return
+		if p.n > 0 {
+			p.off, p.n = 0, 0 // all written: read on
+			continue
 		}
-		if !c.readable[si] {
-			return
-		}
-		r, err := unix.Read(src, buf)
 		switch {
-		case err == unix.EAGAIN:
-			c.readable[si] = false
-			return
-		case err == unix.EINTR:
-			continue
-		case err != nil:
+		case p.rerr != 0:
 			c.abort()
-			return
-		case r == 0:
-			p.eof = true
-			continue
+		case p.eof && !p.shut:
+			p.shut = true
+			if c.halves++; c.halves == 1 {
+				c.s.halfClosed(c.d)
+				rawShutdown(dst, unix.SHUT_WR)
+			} else {
+				c.finish() // close(2) sends the second FIN
+			}
 		}
-		p.counter.Add(uint64(r))
-		p.total.Add(uint64(r))
-		p.n = r
-		if r < len(buf) && !c.hup[si] {
-			// Drained, and no FIN or error is pending (EPOLLRDHUP would have said so):
-			// the next edge brings more. This is the read that net.Conn would spend on
-			// EAGAIN.
-			c.readable[si] = false
-		}
+		return
 	}
 }
 
 func (c *econn) connectFailed(err error) {
 	s := c.s
 	s.unreachable(c.d, err)
-	c.l.connecting.Add(-1)
+	c.l.connecting--
 	c.connecting = false
 	c.l.forget(c.sfd)
 	c.sfd = -1
@@ -362,51 +437,33 @@ func (c *econn) connectFailed(err error) {
 // connect starts a non-blocking connect to c.d; on an immediate error it accounts the
 // failure itself (releasing c.d) and returns it.
 func (c *econn) connect() error {
-	fd, err := startConnect(c.d.target(c.s.key.Addr.Port()))
-	if err != nil {
-		c.s.unreachable(c.d, err)
+	fd, e := rawConnect(c.d.target(c.s.key.Addr.Port()))
+	if e != 0 {
+		c.s.unreachable(c.d, e)
 		c.s.release(c.d, c.tp, true, c)
-		return err
+		return e
 	}
 	c.sfd = fd
 	c.connecting = true
 	c.deadline = time.Now().Add(c.s.t.dialTimeout)
 	c.readable[1], c.hup[1], c.writable[1] = false, false, false
-	c.l.connecting.Add(1)
+	c.l.connecting++
 	if err := c.l.watch(c, fd); err != nil {
-		c.l.connecting.Add(-1)
+		c.l.connecting--
 		c.connecting = false
-		c.l.forget(fd)
+		rawClose(fd)
+		c.sfd = -1
 		c.s.release(c.d, c.tp, true, c)
 		return err
 	}
 	return nil
 }
 
-func startConnect(to netip.AddrPort) (int, error) {
-	family, sa := unix.AF_INET, unix.Sockaddr(nil)
-	if a := to.Addr().Unmap(); a.Is4() {
-		sa = &unix.SockaddrInet4{Port: int(to.Port()), Addr: a.As4()}
-	} else {
-		family = unix.AF_INET6
-		sa = &unix.SockaddrInet6{Port: int(to.Port()), Addr: a.As16()}
-	}
-	fd, err := unix.Socket(family, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		return -1, err
-	}
-	tune(fd)
-	if err := unix.Connect(fd, sa); err != nil && err != unix.EINPROGRESS {
-		unix.Close(fd)
-		return -1, err
-	}
-	return fd, nil
-}
-
-// tune sets what net.TCPConn would: TCP_NODELAY, and keep-alive with the system's timers.
-func tune(fd int) {
-	unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
-	unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_KEEPALIVE, 1)
+// tuneConnect sets what net.TCPConn would on a socket to a real server: TCP_NODELAY, and
+// keep-alive with the system's timers. Accepted sockets inherit both from the listener.
+func tuneConnect(fd int) {
+	rawSetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
+	rawSetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_KEEPALIVE, 1)
 }
 
 func resetFD(fd int) {
@@ -428,7 +485,7 @@ func (c *econn) abort() {
 	c.closed = true
 	wasActive := c.halves == 0 // pick counted it active; the first finished direction moved it
 	if c.connecting {
-		c.l.connecting.Add(-1)
+		c.l.connecting--
 	}
 	resetFD(c.cfd)
 	c.l.forget(c.cfd)
@@ -451,7 +508,7 @@ func (c *econn) freeBufs() {
 }
 
 // listenTCP opens the service's listening socket outside the Go poller (a net.Listener's
-// RawConn cannot wait for readability) and accepts on one of the loops.
+// RawConn cannot wait for readability) and accepts on every loop.
 func (s *service) listenTCP(e *engine) error {
 	a := s.key.Addr
 	family, sa := unix.AF_INET, unix.Sockaddr(nil)
@@ -472,6 +529,10 @@ func (s *service) listenTCP(e *engine) error {
 	} else {
 		unix.SetsockoptInt(fd, unix.SOL_IP, unix.IP_FREEBIND, 1)
 	}
+	// Accepted sockets inherit these (the kernel clones the listener): two setsockopt
+	// per connection saved.
+	unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
+	unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_KEEPALIVE, 1)
 	if err := unix.Bind(fd, sa); err != nil {
 		unix.Close(fd)
 		return fmt.Errorf("listen tcp %s: bind: %w", a, err)
@@ -480,102 +541,103 @@ func (s *service) listenTCP(e *engine) error {
 		unix.Close(fd)
 		return fmt.Errorf("listen tcp %s: %w", a, err)
 	}
-	l := e.loop()
+	loops := e.loops
+	for i, l := range loops {
+		l.mu.Lock()
+		l.listeners[int32(fd)] = s
+		l.mu.Unlock()
+		ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(fd)}
+		if err := unix.EpollCtl(l.epfd, unix.EPOLL_CTL_ADD, fd, &ev); err != nil {
+			for _, l := range loops[:i+1] {
+				l.mu.Lock()
+				delete(l.listeners, int32(fd))
+				l.mu.Unlock()
+			}
+			unix.Close(fd) // also leaves the epoll sets it joined
+			return fmt.Errorf("listen tcp %s: epoll: %w", a, err)
+		}
+	}
 	s.mu.Lock()
-	s.lfd, s.lloop = fd, l
+	s.lfd, s.leng = fd, e
 	s.mu.Unlock()
 	s.wg.Add(1)
-	l.mu.Lock()
-	l.listeners[int32(fd)] = s
-	l.mu.Unlock()
-	ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(fd)}
-	if err := unix.EpollCtl(l.epfd, unix.EPOLL_CTL_ADD, fd, &ev); err != nil {
-		l.mu.Lock()
-		delete(l.listeners, int32(fd))
-		l.mu.Unlock()
-		unix.Close(fd)
-		s.wg.Done()
-		return fmt.Errorf("listen tcp %s: epoll: %w", a, err)
-	}
 	return nil
 }
 
-// closeListener closes the listening socket on its loop and waits, so that the address
-// is free when DeleteService returns.
+// closeListener takes the listening socket out of every loop, then closes it, so that
+// no loop accepts on it any more and the address is free when DeleteService returns.
 func (s *service) closeListener() {
 	s.mu.Lock()
-	l, fd := s.lloop, s.lfd
-	s.lloop = nil
+	e, fd := s.leng, s.lfd
+	s.leng = nil
 	s.mu.Unlock()
-	if l == nil {
+	if e == nil {
 		return
 	}
-	done := make(chan struct{})
-	l.post(func() {
-		l.mu.Lock()
-		delete(l.listeners, int32(fd))
-		l.mu.Unlock()
-		unix.Close(fd)
-		s.wg.Done()
-		close(done)
-	})
-	<-done
+	var wg sync.WaitGroup
+	for _, l := range e.loops {
+		wg.Add(1)
+		l.post(func() {
+			defer wg.Done()
+			l.mu.Lock()
+			_, ok := l.listeners[int32(fd)]
+			delete(l.listeners, int32(fd))
+			l.mu.Unlock()
+			if ok {
+				unix.EpollCtl(l.epfd, unix.EPOLL_CTL_DEL, fd, nil)
+			}
+		})
+	}
+	wg.Wait()
+	unix.Close(fd)
+	s.wg.Done()
 }
 
-// accept takes every pending connection (level-triggered: one accept4 that fails with
-// EAGAIN per wake-up is the price of not starving other sockets).
-func (s *service) accept(e *engine, lfd int) {
-	for range 64 {
-		fd, sa, err := unix.Accept4(lfd, unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
-		switch {
-		case err == unix.EAGAIN:
+// acceptBatch bounds the connections one loop takes per wake-up, so that a burst is
+// shared with the other loops (the listener is level-triggered: the rest wake another).
+const acceptBatch = 16
+
+// accept takes pending connections for l.
+func (s *service) accept(l *loop, lfd int) {
+	for range acceptBatch {
+		fd, client, e := rawAccept(lfd)
+		switch e {
+		case 0:
+		case unix.EAGAIN:
 			return
-		case err == unix.EINTR || err == unix.ECONNABORTED:
+		case unix.EINTR, unix.ECONNABORTED:
 			continue
-		case err != nil:
+		default:
 			// EMFILE and friends: leave the connection in the backlog; the
 			// level-triggered listener wakes us again.
-			s.t.log.Warn("accept failed", "service", s.key.String(), "err", err)
+			s.t.log.Warn("accept failed", "service", s.key.String(), "err", e)
 			return
 		}
 		s.wg.Add(1)
-		s.startConn(e, fd, sa)
+		s.startConn(l, fd, client)
 	}
 }
 
-func sockaddrAddrPort(sa unix.Sockaddr) netip.AddrPort {
-	switch a := sa.(type) {
-	case *unix.SockaddrInet4:
-		return netip.AddrPortFrom(netip.AddrFrom4(a.Addr), uint16(a.Port))
-	case *unix.SockaddrInet6:
-		return netip.AddrPortFrom(netip.AddrFrom16(a.Addr).Unmap(), uint16(a.Port))
-	}
-	return netip.AddrPort{}
-}
-
-func (s *service) startConn(e *engine, fd int, sa unix.Sockaddr) {
-	tune(fd)
-	l := e.loop()
-	c := &econn{l: l, s: s, client: sockaddrAddrPort(sa), gen: connGen.Add(1), cfd: fd, sfd: -1}
+func (s *service) startConn(l *loop, fd int, client netip.AddrPort) {
+	c := &econn{l: l, s: s, client: client, gen: connGen.Add(1), cfd: fd, sfd: -1}
 	c.p[0].total, c.p[1].total = &s.stats.inBytes, &s.stats.outBytes
 	d, tp := s.pick(c.client, nil, false, c)
 	if d == nil {
 		resetFD(fd)
-		unix.Close(fd)
+		rawClose(fd)
 		s.wg.Done()
 		return
 	}
 	c.d, c.tp = d, tp
 	c.p[0].counter, c.p[1].counter = &d.stats.inBytes, &d.stats.outBytes
-	// Connect here, on the accepting thread, retrying once on an immediate failure; only
-	// then does the loop get the connection (no cross-thread post per connection).
+	// Connect now, retrying once on an immediate failure.
 	for try := 0; ; try++ {
-		fd, err := startConnect(d.target(s.key.Addr.Port()))
-		if err == nil {
-			c.sfd = fd
+		sfd, e := rawConnect(d.target(s.key.Addr.Port()))
+		if e == 0 {
+			c.sfd = sfd
 			break
 		}
-		s.unreachable(d, err)
+		s.unreachable(d, e)
 		s.release(d, tp, true, c)
 		if try == 1 {
 			d = nil
@@ -585,7 +647,7 @@ func (s *service) startConn(e *engine, fd int, sa unix.Sockaddr) {
 		}
 		if d == nil {
 			resetFD(c.cfd)
-			unix.Close(c.cfd)
+			rawClose(c.cfd)
 			s.wg.Done()
 			return
 		}
@@ -595,16 +657,8 @@ func (s *service) startConn(e *engine, fd int, sa unix.Sockaddr) {
 	c.p[0].buf, c.p[1].buf = bufPool.Get().(*[]byte), bufPool.Get().(*[]byte)
 	c.connecting = true
 	c.deadline = time.Now().Add(s.t.dialTimeout)
-	l.connecting.Add(1)
-	// From the first watch on, the loop owns c. A forced shutdown racing this setup can
-	// only make the second watch fail on a closed socket, which changes nothing.
-	if err := l.watch(c, c.sfd); err != nil {
-		l.post(func() {
-			if !c.closed {
-				c.abort()
-			}
-		})
-		return
+	l.connecting++
+	if l.watch(c, c.sfd) != nil || l.watch(c, c.cfd) != nil {
+		c.abort()
 	}
-	l.watch(c, c.cfd)
 }

@@ -83,11 +83,11 @@ type service struct {
 	listening bool
 	stats     counters
 
-	tcp   *net.TCPListener // the goroutine data path's listener
-	lfd   int              // the event loop's listening socket
-	lloop *loop            // the loop accepting on lfd; nil once closed
-	udp   *net.UDPConn
-	wg    sync.WaitGroup // the accept loop and every connection
+	tcp  *net.TCPListener // the goroutine data path's listener
+	lfd  int              // the event loop's listening socket
+	leng *engine          // the engine whose loops accept on lfd; nil once closed
+	udp  *net.UDPConn
+	wg   sync.WaitGroup // the accept loop and every connection
 }
 
 type closer interface{ cut() }
