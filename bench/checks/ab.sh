@@ -1,0 +1,75 @@
+#!/bin/sh
+# A/B of prober builds beside HAProxy: short alternating windows, for comparing code
+# changes (bench/checks/run.sh gives the figures of record). Needs root, haproxy, Go.
+#
+#   go build -o /tmp/prober-new ./bench/checks/prober
+#   (git archive OLD | tar -x -C /tmp/old; cd /tmp/old && go build -o /tmp/prober-old ./bench/checks/prober)
+#   VIGIL_BENCH=1 KIND=tcp REPS=2 bench/checks/ab.sh /tmp/prober-old /tmp/prober-new
+#
+# Each repetition runs HAProxy, then each prober, alone on core 0 (GOMAXPROCS=1 /
+# nbthread 1; listener on core 1) for WARM s, then takes over WIN s: CPU per check
+# (utime+stime of the whole process from /proc/PID/stat over the SYNs to the servers'
+# address in an nftables counter), user CPU per check, and context switches per second
+# summed over the process's threads.
+set -eu
+[ "${VIGIL_BENCH:-}" = 1 ] || { echo "set VIGIL_BENCH=1 to run the checks benchmark" >&2; exit 2; }
+[ $# -ge 1 ] || { echo "usage: ab.sh PROBER..." >&2; exit 2; }
+N=${N:-10000}; WARM=${WARM:-8}; WIN=${WIN:-15}; KIND=${KIND:-tcp}; REPS=${REPS:-2}
+ADDR=127.0.0.2; PORT=20000
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+W=$(mktemp -d /tmp/vigil-bench-ab.XXXXXX)
+(cd "$ROOT" && GOFLAGS=-mod=mod go build -o "$W/listener" ./bench/checks/listener)
+HZ=$(getconf CLK_TCK)
+NFT=vigil_bench_ab
+nft delete table inet $NFT 2>/dev/null || true
+nft -f - <<NFT
+table inet $NFT {
+  counter syns {}
+  chain out { type filter hook output priority 0; ip daddr $ADDR tcp flags & (syn|ack) == syn counter name syns; }
+}
+NFT
+LPID=
+cleanup() { [ -n "$LPID" ] && kill "$LPID" 2>/dev/null; nft delete table inet $NFT 2>/dev/null; rm -rf "$W"; }
+trap cleanup EXIT
+syns() { nft list counter inet $NFT syns | awk '/packets/{print $2}'; }
+stat2() { awk '{print $14, $15}' /proc/$1/stat; }
+csw() { cat /proc/$1/task/*/status 2>/dev/null | awk '/ctxt_switches/{s+=$2} END{print s}'; }
+{
+	echo "global"; echo "  nbthread 1"; echo "  maxconn 1000"
+	echo "defaults"; echo "  mode tcp"; echo "  timeout connect 1s"; echo "  timeout client 5s"
+	echo "  timeout server 5s"; echo "  timeout check 1s"
+	echo "frontend fe"; echo "  bind 127.0.0.3:19999"; echo "  default_backend be"
+	echo "backend be"
+	[ "$KIND" = http ] && echo "  option httpchk GET /"
+	i=0; while [ $i -lt "$N" ]; do echo "  server s$i $ADDR:$((PORT+i)) check inter 1s"; i=$((i+1)); done
+} > "$W/haproxy.cfg"
+one() { # name cmd...
+	name=$1; shift
+	taskset -c 0 "$@" >"$W/one.log" 2>&1 &
+	pid=$!
+	sleep "$WARM"
+	kill -0 $pid 2>/dev/null || { echo "$name died:"; cat "$W/one.log"; exit 1; }
+	set -- $(stat2 $pid) $(syns) $(csw $pid)
+	u0=$1 s0=$2 n0=$3 c0=$4
+	sleep "$WIN"
+	set -- $(stat2 $pid) $(syns) $(csw $pid)
+	kill $pid; wait $pid 2>/dev/null || true
+	awk -v n="$name" -v k="$KIND" -v u=$(($1-u0)) -v s=$(($2-s0)) -v ds=$(($3-n0)) -v dc=$(($4-c0)) -v hz="$HZ" -v win="$WIN" 'BEGIN{
+		cps=ds/win; us=(ds>0)?(u+s)/hz*1e6/ds:0; uu=(ds>0)?u/hz*1e6/ds:0
+		printf "%-16s %-5s checks_per_s %5.0f cpu_per_check_us %5.1f user_us %4.1f csw_per_s %5.0f\n", n, k, cps, us, uu, dc/win }'
+	sleep 2
+}
+taskset -c 1 "$W/listener" -addr $ADDR -port $PORT -n "$N" >"$W/listener.log" 2>&1 &
+LPID=$!
+while ! grep -qx ready "$W/listener.log"; do
+	kill -0 "$LPID" 2>/dev/null || { echo "listener died:"; cat "$W/listener.log"; exit 1; }
+	sleep 0.2
+done
+echo "N=$N $KIND warm-up ${WARM}s window ${WIN}s; $(date '+%F %T') loadavg $(cut -d' ' -f1-3 /proc/loadavg)"
+r=0
+while [ $r -lt "$REPS" ]; do
+	one haproxy haproxy -db -f "$W/haproxy.cfg"
+	for p in "$@"; do one "$(basename "$p")" env GOMAXPROCS=1 "$p" -addr $ADDR -port $PORT -n "$N" -kind "$KIND"; done
+	r=$((r+1))
+done
+echo "loadavg at the end $(cut -d' ' -f1-3 /proc/loadavg)"
