@@ -108,10 +108,22 @@ func deref[T any](cfg any) (T, bool) {
 	return zero, false
 }
 
+type budgetKey struct{}
+
+// WithTimeout is context.WithTimeout for one probe: it also records the timeout, so that a
+// probe that runs out of time names the configured budget ("timeout after 500ms") rather
+// than what was left of it when the checker started.
+func WithTimeout(ctx context.Context, timeout time.Duration) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	return context.WithValue(ctx, budgetKey{}, timeout), cancel
+}
+
 // timeoutReason describes a probe that ran out of time, naming the budget it had.
 func timeoutReason(ctx context.Context, start time.Time, doing string) string {
 	budget := time.Since(start)
-	if dl, ok := ctx.Deadline(); ok {
+	if b, ok := ctx.Value(budgetKey{}).(time.Duration); ok {
+		budget = b
+	} else if dl, ok := ctx.Deadline(); ok {
 		budget = dl.Sub(start)
 	}
 	return fmt.Sprintf("timeout after %s %s", roundDur(budget), doing)

@@ -36,7 +36,7 @@ func addrOf(t *testing.T, a net.Addr) netip.AddrPort {
 
 func check(t *testing.T, c Checker, timeout time.Duration) Result {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	ctx, cancel := WithTimeout(context.Background(), timeout)
 	defer cancel()
 	return c.Check(ctx)
 }

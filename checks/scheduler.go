@@ -361,7 +361,7 @@ func (s *Scheduler) fire(e *entry) {
 	// parent's mutex, taken twice per probe to register and drop the child, becomes a
 	// convoy at thousands of probes per second. Stop cancels in-flight probes through
 	// e.cancel instead.
-	probeCtx, cancel := context.WithTimeout(context.Background(), sp.Timeout)
+	probeCtx, cancel := WithTimeout(context.Background(), sp.Timeout)
 	e.cancel = cancel
 	s.mu.Unlock()
 
