@@ -15,6 +15,7 @@ CONNS=${2:-64}
 ROUNDS=${3:-3}
 THREADS=2
 cd "$(dirname "$0")/../.."
+. bench/userspace/lib.sh
 TMP=$(mktemp -d)
 PIDS=""
 cleanup() { for p in $PIDS; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$TMP"; }
@@ -31,23 +32,7 @@ fi
 $LOAD "$TMP/ub" backend -listen $BA & PIDS="$PIDS $!"
 $LOAD "$TMP/ub" backend -listen $BB & PIDS="$PIDS $!"
 env ${GOMAXPROCS_PROXY:+GOMAXPROCS=$GOMAXPROCS_PROXY} $PROXY "$TMP/ub" proxy -listen $VIGIL -backends $BA,$BB ${VIGIL_PROFILE:+-cpuprofile "$VIGIL_PROFILE"} 2>"$TMP/vigil.log" & VPID=$!; PIDS="$PIDS $VPID"
-cat >"$TMP/haproxy.cfg" <<CFG
-global
-    maxconn 9000
-$NBTHREAD
-defaults
-    mode tcp
-    timeout connect 5s
-    timeout client 60s
-    timeout server 60s
-frontend fe
-    bind $HAP
-    default_backend be
-backend be
-    balance roundrobin
-    server a $BA
-    server b $BB
-CFG
+haproxy_cfg "$TMP/haproxy.cfg" $HAP "$NBTHREAD"
 $PROXY haproxy -f "$TMP/haproxy.cfg" -db 2>"$TMP/haproxy.log" & PIDS="$PIDS $!"
 sleep 1
 
@@ -66,11 +51,8 @@ for r in $(seq 1 "$ROUNDS"); do
 done
 kill -INT $VPID; wait $VPID 2>/dev/null || true
 
-# rps FILE -> requests/s; p99 FILE -> p99 in ms; errs FILE -> socket errors + non-2xx
-rps() { awk '/^Requests\/sec/ {print $2}' "$1"; }
-p99() { awk '$1=="99%" {v=$2; if (v ~ /us$/) {sub(/us/,"",v); v/=1000} else if (v ~ /ms$/) {sub(/ms/,"",v)} else if (v ~ /s$/) {sub(/s/,"",v); v*=1000}; print v}' "$1"; }
+# errs FILE -> socket errors + non-2xx
 errs() { awk '/Socket errors|Non-2xx/ {e=e $0 "; "} END {print e}' "$1"; }
-median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
 echo "wrk -t$THREADS -c$CONNS -d$DUR --latency, $ROUNDS rounds (median), $(nproc) cores, ${PIN:+pinned (proxies CPU 1, load CPU 0), }$(date -u +%Y-%m-%dT%H:%MZ), load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo

@@ -1,0 +1,80 @@
+#!/bin/bash
+# CPU and context switches per request: HAProxy (mode tcp) and one or more builds of the
+# userspace data plane side by side, same backends, same wrk. Not part of go test.
+#
+#   bench/userspace/compare.sh [duration] [rounds] [name=binary[:ENV=V;ENV=V]] ...
+#   MODES=close bench/userspace/compare.sh 5s 5 old=/tmp/ub-old
+#
+# "vigil" is always the current tree; each name=binary adds a userspacebench binary built
+# from another commit (go build -o BIN ./bench/userspace), optionally run with
+# environment variables. Per (proxy, mode): median req/s (and the ratio to HAProxy), p99,
+# the proxy's utime+stime per request (us) and voluntary+involuntary context switches of
+# all its threads per request, from /proc around each wrk run. Proxies alternate within a
+# round. Run it under the team's benchmark lock.
+set -eu
+DUR=${1:-5s}
+ROUNDS=${2:-3}
+if [ $# -ge 2 ]; then shift 2; else shift $#; fi
+cd "$(dirname "$0")/../.."
+. bench/userspace/lib.sh
+T=$(mktemp -d)
+PIDS=""
+cleanup() { for p in $PIDS; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$T"; }
+trap cleanup EXIT INT TERM
+GOFLAGS=-mod=mod go build -o "$T/ub" ./bench/userspace
+BA=127.0.0.1:19101 BB=127.0.0.1:19102
+"$T/ub" backend -listen $BA & PIDS="$PIDS $!"
+"$T/ub" backend -listen $BB & PIDS="$PIDS $!"
+haproxy_cfg "$T/haproxy.cfg" 127.0.0.1:19200 ""
+haproxy -f "$T/haproxy.cfg" -db 2>"$T/haproxy.log" & PIDS="$PIDS $!"
+declare -A PID URL
+PID[haproxy]=$!; URL[haproxy]=http://127.0.0.1:19200/
+NAMES="haproxy"
+port=19110
+for v in "vigil=$T/ub" "$@"; do
+	name=${v%%=*} rest=${v#*=}
+	bin=${rest%%:*} envs=""
+	[ "$bin" != "$rest" ] && envs=${rest#*:}
+	env ${envs//;/ } "$bin" proxy -listen 127.0.0.1:$port -backends $BA,$BB 2>"$T/$name.log" & PIDS="$PIDS $!"
+	PID[$name]=$!; URL[$name]=http://127.0.0.1:$port/; NAMES="$NAMES $name"
+	port=$((port+1))
+done
+sleep 1
+
+ticks() { awk '{print $14+$15}' /proc/$1/stat; }
+csw() { cat /proc/$1/task/*/status | awk '/ctxt_switches/ {s+=$2} END {print s}'; }
+for r in $(seq 1 "$ROUNDS"); do
+	for mode in ${MODES:-keepalive close}; do
+		for n in $NAMES; do
+			a=$(ticks ${PID[$n]}) ca=$(csw ${PID[$n]})
+			if [ $mode = close ]; then
+				wrk -t2 -c64 -d$DUR --latency -H 'Connection: close' ${URL[$n]} >"$T/$n.$mode.$r" 2>&1
+			else
+				wrk -t2 -c64 -d$DUR --latency ${URL[$n]} >"$T/$n.$mode.$r" 2>&1
+			fi
+			b=$(ticks ${PID[$n]}) cb=$(csw ${PID[$n]})
+			echo "$((b - a)) $((cb - ca))" >"$T/$n.$mode.$r.cost"
+		done
+	done
+done
+
+tick_us=$((1000000 / $(getconf CLK_TCK)))
+echo "wrk -t2 -c64 -d$DUR, $ROUNDS rounds (medians), $(nproc) cores, $(date -u +%Y-%m-%dT%H:%MZ), load average $(cut -d' ' -f1-3 /proc/loadavg)"
+echo
+echo "| mode | proxy | req/s | ratio | p99 ms | CPU us / request | context switches / request |"
+echo "| --- | --- | --- | --- | --- | --- | --- |"
+for mode in ${MODES:-keepalive close}; do
+	hr=$(for r in $(seq 1 "$ROUNDS"); do rps "$T/haproxy.$mode.$r"; done | median)
+	for n in $NAMES; do
+		vr=$(for r in $(seq 1 "$ROUNDS"); do rps "$T/$n.$mode.$r"; done | median)
+		vp=$(for r in $(seq 1 "$ROUNDS"); do p99 "$T/$n.$mode.$r"; done | median)
+		cpu=$(for r in $(seq 1 "$ROUNDS"); do echo "$(cat "$T/$n.$mode.$r.cost") $(req "$T/$n.$mode.$r")" | awk -v t=$tick_us '{printf "%.1f\n", $1*t/$3}'; done | median)
+		cs=$(for r in $(seq 1 "$ROUNDS"); do echo "$(cat "$T/$n.$mode.$r.cost") $(req "$T/$n.$mode.$r")" | awk '{printf "%.2f\n", $2/$3}'; done | median)
+		echo "| $mode | $n | $vr | $(echo "$vr $hr" | awk '{printf "%.2f", $1/$2}') | $vp | $cpu | $cs |"
+	done
+done
+for f in "$T"/*.[0-9]*; do
+	case $f in *.cost) continue ;; esac
+	grep -q 'Socket errors\|Non-2xx' "$f" && echo "errors in $(basename "$f"): $(grep 'Socket errors\|Non-2xx' "$f" | tr '\n' ' ')"
+done
+exit 0
