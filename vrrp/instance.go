@@ -83,6 +83,7 @@ type Instance struct {
 	running    bool
 	wake       chan struct{}
 	release    chan struct{}
+	handover   bool // cfg.Handover, changed by SetHandover
 }
 
 // NewInstance checks cfg and returns an instance ready to Run.
@@ -100,14 +101,15 @@ func NewInstance(cfg Config, deps Deps) (*Instance, error) {
 		deps.Logger = slog.Default()
 	}
 	in := &Instance{
-		cfg:     cfg,
-		deps:    deps,
-		log:     deps.Logger.With("vrrp_instance", cfg.Name),
-		clock:   deps.Clock,
-		garp:    cfg.GARP.withDefaults(),
-		tracks:  map[string]bool{},
-		wake:    make(chan struct{}, 1),
-		release: make(chan struct{}, 1),
+		cfg:      cfg,
+		deps:     deps,
+		log:      deps.Logger.With("vrrp_instance", cfg.Name),
+		clock:    deps.Clock,
+		garp:     cfg.GARP.withDefaults(),
+		tracks:   map[string]bool{},
+		handover: cfg.Handover,
+		wake:     make(chan struct{}, 1),
+		release:  make(chan struct{}, 1),
 	}
 	for _, v := range cfg.VIPs {
 		in.vips = append(in.vips, v.Addr())
@@ -128,6 +130,22 @@ func (in *Instance) SetTracked(name string, up bool) {
 	in.tracks[name] = up
 	in.mu.Unlock()
 	in.poke()
+}
+
+// SetHandover changes the handover setting (Config.Handover) of a running instance: a
+// reload that changes only that needs no restart, which would move the addresses twice.
+// It never blocks; Config still reports the value the instance was built with.
+func (in *Instance) SetHandover(on bool) {
+	in.mu.Lock()
+	in.handover = on
+	in.mu.Unlock()
+	in.poke()
+}
+
+func (in *Instance) handoverSetting() bool {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return in.handover
 }
 
 // Release ends a handover at once: a stopping master that is still waiting for a new
@@ -258,7 +276,7 @@ func (in *Instance) Run(ctx context.Context) error {
 	r.m = fsm.Machine{Params: fsm.Params{
 		Version: in.cfg.Version, Priority: prio, Interval: in.cfg.Interval,
 		Preempt: in.cfg.Preempt, PreemptDelay: in.cfg.PreemptDelay, Primary: r.src,
-		Handover: in.cfg.Handover,
+		Handover: in.handoverSetting(),
 	}}
 	r.ownFault = fault
 	if fault && in.group != nil {
@@ -298,6 +316,7 @@ loop:
 		case <-stop:
 			stop = nil
 			now := in.clock.Now()
+			r.m.Params.Handover = in.handoverSetting()
 			r.step(fsm.Event{Kind: fsm.Shutdown}, now)
 			if r.m.Leaving() {
 				in.log.Info("stopping: priority 0 sent; the virtual addresses stay until a new master advertises",
@@ -556,6 +575,7 @@ func (r *runner) reevaluate(now time.Time) {
 	in.mu.Lock()
 	forced := in.forced
 	in.forced = nil
+	r.m.Params.Handover = in.handover
 	in.mu.Unlock()
 	if prio != r.m.Params.Priority {
 		in.log.Info("effective priority changed", "from", r.m.Params.Priority, "to", prio)

@@ -532,16 +532,25 @@ func handoverNode(t *testing.T, link *vrrptest.Link, src netip.Addr, cfg vrrp.Co
 }
 
 // Handover: a master stopped cleanly keeps the VIP until the backup has taken it
-// (make-before-break), so there is no moment without an owner; then it releases it.
+// (make-before-break), so there is no moment without an owner; then it releases it. The
+// setting works from the configuration and set on a running instance (a reload).
 func TestShutdownHandover(t *testing.T) {
+	t.Run("configured", func(t *testing.T) { testShutdownHandover(t, false) })
+	t.Run("set while running", func(t *testing.T) { testShutdownHandover(t, true) })
+}
+
+func testShutdownHandover(t *testing.T, setLater bool) {
 	shared := &vrrptest.Log{}
 	link := &vrrptest.Link{}
 	ca := baseConfig("a", 150)
-	ca.Handover = true
+	ca.Handover = !setLater
 	a := handoverNode(t, link, d1, ca, "a", shared)
 	b := handoverNode(t, link, d2, baseConfig("b", 100), "b", shared)
 	a.start(t)
 	waitFor(t, "a master", func() bool { return state(a) == vrrp.Master })
+	if setLater {
+		a.in.SetHandover(true)
+	}
 	b.start(t)
 	waitFor(t, "b backup", func() bool { return state(b) == vrrp.Backup && b.in.Status().AdvertsReceived > 0 })
 

@@ -318,15 +318,7 @@ func fakeVRRP(link *vrrptest.Link) VRRPFactory {
 
 func TestVirtualServerTrackingLowersPriority(t *testing.T) {
 	a := newBackend(t)
-	src := fmt.Sprintf(`
-vrrp_instance "VI_1" {
-  interface = "eth0"
-  virtual_router_id = 51
-  priority = 150
-  advert_interval = "100ms"
-  virtual_ipaddresses = ["198.18.0.254/24"]
-  track_virtual_server "web" { weight = -60 }
-}
+	src := fmt.Sprintf(vrrpHCL(`  track_virtual_server "web" { weight = -60 }`)+`
 virtual_server "web" {
   address = "198.18.0.254:80"
   protocol = "tcp"
@@ -375,17 +367,7 @@ virtual_server "web" {
 // takes over), a daemon a killed vigil left behind is replaced, a reload that removes the
 // block stops them, and Stop stops them.
 func TestIPVSSyncFollowsVRRP(t *testing.T) {
-	src := func(block string) string {
-		return `
-vrrp_instance "VI_1" {
-  interface = "eth0"
-  virtual_router_id = 51
-  priority = 150
-  advert_interval = "100ms"
-  virtual_ipaddresses = ["198.18.0.254/24"]
-` + block + `
-}`
-	}
+	src := vrrpHCL
 	cfg, diags := conf.Parse([]byte(src("  ipvs_sync {\n    interface = \"eth1\"\n  }")), "sync.hcl")
 	if diags.HasErrors() {
 		t.Fatal(diags)
@@ -444,4 +426,54 @@ vrrp_instance "VI_1" {
 	d.Stop(context.Background(), false)
 	stopped = true
 	waitDaemons("none after Stop")
+}
+
+// A reload that changes only handover sets it on the running instance: no restart, so
+// the addresses do not move.
+func TestReloadHandoverOnlyKeepsInstance(t *testing.T) {
+	src := func(extra string) *conf.Config {
+		t.Helper()
+		cfg, diags := conf.Parse([]byte(vrrpHCL(extra)), "handover.hcl")
+		if diags.HasErrors() {
+			t.Fatal(diags)
+		}
+		return cfg
+	}
+	d := New(Options{Table: ipvstest.New(), Logger: slog.New(slog.DiscardHandler), NewVRRP: fakeVRRP(&vrrptest.Link{})})
+	if err := d.Start(context.Background(), src("")); err != nil {
+		t.Fatal(err)
+	}
+	defer d.Stop(context.Background(), false)
+	deadline := time.Now().Add(10 * time.Second)
+	for d.Snapshot().VRRP[0].State != "master" {
+		if time.Now().After(deadline) {
+			t.Fatal("the instance never became master")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	before := d.Snapshot().VRRP[0].Transitions
+	if err := d.Reload(context.Background(), src("  handover = false")); err != nil {
+		t.Fatal(err)
+	}
+	s := d.Snapshot()
+	if !slices.Contains(s.Config.LastReloadDiff, `~ vrrp_instance "VI_1" handover = false (not restarted)`) {
+		t.Errorf("reload diff %q", s.Config.LastReloadDiff)
+	}
+	time.Sleep(200 * time.Millisecond)
+	if v := d.Snapshot().VRRP[0]; v.State != "master" || v.Transitions != before {
+		t.Errorf("after the reload: %s with %d transitions, want master with %d (not restarted)", v.State, v.Transitions, before)
+	}
+}
+
+// vrrpHCL is the tests' VRRP instance VI_1 (priority 150, 100 ms adverts) with body added.
+func vrrpHCL(body string) string {
+	return `
+vrrp_instance "VI_1" {
+  interface = "eth0"
+  virtual_router_id = 51
+  priority = 150
+  advert_interval = "100ms"
+  virtual_ipaddresses = ["198.18.0.254/24"]
+` + body + `
+}`
 }

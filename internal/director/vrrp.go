@@ -138,11 +138,20 @@ func (d *Director) reloadVRRPLocked(ctx, runCtx context.Context, cfg *conf.Confi
 	var stop []*vrrpRun
 	for name, r := range d.vrrps {
 		w, keep := want[name]
+		// handover only matters when the instance stops: set it in place rather than
+		// restart the instance, which would move the addresses to the peer and back.
+		onlyHandover := w
+		onlyHandover.Handover = r.cfg.Handover
 		switch {
 		case !keep:
 			diff = append(diff, fmt.Sprintf("- vrrp_instance %q", name))
-		case !reflect.DeepEqual(w, r.cfg) || groupOf[name] != r.group || changedGroups[r.group] || changedGroups[groupOf[name]]:
+		case !reflect.DeepEqual(onlyHandover, r.cfg) || groupOf[name] != r.group || changedGroups[r.group] || changedGroups[groupOf[name]]:
 			diff = append(diff, fmt.Sprintf("~ vrrp_instance %q (restarted)", name))
+		case w.Handover != r.cfg.Handover:
+			r.inst.SetHandover(w.Handover)
+			r.cfg.Handover = w.Handover
+			diff = append(diff, fmt.Sprintf("~ vrrp_instance %q handover = %t (not restarted)", name, w.Handover))
+			continue
 		default:
 			continue
 		}
