@@ -15,7 +15,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	"golang.org/x/sys/unix"
+
+	"github.com/vigil-lb/vigil/internal/testenv"
 )
 
 // loopResults collects every probe result of a scheduler, by check ID.
@@ -86,33 +87,8 @@ func loopSpec(id string, c Checker, timeout time.Duration) Spec {
 	return Spec{ID: id, Server: id, Kind: "test", Checker: c, Interval: 50 * time.Millisecond, Timeout: timeout, Key: id}
 }
 
-// unansweredSYN returns a loopback target whose SYNs are dropped: a listener whose
-// accept queue (backlog 0 holds one) is full of connections nobody accepts.
-func unansweredSYN(t *testing.T) netip.AddrPort {
-	t.Helper()
-	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { unix.Close(fd) })
-	if err := unix.Bind(fd, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
-		t.Fatal(err)
-	}
-	if err := unix.Listen(fd, 0); err != nil {
-		t.Fatal(err)
-	}
-	sa, err := unix.Getsockname(fd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	target := netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(sa.(*unix.SockaddrInet4).Port))
-	for range 2 {
-		if c, err := net.DialTimeout("tcp", target.String(), 200*time.Millisecond); err == nil {
-			t.Cleanup(func() { c.Close() })
-		}
-	}
-	return target
-}
+// unansweredSYN returns a loopback target whose SYNs are dropped.
+func unansweredSYN(t *testing.T) netip.AddrPort { return testenv.UnansweredSYN(t) }
 
 // closedPort returns a loopback port nothing listens on.
 func closedPort(t *testing.T) netip.AddrPort {

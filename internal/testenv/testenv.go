@@ -1,5 +1,6 @@
 // Package testenv decides whether a test that needs a real peer (root, qemu, MariaDB,
-// keepalived, a binary) can run, skipping loudly on a developer machine and failing in CI.
+// keepalived, a binary) can run, skipping loudly on a developer machine and failing in CI,
+// and holds small fixtures several packages' tests share.
 package testenv
 
 import (

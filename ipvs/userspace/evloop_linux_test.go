@@ -4,13 +4,12 @@ package userspace
 
 import (
 	"context"
-	"net"
-	"net/netip"
 	"testing"
 	"time"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/vigil-lb/vigil/internal/testenv"
 	"github.com/vigil-lb/vigil/ipvs"
 )
 
@@ -101,32 +100,9 @@ func TestEventLoopListenerOnEveryLoop(t *testing.T) {
 	}
 }
 
-// silentServer returns a loopback address whose SYNs go unanswered: a listener with a
-// backlog of 0 whose accept queue is already full drops them.
+// silentServer returns a real server whose SYNs go unanswered.
 func silentServer(t *testing.T) *backend {
-	t.Helper()
-	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { unix.Close(fd) })
-	if err := unix.Bind(fd, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
-		t.Fatal(err)
-	}
-	if err := unix.Listen(fd, 0); err != nil {
-		t.Fatal(err)
-	}
-	sa, err := unix.Getsockname(fd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(sa.(*unix.SockaddrInet4).Port))
-	for range 2 { // the first fills the queue, the second finds it full
-		if c, err := net.DialTimeout("tcp", addr.String(), 200*time.Millisecond); err == nil {
-			t.Cleanup(func() { c.Close() })
-		}
-	}
-	return &backend{name: "silent", addr: addr}
+	return &backend{name: "silent", addr: testenv.UnansweredSYN(t)}
 }
 
 // TestEventLoopConnectTimeout: a real server that never answers the SYN is given up
