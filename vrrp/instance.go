@@ -134,12 +134,12 @@ func (in *Instance) SetTracked(name string, up bool) {
 
 // SetHandover changes the handover setting (Config.Handover) of a running instance: a
 // reload that changes only that needs no restart, which would move the addresses twice.
-// It never blocks; Config still reports the value the instance was built with.
+// The setting is read when the instance stops; Config still reports the value the
+// instance was built with.
 func (in *Instance) SetHandover(on bool) {
 	in.mu.Lock()
 	in.handover = on
 	in.mu.Unlock()
-	in.poke()
 }
 
 func (in *Instance) handoverSetting() bool {
@@ -575,7 +575,6 @@ func (r *runner) reevaluate(now time.Time) {
 	in.mu.Lock()
 	forced := in.forced
 	in.forced = nil
-	r.m.Params.Handover = in.handover
 	in.mu.Unlock()
 	if prio != r.m.Params.Priority {
 		in.log.Info("effective priority changed", "from", r.m.Params.Priority, "to", prio)
