@@ -232,7 +232,9 @@ func (in *Instance) Run(ctx context.Context) error {
 
 	in.notify = newNotifier(in.cfg.Name, in.cfg.Notify, in.deps.Notify, in.log)
 	defer in.notify.close()
-	watchCtx, stopWatch := context.WithCancel(ctx)
+	// The receiver and the link watcher outlive ctx: a master handing over after ctx ends
+	// must still hear the new master's advert. Run stops them when it returns.
+	watchCtx, stopWatch := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopWatch()
 
 	pkts := make(chan Packet, 64)
