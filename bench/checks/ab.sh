@@ -21,28 +21,10 @@ W=$(mktemp -d /tmp/vigil-bench-ab.XXXXXX)
 (cd "$ROOT" && GOFLAGS=-mod=mod go build -o "$W/listener" ./bench/checks/listener)
 HZ=$(getconf CLK_TCK)
 NFT=vigil_bench_ab
-nft delete table inet $NFT 2>/dev/null || true
-nft -f - <<NFT
-table inet $NFT {
-  counter syns {}
-  chain out { type filter hook output priority 0; ip daddr $ADDR tcp flags & (syn|ack) == syn counter name syns; }
-}
-NFT
-LPID=
-cleanup() { [ -n "$LPID" ] && kill "$LPID" 2>/dev/null; nft delete table inet $NFT 2>/dev/null; rm -rf "$W"; }
-trap cleanup EXIT
-syns() { nft list counter inet $NFT syns | awk '/packets/{print $2}'; }
+. "$ROOT/bench/checks/lib.sh"
 stat2() { awk '{print $14, $15}' /proc/$1/stat; }
 csw() { cat /proc/$1/task/*/status 2>/dev/null | awk '/ctxt_switches/{s+=$2} END{print s}'; }
-{
-	echo "global"; echo "  nbthread 1"; echo "  maxconn 1000"
-	echo "defaults"; echo "  mode tcp"; echo "  timeout connect 1s"; echo "  timeout client 5s"
-	echo "  timeout server 5s"; echo "  timeout check 1s"
-	echo "frontend fe"; echo "  bind 127.0.0.3:19999"; echo "  default_backend be"
-	echo "backend be"
-	[ "$KIND" = http ] && echo "  option httpchk GET /"
-	i=0; while [ $i -lt "$N" ]; do echo "  server s$i $ADDR:$((PORT+i)) check inter 1s"; i=$((i+1)); done
-} > "$W/haproxy.cfg"
+haproxy_cfg "$KIND" "$W/haproxy.cfg"
 one() { # name cmd...
 	name=$1; shift
 	taskset -c 0 "$@" >"$W/one.log" 2>&1 &
@@ -59,12 +41,7 @@ one() { # name cmd...
 		printf "%-16s %-5s checks_per_s %5.0f cpu_per_check_us %5.1f user_us %4.1f csw_per_s %5.0f\n", n, k, cps, us, uu, dc/win }'
 	sleep 2
 }
-taskset -c 1 "$W/listener" -addr $ADDR -port $PORT -n "$N" >"$W/listener.log" 2>&1 &
-LPID=$!
-while ! grep -qx ready "$W/listener.log"; do
-	kill -0 "$LPID" 2>/dev/null || { echo "listener died:"; cat "$W/listener.log"; exit 1; }
-	sleep 0.2
-done
+start_listener
 echo "N=$N $KIND warm-up ${WARM}s window ${WIN}s; $(date '+%F %T') loadavg $(cut -d' ' -f1-3 /proc/loadavg)"
 r=0
 while [ $r -lt "$REPS" ]; do

@@ -23,32 +23,10 @@ export GOFLAGS=-mod=mod
 [ -n "${PROBER:-}" ] && cp "$PROBER" "$W/prober"
 HZ=$(getconf CLK_TCK)
 NFT=vigil_bench_checks
-nft delete table inet $NFT 2>/dev/null || true
-nft -f - <<NFT
-table inet $NFT {
-  counter syns {}
-  chain out { type filter hook output priority 0; ip daddr $ADDR tcp flags & (syn|ack) == syn counter name syns; }
-}
-NFT
-LPID=
-cleanup() { [ -n "$LPID" ] && kill "$LPID" 2>/dev/null; nft delete table inet $NFT 2>/dev/null; rm -rf "$W"; }
-trap cleanup EXIT
+. "$ROOT/bench/checks/lib.sh"
 
-syns() { nft list counter inet $NFT syns | awk '/packets/{print $2}'; }
 ticks() { awk '{print $14+$15}' /proc/$1/stat; }
 rss() { awk '/^VmRSS/{print $2}' /proc/$1/status; }
-
-haproxy_cfg() { # kind
-	{
-		echo "global"; echo "  nbthread 1"; echo "  maxconn 1000"
-		echo "defaults"; echo "  mode tcp"; echo "  timeout connect 1s"; echo "  timeout client 5s"
-		echo "  timeout server 5s"; echo "  timeout check 1s"
-		echo "frontend fe"; echo "  bind 127.0.0.3:19999"; echo "  default_backend be"
-		echo "backend be"
-		[ "$1" = http ] && echo "  option httpchk GET /"
-		i=0; while [ $i -lt "$N" ]; do echo "  server s$i $ADDR:$((PORT+i)) check inter 1s"; i=$((i+1)); done
-	} > "$W/haproxy-$1.cfg"
-}
 
 measure() { # name kind cmd...
 	name=$1; kind=$2; shift 2
@@ -66,16 +44,10 @@ measure() { # name kind cmd...
 	sleep 3 # let the last checks' sockets drain
 }
 
-taskset -c 1 "$W/listener" -addr $ADDR -port $PORT -n "$N" >"$W/listener.log" 2>&1 &
-LPID=$!
-# "ready" on a line of its own: a bind error ("address already in use") contains it too.
-while ! grep -qx ready "$W/listener.log"; do
-	kill -0 "$LPID" 2>/dev/null || { echo "listener died:"; cat "$W/listener.log"; exit 1; }
-	sleep 0.2
-done
+start_listener
 echo "N=$N warm-up ${WARM}s window ${WIN}s $(haproxy -v | head -1); loadavg $(cut -d' ' -f1-3 /proc/loadavg)"
 for kind in $KINDS; do
-	haproxy_cfg "$kind"
+	haproxy_cfg "$kind" "$W/haproxy-$kind.cfg"
 	measure vigil "$kind" env GOMAXPROCS=1 "$W/prober" -addr $ADDR -port $PORT -n "$N" -kind "$kind"
 	tail -1 "$W/vigil-$kind.log" # total checks and failed probes, warm-up included
 	measure haproxy "$kind" haproxy -db -f "$W/haproxy-$kind.cfg"
