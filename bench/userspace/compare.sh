@@ -7,9 +7,12 @@
 #
 # "vigil" is always the current tree; each name=binary adds a userspacebench binary built
 # from another commit (go build -o BIN ./bench/userspace), optionally run with
-# environment variables. Per (proxy, mode): median req/s (and the ratio to HAProxy), p99,
+# environment variables. Per (proxy, mode): median req/s and p99, each with the median
+# over the rounds of its ratio to HAProxy's in the same round (a paired figure: drift on
+# a shared machine moves both sides of a round alike),
 # the proxy's utime+stime per request (us) and voluntary+involuntary context switches of
-# all its threads per request, from /proc around each wrk run. Proxies alternate within a
+# all its threads per request, the same for the two real servers together, and the
+# machine's idle time per request, from /proc around each wrk run. Proxies alternate within a
 # round. Run it under the team's benchmark lock.
 set -eu
 DUR=${1:-5s}
@@ -23,8 +26,8 @@ cleanup() { for p in $PIDS; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/
 trap cleanup EXIT INT TERM
 GOFLAGS=-mod=mod go build -o "$T/ub" ./bench/userspace
 BA=127.0.0.1:19101 BB=127.0.0.1:19102
-"$T/ub" backend -listen $BA & PIDS="$PIDS $!"
-"$T/ub" backend -listen $BB & PIDS="$PIDS $!"
+"$T/ub" backend -listen $BA & PIDS="$PIDS $!"; BPA=$!
+"$T/ub" backend -listen $BB & PIDS="$PIDS $!"; BPB=$!
 haproxy_cfg "$T/haproxy.cfg" 127.0.0.1:19200 ""
 haproxy -f "$T/haproxy.cfg" -db 2>"$T/haproxy.log" & PIDS="$PIDS $!"
 declare -A PID URL
@@ -43,17 +46,20 @@ sleep 1
 
 ticks() { awk '{print $14+$15}' /proc/$1/stat; }
 csw() { cat /proc/$1/task/*/status | awk '/ctxt_switches/ {s+=$2} END {print s}'; }
+idle() { awk '/^cpu / {print $5+$6}' /proc/stat; } # idle+iowait ticks, all CPUs
 for r in $(seq 1 "$ROUNDS"); do
 	for mode in ${MODES:-keepalive close}; do
 		for n in $NAMES; do
 			a=$(ticks ${PID[$n]}) ca=$(csw ${PID[$n]})
+			ba=$(( $(ticks $BPA) + $(ticks $BPB) )) bca=$(( $(csw $BPA) + $(csw $BPB) )) ia=$(idle)
 			if [ $mode = close ]; then
 				wrk -t2 -c64 -d$DUR --latency -H 'Connection: close' ${URL[$n]} >"$T/$n.$mode.$r" 2>&1
 			else
 				wrk -t2 -c64 -d$DUR --latency ${URL[$n]} >"$T/$n.$mode.$r" 2>&1
 			fi
 			b=$(ticks ${PID[$n]}) cb=$(csw ${PID[$n]})
-			echo "$((b - a)) $((cb - ca))" >"$T/$n.$mode.$r.cost"
+			bb=$(( $(ticks $BPA) + $(ticks $BPB) )) bcb=$(( $(csw $BPA) + $(csw $BPB) )) ib=$(idle)
+			echo "$((b - a)) $((cb - ca)) $((bb - ba)) $((bcb - bca)) $((ib - ia))" >"$T/$n.$mode.$r.cost"
 		done
 	done
 done
@@ -61,16 +67,23 @@ done
 tick_us=$((1000000 / $(getconf CLK_TCK)))
 echo "wrk -t2 -c64 -d$DUR, $ROUNDS rounds (medians), $(nproc) cores, $(date -u +%Y-%m-%dT%H:%MZ), load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
-echo "| mode | proxy | req/s | ratio | p99 ms | CPU us / request | context switches / request |"
-echo "| --- | --- | --- | --- | --- | --- | --- |"
+echo "| mode | proxy | req/s | ratio | p99 ms | p99 ratio | CPU us / request | context switches / request | real servers' CPU us / request | real servers' context switches / request | idle us / request |"
+echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
+# per EXPR FORMAT: median over the rounds of EXPR / requests, for $n and $mode. The cost
+# file holds proxy ticks, proxy switches, real servers' ticks and switches, idle ticks.
+per() { for r in $(seq 1 "$ROUNDS"); do echo "$(cat "$T/$n.$mode.$r.cost") $(req "$T/$n.$mode.$r")" | awk -v t=$tick_us "{printf \"$2\\n\", $1/\$6}"; done | median; }
 for mode in ${MODES:-keepalive close}; do
-	hr=$(for r in $(seq 1 "$ROUNDS"); do rps "$T/haproxy.$mode.$r"; done | median)
 	for n in $NAMES; do
 		vr=$(for r in $(seq 1 "$ROUNDS"); do rps "$T/$n.$mode.$r"; done | median)
 		vp=$(for r in $(seq 1 "$ROUNDS"); do p99 "$T/$n.$mode.$r"; done | median)
-		cpu=$(for r in $(seq 1 "$ROUNDS"); do echo "$(cat "$T/$n.$mode.$r.cost") $(req "$T/$n.$mode.$r")" | awk -v t=$tick_us '{printf "%.1f\n", $1*t/$3}'; done | median)
-		cs=$(for r in $(seq 1 "$ROUNDS"); do echo "$(cat "$T/$n.$mode.$r.cost") $(req "$T/$n.$mode.$r")" | awk '{printf "%.2f\n", $2/$3}'; done | median)
-		echo "| $mode | $n | $vr | $(echo "$vr $hr" | awk '{printf "%.2f", $1/$2}') | $vp | $cpu | $cs |"
+		cpu=$(per '$1*t' %.1f)
+		cs=$(per '$2' %.2f)
+		bcpu=$(per '$3*t' %.1f)
+		bcs=$(per '$4' %.2f)
+		idl=$(per '$5*t' %.1f)
+		rr=$(for r in $(seq 1 "$ROUNDS"); do echo "$(rps "$T/$n.$mode.$r") $(rps "$T/haproxy.$mode.$r")" | awk '{printf "%.3f\n", $1/$2}'; done | median)
+		pr=$(for r in $(seq 1 "$ROUNDS"); do echo "$(p99 "$T/$n.$mode.$r") $(p99 "$T/haproxy.$mode.$r")" | awk '{printf "%.3f\n", $1/$2}'; done | median)
+		echo "| $mode | $n | $vr | $rr | $vp | $pr | $cpu | $cs | $bcpu | $bcs | $idl |"
 	done
 done
 for f in "$T"/*.[0-9]*; do

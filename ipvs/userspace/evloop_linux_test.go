@@ -3,7 +3,14 @@
 package userspace
 
 import (
+	"bufio"
 	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"runtime"
+	"sync"
 	"testing"
 	"time"
 
@@ -120,5 +127,217 @@ func TestEventLoopConnectTimeout(t *testing.T) {
 		if d := time.Since(start); d > 5*time.Second {
 			t.Errorf("connection %d took %v with a 300 ms dial timeout", i, d)
 		}
+	}
+}
+
+// queuedClient returns the accepted end (a raw non-blocking descriptor the caller owns)
+// of a loopback connection whose client has already written request, and the client.
+func queuedClient(t *testing.T, request string) (int, netip.AddrPort, net.Conn) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	if _, err := io.WriteString(c, request); err != nil {
+		t.Fatal(err)
+	}
+	a, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	f, err := a.(*net.TCPConn).File()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	fd, err := unix.Dup(int(f.Fd()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	unix.SetNonblock(fd, true)
+	unix.CloseOnExec(fd)
+	return fd, c.LocalAddr().(*net.TCPAddr).AddrPort(), c
+}
+
+// TestEventLoopEarlyForward: what a client wrote before its connection was accepted
+// goes to the real server in the same loop pass as the connect, so the real server
+// finds it with the connection it accepts. The check runs on the loop itself, so the
+// loop cannot have sent it later from an event. Each connection's request then still
+// reaches the real server and the answer the client.
+func TestEventLoopEarlyForward(t *testing.T) {
+	tb := newTestTable(t, Options{})
+	rs, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rs.Close()
+	k := addService(t, tb, ipvs.Service{Scheduler: "rr"}, []*backend{{name: "raw", addr: rs.Addr().(*net.TCPAddr).AddrPort()}}, []int{1})
+	tb.mu.Lock()
+	s := tb.services[k]
+	tb.mu.Unlock()
+	l := tb.engine.loops[0]
+
+	const n = 20
+	early := 0
+	for i := range n {
+		request := fmt.Sprintf("request %d\n", i)
+		fd, from, client := queuedClient(t, request)
+		type result struct {
+			conn   net.Conn
+			queued string
+			err    error
+		}
+		res := make(chan result, 1)
+		l.post(func() {
+			s.wg.Add(1)
+			l.load.Add(1)
+			s.startConn(l, fd, from)
+			// Still on the loop: nothing but startConn can have sent yet.
+			c, err := rs.Accept()
+			if err != nil {
+				res <- result{err: err}
+				return
+			}
+			buf := make([]byte, 64)
+			var got int
+			rc, _ := c.(*net.TCPConn).SyscallConn()
+			rc.Control(func(fd uintptr) {
+				got, _, _ = unix.Recvfrom(int(fd), buf, unix.MSG_DONTWAIT)
+			})
+			res <- result{conn: c, queued: string(buf[:max(got, 0)])}
+		})
+		r := <-res
+		if r.err != nil {
+			t.Fatal(r.err)
+		}
+		if r.queued == request {
+			early++
+		}
+		// The rest of the exchange works either way.
+		rest := request[len(r.queued):]
+		buf := make([]byte, len(rest))
+		r.conn.SetDeadline(time.Now().Add(5 * time.Second))
+		if _, err := io.ReadFull(r.conn, buf); err != nil || string(buf) != rest {
+			t.Fatalf("connection %d: the real server read %q (%v), want %q", i, buf, err, rest)
+		}
+		io.WriteString(r.conn, "answer\n")
+		r.conn.Close()
+		client.SetDeadline(time.Now().Add(5 * time.Second))
+		if b, err := io.ReadAll(client); err != nil || string(b) != "answer\n" {
+			t.Fatalf("connection %d: the client read %q (%v)", i, b, err)
+		}
+		client.Close()
+	}
+	// A loopback connect usually completes inside connect(2); when it does not, the
+	// request waits for the connect to complete, which is correct but not early.
+	if early == 0 {
+		t.Errorf("no request of %d reached the real server with its connection", n)
+	}
+	t.Logf("%d of %d requests were queued when the real server accepted", early, n)
+}
+
+// TestEventLoopEarlyForwardRetry: a request the client sends at once, read before a
+// connect that then fails, goes to the other real server and is counted there.
+func TestEventLoopEarlyForwardRetry(t *testing.T) {
+	tb := newTestTable(t, Options{})
+	a := startBackend(t, "a")
+	dead := &backend{name: "dead", addr: freeAddr(t, "127.0.0.1")} // nothing listens
+	k := addService(t, tb, ipvs.Service{Scheduler: "rr"}, []*backend{dead, a}, []int{1, 1})
+	sent := 0
+	for i := range 4 { // rr: half of them try the dead server first
+		c, err := net.Dial("tcp", k.Addr.String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.SetDeadline(time.Now().Add(5 * time.Second))
+		ping := fmt.Sprintf("ping %d\n", i)
+		io.WriteString(c, ping) // before the real server has spoken
+		sent += len(ping)
+		r := bufio.NewReader(c)
+		name, err1 := r.ReadString('\n')
+		echo, err2 := r.ReadString('\n')
+		c.Close()
+		if name != "a\n" || echo != ping {
+			t.Fatalf("connection %d: read %q (%v), %q (%v)", i, name, err1, echo, err2)
+		}
+	}
+	ds, err := tb.Destinations(context.Background(), k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range ds {
+		switch d.Addr {
+		case dead.addr:
+			if d.Stats.InBytes != 0 {
+				t.Errorf("the dead real server is counted %d bytes in", d.Stats.InBytes)
+			}
+		case a.addr:
+			if d.Stats.InBytes != uint64(sent) {
+				t.Errorf("real server a is counted %d bytes in, want %d", d.Stats.InBytes, sent)
+			}
+		}
+	}
+}
+
+// TestEventLoopSpreadsConnections: connections opened at once are shared between the
+// loops, though whichever loop wakes first could accept them all (and did, before
+// engine.spread: 64 of 64 on one loop); and every loop's count returns to 0.
+func TestEventLoopSpreadsConnections(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(max(2, runtime.GOMAXPROCS(0))))
+	tb := newTestTable(t, Options{})
+	a := startBackend(t, "a")
+	k := addService(t, tb, ipvs.Service{Scheduler: "rr"}, []*backend{a}, []int{1})
+	const n = 40
+	var (
+		wg      sync.WaitGroup
+		mu      sync.Mutex
+		clients []*client
+	)
+	for range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c, err := dial(t, k.Addr, "")
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			mu.Lock()
+			clients = append(clients, c)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	loads := func() (lo, hi int32) {
+		lo, hi = n, 0
+		for _, l := range tb.engine.loops {
+			v := l.load.Load()
+			lo, hi = min(lo, v), max(hi, v)
+		}
+		return lo, hi
+	}
+	if lo, hi := loads(); hi-lo > handoffSlack+2 {
+		t.Errorf("%d open connections: the loops hold between %d and %d", len(clients), lo, hi)
+	}
+	for _, c := range clients {
+		c.Close()
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		lo, hi := loads()
+		if lo == 0 && hi == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after every connection closed the loops still count between %d and %d", lo, hi)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
