@@ -627,10 +627,10 @@ func (s *service) closeListener() {
 }
 
 // handoffSlack is how many more connections than the least loaded loop a loop keeps
-// before it hands what it accepts to that loop. 1 balanced 64 keep-alive connections
-// 33:31; compared with no hand-off in one run, p99 was 0.91x HAProxy's against 0.98x
-// (keep-alive) and 1.01x against 1.11x (Connection: close), for 0.09 more context
-// switches per close request (docs/benchmarks.md, round 4).
+// before it hands what it accepts to that loop. In one 8-round comparison with the same
+// code without hand-offs, p99 was 0.91x HAProxy's against 0.98x (keep-alive) and 1.01x
+// against 1.11x (Connection: close), for 0.09 more context switches per close request
+// (docs/benchmarks.md, userspace round 4); slack 4 or 8 made no difference beyond noise.
 const handoffSlack = 1
 
 // acceptBatch bounds the connections one loop takes per wake-up, so that a burst is
