@@ -1,6 +1,6 @@
 #!/bin/sh
 # Userspace data plane vs HAProxy 2.6 (mode tcp), same two Go HTTP backends, same wrk,
-# same machine, one run. Not part of go test: run it by hand (or VIGIL_BENCH=1 make bench).
+# same machine, one run. Not part of go test: run it by hand.
 #
 #   bench/userspace/run.sh [duration] [connections] [rounds]
 #   PIN=1 bench/userspace/run.sh ...   # proxies on CPU 1 (one thread each), wrk and the
