@@ -607,23 +607,35 @@ func (s *service) closeListener() {
 	if e == nil {
 		return
 	}
+	e.onEveryLoop(func(l *loop) {
+		l.mu.Lock()
+		_, ok := l.listeners[int32(fd)]
+		delete(l.listeners, int32(fd))
+		l.mu.Unlock()
+		if ok {
+			unix.EpollCtl(l.epfd, unix.EPOLL_CTL_DEL, fd, nil)
+		}
+	})
+	// A loop may have handed a connection it accepted to another loop that had already
+	// left the listener; the hand-off is queued there ahead of this second round, so
+	// once it has run every accepted connection is started and in s.conns, where a
+	// forced shutdown finds it to cut.
+	e.onEveryLoop(func(*loop) {})
+	unix.Close(fd)
+	s.wg.Done()
+}
+
+// onEveryLoop runs f on each loop's goroutine and waits for all of them.
+func (e *engine) onEveryLoop(f func(*loop)) {
 	var wg sync.WaitGroup
 	for _, l := range e.loops {
 		wg.Add(1)
 		l.post(func() {
 			defer wg.Done()
-			l.mu.Lock()
-			_, ok := l.listeners[int32(fd)]
-			delete(l.listeners, int32(fd))
-			l.mu.Unlock()
-			if ok {
-				unix.EpollCtl(l.epfd, unix.EPOLL_CTL_DEL, fd, nil)
-			}
+			f(l)
 		})
 	}
 	wg.Wait()
-	unix.Close(fd)
-	s.wg.Done()
 }
 
 // handoffSlack is how many more connections than the least loaded loop a loop keeps
