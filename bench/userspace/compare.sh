@@ -20,25 +20,20 @@ ROUNDS=${2:-3}
 if [ $# -ge 2 ]; then shift 2; else shift $#; fi
 cd "$(dirname "$0")/../.."
 . bench/userspace/lib.sh
-T=$(mktemp -d)
-PIDS=""
-cleanup() { for p in $PIDS; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$T"; }
-trap cleanup EXIT INT TERM
-GOFLAGS=-mod=mod go build -o "$T/ub" ./bench/userspace
-BA=127.0.0.1:19101 BB=127.0.0.1:19102
-"$T/ub" backend -listen $BA & PIDS="$PIDS $!"; BPA=$!
-"$T/ub" backend -listen $BB & PIDS="$PIDS $!"; BPB=$!
-haproxy_cfg "$T/haproxy.cfg" 127.0.0.1:19200 ""
-haproxy -f "$T/haproxy.cfg" -db 2>"$T/haproxy.log" & PIDS="$PIDS $!"
+bench_setup
+"$TMP/ub" backend -listen $BA & PIDS="$PIDS $!"; BPA=$!
+"$TMP/ub" backend -listen $BB & PIDS="$PIDS $!"; BPB=$!
+haproxy_cfg "$TMP/haproxy.cfg" 127.0.0.1:19200 ""
+haproxy -f "$TMP/haproxy.cfg" -db 2>"$TMP/haproxy.log" & PIDS="$PIDS $!"
 declare -A PID URL
 PID[haproxy]=$!; URL[haproxy]=http://127.0.0.1:19200/
 NAMES="haproxy"
 port=19110
-for v in "vigil=$T/ub" "$@"; do
+for v in "vigil=$TMP/ub" "$@"; do
 	name=${v%%=*} rest=${v#*=}
 	bin=${rest%%:*} envs=""
 	[ "$bin" != "$rest" ] && envs=${rest#*:}
-	env ${envs//;/ } "$bin" proxy -listen 127.0.0.1:$port -backends $BA,$BB 2>"$T/$name.log" & PIDS="$PIDS $!"
+	env ${envs//;/ } "$bin" proxy -listen 127.0.0.1:$port -backends $BA,$BB 2>"$TMP/$name.log" & PIDS="$PIDS $!"
 	PID[$name]=$!; URL[$name]=http://127.0.0.1:$port/; NAMES="$NAMES $name"
 	port=$((port+1))
 done
@@ -53,13 +48,13 @@ for r in $(seq 1 "$ROUNDS"); do
 			a=$(ticks ${PID[$n]}) ca=$(csw ${PID[$n]})
 			ba=$(( $(ticks $BPA) + $(ticks $BPB) )) bca=$(( $(csw $BPA) + $(csw $BPB) )) ia=$(idle)
 			if [ $mode = close ]; then
-				wrk -t2 -c64 -d$DUR --latency -H 'Connection: close' ${URL[$n]} >"$T/$n.$mode.$r" 2>&1
+				wrk -t2 -c64 -d$DUR --latency -H 'Connection: close' ${URL[$n]} >"$TMP/$n.$mode.$r" 2>&1
 			else
-				wrk -t2 -c64 -d$DUR --latency ${URL[$n]} >"$T/$n.$mode.$r" 2>&1
+				wrk -t2 -c64 -d$DUR --latency ${URL[$n]} >"$TMP/$n.$mode.$r" 2>&1
 			fi
 			b=$(ticks ${PID[$n]}) cb=$(csw ${PID[$n]})
 			bb=$(( $(ticks $BPA) + $(ticks $BPB) )) bcb=$(( $(csw $BPA) + $(csw $BPB) )) ib=$(idle)
-			echo "$((b - a)) $((cb - ca)) $((bb - ba)) $((bcb - bca)) $((ib - ia))" >"$T/$n.$mode.$r.cost"
+			echo "$((b - a)) $((cb - ca)) $((bb - ba)) $((bcb - bca)) $((ib - ia))" >"$TMP/$n.$mode.$r.cost"
 		done
 	done
 done
@@ -71,22 +66,22 @@ echo "| mode | proxy | req/s | ratio | p99 ms | p99 ratio | CPU us / request | c
 echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
 # per EXPR FORMAT: median over the rounds of EXPR / requests, for $n and $mode. The cost
 # file holds proxy ticks, proxy switches, real servers' ticks and switches, idle ticks.
-per() { for r in $(seq 1 "$ROUNDS"); do echo "$(cat "$T/$n.$mode.$r.cost") $(req "$T/$n.$mode.$r")" | awk -v t=$tick_us "{printf \"$2\\n\", $1/\$6}"; done | median; }
+per() { for r in $(seq 1 "$ROUNDS"); do echo "$(cat "$TMP/$n.$mode.$r.cost") $(req "$TMP/$n.$mode.$r")" | awk -v t=$tick_us "{printf \"$2\\n\", $1/\$6}"; done | median; }
 for mode in ${MODES:-keepalive close}; do
 	for n in $NAMES; do
-		vr=$(for r in $(seq 1 "$ROUNDS"); do rps "$T/$n.$mode.$r"; done | median)
-		vp=$(for r in $(seq 1 "$ROUNDS"); do p99 "$T/$n.$mode.$r"; done | median)
+		vr=$(for r in $(seq 1 "$ROUNDS"); do rps "$TMP/$n.$mode.$r"; done | median)
+		vp=$(for r in $(seq 1 "$ROUNDS"); do p99 "$TMP/$n.$mode.$r"; done | median)
 		cpu=$(per '$1*t' %.1f)
 		cs=$(per '$2' %.2f)
 		bcpu=$(per '$3*t' %.1f)
 		bcs=$(per '$4' %.2f)
 		idl=$(per '$5*t' %.1f)
-		rr=$(for r in $(seq 1 "$ROUNDS"); do echo "$(rps "$T/$n.$mode.$r") $(rps "$T/haproxy.$mode.$r")" | awk '{printf "%.3f\n", $1/$2}'; done | median)
-		pr=$(for r in $(seq 1 "$ROUNDS"); do echo "$(p99 "$T/$n.$mode.$r") $(p99 "$T/haproxy.$mode.$r")" | awk '{printf "%.3f\n", $1/$2}'; done | median)
+		rr=$(for r in $(seq 1 "$ROUNDS"); do echo "$(rps "$TMP/$n.$mode.$r") $(rps "$TMP/haproxy.$mode.$r")" | awk '{printf "%.3f\n", $1/$2}'; done | median)
+		pr=$(for r in $(seq 1 "$ROUNDS"); do echo "$(p99 "$TMP/$n.$mode.$r") $(p99 "$TMP/haproxy.$mode.$r")" | awk '{printf "%.3f\n", $1/$2}'; done | median)
 		echo "| $mode | $n | $vr | $rr | $vp | $pr | $cpu | $cs | $bcpu | $bcs | $idl |"
 	done
 done
-for f in "$T"/*.[0-9]*; do
+for f in "$TMP"/*.[0-9]*; do
 	case $f in *.cost) continue ;; esac
 	grep -q 'Socket errors\|Non-2xx' "$f" && echo "errors in $(basename "$f"): $(grep 'Socket errors\|Non-2xx' "$f" | tr '\n' ' ')"
 done

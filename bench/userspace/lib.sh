@@ -1,5 +1,21 @@
 # Shared by run.sh and compare.sh (sourced, not run).
 
+# bench_setup: a temporary directory $TMP, removed on exit together with every process
+# listed in $PIDS; the userspacebench binary built as $TMP/ub; the real servers'
+# addresses $BA and $BB. Run from the repository's top directory.
+bench_setup() {
+	TMP=$(mktemp -d)
+	PIDS=""
+	trap bench_cleanup EXIT INT TERM
+	GOFLAGS=-mod=mod go build -o "$TMP/ub" ./bench/userspace
+	BA=127.0.0.1:19101 BB=127.0.0.1:19102
+}
+bench_cleanup() {
+	for p in $PIDS; do kill "$p" 2>/dev/null || true; done
+	wait 2>/dev/null || true
+	rm -rf "$TMP"
+}
+
 # haproxy_cfg FILE BIND EXTRA_GLOBAL: HAProxy 2.6 in mode tcp, round robin over $BA and $BB.
 haproxy_cfg() {
 	cat >"$1" <<CFG

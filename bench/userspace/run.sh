@@ -16,13 +16,8 @@ ROUNDS=${3:-3}
 THREADS=2
 cd "$(dirname "$0")/../.."
 . bench/userspace/lib.sh
-TMP=$(mktemp -d)
-PIDS=""
-cleanup() { for p in $PIDS; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$TMP"; }
-trap cleanup EXIT INT TERM
-
-GOFLAGS=-mod=mod go build -o "$TMP/ub" ./bench/userspace
-BA=127.0.0.1:19101 BB=127.0.0.1:19102 VIGIL=127.0.0.1:19100 HAP=127.0.0.1:19200
+bench_setup
+VIGIL=127.0.0.1:19100 HAP=127.0.0.1:19200
 
 LOAD="" PROXY="" NBTHREAD=""
 if [ -n "${PIN:-}" ]; then
