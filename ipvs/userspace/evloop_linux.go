@@ -16,8 +16,10 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// engine moves the bytes of proxied TCP connections on Linux: a few epoll event loops
-// (one per GOMAXPROCS) over non-blocking sockets that the Go runtime's poller never sees.
+// engine moves the bytes of proxied TCP connections on Linux: a few event loops (one per
+// GOMAXPROCS) over non-blocking sockets that the Go runtime's poller never sees, on
+// io_uring (uloop, uloop_linux.go) where the kernel allows it, else on epoll (loop, this
+// file).
 //
 // Why not a goroutine per direction (tcp.go, the portable path): profiled against HAProxy
 // (docs/benchmarks.md (Userspace data plane)) it spends about 1.5x HAProxy's CPU per connection on
@@ -29,11 +31,24 @@ import (
 // accept, connect and the transfer of a connection all run on one loop, and no loop
 // touches another's sockets.
 type engine struct {
-	loops []*loop
+	loops   []*loop  // epoll
+	uloops  []*uloop // io_uring (uloop_linux.go): one or the other
+	ringErr error    // why not io_uring
 }
 
-func newEngine() (*engine, error) {
+// newEngine starts one loop per GOMAXPROCS: over io_uring where the kernel allows it,
+// else over epoll.
+func newEngine(noRing bool) (*engine, error) {
 	e := &engine{}
+	if !noRing {
+		if e.ringErr = e.startRing(); e.ringErr == nil {
+			return e, nil
+		}
+		// Without io_uring (an old kernel, or one that refuses it to this process),
+		// epoll does the same job with more system calls.
+	} else {
+		e.ringErr = errors.New("not tried")
+	}
 	for range runtime.GOMAXPROCS(0) {
 		l, err := newLoop()
 		if err != nil {
@@ -50,6 +65,12 @@ func newEngine() (*engine, error) {
 // stop ends the loops; every connection must have ended first (Table.Shutdown drains or
 // cuts them).
 func (e *engine) stop() {
+	for _, l := range e.uloops {
+		l.post(func() { l.stopped = true })
+	}
+	for _, l := range e.uloops {
+		<-l.done
+	}
 	for _, l := range e.loops {
 		l.post(func() { l.stopped = true })
 	}
@@ -574,6 +595,9 @@ func (s *service) listenTCP(e *engine) error {
 		unix.Close(fd)
 		return fmt.Errorf("listen tcp %s: %w", a, err)
 	}
+	if e.uloops != nil {
+		e.listenRing(fd, s)
+	}
 	loops := e.loops
 	for i, l := range loops {
 		l.mu.Lock()
@@ -605,6 +629,12 @@ func (s *service) closeListener() {
 	s.leng = nil
 	s.mu.Unlock()
 	if e == nil {
+		return
+	}
+	if e.uloops != nil {
+		e.unlistenRing(fd)
+		unix.Close(fd)
+		s.wg.Done()
 		return
 	}
 	e.onEveryLoop(func(l *loop) {
@@ -666,7 +696,7 @@ func (s *service) accept(l *loop, lfd int) {
 			return
 		}
 		s.wg.Add(1)
-		to := l.engine.spread(l)
+		to := spread(l.engine.loops, l)
 		to.load.Add(1)
 		if to == l {
 			s.startConn(l, fd, client)
@@ -684,18 +714,24 @@ func (s *service) accept(l *loop, lfd int) {
 // all 64 and the other none, so one thread carried the whole load. Handing a
 // connection over costs the other loop a wake-up (its eventfd), so it is done only
 // when the loops are out of balance.
-func (e *engine) spread(l *loop) *loop {
-	to, min := l, l.load.Load()
-	for _, o := range e.loops {
-		if n := o.load.Load(); n < min {
+func spread[L interface {
+	*loop | *uloop
+	loadCount() *atomic.Int32
+}](loops []L, l L) L {
+	to, min := l, l.loadCount().Load()
+	for _, o := range loops {
+		if n := o.loadCount().Load(); n < min {
 			to, min = o, n
 		}
 	}
-	if to != l && l.load.Load()-min <= handoffSlack {
+	if to != l && l.loadCount().Load()-min <= handoffSlack {
 		return l
 	}
 	return to
 }
+
+func (l *loop) loadCount() *atomic.Int32  { return &l.load }
+func (l *uloop) loadCount() *atomic.Int32 { return &l.load }
 
 // ended accounts for the end of a connection l owned.
 func (l *loop) ended(s *service) {

@@ -27,6 +27,18 @@ func loopConns(t *testing.T, tb *Table) (cfds, sfds []int) {
 	if tb.engine == nil {
 		t.Fatal("no event loop engine")
 	}
+	for _, l := range tb.engine.uloops {
+		done := make(chan struct{})
+		l.post(func() {
+			defer close(done)
+			for _, c := range l.conns {
+				if c != nil {
+					cfds, sfds = append(cfds, c.cfd), append(sfds, c.sfd)
+				}
+			}
+		})
+		<-done
+	}
 	for _, l := range tb.engine.loops {
 		done := make(chan struct{})
 		l.post(func() {
@@ -42,11 +54,36 @@ func loopConns(t *testing.T, tb *Table) (cfds, sfds []int) {
 	return cfds, sfds
 }
 
+// bothEngines runs f over io_uring loops and over epoll loops (the fallback where the
+// kernel refuses io_uring), each as a subtest given the Options that select it.
+func bothEngines(t *testing.T, f func(t *testing.T, opts Options)) {
+	t.Run("io_uring", func(t *testing.T) {
+		requireRing(t)
+		f(t, Options{})
+	})
+	t.Run("epoll", func(t *testing.T) { f(t, Options{epoll: true}) })
+}
+
+// loopLoads returns the fewest and most connections a loop of tb's engine counts.
+func loopLoads(tb *Table) (lo, hi int32) {
+	lo, hi = 1<<30, 0
+	add := func(v int32) { lo, hi = min(lo, v), max(hi, v) }
+	for _, l := range tb.engine.loops {
+		add(l.load.Load())
+	}
+	for _, l := range tb.engine.uloops {
+		add(l.load.Load())
+	}
+	return lo, hi
+}
+
 // TestEventLoopSocketOptions: the loops set TCP_NODELAY and SO_KEEPALIVE once on the
 // listening socket, not on each accepted one; that relies on Linux copying both to the
 // sockets accept(2) returns. Sockets to real servers get them with their own setsockopt.
-func TestEventLoopSocketOptions(t *testing.T) {
-	tb := newTestTable(t, Options{})
+func TestEventLoopSocketOptions(t *testing.T) { bothEngines(t, testSocketOptions) }
+
+func testSocketOptions(t *testing.T, opts Options) {
+	tb := newTestTable(t, opts)
 	a := startBackend(t, "a")
 	k := addService(t, tb, ipvs.Service{Scheduler: "rr"}, []*backend{a}, []int{1})
 	c, err := dial(t, k.Addr, "")
@@ -80,7 +117,7 @@ func TestEventLoopSocketOptions(t *testing.T) {
 // TestEventLoopListenerOnEveryLoop: every loop accepts on a service's listening socket,
 // and none does once the service is deleted.
 func TestEventLoopListenerOnEveryLoop(t *testing.T) {
-	tb := newTestTable(t, Options{})
+	tb := newTestTable(t, Options{epoll: true})
 	a := startBackend(t, "a")
 	k := addService(t, tb, ipvs.Service{Scheduler: "rr"}, []*backend{a}, []int{1})
 	count := func() (n int) {
@@ -113,10 +150,13 @@ func silentServer(t *testing.T) *backend {
 }
 
 // TestEventLoopConnectTimeout: a real server that never answers the SYN is given up
-// after DialTimeout, while the loop is otherwise idle (parked in the Go poller), and the
-// connection is retried on the other real server.
-func TestEventLoopConnectTimeout(t *testing.T) {
-	tb := newTestTable(t, Options{DialTimeout: 300 * time.Millisecond})
+// after DialTimeout, while the loop is otherwise idle (parked in the Go poller, or blocked
+// in io_uring_enter), and the connection is retried on the other real server.
+func TestEventLoopConnectTimeout(t *testing.T) { bothEngines(t, testConnectTimeout) }
+
+func testConnectTimeout(t *testing.T, opts Options) {
+	opts.DialTimeout = 300 * time.Millisecond
+	tb := newTestTable(t, opts)
 	a := startBackend(t, "a")
 	k := addService(t, tb, ipvs.Service{Scheduler: "rr"}, []*backend{silentServer(t), a}, []int{1, 1})
 	for i := range 2 { // rr: one of the two tries the silent server first
@@ -172,7 +212,7 @@ func queuedClient(t *testing.T, request string) (int, netip.AddrPort, net.Conn) 
 // loop cannot have sent it later from an event. Each connection's request then still
 // reaches the real server and the answer the client.
 func TestEventLoopEarlyForward(t *testing.T) {
-	tb := newTestTable(t, Options{})
+	tb := newTestTable(t, Options{epoll: true})
 	rs, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -245,8 +285,10 @@ func TestEventLoopEarlyForward(t *testing.T) {
 
 // TestEventLoopEarlyForwardRetry: a request the client sends at once, read before a
 // connect that then fails, goes to the other real server and is counted there.
-func TestEventLoopEarlyForwardRetry(t *testing.T) {
-	tb := newTestTable(t, Options{})
+func TestEventLoopEarlyForwardRetry(t *testing.T) { bothEngines(t, testEarlyForwardRetry) }
+
+func testEarlyForwardRetry(t *testing.T, opts Options) {
+	tb := newTestTable(t, opts)
 	a := startBackend(t, "a")
 	dead := &backend{name: "dead", addr: freeAddr(t, "127.0.0.1")} // nothing listens
 	k := addService(t, tb, ipvs.Service{Scheduler: "rr"}, []*backend{dead, a}, []int{1, 1})
@@ -289,9 +331,11 @@ func TestEventLoopEarlyForwardRetry(t *testing.T) {
 // TestEventLoopSpreadsConnections: connections opened at once are shared between the
 // loops, though whichever loop wakes first could accept them all (and did, before
 // engine.spread: 64 of 64 on one loop); and every loop's count returns to 0.
-func TestEventLoopSpreadsConnections(t *testing.T) {
+func TestEventLoopSpreadsConnections(t *testing.T) { bothEngines(t, testSpreadsConnections) }
+
+func testSpreadsConnections(t *testing.T, opts Options) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(max(2, runtime.GOMAXPROCS(0))))
-	tb := newTestTable(t, Options{})
+	tb := newTestTable(t, opts)
 	a := startBackend(t, "a")
 	k := addService(t, tb, ipvs.Service{Scheduler: "rr"}, []*backend{a}, []int{1})
 	const n = 40
@@ -315,14 +359,7 @@ func TestEventLoopSpreadsConnections(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	loads := func() (lo, hi int32) {
-		lo, hi = n, 0
-		for _, l := range tb.engine.loops {
-			v := l.load.Load()
-			lo, hi = min(lo, v), max(hi, v)
-		}
-		return lo, hi
-	}
+	loads := func() (int32, int32) { return loopLoads(tb) }
 	if lo, hi := loads(); hi-lo > handoffSlack+2 {
 		t.Errorf("%d open connections: the loops hold between %d and %d", len(clients), lo, hi)
 	}

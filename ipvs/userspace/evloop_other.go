@@ -5,9 +5,9 @@ package userspace
 import "errors"
 
 // engine is the Linux epoll data path; elsewhere TCP goes through goroutines (tcp.go).
-type engine struct{}
+type engine struct{ ringErr error }
 
-func newEngine() (*engine, error) { return nil, errors.ErrUnsupported }
+func newEngine(bool) (*engine, error) { return nil, errors.ErrUnsupported }
 
 func (e *engine) stop() {}
 

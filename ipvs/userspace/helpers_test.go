@@ -115,6 +115,7 @@ func newTestTable(t *testing.T, opts Options) *Table {
 		opts.DrainTimeout = 5 * time.Second
 	}
 	opts.goroutines = opts.goroutines || forceGoroutines
+	opts.epoll = opts.epoll || forceEpoll
 	tb := New(opts)
 	t.Cleanup(func() {
 		if err := tb.Close(); err != nil {
@@ -256,3 +257,7 @@ func testenvRequireIPv6(t *testing.T, err error) {
 // forceGoroutines makes newTestTable use the portable goroutine-per-direction data path
 // (see TestGoroutinePath).
 var forceGoroutines bool
+
+// forceEpoll makes newTestTable use epoll event loops where io_uring works (see
+// TestEpollPath).
+var forceEpoll bool

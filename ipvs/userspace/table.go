@@ -35,6 +35,7 @@ type Options struct {
 	DrainTimeout time.Duration
 
 	goroutines bool // tests: carry TCP with a goroutine per direction even on Linux
+	epoll      bool // tests and benchmarks: epoll event loops even where io_uring works
 }
 
 // ErrFWMarkService is returned (wrapped) for a firewall-mark service.
@@ -90,10 +91,15 @@ func New(opts Options) *Table {
 		t.drainTimeout = 10 * time.Second
 	}
 	if !opts.goroutines {
-		if e, err := newEngine(); err != nil {
+		if e, err := newEngine(opts.epoll); err != nil {
 			t.log.Warn("userspace event loop unavailable, using a goroutine per direction", "err", err)
 		} else {
 			t.engine = e
+			if len(e.uloops) > 0 {
+				t.log.Info("userspace TCP data path: io_uring event loops", "loops", len(e.uloops))
+			} else {
+				t.log.Info("userspace TCP data path: epoll event loops (io_uring unavailable)", "loops", len(e.loops), "reason", e.ringErr)
+			}
 		}
 	}
 	t.wg.Add(1)

@@ -604,7 +604,7 @@ func TestTrafficDeleteServiceDrains(t *testing.T) {
 func TestTrafficCloseCutsAfterDrainTimeout(t *testing.T) {
 	base := newTestTable(t, Options{}) // keeps the leak check around this test
 	_ = base
-	tb := New(Options{Logger: testLogger(t), DrainTimeout: 300 * time.Millisecond, goroutines: forceGoroutines})
+	tb := New(Options{Logger: testLogger(t), DrainTimeout: 300 * time.Millisecond, goroutines: forceGoroutines, epoll: forceEpoll})
 	a := startBackend(t, "a")
 	k := addService(t, tb, ipvs.Service{Scheduler: "rr"}, []*backend{a}, []int{1})
 	held, err := dial(t, k.Addr, "")
@@ -800,10 +800,16 @@ func TestNoGoroutineLeak(t *testing.T) {
 }
 
 // TestGoroutinePath runs the TCP traffic tests again over the portable data path (a
-// goroutine per direction, tcp.go) that other systems use instead of the epoll loops.
+// goroutine per direction, tcp.go) that other systems use instead of the event loops.
 func TestGoroutinePath(t *testing.T) {
 	forceGoroutines = true
 	defer func() { forceGoroutines = false }()
+	runTCPTrafficTests(t)
+}
+
+// runTCPTrafficTests runs the traffic tests that carry TCP through the table, as
+// subtests: for the data paths other than the default one.
+func runTCPTrafficTests(t *testing.T) {
 	for name, f := range map[string]func(*testing.T){
 		"RoundRobin":         TestTrafficRoundRobinAlternates,
 		"LeastConnection":    TestTrafficLeastConnection,
