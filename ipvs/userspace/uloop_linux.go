@@ -91,9 +91,12 @@ type acceptAddr struct {
 	n   uint32
 }
 
-// startRing starts a uloop per GOMAXPROCS, or none.
+// startRing starts a uloop per GOMAXPROCS, at most one per CPU, or none. GOMAXPROCS
+// above the CPU count leaves a P for the process's other goroutines, and the runtime then
+// lets a loop blocked in io_uring_enter keep its P instead of taking it back after 20 us
+// (docs/benchmarks.md, userspace round 5: fewer context switches with Connection: close).
 func (e *engine) startRing() error {
-	for range runtime.GOMAXPROCS(0) {
+	for range min(runtime.GOMAXPROCS(0), runtime.NumCPU()) {
 		l, err := newULoop(e)
 		if err != nil {
 			e.stop()
