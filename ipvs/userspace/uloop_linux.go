@@ -84,6 +84,7 @@ type ulistener struct {
 	pending int    // accepts in flight
 	closing bool   // being taken out: accepts cancelled, none re-armed
 	gone    func() // called once closing and no accept is in flight
+	warned  time.Time
 }
 
 type acceptAddr struct {
@@ -319,7 +320,10 @@ func (l *uloop) accepted(ln *ulistener, i int, res int32) {
 	if res < 0 {
 		// EMFILE and friends: the connection stays in the backlog for the next try.
 		if e := unix.Errno(-res); e != unix.EINTR && e != unix.ECONNABORTED && e != unix.EAGAIN {
-			ln.s.t.log.Warn("accept failed", "service", ln.s.key.String(), "err", e)
+			if now := time.Now(); now.Sub(ln.warned) >= time.Second {
+				ln.warned = now // at most once a second: the retry comes at once
+				ln.s.t.log.Warn("accept failed", "service", ln.s.key.String(), "err", e)
+			}
 		}
 		l.armAccept(ln, i)
 		return
@@ -548,6 +552,7 @@ func (c *uconn) forward(dir int) {
 	}
 	p := &c.p[dir]
 	buf := *p.buf
+	c.l.r.reserve(2) // the send and the recv linked to it
 	s := c.l.r.get()
 	s.opcode = ioringOpSend
 	s.fd = int32(dst)

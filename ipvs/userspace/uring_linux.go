@@ -177,16 +177,22 @@ func (r *ring) close() {
 // get returns a zeroed submission entry, submitting what is queued first if the queue
 // is full.
 func (r *ring) get() *sqe {
-	for try := 0; r.tail-atomic.LoadUint32(r.sqHead) >= r.sqEntries; try++ {
+	r.reserve(1)
+	e := &r.sqes[r.tail&r.sqMask]
+	*e = sqe{}
+	r.tail++
+	return e
+}
+
+// reserve makes room for n entries, submitting what is queued if it must: the entries
+// of a linked chain have to go to the kernel in the same submission.
+func (r *ring) reserve(n uint32) {
+	for try := 0; r.tail-atomic.LoadUint32(r.sqHead)+n > r.sqEntries; try++ {
 		if try == 1000 {
 			panic("userspace: io_uring submission queue stays full")
 		}
 		r.enter(false, 0)
 	}
-	e := &r.sqes[r.tail&r.sqMask]
-	*e = sqe{}
-	r.tail++
-	return e
 }
 
 // enter submits what is queued and runs the ring's deferred work, which posts
