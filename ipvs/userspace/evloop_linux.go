@@ -82,15 +82,15 @@ func (e *engine) stop() {
 }
 
 type loop struct {
-	epfd, evfd int
-	epf        *os.File // epfd, registered with the Go poller
-	eprc       syscall.RawConn
-	done       chan struct{}
-	engine     *engine
+	cmdQueue
+	epfd   int
+	epf    *os.File // epfd, registered with the Go poller
+	eprc   syscall.RawConn
+	done   chan struct{}
+	engine *engine
 
 	mu        sync.Mutex
 	listeners map[int32]*service // listening sockets this loop accepts on
-	cmds      []func()
 
 	// Loop-owned.
 	conns      []*econn // by both of a connection's fds
@@ -133,16 +133,35 @@ func newLoop() (*loop, error) {
 		unix.Close(evfd)
 		return nil, fmt.Errorf("epoll descriptor in the Go poller: %w", err)
 	}
-	return &loop{epfd: epfd, evfd: evfd, epf: f, eprc: rc, done: make(chan struct{}), listeners: map[int32]*service{}}, nil
+	return &loop{cmdQueue: cmdQueue{evfd: evfd}, epfd: epfd, epf: f, eprc: rc, done: make(chan struct{}), listeners: map[int32]*service{}}, nil
+}
+
+// cmdQueue is how other goroutines hand work to a loop (either kind): functions queued
+// under a lock and an eventfd that wakes the loop to run them.
+type cmdQueue struct {
+	evfd int
+	mu   sync.Mutex
+	cmds []func()
 }
 
 // post runs f on the loop's goroutine.
-func (l *loop) post(f func()) {
-	l.mu.Lock()
-	l.cmds = append(l.cmds, f)
-	l.mu.Unlock()
+func (q *cmdQueue) post(f func()) {
+	q.mu.Lock()
+	q.cmds = append(q.cmds, f)
+	q.mu.Unlock()
 	var one = [8]byte{1}
-	unix.Write(l.evfd, one[:])
+	unix.Write(q.evfd, one[:])
+}
+
+// runCmds runs what was posted, on the loop's goroutine, once its eventfd was read.
+func (q *cmdQueue) runCmds() {
+	q.mu.Lock()
+	cmds := q.cmds
+	q.cmds = nil
+	q.mu.Unlock()
+	for _, f := range cmds {
+		f()
+	}
 }
 
 var connGen atomic.Int32
@@ -232,13 +251,7 @@ func (l *loop) dispatch(events []unix.EpollEvent) {
 		if fd == l.evfd {
 			var b [8]byte
 			rawRead(l.evfd, b[:])
-			l.mu.Lock()
-			cmds := l.cmds
-			l.cmds = nil
-			l.mu.Unlock()
-			for _, f := range cmds {
-				f()
-			}
+			l.runCmds()
 			continue
 		}
 		l.mu.Lock()
@@ -595,9 +608,7 @@ func (s *service) listenTCP(e *engine) error {
 		unix.Close(fd)
 		return fmt.Errorf("listen tcp %s: %w", a, err)
 	}
-	if e.uloops != nil {
-		e.listenRing(fd, s)
-	}
+	onEveryLoop(e.uloops, func(l *uloop) { l.addListener(fd, s) })
 	loops := e.loops
 	for i, l := range loops {
 		l.mu.Lock()
@@ -631,13 +642,7 @@ func (s *service) closeListener() {
 	if e == nil {
 		return
 	}
-	if e.uloops != nil {
-		e.unlistenRing(fd)
-		unix.Close(fd)
-		s.wg.Done()
-		return
-	}
-	e.onEveryLoop(func(l *loop) {
+	onEveryLoop(e.loops, func(l *loop) {
 		l.mu.Lock()
 		_, ok := l.listeners[int32(fd)]
 		delete(l.listeners, int32(fd))
@@ -646,24 +651,34 @@ func (s *service) closeListener() {
 			unix.EpollCtl(l.epfd, unix.EPOLL_CTL_DEL, fd, nil)
 		}
 	})
+	// An accept in flight in a ring holds the socket, and its address, after close(2):
+	// each ring loop cancels its accepts and says done once they are back.
+	onEveryLoopAsync(e.uloops, func(l *uloop, done func()) { l.removeListener(fd, done) })
 	// A loop may have handed a connection it accepted to another loop that had already
 	// left the listener; the hand-off is queued there ahead of this second round, so
 	// once it has run every accepted connection is started and in s.conns, where a
 	// forced shutdown finds it to cut.
-	e.onEveryLoop(func(*loop) {})
+	onEveryLoop(e.loops, func(*loop) {})
+	onEveryLoop(e.uloops, func(*uloop) {})
 	unix.Close(fd)
 	s.wg.Done()
 }
 
 // onEveryLoop runs f on each loop's goroutine and waits for all of them.
-func (e *engine) onEveryLoop(f func(*loop)) {
+func onEveryLoop[L interface{ post(func()) }](loops []L, f func(L)) {
+	onEveryLoopAsync(loops, func(l L, done func()) {
+		defer done()
+		f(l)
+	})
+}
+
+// onEveryLoopAsync runs f on each loop's goroutine and waits until each has called its
+// done, which it may do later, from the loop's goroutine.
+func onEveryLoopAsync[L interface{ post(func()) }](loops []L, f func(l L, done func())) {
 	var wg sync.WaitGroup
-	for _, l := range e.loops {
+	for _, l := range loops {
 		wg.Add(1)
-		l.post(func() {
-			defer wg.Done()
-			f(l)
-		})
+		l.post(func() { f(l, wg.Done) })
 	}
 	wg.Wait()
 }

@@ -5,7 +5,6 @@ package userspace
 import (
 	"net/netip"
 	"runtime"
-	"sync"
 	"sync/atomic"
 	"time"
 	"unsafe"
@@ -33,13 +32,10 @@ import (
 // enters the ring: the loop locks its goroutine to the thread, and the ring's work runs
 // in the loop's time instead of interrupting whatever the thread runs next.
 type uloop struct {
+	cmdQueue
 	r      *ring
-	evfd   int
 	engine *engine
 	done   chan struct{}
-
-	mu   sync.Mutex
-	cmds []func()
 
 	// Loop-owned.
 	wakeBuf    [8]byte
@@ -119,7 +115,7 @@ func newULoop(e *engine) (*uloop, error) {
 	if err != nil {
 		return nil, err
 	}
-	l := &uloop{evfd: evfd, engine: e, done: make(chan struct{})}
+	l := &uloop{cmdQueue: cmdQueue{evfd: evfd}, engine: e, done: make(chan struct{})}
 	started := make(chan error, 1)
 	go l.run(started)
 	if err := <-started; err != nil {
@@ -161,14 +157,6 @@ func (l *uloop) run(started chan<- error) {
 	unix.Close(l.evfd)
 }
 
-func (l *uloop) post(f func()) {
-	l.mu.Lock()
-	l.cmds = append(l.cmds, f)
-	l.mu.Unlock()
-	var one = [8]byte{1}
-	unix.Write(l.evfd, one[:])
-}
-
 func (l *uloop) armWake() {
 	s := l.r.get()
 	s.opcode = ioringOpRead
@@ -185,13 +173,7 @@ func (l *uloop) dispatch(e *cqe) {
 	case uopIgnore:
 		return
 	case uopWake:
-		l.mu.Lock()
-		cmds := l.cmds
-		l.cmds = nil
-		l.mu.Unlock()
-		for _, f := range cmds {
-			f()
-		}
+		l.runCmds()
 		if !l.stopped {
 			l.armWake()
 		}
@@ -661,35 +643,4 @@ func (c *uconn) release() {
 	l.conns[c.slot] = nil
 	l.free = append(l.free, c.slot)
 	l.ended(c.s)
-}
-
-// listenRing gives the service's listening socket to every loop.
-func (e *engine) listenRing(fd int, s *service) {
-	var wg sync.WaitGroup
-	for _, l := range e.uloops {
-		wg.Add(1)
-		l.post(func() {
-			defer wg.Done()
-			l.addListener(fd, s)
-		})
-	}
-	wg.Wait()
-}
-
-// unlistenRing takes the listening socket out of every loop and returns once no loop
-// has an accept in flight on it.
-func (e *engine) unlistenRing(fd int) {
-	var wg sync.WaitGroup
-	for _, l := range e.uloops {
-		wg.Add(1)
-		l.post(func() { l.removeListener(fd, wg.Done) })
-	}
-	wg.Wait()
-	// A loop may have handed a connection it accepted to another loop that had already
-	// left the listener; the hand-off is queued there ahead of this second round.
-	for _, l := range e.uloops {
-		wg.Add(1)
-		l.post(wg.Done)
-	}
-	wg.Wait()
 }

@@ -115,7 +115,6 @@ type ring struct {
 	cqMask         uint32
 	cqes           []cqe
 	tail           uint32 // next free SQE; published on submit
-	features       uint32
 }
 
 // newRing sets up a ring with entries submission slots and cqEntries completion slots,
@@ -126,7 +125,7 @@ func newRing(entries, cqEntries uint32) (*ring, error) {
 	if e != 0 {
 		return nil, fmt.Errorf("io_uring_setup: %w", e)
 	}
-	r := &ring{fd: int(fd), features: p.features}
+	r := &ring{fd: int(fd)}
 	if p.features&ioringFeatNoDrop == 0 || p.features&ioringFeatExtArg == 0 {
 		r.close()
 		return nil, fmt.Errorf("io_uring: kernel lacks IORING_FEAT_NODROP or IORING_FEAT_EXT_ARG (features %#x)", p.features)
@@ -236,14 +235,11 @@ func (r *ring) enter(wait bool, timeout int64) {
 }
 
 // reap calls f for every completion ready, then releases their slots.
-func (r *ring) reap(f func(*cqe)) int {
+func (r *ring) reap(f func(*cqe)) {
 	head := *r.cqHead
 	tail := atomic.LoadUint32(r.cqTail)
-	n := 0
 	for ; head != tail; head++ {
 		f(&r.cqes[head&r.cqMask])
-		n++
 	}
 	atomic.StoreUint32(r.cqHead, head)
-	return n
 }
