@@ -13,6 +13,8 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/vigil-lb/vigil/internal/rawsys"
 )
 
 // loopTick is the grain of the loop's timers: a check's next probe and a probe's deadline
@@ -30,7 +32,7 @@ const loopTick = 10 * time.Millisecond
 // and one timer wheel holding both the checks' next-probe times and the probes'
 // deadlines. A probe costs its own system calls (socket, two setsockopt, connect,
 // epoll_ctl, close; plus send and read for http), all made with RawSyscall
-// (rawsys_linux.go), and a share of one epoll_wait; no goroutine, no runtime timer, no
+// (internal/rawsys), and a share of one epoll_wait; no goroutine, no runtime timer, no
 // poller registration. Results go to the scheduler on the loop's goroutine, many per
 // wake-up.
 //
@@ -238,7 +240,7 @@ func (l *probeLoop) run() {
 		if park {
 			n, err = l.park(events, timed)
 		} else {
-			n, err = rawEpollPoll(l.epfd, events)
+			n, err = errnoResult(rawsys.EpollPoll(l.epfd, events))
 		}
 		if err != nil && !errors.Is(err, unix.EINTR) {
 			// Not expected on a valid epoll fd; back off rather than spin.
@@ -266,6 +268,14 @@ func (l *probeLoop) run() {
 	}
 }
 
+// errnoResult turns a rawsys count and errno into the count (0 on an error) and an error.
+func errnoResult(n int, e unix.Errno) (int, error) {
+	if e != 0 {
+		return 0, e
+	}
+	return n, nil
+}
+
 // park waits on the runtime's poller until the epoll fd has events, or until wakeAt when
 // timed, and returns the events.
 func (l *probeLoop) park(events []unix.EpollEvent, timed bool) (int, error) {
@@ -279,7 +289,7 @@ func (l *probeLoop) park(events []unix.EpollEvent, timed bool) (int, error) {
 	// Read calls the function first and parks only when it returns false, until the
 	// poller sees the epoll fd readable (an edge after the call) or the deadline.
 	err := l.rc.Read(func(fd uintptr) bool {
-		n, perr = rawEpollPoll(int(fd), events)
+		n, perr = errnoResult(rawsys.EpollPoll(int(fd), events))
 		return n > 0 || (perr != nil && perr != unix.EINTR)
 	})
 	if errors.Is(err, os.ErrDeadlineExceeded) {
@@ -313,7 +323,7 @@ func (l *probeLoop) start(e *entry, due int64) {
 	}
 	p.fd, p.gen = fd, l.gen
 	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLOUT | unix.EPOLLRDHUP | unix.EPOLLET, Fd: int32(fd), Pad: p.gen}
-	if err := rawEpollCtl(l.epfd, unix.EPOLL_CTL_ADD, fd, &ev); err != nil {
+	if err := rawsys.EpollCtl(l.epfd, unix.EPOLL_CTL_ADD, fd, &ev); err != 0 {
 		l.finish(p, Result{Reason: fmt.Sprintf("connect %s: epoll_ctl: %v", p.fp.addr, err)})
 		return
 	}
@@ -332,29 +342,29 @@ func openProbe(fp *fastProbe) (int, error) {
 	if ip.Is6() {
 		family = unix.AF_INET6
 	}
-	fd, err := rawSocket(family, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, unix.IPPROTO_TCP)
-	if err != nil {
+	fd, err := rawsys.Socket(family, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, unix.IPPROTO_TCP)
+	if err != 0 {
 		return -1, err
 	}
 	// As prepareSocket: SO_LINGER 0 (every close an RST) and TCP_QUICKACK cleared (best
 	// effort: a connect-only probe then answers the SYN-ACK with its RST alone).
 	linger := unix.Linger{Onoff: 1, Linger: 0}
-	if err := rawSetsockopt(fd, unix.SOL_SOCKET, unix.SO_LINGER, unsafe.Pointer(&linger), unix.SizeofLinger); err != nil {
-		rawClose(fd)
+	if err := rawsys.Setsockopt(fd, unix.SOL_SOCKET, unix.SO_LINGER, unsafe.Pointer(&linger), unix.SizeofLinger); err != 0 {
+		rawsys.Close(fd)
 		return -1, err
 	}
-	_ = rawSetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_QUICKACK, 0)
-	var sa rawSockaddr
+	_ = rawsys.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_QUICKACK, 0)
+	var sa rawsys.Sockaddr
 	if fp.source.IsValid() {
-		sa.set(netip.AddrPortFrom(fp.source.Unmap(), 0), ip.Is6())
-		if err := rawBind(fd, &sa); err != nil {
-			rawClose(fd)
+		sa.Set(netip.AddrPortFrom(fp.source.Unmap(), 0), ip.Is6())
+		if err := rawsys.Bind(fd, &sa); err != 0 {
+			rawsys.Close(fd)
 			return -1, err
 		}
 	}
-	sa.set(netip.AddrPortFrom(ip, fp.addr.Port()), ip.Is6())
-	if err := rawConnect(fd, &sa); err != nil && err != unix.EINPROGRESS {
-		rawClose(fd)
+	sa.Set(netip.AddrPortFrom(ip, fp.addr.Port()), ip.Is6())
+	if err := rawsys.Connect(fd, &sa); err != 0 && err != unix.EINPROGRESS {
+		rawsys.Close(fd)
 		return -1, err
 	}
 	return fd, nil
@@ -367,8 +377,8 @@ func (l *probeLoop) handle(p *loopProbe, events uint32) {
 		if events&unix.EPOLLERR != 0 || events&(unix.EPOLLOUT|unix.EPOLLHUP) == unix.EPOLLHUP {
 			// The connect failed: SO_ERROR says why (ECONNREFUSED on an RST, EHOSTUNREACH
 			// on an ICMP error).
-			v, err := rawGetsockoptInt(p.fd, unix.SOL_SOCKET, unix.SO_ERROR)
-			if err == nil {
+			v, err := rawsys.GetsockoptInt(p.fd, unix.SOL_SOCKET, unix.SO_ERROR)
+			if err == 0 {
 				err = unix.Errno(v)
 				if v == 0 {
 					err = unix.ECONNRESET
@@ -388,13 +398,13 @@ func (l *probeLoop) handle(p *loopProbe, events uint32) {
 	}
 	if p.state == sending {
 		for p.sent < len(fp.request) {
-			n, err := rawSend(p.fd, fp.request[p.sent:], unix.MSG_NOSIGNAL)
+			n, err := rawsys.Send(p.fd, fp.request[p.sent:], unix.MSG_NOSIGNAL)
 			switch {
 			case err == unix.EINTR:
 				continue
 			case err == unix.EAGAIN:
 				return // the rest on the next writable edge
-			case err != nil:
+			case err != 0:
 				l.finish(p, Result{Reason: fmt.Sprintf("send request to %s: %v", fp.addr, err)})
 				return
 			}
@@ -422,13 +432,13 @@ func (l *probeLoop) read(p *loopProbe) {
 		if p.buf != nil {
 			dst = p.buf[len(p.buf):cap(p.buf)]
 		}
-		n, err := rawRead(p.fd, dst)
+		n, err := rawsys.Read(p.fd, dst)
 		switch {
 		case err == unix.EINTR:
 			continue
 		case err == unix.EAGAIN:
 			return
-		case err != nil:
+		case err != 0:
 			l.finish(p, Result{Reason: fmt.Sprintf("read response from %s: %v", fp.addr, err)})
 			return
 		}
@@ -474,7 +484,7 @@ func (l *probeLoop) finish(p *loopProbe, res Result) {
 		if p.fd < len(l.byFD) {
 			l.byFD[p.fd] = nil
 		}
-		rawClose(p.fd)
+		rawsys.Close(p.fd)
 	}
 	e, due := p.e, p.due
 	l.release(p)

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/vigil-lb/vigil/internal/rawsys"
 )
 
 // engine moves the bytes of proxied TCP connections on Linux: a few event loops (one per
@@ -174,7 +176,7 @@ func (l *loop) watch(c *econn, fd int) error {
 	}
 	l.conns[fd] = c
 	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLOUT | unix.EPOLLRDHUP | unix.EPOLLET, Fd: int32(fd), Pad: c.gen}
-	if e := rawEpollCtl(l.epfd, unix.EPOLL_CTL_ADD, fd, &ev); e != 0 {
+	if e := rawsys.EpollCtl(l.epfd, unix.EPOLL_CTL_ADD, fd, &ev); e != 0 {
 		l.conns[fd] = nil
 		return e
 	}
@@ -190,7 +192,7 @@ func (l *loop) forget(fd int) {
 	if fd < len(l.conns) {
 		l.conns[fd] = nil
 	}
-	rawClose(fd)
+	rawsys.Close(fd)
 }
 
 // run processes events until the loop is stopped. Whatever is ready is taken with a
@@ -206,7 +208,7 @@ func (l *loop) run() {
 	armed := false // a read deadline is set: a connect in flight needs its timeout checked
 	poll := func(uintptr) bool {
 		for {
-			n, _ := rawPoll(l.epfd, events)
+			n, _ := rawsys.EpollPoll(l.epfd, events)
 			if n <= 0 {
 				if l.connecting > 0 && !armed {
 					armed = true
@@ -250,7 +252,7 @@ func (l *loop) dispatch(events []unix.EpollEvent) {
 		}
 		if fd == l.evfd {
 			var b [8]byte
-			rawRead(l.evfd, b[:])
+			rawsys.Read(l.evfd, b[:])
 			l.runCmds()
 			continue
 		}
@@ -393,7 +395,7 @@ func (c *econn) pump(dir int) {
 	for {
 		if !p.eof && p.rerr == 0 && c.readable[si] && (p.n == 0 || c.hup[si] && p.off == 0 && p.n < len(buf)) {
 			want := len(buf) - p.n
-			r, e := rawRead(src, buf[p.n:])
+			r, e := rawsys.Read(src, buf[p.n:])
 			switch {
 			case e == unix.EAGAIN:
 				c.readable[si] = false
@@ -435,7 +437,7 @@ func (c *econn) pump(dir int) {
 			if p.eof {
 				flags |= unix.MSG_MORE
 			}
-			w, e := rawSend(dst, buf[p.off:p.n], flags)
+			w, e := rawsys.Send(dst, buf[p.off:p.n], flags)
 			switch e {
 			case 0:
 			case unix.EAGAIN:
@@ -461,7 +463,7 @@ func (c *econn) pump(dir int) {
 			p.shut = true
 			if c.halves++; c.halves == 1 {
 				c.s.halfClosed(c.d)
-				rawShutdown(dst, unix.SHUT_WR)
+				rawsys.Shutdown(dst, unix.SHUT_WR)
 			} else {
 				c.finish() // close(2) sends the second FIN
 			}
@@ -518,7 +520,7 @@ func (c *econn) connect() error {
 	if err := c.l.watch(c, fd); err != nil {
 		c.l.connecting--
 		c.connecting = false
-		rawClose(fd)
+		rawsys.Close(fd)
 		c.sfd = -1
 		c.s.release(c.d, c.tp, true, c)
 		return err
@@ -529,8 +531,8 @@ func (c *econn) connect() error {
 // tuneConnect sets what net.TCPConn would on a socket to a real server: TCP_NODELAY, and
 // keep-alive with the system's timers. Accepted sockets inherit both from the listener.
 func tuneConnect(fd int) {
-	rawSetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
-	rawSetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_KEEPALIVE, 1)
+	rawsys.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
+	rawsys.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_KEEPALIVE, 1)
 }
 
 func resetFD(fd int) {
@@ -697,7 +699,7 @@ const acceptBatch = 16
 // accept takes pending connections for l.
 func (s *service) accept(l *loop, lfd int) {
 	for range acceptBatch {
-		fd, client, e := rawAccept(lfd)
+		fd, client, e := rawsys.Accept(lfd, unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
 		switch e {
 		case 0:
 		case unix.EAGAIN:
@@ -760,7 +762,7 @@ func (s *service) startConn(l *loop, fd int, client netip.AddrPort) {
 	d, tp := s.pick(c.client, nil, false, c)
 	if d == nil {
 		resetFD(fd)
-		rawClose(fd)
+		rawsys.Close(fd)
 		l.ended(s)
 		return
 	}
@@ -783,7 +785,7 @@ func (s *service) startConn(l *loop, fd int, client netip.AddrPort) {
 		}
 		if d == nil {
 			resetFD(c.cfd)
-			rawClose(c.cfd)
+			rawsys.Close(c.cfd)
 			l.ended(s)
 			return
 		}
@@ -817,7 +819,7 @@ func (s *service) startConn(l *loop, fd int, client netip.AddrPort) {
 func (c *econn) early() bool {
 	p := &c.p[0]
 	buf := *p.buf
-	r, e := rawRead(c.cfd, buf)
+	r, e := rawsys.Read(c.cfd, buf)
 	switch {
 	case e == unix.EAGAIN || e == unix.EINTR:
 		return true
@@ -831,7 +833,7 @@ func (c *econn) early() bool {
 	p.counter.Add(uint64(r))
 	p.total.Add(uint64(r))
 	p.n = r
-	w, e := rawSend(c.sfd, buf[:r], unix.MSG_NOSIGNAL)
+	w, e := rawsys.Send(c.sfd, buf[:r], unix.MSG_NOSIGNAL)
 	switch e {
 	case 0:
 		c.established()

@@ -10,6 +10,8 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/vigil-lb/vigil/internal/rawsys"
 )
 
 // uloop is an event loop over io_uring: the same job as loop (epoll), with the reads
@@ -291,7 +293,7 @@ func (l *uloop) accepted(ln *ulistener, i int, res int32) {
 	if ln.closing {
 		if res >= 0 {
 			resetFD(int(res)) // accepted as the listener went: as if still in its backlog
-			rawClose(int(res))
+			rawsys.Close(int(res))
 		}
 		if ln.pending == 0 {
 			l.listeners[ln.slot] = nil
@@ -310,7 +312,7 @@ func (l *uloop) accepted(ln *ulistener, i int, res int32) {
 		l.armAccept(ln, i)
 		return
 	}
-	client := rawAddrPort(&ln.addrs[i].rsa)
+	client := rawsys.AddrPort(&ln.addrs[i].rsa)
 	l.armAccept(ln, i)
 	s, fd := ln.s, int(res)
 	s.wg.Add(1)
@@ -379,7 +381,7 @@ func (l *uloop) startConn(s *service, fd int, client netip.AddrPort) {
 	d, tp := s.pick(c.client, nil, false, c)
 	if d == nil {
 		resetFD(fd)
-		rawClose(fd)
+		rawsys.Close(fd)
 		l.ended(s)
 		return
 	}
@@ -489,7 +491,7 @@ func (c *uconn) connectDone(res int32) {
 func (c *uconn) connectFailed(err error) {
 	s := c.s
 	s.unreachable(c.d, err)
-	rawClose(c.sfd) // its only request (the poll) is back
+	rawsys.Close(c.sfd) // its only request (the poll) is back
 	c.sfd = -1
 	s.release(c.d, c.tp, true, c)
 	if !c.retried {
@@ -592,7 +594,7 @@ func (c *uconn) ended(dir int) {
 		// A system call, not IORING_OP_SHUTDOWN: the ring runs that on a worker
 		// thread, after the close of the next pass may have handed the descriptor
 		// number to a new socket.
-		rawShutdown(dst, unix.SHUT_WR)
+		rawsys.Shutdown(dst, unix.SHUT_WR)
 		return
 	}
 	c.s.release(c.d, c.tp, false, c)
