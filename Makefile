@@ -34,4 +34,4 @@ test: deps fmt-check vet
 
 # unit: the fast tests only (no VM, no peers that take long); for a developer loop.
 unit:
-	$(GO) test -short $(PKGS)
+	CI= $(GO) test -short $(PKGS)

@@ -19,7 +19,7 @@
 // (Unknown for a new server), so adding a check to a healthy server does not drain it.
 //
 // keepalived's checkers have no rise counter and go up on one success
-// (../shared/facts/keepalived-anchor.md §1.1); rise/fall here follows HAProxy.
+// (docs/reference.md, keepalived checker defaults); rise/fall here follows HAProxy.
 package checks
 
 import (

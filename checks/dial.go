@@ -43,7 +43,7 @@ func (d *dialer) dial(ctx context.Context, addr netip.AddrPort) (*net.TCPConn, e
 
 // abort closes c, with an RST as set up by the dialer (SO_LINGER 0) instead of a FIN: the
 // check leaves no TIME_WAIT socket behind, which at thousands of checks per second would
-// fill the kernel's TIME_WAIT table (HAProxy does the same; facts/peers-measured.md).
+// fill the kernel's TIME_WAIT table (HAProxy does the same; docs/reference.md, peer figures).
 func abort(c *net.TCPConn) {
 	if !lingerAtDial {
 		_ = c.SetLinger(0)

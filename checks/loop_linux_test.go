@@ -16,7 +16,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/vigil-lb/vigil/internal/testenv"
+	"github.com/vigil-lb/vigil/internal/testing/testenv"
 )
 
 // loopResults collects every probe result of a scheduler, by check ID.

@@ -13,10 +13,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vigil-lb/vigil/internal/testenv"
+	"github.com/vigil-lb/vigil/internal/testing/testenv"
 )
 
-// The MySQL checker is proven against a real MariaDB (facts/mariadb.md), started once per
+// The MySQL checker is proven against a real MariaDB (docs/reference.md, a throw-away MariaDB), started once per
 // package test run by the first test that needs it and killed by TestMain.
 
 const (

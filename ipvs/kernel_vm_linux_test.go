@@ -4,7 +4,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vigil-lb/vigil/internal/vmtest"
+	"github.com/vigil-lb/vigil/internal/testing/vmtest"
 )
 
 // TestKernelVM boots Debian's kernel under qemu once and runs every kernel-IPVS acceptance

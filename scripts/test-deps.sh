@@ -32,6 +32,6 @@ fi
 # The Debian kernel for the IPVS VM (cached; a no-op when present).
 if [ -x scripts/vm-kernel.sh ]; then
 	scripts/vm-kernel.sh
-elif [ -d internal/vmtest/cmd/vmkernel ]; then
-	${GO:-go} run ./internal/vmtest/cmd/vmkernel
+elif [ -d internal/testing/vmtest/cmd/vmkernel ]; then
+	${GO:-go} run ./internal/testing/vmtest/cmd/vmkernel
 fi

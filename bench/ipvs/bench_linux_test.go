@@ -16,9 +16,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vigil-lb/vigil/internal/netlab"
-	"github.com/vigil-lb/vigil/internal/testenv"
-	"github.com/vigil-lb/vigil/internal/vmtest"
+	"github.com/vigil-lb/vigil/internal/testing/netlab"
+	"github.com/vigil-lb/vigil/internal/testing/testenv"
+	"github.com/vigil-lb/vigil/internal/testing/vmtest"
 	"github.com/vigil-lb/vigil/ipvs"
 	"github.com/vigil-lb/vigil/ipvs/ipvstest"
 )

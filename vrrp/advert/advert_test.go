@@ -27,7 +27,7 @@ func unhex(t testing.TB, s string) []byte {
 	return b
 }
 
-// Golden bytes: keepalived 2.2.7 on the wire (facts/vrrp-keepalived.md, testdata/*.pcap).
+// Golden bytes: keepalived 2.2.7 on the wire (docs/reference.md, keepalived on the wire; testdata/*.pcap).
 var golden = []struct {
 	name string
 	src  netip.Addr

@@ -8,8 +8,8 @@ import (
 
 	"github.com/vishvananda/netlink"
 
-	"github.com/vigil-lb/vigil/internal/netlab"
-	"github.com/vigil-lb/vigil/internal/testenv"
+	"github.com/vigil-lb/vigil/internal/testing/netlab"
+	"github.com/vigil-lb/vigil/internal/testing/testenv"
 	"github.com/vigil-lb/vigil/vrrp/vip"
 )
 

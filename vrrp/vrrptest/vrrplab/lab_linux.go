@@ -23,12 +23,12 @@ import (
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 
-	"github.com/vigil-lb/vigil/internal/netlab"
+	"github.com/vigil-lb/vigil/internal/testing/netlab"
 	"github.com/vigil-lb/vigil/vrrp"
 	"github.com/vigil-lb/vigil/vrrp/vrrptest/vrrpd"
 )
 
-// The lab's addresses (facts/vrrp-keepalived.md).
+// The lab's addresses (docs/reference.md, keepalived on the wire).
 var (
 	D1Addr     = netip.MustParsePrefix("198.18.0.11/24")
 	D2Addr     = netip.MustParsePrefix("198.18.0.12/24")
@@ -142,7 +142,7 @@ type KeepalivedConfig struct {
 }
 
 // StartKeepalived runs Debian's keepalived in h as a VRRP-only foreground process with
-// its own pid files (facts/vrrp-keepalived.md).
+// its own pid files (docs/reference.md, keepalived on the wire).
 func (l *Lab) StartKeepalived(h *netlab.Host, kc KeepalivedConfig) *Daemon {
 	l.T.Helper()
 	dir := filepath.Join(l.Dir, h.Name()+"-keepalived-"+fmt.Sprint(time.Now().UnixNano()))

@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vigil-lb/vigil/internal/testenv"
+	"github.com/vigil-lb/vigil/internal/testing/testenv"
 )
 
 // Environment variables understood by Run.
@@ -86,6 +86,7 @@ func runGuest(t *testing.T, tests map[string]func(t *testing.T)) {
 
 func runHost(t *testing.T, opts Options) {
 	t.Helper()
+	testenv.Short(t, "boots a VM")
 	qemu, err := exec.LookPath("qemu-system-x86_64")
 	testenv.Require(t, err == nil, "vmtest needs qemu-system-x86_64 (apt-get install qemu-system-x86): %v", err)
 	busybox, err := findStaticBusybox()

@@ -21,6 +21,8 @@ import (
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
+
+	"github.com/vigil-lb/vigil/internal/testing/testenv"
 )
 
 // NetnsDir is where named namespaces are bind-mounted, as iproute2 does, so that
@@ -65,6 +67,7 @@ type Iface struct {
 // (or CAP_SYS_ADMIN and CAP_NET_ADMIN); callers should check with testenv first.
 func New(t testing.TB) *Lab {
 	t.Helper()
+	testenv.Short(t, "builds a network-namespace lab")
 	sweepOnce.Do(sweepStale)
 	// The tag starts with our PID so a later run can tell a namespace left behind by a
 	// killed test process from one in use. math/rand, not crypto/rand: getrandom(2) can

@@ -15,8 +15,8 @@ import (
 	"time"
 
 	"github.com/moby/ipvs"
-	"github.com/vigil-lb/vigil/internal/netlab"
-	"github.com/vigil-lb/vigil/internal/vmtest"
+	"github.com/vigil-lb/vigil/internal/testing/netlab"
+	"github.com/vigil-lb/vigil/internal/testing/vmtest"
 	"github.com/vishvananda/netlink"
 )
 
@@ -25,7 +25,7 @@ import (
 // through modprobe, and netlab namespaces passing TCP.
 func TestVMSmoke(t *testing.T) {
 	opts := vmtest.Options{
-		Binaries:     map[string]string{"vmkernel": "github.com/vigil-lb/vigil/internal/vmtest/cmd/vmkernel"},
+		Binaries:     map[string]string{"vmkernel": "github.com/vigil-lb/vigil/internal/testing/vmtest/cmd/vmkernel"},
 		HostBinaries: []string{"ipvsadm", "nft", "iptables"},
 		Files:        map[string]string{"/etc/smoke/marker": "testdata/fuzz/FuzzGuestReport/marker"},
 	}

@@ -5,7 +5,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/vigil-lb/vigil/internal/vmtest"
+	"github.com/vigil-lb/vigil/internal/testing/vmtest"
 )
 
 func TestCheckPVH(t *testing.T) {

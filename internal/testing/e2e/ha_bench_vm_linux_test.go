@@ -14,8 +14,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vigil-lb/vigil/internal/netlab"
-	"github.com/vigil-lb/vigil/internal/vmtest"
+	"github.com/vigil-lb/vigil/internal/testing/netlab"
+	"github.com/vigil-lb/vigil/internal/testing/vmtest"
 	"github.com/vigil-lb/vigil/vrrp/vrrptest/vrrplab"
 )
 

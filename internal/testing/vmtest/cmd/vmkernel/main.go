@@ -24,7 +24,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/vigil-lb/vigil/internal/vmtest"
+	"github.com/vigil-lb/vigil/internal/testing/vmtest"
 )
 
 // rootModules are the modules the guest loads at boot; their dependencies are added from

@@ -20,9 +20,9 @@ import (
 
 	"github.com/vishvananda/netlink"
 
-	"github.com/vigil-lb/vigil/internal/netlab"
+	"github.com/vigil-lb/vigil/internal/testing/netlab"
 	"github.com/vigil-lb/vigil/internal/status"
-	"github.com/vigil-lb/vigil/internal/vmtest"
+	"github.com/vigil-lb/vigil/internal/testing/vmtest"
 )
 
 // TestHAPairVM runs the HA director pair of examples/ha-pair end to end in one VM boot:
