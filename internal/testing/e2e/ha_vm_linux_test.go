@@ -20,8 +20,8 @@ import (
 
 	"github.com/vishvananda/netlink"
 
-	"github.com/vigil-lb/vigil/internal/testing/netlab"
 	"github.com/vigil-lb/vigil/internal/status"
+	"github.com/vigil-lb/vigil/internal/testing/netlab"
 	"github.com/vigil-lb/vigil/internal/testing/vmtest"
 )
 

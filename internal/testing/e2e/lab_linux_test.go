@@ -17,8 +17,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vigil-lb/vigil/internal/testing/netlab"
 	"github.com/vigil-lb/vigil/internal/status"
+	"github.com/vigil-lb/vigil/internal/testing/netlab"
 	"github.com/vigil-lb/vigil/ipvs"
 )
 
