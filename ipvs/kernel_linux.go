@@ -28,9 +28,10 @@ var (
 	_ SyncDaemons = (*Kernel)(nil)
 )
 
-// OpenKernel opens the IPVS table of opts.Netns. It tries `modprobe ip_vs`, then requires
-// /proc/net/ip_vs in that namespace and the IPVS generic-netlink family; the error then
-// wraps ErrUnavailable.
+// OpenKernel opens the IPVS table of opts.Netns. Dialling resolves the IPVS
+// generic-netlink family, which loads ip_vs even without CAP_SYS_MODULE (ipvsnl.Dial);
+// if the family is still missing it tries `modprobe ip_vs` and dials again. Then it
+// requires /proc/net/ip_vs in that namespace. The error then wraps ErrUnavailable.
 func OpenKernel(opts KernelOptions) (*Kernel, error) {
 	if opts.Deadline <= 0 {
 		opts.Deadline = DefaultDeadline
@@ -39,22 +40,21 @@ func OpenKernel(opts KernelOptions) (*Kernel, error) {
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	if !opts.NoModprobe {
+	cfg := &ipvsnl.Config{NetNS: opts.Netns, Timeout: opts.Deadline, Logger: log}
+	c, err := ipvsnl.Dial(cfg)
+	if errors.Is(err, ipvsnl.ErrNoFamily) && !opts.NoModprobe {
 		modprobe(log)
+		c, err = ipvsnl.Dial(cfg)
 	}
-	if _, err := procIPVSHeader(opts.Netns); err != nil {
-		return nil, err
-	}
-	c, err := ipvsnl.Dial(&ipvsnl.Config{NetNS: opts.Netns, Timeout: opts.Deadline, Logger: log})
 	if errors.Is(err, ipvsnl.ErrNoFamily) {
-		return nil, fmt.Errorf("%w (generic netlink family IPVS: %v): %s", ErrUnavailable, err, unavailableHint)
+		return nil, fmt.Errorf("%w (no generic netlink family IPVS, and the kernel could not load ip_vs): %s", ErrUnavailable, unavailableHint)
 	}
 	if err != nil {
-		ns := opts.Netns
-		if ns == "" {
-			ns = "the current namespace"
-		}
-		return nil, fmt.Errorf("open IPVS netlink socket in %s: %w", ns, err)
+		return nil, fmt.Errorf("open the kernel IPVS table: %w", err)
+	}
+	if _, err := procIPVSHeader(opts.Netns); err != nil {
+		c.Close()
+		return nil, err
 	}
 	return &Kernel{opts: opts, c: c}, nil
 }

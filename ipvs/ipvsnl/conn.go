@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"sync"
@@ -22,7 +23,8 @@ const DefaultTimeout = 5 * time.Second
 // had to discard its socket.
 var ErrClosed = errors.New("IPVS netlink connection is closed")
 
-// ErrNoFamily means the kernel has no IPVS generic-netlink family: ip_vs is not loaded.
+// ErrNoFamily means the kernel has no IPVS generic-netlink family: ip_vs is not loaded,
+// and the lookup could not load it.
 var ErrNoFamily = errors.New("no IPVS generic netlink family")
 
 // Config configures Dial and New.
@@ -64,7 +66,13 @@ type Conn struct {
 }
 
 // Dial opens a generic-netlink socket in cfg.NetNS (nil cfg: defaults) and resolves the
-// IPVS family on it. An error wrapping ErrNoFamily means the kernel has no IPVS.
+// IPVS family on it. The lookup is what makes IPVS usable where `modprobe ip_vs` is not:
+// the kernel answers a lookup of a family nobody has registered by loading the module
+// that declares it (genetlink's ctrl_getfamily calls request_module("net-pf-16-proto-16-
+// family-IPVS"), an alias of ip_vs), with the kernel's own privileges, so a director
+// without CAP_SYS_MODULE gets ip_vs loaded as `ipvsadm -Ln` does (docs/reference.md, IPVS
+// detection). The timeout covers the loading too. An error wrapping ErrNoFamily means the
+// family does not exist after that.
 func Dial(cfg *Config) (*Conn, error) {
 	c := newConn(cfg)
 	var netns string
@@ -115,6 +123,10 @@ func dialNetns(path string) (*genetlink.Conn, error) {
 	if path != "" {
 		f, err := os.Open(path)
 		if err != nil {
+			var pe *fs.PathError
+			if errors.As(err, &pe) {
+				err = pe.Err
+			}
 			return nil, fmt.Errorf("open network namespace %s: %w", path, err)
 		}
 		defer f.Close()
@@ -122,7 +134,10 @@ func dialNetns(path string) (*genetlink.Conn, error) {
 	}
 	gc, err := genetlink.Dial(&cfg)
 	if err != nil {
-		return nil, fmt.Errorf("open generic netlink socket: %w", err)
+		if path == "" {
+			return nil, fmt.Errorf("open generic netlink socket: %w", err)
+		}
+		return nil, fmt.Errorf("open generic netlink socket in %s: %w", path, err)
 	}
 	// The kernel's message and the offending attribute with an errno, where the kernel
 	// has them; a kernel without the option (before 4.12) answers with the errno alone.
