@@ -32,6 +32,11 @@ const (
 	listPairs = 5                  // listing pairs per repetition
 	listEnv   = "VIGIL_BENCH_LIST" // re-exec: list the table of $VIGIL_BENCH_NETNS as -Sn
 	netnsEnv  = "VIGIL_BENCH_NETNS"
+	// baselineEnv names a test binary of this benchmark built from other code (an older
+	// commit), copied into the guest: its lister runs beside vigil's and ipvsadm's in
+	// every listing round, so a before/after comparison shares the boot and the load.
+	baselineEnv   = "VIGIL_BENCH_BASELINE"
+	baselineGuest = "/usr/local/bin/ipvsbench-baseline"
 )
 
 // TestMain lets the benchmark run this binary as a separate process that lists the table,
@@ -65,8 +70,11 @@ func TestBenchIPVS(t *testing.T) {
 	if !vmtest.InGuest() && os.Getenv("VIGIL_BENCH") != "1" {
 		t.Skip("benchmark: run with VIGIL_BENCH=1")
 	}
-	vmtest.Run(t, vmtest.Options{HostBinaries: []string{"ipvsadm"}, Timeout: 20 * time.Minute, Memory: 2048},
-		map[string]func(*testing.T){"bench": benchInGuest})
+	opts := vmtest.Options{HostBinaries: []string{"ipvsadm"}, Timeout: 20 * time.Minute, Memory: 2048}
+	if b := os.Getenv(baselineEnv); b != "" && !vmtest.InGuest() {
+		opts.Files = map[string]string{baselineGuest: b}
+	}
+	vmtest.Run(t, opts, map[string]func(*testing.T){"bench": benchInGuest})
 }
 
 // desired is nServices TCP services with nDests NAT destinations each.
@@ -144,7 +152,9 @@ func benchInGuest(t *testing.T) {
 	want := desired()
 	rs := rules(want)
 
-	var restoreV, restoreA, listV, listA, listVin []time.Duration
+	_, err := os.Stat(baselineGuest)
+	haveBase := err == nil
+	var restoreV, restoreA, listV, listA, listB, listVin []time.Duration
 	var editV []time.Duration
 	var editA []time.Duration
 	var editsWritten int
@@ -219,8 +229,8 @@ func benchInGuest(t *testing.T) {
 		}
 		listVin = append(listVin, time.Since(start))
 		self, _ := os.Executable()
-		listVigil := func() time.Duration {
-			cmd := hv.Command(ctx, self)
+		lister := func(bin string) time.Duration {
+			cmd := hv.Command(ctx, bin)
 			cmd.Env = append(os.Environ(), listEnv+"=1", netnsEnv+"="+hv.Path())
 			var out, errb bytes.Buffer
 			cmd.Stdout, cmd.Stderr = &out, &errb
@@ -230,19 +240,22 @@ func benchInGuest(t *testing.T) {
 			}
 			d := time.Since(start)
 			if n := strings.Count(out.String(), "\n"); n != nServices*(nDests+1) {
-				t.Fatalf("vigil listed %d lines", n)
+				t.Fatalf("%s listed %d lines", bin, n)
 			}
 			return d
 		}
-		// Listing is cheap to repeat: listPairs back-to-back pairs, alternating who goes
-		// first, so that host noise hits both sides alike.
+		// Listing is cheap to repeat: listPairs back-to-back rounds, rotating who goes
+		// first, so that host noise hits every side alike.
+		round := []func(){
+			func() { listV = append(listV, lister(self)) },
+			func() { listA = append(listA, runIPVSAdm(t, ha, nil, "-Sn")) },
+		}
+		if haveBase {
+			round = append(round, func() { listB = append(listB, lister(baselineGuest)) })
+		}
 		for i := range listPairs {
-			if i%2 == 0 {
-				listV = append(listV, listVigil())
-				listA = append(listA, runIPVSAdm(t, ha, nil, "-Sn"))
-			} else {
-				listA = append(listA, runIPVSAdm(t, ha, nil, "-Sn"))
-				listV = append(listV, listVigil())
+			for j := range round {
+				round[(i+j)%len(round)]()
 			}
 		}
 		k.Close()
@@ -278,4 +291,9 @@ func benchInGuest(t *testing.T) {
 	t.Logf("RESULT list %d entries: vigil process median %s %v (in-process %s); ipvsadm -Sn median %s %v; ratio %.2f",
 		nServices*(nDests+1), ms(median(listV)), listV, ms(median(listVin)), ms(median(listA)), listA,
 		median(listV).Seconds()/median(listA).Seconds())
+	if haveBase {
+		t.Logf("RESULT list %d entries, baseline build: median %s %v; per-round ratios vigil/baseline %v (median %.2f), baseline/ipvsadm %v (median %.2f); vigil/ipvsadm in the same rounds median %.2f",
+			nServices*(nDests+1), ms(median(listB)), listB, ratios(listV, listB), medianRatio(listV, listB),
+			ratios(listB, listA), medianRatio(listB, listA), medianRatio(listV, listA))
+	}
 }

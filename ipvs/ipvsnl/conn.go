@@ -117,9 +117,16 @@ func newConn(cfg *Config) *Conn {
 	return c
 }
 
+// recvBuffer is the receive buffer of a socket. One recvmsg reads a whole datagram into
+// it, where mdlayher/netlink would otherwise peek at each datagram's size first (a second
+// system call per datagram); and the kernel sizes a dump's datagrams by the largest buffer
+// the reader has offered, up to 32 KiB, so a 4 KiB peek buffer would also mean eight times
+// as many datagrams (net/netlink/af_netlink.c, netlink_recvmsg and netlink_dump).
+const recvBuffer = 64 << 10
+
 // dialNetns opens a generic-netlink socket in the network namespace at path ("" = here).
 func dialNetns(path string) (*genetlink.Conn, error) {
-	var cfg netlink.Config
+	cfg := netlink.Config{MessageBufferSize: recvBuffer}
 	if path != "" {
 		f, err := os.Open(path)
 		if err != nil {
