@@ -18,7 +18,7 @@ import (
 // Defaults and limits of check blocks.
 const (
 	DefaultCheckInterval = 2 * time.Second
-	DefaultCheckTimeout  = 1 * time.Second
+	DefaultCheckTimeout  = 1 * time.Second // or the interval, when that is shorter
 	DefaultRise          = 2
 	DefaultFall          = 3
 	DefaultMaxBodyBytes  = 1 << 20
@@ -108,6 +108,9 @@ func (d *decoder) decodeCheck(b *hcl.Block, rs *RealServer) *Check {
 		if v, ok := d.duration(a, time.Millisecond, time.Hour); ok {
 			c.Timeout = v
 		}
+	} else {
+		// The default fits any interval: interval = "500ms" alone is a valid check.
+		c.Timeout = min(DefaultCheckTimeout, c.Interval)
 	}
 	// A probe must end before the next one starts, so probes never pile up.
 	if c.Timeout > c.Interval {

@@ -259,7 +259,8 @@ type RealServer struct {
 	LowerThreshold uint32     `json:"lower_threshold"` // 0: none
 	Checks         []*Check   `json:"checks"`
 
-	DeclRange hcl.Range `json:"-"`
+	DeclRange    hcl.Range `json:"-"`
+	AddressRange hcl.Range `json:"-"` // the address attribute's value
 }
 
 // CheckKind names a health checker.

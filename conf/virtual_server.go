@@ -340,6 +340,11 @@ func (d *decoder) realServerAddress(a *hcl.Attribute, vs *VirtualServer, rs *Rea
 		}
 	}
 	rs.Address = netip.AddrPortFrom(ip, uint16(port))
+	rs.AddressRange = rng
+	if !vs.IsFWMark() && rs.Address == vs.Address {
+		d.errorf(rng, "Real server is its own virtual server",
+			"Real server %q has the virtual server's own address %s: every connection would come back to the virtual server. Give the address of a server behind it.", rs.Name, fmtAddr(rs.Address))
+	}
 }
 
 func (d *decoder) decodeSorryServer(a *hcl.Attribute, vs *VirtualServer, rss map[netip.AddrPort]*RealServer) {
@@ -361,11 +366,50 @@ func (d *decoder) decodeSorryServer(a *hcl.Attribute, vs *VirtualServer, rss map
 		return
 	}
 	ap := netip.AddrPortFrom(ip, uint16(port))
+	if !vs.IsFWMark() && ap == vs.Address {
+		d.errorf(rng, "Sorry server is its own virtual server",
+			"sorry_server %s is the virtual server's own address: every connection would come back to it.", fmtAddr(ap))
+		return
+	}
 	if rs, ok := rss[ap]; ok {
 		d.errorf(rng, "Invalid sorry_server", "sorry_server %s is also real server %q; it must be a separate server.", fmtAddr(ap), rs.Name)
 		return
 	}
 	vs.SorryServer = ap
+}
+
+// checkLoops refuses, where the userspace proxy may carry the traffic (dataplane
+// userspace, or auto on a host without IPVS), a real server or sorry server that is
+// another virtual server: the proxy listens on that address itself, so two such services
+// can send each connection round between them for ever.
+func (d *decoder) checkLoops(cfg *Config) {
+	if cfg.Global.Dataplane == DataplaneKernel {
+		return
+	}
+	type listener struct {
+		proto Protocol
+		addr  netip.AddrPort
+	}
+	own := map[listener]*VirtualServer{}
+	for _, vs := range cfg.VirtualServers {
+		if !vs.IsFWMark() && vs.Address.IsValid() {
+			own[listener{vs.Protocol, vs.Address}] = vs
+		}
+	}
+	for _, vs := range cfg.VirtualServers {
+		for _, rs := range vs.RealServers {
+			if other, ok := own[listener{vs.Protocol, rs.Address}]; ok && other != vs {
+				d.errorf(rs.AddressRange, "Real server is a virtual server",
+					"Real server %q of %q is virtual server %q (%s), which the userspace data plane (dataplane = %q) listens on itself: connections could go round between the two. Give the address of a server behind it, or set dataplane = \"kernel\".",
+					rs.Name, vs.Name, other.Name, fmtAddr(rs.Address), cfg.Global.Dataplane)
+			}
+		}
+		if other, ok := own[listener{vs.Protocol, vs.SorryServer}]; ok && vs.SorryServer.IsValid() && other != vs {
+			d.errorf(vs.DeclRange, "Sorry server is a virtual server",
+				"The sorry_server of %q is virtual server %q (%s), which the userspace data plane (dataplane = %q) listens on itself. Give the address of a server behind it, or set dataplane = \"kernel\".",
+				vs.Name, other.Name, fmtAddr(vs.SorryServer), cfg.Global.Dataplane)
+		}
+	}
 }
 
 // checkVirtualServerKeys rejects two services the kernel would see as one.
