@@ -128,7 +128,7 @@ func TestQuickstartUnprivileged(t *testing.T) {
 		s, err := demoStatus(listen)
 		if err == nil && len(s.VirtualServers) == 1 {
 			r := s.VirtualServers[0].RealServers[0]
-			if r.Name == "rs1" && r.Health == "down" && r.AppliedWeight == 0 {
+			if r.Name == "rs1" && r.Health == "down" && r.AppliedWeight != nil && *r.AppliedWeight == 0 {
 				if s.Dataplane != "userspace" {
 					t.Errorf("dataplane = %q, want userspace", s.Dataplane)
 				}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/vigil-lb/vigil/checks"
 	"github.com/vigil-lb/vigil/conf"
+	"github.com/vigil-lb/vigil/internal/status"
 	"github.com/vigil-lb/vigil/ipvs"
 )
 
@@ -175,14 +176,16 @@ func (d *Director) reload(ctx, runCtx context.Context, cfg *conf.Config) error {
 	now := d.o.Now()
 	d.config.LastReloadAt = now
 	d.config.LastReloadDiff = diff
+	ok := err == nil
+	d.config.LastReloadOK = &ok
 	if err != nil {
 		d.config.ReloadsFailed++
-		d.config.LastReloadOK = false
+		d.config.LastReloadResult = status.ReloadPartial
 		d.config.LastReloadErr = err.Error()
 		d.log.Error("reload applied with errors; the next resync retries the table", "err", err)
 	} else {
 		d.config.ReloadsOK++
-		d.config.LastReloadOK = true
+		d.config.LastReloadResult = status.ReloadApplied
 		d.config.LastReloadErr = ""
 	}
 	d.config.Generation++
@@ -197,13 +200,16 @@ func (d *Director) reload(ctx, runCtx context.Context, cfg *conf.Config) error {
 }
 
 // ReloadFailed records a reload that never reached the director (the file did not
-// validate): everything keeps running as it was.
+// validate): everything keeps running as it was. err's text is what /status and
+// `vigil reload` show: the caller bounds it.
 func (d *Director) ReloadFailed(err error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	ok := false
 	d.config.ReloadsFailed++
 	d.config.LastReloadAt = d.o.Now()
-	d.config.LastReloadOK = false
+	d.config.LastReloadOK = &ok
+	d.config.LastReloadResult = status.ReloadRejected
 	d.config.LastReloadErr = err.Error()
 	d.config.LastReloadDiff = nil
 }

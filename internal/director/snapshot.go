@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"os"
 	"sort"
 	"time"
 
@@ -31,6 +32,7 @@ func (d *Director) Snapshot() status.Snapshot {
 	}
 	snap := status.Snapshot{
 		Version:   d.o.Version,
+		PID:       os.Getpid(),
 		Dataplane: d.o.Dataplane,
 		Started:   d.started,
 		Config:    d.config,
@@ -110,11 +112,12 @@ func (d *Director) Snapshot() status.Snapshot {
 				Forwarding:       string(rs.Forwarding),
 				Health:           st.health.String(),
 				ConfiguredWeight: rs.Weight,
-				DynamicWeight:    st.dynamic,
-				AppliedWeight:    -1,
+			}
+			if st.dynamic >= 0 {
+				r.DynamicWeight = &st.dynamic
 			}
 			if dst, ok := dests[rs.Address]; ok {
-				r.InTable, r.AppliedWeight = true, dst.Weight
+				r.InTable, r.AppliedWeight = true, &dst.Weight
 				r.ActiveConns, r.InactiveConns = dst.ActiveConns, dst.InactiveConns
 				r.Stats = stats(dst.Stats)
 			}
@@ -125,9 +128,9 @@ func (d *Director) Snapshot() status.Snapshot {
 		}
 		if p.sorry {
 			r := status.RealServer{Name: "sorry_server", Address: vs.SorryServer.String(), Sorry: true,
-				Forwarding: string(vs.Forwarding), Health: "up", ConfiguredWeight: 1, DynamicWeight: -1, AppliedWeight: -1}
+				Forwarding: string(vs.Forwarding), Health: "up", ConfiguredWeight: 1}
 			if dst, ok := dests[vs.SorryServer]; ok {
-				r.InTable, r.AppliedWeight = true, dst.Weight
+				r.InTable, r.AppliedWeight = true, &dst.Weight
 				r.ActiveConns, r.InactiveConns = dst.ActiveConns, dst.InactiveConns
 				r.Stats = stats(dst.Stats)
 			}

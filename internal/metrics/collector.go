@@ -171,8 +171,8 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 			gauge(c.rsHealthy, b2f(rs.Health == "up"), vs.Name, rs.Name)
 			gauge(c.rsWeight, float64(rs.ConfiguredWeight), vs.Name, rs.Name)
 			gauge(c.rsInTable, b2f(rs.InTable), vs.Name, rs.Name)
-			if rs.InTable && rs.AppliedWeight >= 0 {
-				gauge(c.rsAppliedWeight, float64(rs.AppliedWeight), vs.Name, rs.Name)
+			if rs.InTable && rs.AppliedWeight != nil {
+				gauge(c.rsAppliedWeight, float64(*rs.AppliedWeight), vs.Name, rs.Name)
 			}
 			if rs.InTable {
 				l := append(append([]string{vs.Name, rs.Name}, svc...), remoteLabelValues(rs.Address)...)
@@ -220,9 +220,9 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	counter(c.reloads, cs.ReloadsFailed, "failure")
 	// Before any reload the initial load stands in for the last one: the daemon would not be
 	// running had it failed, and an absent series would break "time since reload" alerts.
-	lastAt, lastOK := cs.LastReloadAt, cs.LastReloadOK
+	lastAt, lastOK := cs.LastReloadAt, cs.LastReloadOK == nil || *cs.LastReloadOK
 	if lastAt.IsZero() {
-		lastAt, lastOK = cs.LoadedAt, true
+		lastAt = cs.LoadedAt
 	}
 	if !lastAt.IsZero() {
 		gauge(c.lastReloadTime, unixSeconds(lastAt))

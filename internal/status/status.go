@@ -9,6 +9,7 @@ import (
 // Snapshot is everything an operator can ask a running vigil. It never holds a secret.
 type Snapshot struct {
 	Version        string          `json:"version"`
+	PID            int             `json:"pid,omitempty"` // of `vigil run`, for `vigil reload -f`
 	RouterID       string          `json:"router_id"`
 	Dataplane      string          `json:"dataplane"` // "kernel" or "userspace"
 	Started        time.Time       `json:"started"`
@@ -21,18 +22,30 @@ type Snapshot struct {
 
 // ConfigStatus describes the loaded configuration and the reloads.
 type ConfigStatus struct {
-	Path           string    `json:"path"`
-	Generation     uint64    `json:"generation"` // 1 after the first load, +1 per successful reload
-	LoadedAt       time.Time `json:"loaded_at"`
-	ReloadsOK      uint64    `json:"reloads_ok"`
-	ReloadsFailed  uint64    `json:"reloads_failed"`
-	LastReloadAt   time.Time `json:"last_reload_at,omitzero"`
-	LastReloadOK   bool      `json:"last_reload_ok"`
-	LastReloadErr  string    `json:"last_reload_error,omitempty"`
-	LastReloadDiff []string  `json:"last_reload_diff,omitempty"`
+	Path          string    `json:"path"`
+	Generation    uint64    `json:"generation"` // 1 after the first load, +1 per successful reload
+	LoadedAt      time.Time `json:"loaded_at"`
+	ReloadsOK     uint64    `json:"reloads_ok"`
+	ReloadsFailed uint64    `json:"reloads_failed"`
+	// The last reload: all absent before the first one.
+	LastReloadAt time.Time `json:"last_reload_at,omitzero"`
+	LastReloadOK *bool     `json:"last_reload_ok,omitempty"`
+	// LastReloadResult is ReloadApplied, ReloadPartial or ReloadRejected.
+	LastReloadResult string `json:"last_reload_result,omitempty"`
+	// LastReloadErr is why the last reload failed: for a rejected file, its diagnostics as
+	// `vigil check` prints them (at most 50, lines cut at 200 characters, no secret).
+	LastReloadErr  string   `json:"last_reload_error,omitempty"`
+	LastReloadDiff []string `json:"last_reload_diff,omitempty"`
 	// LastReloadDuration is how long applying the last reload took (validation excluded).
 	LastReloadDuration time.Duration `json:"last_reload_duration_ns"`
 }
+
+// Results of a reload (ConfigStatus.LastReloadResult).
+const (
+	ReloadApplied  = "applied"             // the new configuration runs
+	ReloadPartial  = "applied_with_errors" // it runs, but the table refused some writes (the next resync retries them)
+	ReloadRejected = "rejected"            // it did not validate; the old one keeps running
+)
 
 // IPVSCounters count the director's writes to its table and the drift it repaired.
 type IPVSCounters struct {
@@ -72,8 +85,8 @@ type RealServer struct {
 	Forwarding       string  `json:"forwarding"` // nat | dr | tun
 	Health           string  `json:"health"`     // up | down | unknown
 	ConfiguredWeight int     `json:"configured_weight"`
-	DynamicWeight    int     `json:"dynamic_weight"` // -1 unless an exec check set one
-	AppliedWeight    int     `json:"applied_weight"` // the weight in the table, -1 if absent
+	DynamicWeight    *int    `json:"dynamic_weight,omitempty"` // set only by an exec check with dynamic_weight
+	AppliedWeight    *int    `json:"applied_weight,omitempty"` // the weight in the table; absent when it is not there
 	InTable          bool    `json:"in_table"`
 	Sorry            bool    `json:"sorry_server,omitempty"`
 	ActiveConns      uint32  `json:"active_connections"`
