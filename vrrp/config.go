@@ -28,6 +28,9 @@ type Config struct {
 	// VIPs are the virtual addresses with their prefix length, all of one family; the
 	// family of the first selects IPv4 or IPv6 (v3 only).
 	VIPs []netip.Prefix
+	// VIPDevices put some of VIPs on another interface or give them a label
+	// (keepalived's dev and label); the others go on Interface.
+	VIPDevices []VIPDevice
 	// UnicastSrc and UnicastPeers replace multicast when UnicastPeers is not empty.
 	UnicastSrc   netip.Addr
 	UnicastPeers []netip.Addr
@@ -145,6 +148,7 @@ func (c *Config) Validate() error {
 		}
 	}
 	errs = append(errs, c.Auth.validate(c)...)
+	c.validateDevices(bad)
 	for _, t := range c.Tracks {
 		if t.Weight < -254 || t.Weight > 254 {
 			bad("track %q: weight %d outside -254..254", t.Name, t.Weight)
