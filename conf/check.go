@@ -431,13 +431,21 @@ func (d *decoder) decodeMySQL(b *hcl.Block, at hcl.Attributes) *MySQLCheck {
 		}
 	}
 	if a := at["query"]; a != nil {
-		if s, ok := d.nonEmpty(a); ok {
-			m.Query = s
+		// query = "" means: log in and ping, run nothing.
+		if s, ok := d.str(a); ok {
+			m.Query = strings.TrimSpace(s)
 		}
 	}
 	if a := at["expect"]; a != nil {
 		if s, ok := d.str(a); ok {
-			m.Expect = s
+			switch {
+			case s == "":
+				d.errorf(a.Expr.Range(), "Empty value", "expect must not be empty: omit it to accept any successful query.")
+			case m.Query == "":
+				d.errorf(a.Expr.Range(), "Expect without a query", "expect compares the result of query, and query is empty (log in and ping only).")
+			default:
+				m.Expect = s
+			}
 		}
 	}
 	return m

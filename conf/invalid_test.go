@@ -126,6 +126,8 @@ func TestInvalid(t *testing.T) {
 		{"vrid 256", "vrrp_instance \"VI_1\" {\n  interface = \"eth0\"\n  virtual_router_id = 256\n  virtual_ipaddresses = [\"198.18.0.254\"]\n}\n", "virtual_router_id must be in 1..255", "3:23"},
 		{"priority 0", vi("  priority = 0"), "priority must be in 1..255", "5:14"},
 		{"accept false", vi("  accept = false"), "accept = false is not supported", "5:12"},
+		{"mysql empty expect", chk("mysql", "      user = \"m\"\n      expect = \"\""), "omit it to accept any successful query", "8:16"},
+		{"mysql expect without query", chk("mysql", "      user = \"m\"\n      query = \"\"\n      expect = \"1\""), "Expect without a query", "9:16"},
 		{"mysql tls preferred", chk("mysql", "      user = \"m\"\n      tls = \"preferred\""), `Invalid value`, "8:13"},
 		{"priority 255", vi("  priority = 255"), "address owner", "5:14"},
 		{"version 4", vi("  version = 4"), "version must be in 2..3", "5:13"},

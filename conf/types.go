@@ -364,7 +364,9 @@ type MySQLCheck struct {
 	Password Secret   `json:"password"`
 	Database string   `json:"database"`
 	TLS      MySQLTLS `json:"tls"`
-	Query    string   `json:"query"` // default "SELECT 1"
+	// Query runs after the login and must succeed; default "SELECT 1"; "" logs in and
+	// pings only.
+	Query string `json:"query"`
 	// Expect must equal the first column of the first row (as text); "": any successful
 	// query passes.
 	Expect string `json:"expect"`

@@ -41,9 +41,11 @@ var (
 	_ SyncDaemons = (*Kernel)(nil)
 )
 
-// OpenKernel opens the IPVS table of opts.Netns. It tries `modprobe ip_vs`, then requires
-// /proc/net/ip_vs in that namespace, because moby/ipvs on a kernel without IPVS accepts
-// every call and does nothing (moby/ipvs#27). The error then wraps ErrUnavailable.
+// OpenKernel opens the IPVS table of opts.Netns. It resolves the IPVS generic-netlink
+// family first, which loads ip_vs even without CAP_SYS_MODULE (resolveIPVSFamily), tries
+// `modprobe ip_vs` if the family is still missing, then requires /proc/net/ip_vs in that
+// namespace, because moby/ipvs on a kernel without IPVS accepts every call and does
+// nothing (moby/ipvs#27). The error then wraps ErrUnavailable.
 func OpenKernel(opts KernelOptions) (*Kernel, error) {
 	if opts.Deadline <= 0 {
 		opts.Deadline = DefaultDeadline
@@ -52,8 +54,13 @@ func OpenKernel(opts KernelOptions) (*Kernel, error) {
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	if !opts.NoModprobe {
+	err := resolveIPVSFamily(opts.Netns, opts.Deadline)
+	if errors.Is(err, ErrUnavailable) && !opts.NoModprobe {
 		modprobe(log)
+		err = resolveIPVSFamily(opts.Netns, opts.Deadline)
+	}
+	if err != nil {
+		return nil, err
 	}
 	if _, err := procIPVSHeader(opts.Netns); err != nil {
 		return nil, err

@@ -29,7 +29,7 @@ func TestOpenKernelUnavailable(t *testing.T) {
 	if !errors.Is(err, ErrUnavailable) {
 		t.Fatalf("err = %v, want ErrUnavailable", err)
 	}
-	want := `kernel IPVS is not available (/proc/net/ip_vs missing): load the ip_vs module (modprobe ip_vs) or set dataplane = "userspace"`
+	want := `kernel IPVS is not available (no generic netlink family IPVS, and the kernel could not load ip_vs): load the ip_vs module as root (modprobe ip_vs; at every boot: ip_vs in /etc/modules-load.d/)`
 	if err.Error() != want {
 		t.Errorf("err = %q\nwant  %q", err, want)
 	}

@@ -40,6 +40,8 @@ type Config struct {
 	// the addresses go at once (the RFC's and keepalived's behaviour) and clients see
 	// nothing answer for the backup's skew time.
 	Handover bool
+	// Auth is the VRRPv2 authentication (keepalived's PASS or AH); none by default.
+	Auth Auth
 }
 
 // GARPConfig says how a new master announces its addresses. Zero values take
@@ -131,6 +133,7 @@ func (c *Config) Validate() error {
 			bad("unicast peer %s: not of the family of the virtual addresses", p)
 		}
 	}
+	errs = append(errs, c.Auth.validate(c)...)
 	for _, t := range c.Tracks {
 		if t.Weight < -254 || t.Weight > 254 {
 			bad("track %q: weight %d outside -254..254", t.Name, t.Weight)

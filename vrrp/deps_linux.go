@@ -17,6 +17,9 @@ func OpenLinux(cfg Config, logger *slog.Logger) (Deps, error) {
 	tr, err := transport.Open(transport.Config{
 		Interface: cfg.Interface, IPv6: cfg.family6(),
 		UnicastSrc: cfg.UnicastSrc, UnicastPeers: cfg.UnicastPeers,
+		// Every v2 instance listens for AH, so that a peer whose authentication differs
+		// is counted as such, not missed (keepalived's AH goes to protocol 51 only).
+		AH: cfg.Version == 2 && !cfg.family6(),
 	})
 	if err != nil {
 		return Deps{}, fmt.Errorf("vrrp instance %q: %w", cfg.Name, err)

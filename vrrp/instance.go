@@ -382,6 +382,7 @@ type runner struct {
 	fault    bool // ownFault or the sync group's
 	garpAt   time.Time
 	refresh  time.Time
+	auth     authState
 }
 
 func (r *runner) nextDeadline() time.Time {
@@ -453,6 +454,10 @@ func (r *runner) step(ev fsm.Event, now time.Time) {
 func (r *runner) send(prio uint8) {
 	in := r.in
 	a := advert.Advert{Version: in.cfg.Version, VRID: in.cfg.VRID, Priority: prio, Interval: in.cfg.Interval, Addrs: in.vips}
+	in.cfg.Auth.stamp(&a)
+	if in.cfg.Auth.Type == advert.AuthAH {
+		r.auth.nextAH()
+	}
 	dsts := in.cfg.UnicastPeers
 	if len(dsts) == 0 {
 		dsts = []netip.Addr{advert.Group4}
@@ -463,7 +468,7 @@ func (r *runner) send(prio uint8) {
 	for _, dst := range dsts {
 		msg, err := a.Marshal(r.src, dst)
 		if err == nil {
-			err = in.deps.Transport.Send(msg, dst)
+			err = r.transmit(msg, dst)
 		}
 		if err != nil {
 			in.log.Warn("send advert", "dst", dst, "err", err)
@@ -503,6 +508,9 @@ func (r *runner) receive(p Packet, now time.Time) {
 		return // our own advert looped back
 	}
 	a, reason := r.check(p)
+	if reason == reasonNotVRRP {
+		return
+	}
 	in.mu.Lock()
 	if reason != "" {
 		in.st.Invalid[reason]++
@@ -538,7 +546,11 @@ func (r *runner) check(p Packet) (advert.Advert, advert.Reason) {
 			dst = advert.Group6
 		}
 	}
-	a, err := advert.Parse(p.Payload, p.Src, dst)
+	ah, msg, reason := unwrapAH(p)
+	if reason != "" {
+		return advert.Advert{}, reason
+	}
+	a, err := advert.Parse(msg, p.Src, dst)
 	if err != nil {
 		reason := advert.ReasonOf(err)
 		if reason == "" {
@@ -551,6 +563,13 @@ func (r *runner) check(p Packet) (advert.Advert, advert.Reason) {
 		return a, advert.ReasonVRID
 	case a.Version != cfg.Version:
 		return a, advert.ReasonVersionMatch
+	}
+	// Only an advert for this virtual router is judged by its authentication, as
+	// keepalived matches the VRID first; and one that fails it is not trusted further.
+	if reason := r.authenticate(p, a, ah); reason != "" {
+		return a, reason
+	}
+	switch {
 	case a.Version == 2 && a.Interval != cfg.Interval:
 		// RFC 3768 §7.1 and keepalived: a v2 advert with another interval is dropped.
 		return a, advert.ReasonIntervalV2
