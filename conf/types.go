@@ -275,13 +275,17 @@ const (
 	CheckTCP   CheckKind = "tcp"
 	CheckMySQL CheckKind = "mysql"
 	CheckExec  CheckKind = "exec"
+	CheckDNS   CheckKind = "dns"
+	CheckUDP   CheckKind = "udp"
+	CheckPing  CheckKind = "ping"
+	CheckSMTP  CheckKind = "smtp"
 )
 
 // CheckKinds lists every valid CheckKind.
-var CheckKinds = []CheckKind{CheckHTTP, CheckTCP, CheckMySQL, CheckExec}
+var CheckKinds = []CheckKind{CheckHTTP, CheckTCP, CheckMySQL, CheckExec, CheckDNS, CheckUDP, CheckPing, CheckSMTP}
 
-// Check is one check "KIND" block. Exactly one of HTTP, TCP, MySQL, Exec is non-nil,
-// the one that matches Kind.
+// Check is one check "KIND" block. Exactly one of HTTP, TCP, MySQL, Exec, DNS, UDP, Ping,
+// SMTP is non-nil, the one that matches Kind.
 type Check struct {
 	Kind     CheckKind     `json:"kind"`
 	Interval time.Duration `json:"interval"`
@@ -290,7 +294,7 @@ type Check struct {
 	Fall     int           `json:"fall"`    // consecutive failures to go down
 
 	// Target is where a network check connects: connect_address / connect_port, else the
-	// real server's address and port. Invalid for exec checks.
+	// real server's address and port. Invalid for exec checks; the port is 0 for ping.
 	Target netip.AddrPort `json:"target"`
 	// Source is the local address to bind (source_address); invalid when unset.
 	Source netip.Addr `json:"source"`
@@ -299,6 +303,10 @@ type Check struct {
 	TCP   *TCPCheck   `json:"tcp,omitempty"`
 	MySQL *MySQLCheck `json:"mysql,omitempty"`
 	Exec  *ExecCheck  `json:"exec,omitempty"`
+	DNS   *DNSCheck   `json:"dns,omitempty"`
+	UDP   *UDPCheck   `json:"udp,omitempty"`
+	Ping  *PingCheck  `json:"ping,omitempty"`
+	SMTP  *SMTPCheck  `json:"smtp,omitempty"`
 
 	DeclRange hcl.Range `json:"-"`
 }
