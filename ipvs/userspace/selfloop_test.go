@@ -39,9 +39,13 @@ func TestSelfLoopRefused(t *testing.T) {
 			}},
 		{"wildcard listener, loopback real server", func(t *testing.T) netip.AddrPort {
 			return netip.AddrPortFrom(netip.IPv4Unspecified(), freeAddr(t, "0.0.0.0").Port())
-		}, func(vip netip.AddrPort) netip.AddrPort { return netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), vip.Port()) }},
+		}, func(vip netip.AddrPort) netip.AddrPort {
+			return netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), vip.Port())
+		}},
 		{"wildcard real server", func(t *testing.T) netip.AddrPort { return freeAddr(t, "127.0.0.1") },
-			func(vip netip.AddrPort) netip.AddrPort { return netip.AddrPortFrom(netip.IPv4Unspecified(), vip.Port()) }},
+			func(vip netip.AddrPort) netip.AddrPort {
+				return netip.AddrPortFrom(netip.IPv4Unspecified(), vip.Port())
+			}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
