@@ -159,7 +159,7 @@ func (h *httpChecker) tlsConfig() (*tls.Config, error) {
 		tc.ServerName = strings.Trim(host, "[]")
 	}
 	if h.cfg.CAFile != "" {
-		pem, err := os.ReadFile(h.cfg.CAFile)
+		pem, err := readPEMFile(h.cfg.CAFile)
 		if err != nil {
 			return nil, fmt.Errorf("read CA file: %w", err)
 		}
@@ -170,7 +170,15 @@ func (h *httpChecker) tlsConfig() (*tls.Config, error) {
 		tc.RootCAs = pool
 	}
 	if h.cfg.CertFile != "" || h.cfg.KeyFile != "" {
-		cert, err := tls.LoadX509KeyPair(h.cfg.CertFile, h.cfg.KeyFile)
+		certPEM, err := readPEMFile(h.cfg.CertFile)
+		if err != nil {
+			return nil, fmt.Errorf("load client certificate %s: %w", h.cfg.CertFile, err)
+		}
+		keyPEM, err := readPEMFile(h.cfg.KeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("load client certificate key %s: %w", h.cfg.KeyFile, err)
+		}
+		cert, err := tls.X509KeyPair(certPEM, keyPEM)
 		if err != nil {
 			return nil, fmt.Errorf("load client certificate %s: %w", h.cfg.CertFile, err)
 		}
