@@ -25,6 +25,9 @@ type Limits struct {
 	// MaxTokens is the most tokens (names, numbers, punctuation, string pieces) a file may
 	// hold; default DefaultMaxTokens.
 	MaxTokens int
+	// MaxText is the most bytes the file's strings and heredocs may hold together;
+	// default DefaultMaxText.
+	MaxText int64
 }
 
 // Defaults and fixed bounds of Limits.
@@ -32,9 +35,13 @@ const (
 	// DefaultMaxBytes is 16 MiB: 20 times the 1,000 virtual servers of 4 real servers
 	// (750 KB) that docs/benchmarks.md measures.
 	DefaultMaxBytes = 16 << 20
-	// DefaultMaxTokens is 1,000,000 tokens: five times those 1,000 x 4 (200,000 tokens),
-	// parsed in about 300 MB at worst (docs/benchmarks.md, issue 14).
-	DefaultMaxTokens = 1_000_000
+	// DefaultMaxTokens is 500,000 tokens: two and a half times those 1,000 x 4 (200,000
+	// tokens); the densest file of that many takes about 250 MB and 1-2 s to parse
+	// (docs/benchmarks.md, issue 14).
+	DefaultMaxTokens = 500_000
+	// DefaultMaxText is 4 MiB of strings: HCL takes about 0.25 us of CPU per byte of a
+	// string, so one of 16 MiB took 4 s; 500,000 tokens of configuration hold under 1 MiB.
+	DefaultMaxText = 4 << 20
 	// MaxDepth is how deeply brackets, blocks, strings, interpolations, template
 	// directives and chains of unary or conditional operators may nest. A vigil
 	// configuration needs about 12; HCL's parser recurses once per level.
@@ -47,13 +54,15 @@ const (
 	MaxNumberLength = 64
 )
 
-// LimitsForSize returns the limits for files of up to maxBytes: the token limit grows in
-// proportion from its default, never below it. It is what --max-config-size sets.
+// LimitsForSize returns the limits for files of up to maxBytes: the token and text limits
+// grow in proportion from their defaults, never below them. It is what --max-config-size
+// sets.
 func LimitsForSize(maxBytes int64) Limits {
 	l := Limits{MaxBytes: maxBytes}.withDefaults()
 	if l.MaxBytes > DefaultMaxBytes {
 		kib := min(l.MaxBytes, 1<<40) >> 10
 		l.MaxTokens = int(int64(DefaultMaxTokens) * kib / (DefaultMaxBytes >> 10))
+		l.MaxText = DefaultMaxText * kib / (DefaultMaxBytes >> 10)
 	}
 	return l
 }
@@ -64,6 +73,9 @@ func (l Limits) withDefaults() Limits {
 	}
 	if l.MaxTokens <= 0 {
 		l.MaxTokens = DefaultMaxTokens
+	}
+	if l.MaxText <= 0 {
+		l.MaxText = DefaultMaxText
 	}
 	return l
 }

@@ -41,10 +41,11 @@ func parseLimited(src []byte, filename string, lim Limits, opts options) (*Confi
 	if int64(len(src)) > lim.MaxBytes {
 		return nil, hcl.Diagnostics{tooLarge(filename, int64(len(src)), lim.MaxBytes)}
 	}
-	if d := prescan(src, filename, lim); d != nil {
+	splits, d := prescanSplits(src, filename, lim)
+	if d != nil {
 		return nil, hcl.Diagnostics{d}
 	}
-	return parse(src, filename, opts)
+	return parseSplit(src, filename, opts, splits)
 }
 
 // LoadGlobal reads only the global block of the file at path, within lim: what a client
@@ -92,18 +93,23 @@ func LoadGlobal(path string, lim Limits) (Global, hcl.Diagnostics) {
 // parse parses src, which must have passed the pre-scan: tests of what lies beyond it
 // call it directly.
 func parse(src []byte, filename string, opts options) (*Config, hcl.Diagnostics) {
-	file, diags := hclsyntax.ParseConfig(src, filename, hcl.InitialPos)
+	return parseSplit(src, filename, opts, nil)
+}
+
+// parseSplit is parse with the pre-scan's split points, where the file may be parsed in
+// pieces (parseChunks).
+func parseSplit(src []byte, filename string, opts options, splits []int) (*Config, hcl.Diagnostics) {
+	body, diags := parseChunks(src, filename, splits)
 	if diags.HasErrors() {
+		sortDiagnostics(diags)
 		return nil, diags
 	}
-	if body, ok := file.Body.(*hclsyntax.Body); ok {
-		if g := guardExpressions(body); g.HasErrors() {
-			return nil, append(diags, g...)
-		}
+	if g := guardExpressions(body); g.HasErrors() {
+		return nil, append(diags, g...)
 	}
 	d := newDecoder(opts)
 	d.diags = diags
-	cfg := d.decodeRoot(file.Body, opts)
+	cfg := d.decodeRoot(body, opts)
 	sortDiagnostics(d.diags)
 	if d.diags.HasErrors() {
 		return nil, d.diags

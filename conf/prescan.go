@@ -65,9 +65,12 @@ type prescanner struct {
 	stack  []frame
 	extra  int // the sum of ops and directives over the stack
 	tokens int
+	text   int64 // bytes of string and heredoc literals
 	// noCommentEnd is an offset from which no "*/" follows, or -1: an unterminated /* is
 	// no comment for HCL's scanner, just '/' and '*'.
 	noCommentEnd int
+
+	splits []int // where a top-level item begins, about splitEvery apart
 
 	key         []byte // the name just read, when an = or : may follow
 	secrets     []span
@@ -80,18 +83,28 @@ type prescanner struct {
 
 // prescan checks src against lim before HCL parses it; nil means the parser may run.
 func prescan(src []byte, filename string, lim Limits) *hcl.Diagnostic {
+	_, d := prescanSplits(src, filename, lim)
+	return d
+}
+
+// prescanSplits is prescan that also returns offsets, about splitEvery apart, where a
+// top-level item begins (parseChunks may cut the file there).
+func prescanSplits(src []byte, filename string, lim Limits) ([]int, *hcl.Diagnostic) {
 	if d := checkText(src, filename); d != nil {
-		return d
+		return nil, d
 	}
 	p := newPrescanner(src, filename, lim, false)
 	p.run()
-	return p.err
+	return p.splits, p.err
 }
+
+// splitEvery is how far apart the pre-scan notes where the file could be cut.
+const splitEvery = 16 << 10
 
 // secretSpans returns the byte ranges of secret attribute values in src, however broken
 // src is.
 func secretSpans(src []byte) []span {
-	p := newPrescanner(src, "", Limits{MaxTokens: 1 << 62}, true)
+	p := newPrescanner(src, "", Limits{MaxTokens: 1 << 62, MaxText: 1 << 62}, true)
 	p.run()
 	return p.secrets
 }
@@ -180,6 +193,15 @@ func (p *prescanner) token(off int) {
 	}
 }
 
+// literal counts n bytes of string or heredoc text at off.
+func (p *prescanner) literal(off, n int) {
+	p.text += int64(n)
+	if p.text > p.lim.MaxText {
+		p.fail(off, "Too much text",
+			fmt.Sprintf("The file's strings and heredocs hold more than %s; raise --max-config-size if it is meant to be that large.", sizeText(p.lim.MaxText)))
+	}
+}
+
 func (p *prescanner) push(f frame, off int) {
 	p.stack = append(p.stack, f)
 	p.checkDepth(off)
@@ -214,6 +236,16 @@ func (p *prescanner) endItem(off int, newline bool) {
 	f.ops = 0
 	if p.secretOpen && len(p.stack) == p.secretDepth {
 		p.endSecret(off)
+	}
+}
+
+// lineStart notes off, the start of a line, as a split point when nothing is open there.
+func (p *prescanner) lineStart(off int) {
+	if len(p.stack) != 1 || p.lenient {
+		return
+	}
+	if n := len(p.splits); n == 0 && off >= splitEvery || n > 0 && off-p.splits[n-1] >= splitEvery {
+		p.splits = append(p.splits, off)
 	}
 }
 
@@ -283,10 +315,12 @@ func (p *prescanner) inCode(i int) int {
 	case b == '\n' || b == '\r' && p.at(i+1) == '\n':
 		p.token(i)
 		p.endItem(i, true)
+		next := i + 1
 		if b == '\r' {
-			return i + 2
+			next = i + 2
 		}
-		return i + 1
+		p.lineStart(next)
+		return next
 	case b == '#' || b == '/' && p.at(i+1) == '/':
 		// A line comment takes its newline with it, and the parser reads it as one.
 		p.token(i)
@@ -295,6 +329,7 @@ func (p *prescanner) inCode(i int) int {
 			return len(src)
 		}
 		p.endItem(i+end, true)
+		p.lineStart(i + end + 1)
 		return i + end + 1
 	case b == '/' && p.at(i+1) == '*' && p.blockCommentEnd(i+2) >= 0:
 		p.token(i)
@@ -585,10 +620,12 @@ func (p *prescanner) inString(i int) int {
 		return i + 1
 	}
 	p.token(i)
-	if j := bytes.IndexAny(src[i:], "\"$%\n\r\\"); j >= 0 {
-		return i + j
+	j := bytes.IndexAny(src[i:], "\"$%\n\r\\")
+	if j < 0 {
+		j = len(src) - i
 	}
-	return len(src)
+	p.literal(i, j)
+	return i + j
 }
 
 // inHeredoc handles one piece of a heredoc at i. A line whose text, spaces trimmed, is
@@ -622,8 +659,10 @@ func (p *prescanner) inHeredoc(i int) int {
 		return i + 1
 	}
 	p.token(i)
-	if j := bytes.IndexAny(src[i:], "$%\n"); j >= 0 {
-		return i + j
+	j := bytes.IndexAny(src[i:], "$%\n")
+	if j < 0 {
+		j = len(src) - i
 	}
-	return len(src)
+	p.literal(i, j)
+	return i + j
 }

@@ -266,8 +266,13 @@ func TestPrescanTokens(t *testing.T) {
 	if !strings.Contains(d.Detail, "1,000 names") || !strings.Contains(d.Detail, "--max-config-size") {
 		t.Errorf("detail %q does not say the limit and how to raise it", d.Detail)
 	}
+	// Strings are bounded in all: HCL spends about 0.25 us on each of their bytes.
+	text := []byte(valid + "x = \"" + strings.Repeat("a", 3<<20) + "\"\ny = <<EOT\n" + strings.Repeat(strings.Repeat("b", 1023)+"\n", 2048) + "EOT\n")
+	if d := prescan(text, "test.hcl", Limits{}); d == nil || d.Summary != "Too much text" || d.Subject.Start.Line < 5 {
+		t.Errorf("5 MiB of strings: %v, want Too much text in the heredoc", d)
+	}
 	// LimitsForSize raises the token limit with the size.
-	if l := LimitsForSize(64 << 20); l.MaxBytes != 64<<20 || l.MaxTokens != 4*DefaultMaxTokens {
+	if l := LimitsForSize(64 << 20); l.MaxBytes != 64<<20 || l.MaxTokens != 4*DefaultMaxTokens || l.MaxText != 4*DefaultMaxText {
 		t.Errorf("LimitsForSize(64 MiB) = %+v", l)
 	}
 	if l := LimitsForSize(1 << 20); l.MaxBytes != 1<<20 || l.MaxTokens != DefaultMaxTokens {
