@@ -89,3 +89,41 @@ func pickCuts(size int, splits []int, n int) []int {
 	}
 	return cuts
 }
+
+// decodeVirtualServers decodes the virtual_server blocks, in file order, on up to
+// GOMAXPROCS goroutines when there are many: each block decodes alone (a decoder is its
+// expression context, read-only, and the diagnostics it collects).
+func (d *decoder) decodeVirtualServers(blocks []*hcl.Block) []*VirtualServer {
+	n := min(runtime.GOMAXPROCS(0), len(blocks)/minParallelBlocks)
+	if n < 2 {
+		return d.decodeVirtualServersHere(blocks)
+	}
+	parts := make([]*decoder, n)
+	results := make([][]*VirtualServer, n)
+	var wg sync.WaitGroup
+	for i := range parts {
+		parts[i] = &decoder{ctx: d.ctx}
+		lo, hi := len(blocks)*i/n, len(blocks)*(i+1)/n
+		wg.Go(func() { results[i] = parts[i].decodeVirtualServersHere(blocks[lo:hi]) })
+	}
+	wg.Wait()
+	var out []*VirtualServer
+	for i := range parts {
+		out = append(out, results[i]...)
+		d.diags = append(d.diags, parts[i].diags...)
+	}
+	return out
+}
+
+func (d *decoder) decodeVirtualServersHere(blocks []*hcl.Block) []*VirtualServer {
+	var out []*VirtualServer
+	for _, b := range blocks {
+		if vs := d.decodeVirtualServer(b); vs != nil {
+			out = append(out, vs)
+		}
+	}
+	return out
+}
+
+// minParallelBlocks is how many blocks make it worth a goroutine.
+const minParallelBlocks = 128

@@ -173,11 +173,7 @@ func (d *decoder) decodeRoot(body hcl.Body, opts options) *Config {
 
 	vsBlocks := ofType(content.Blocks, "virtual_server")
 	d.uniqueNames(vsBlocks)
-	for _, b := range vsBlocks {
-		if vs := d.decodeVirtualServer(b); vs != nil {
-			cfg.VirtualServers = append(cfg.VirtualServers, vs)
-		}
-	}
+	cfg.VirtualServers = d.decodeVirtualServers(vsBlocks)
 	d.checkVirtualServerKeys(cfg.VirtualServers)
 	d.checkLoops(cfg)
 

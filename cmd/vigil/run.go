@@ -152,6 +152,7 @@ func (d *runner) run(cfg *conf.Config, pidFile string) error {
 	if err := dir.Start(ctx, cfg); err != nil {
 		return fmt.Errorf("start: %w", err)
 	}
+	debug.FreeOSMemory() // what parsing the file took, as after every reload
 	d.log.Info("vigil running", "version", version, "config", d.path, "dataplane", dataplane,
 		"virtual_servers", len(cfg.VirtualServers), "vrrp_instances", len(cfg.VRRPInstances))
 	daemon.SdNotify(false, daemon.SdNotifyReady)
