@@ -459,20 +459,7 @@ func (d *decoder) decodeExec(b *hcl.Block, at hcl.Attributes) *ExecCheck {
 		}
 	}
 	if a := d.required(at, "command", b, " for an exec check"); a != nil {
-		if e.Shell {
-			if s, ok := d.nonEmpty(a); ok {
-				e.Command = []string{"/bin/sh", "-c", s}
-			}
-		} else if v, diags := a.Expr.Value(d.ctx); !diags.HasErrors() && v.Type() == cty.String {
-			d.errorf(a.Expr.Range(), "Incorrect attribute value type",
-				"command is an argv list, e.g. [\"/usr/local/bin/check\", \"--quick\"]; for a shell command line set shell = true.")
-		} else if argv, ok := d.strList(a); ok {
-			if len(argv) == 0 || argv[0] == "" {
-				d.errorf(a.Expr.Range(), "Empty command", "command must name a program as its first element.")
-			} else {
-				e.Command = argv
-			}
-		}
+		e.Command = d.command(a, e.Shell, `["/usr/local/bin/check", "--quick"]`)
 	}
 	if a := at["user"]; a != nil {
 		if s, ok := d.nonEmpty(a); ok {
@@ -495,4 +482,29 @@ func (d *decoder) decodeExec(b *hcl.Block, at hcl.Attributes) *ExecCheck {
 		}
 	}
 	return e
+}
+
+// command decodes a command attribute: an argv list, or with shell a string run as
+// /bin/sh -c STRING. example is an argv for the message.
+func (d *decoder) command(a *hcl.Attribute, shell bool, example string) []string {
+	if shell {
+		if s, ok := d.nonEmpty(a); ok {
+			return []string{"/bin/sh", "-c", s}
+		}
+		return nil
+	}
+	if v, diags := a.Expr.Value(d.ctx); !diags.HasErrors() && v.Type() == cty.String {
+		d.errorf(a.Expr.Range(), "Incorrect attribute value type",
+			"command is an argv list, e.g. %s; for a shell command line set shell = true.", example)
+		return nil
+	}
+	argv, ok := d.strList(a)
+	if !ok {
+		return nil
+	}
+	if len(argv) == 0 || argv[0] == "" {
+		d.errorf(a.Expr.Range(), "Empty command", "command must name a program as its first element.")
+		return nil
+	}
+	return argv
 }

@@ -52,5 +52,6 @@ func (c *Config) Warnings() hcl.Diagnostics {
 				"virtual server %q listens on %s, which is not a virtual_ipaddresses entry of any vrrp_instance; it will not follow failover.", vs.Name, vs.Address.Addr())
 		}
 	}
+	c.trackingWarnings(warn)
 	return diags
 }

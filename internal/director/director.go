@@ -93,6 +93,8 @@ type Director struct {
 	// its goroutine ends with syncDone.
 	syncd    *syncd
 	syncDone chan struct{}
+	// track runs the VRRP trackers (vrrp_script, track_process, track_file).
+	track trackerSet
 
 	// Owned by the loop goroutine.
 	resyncEvery *time.Ticker
@@ -559,6 +561,7 @@ func (d *Director) Stop(ctx context.Context, remove bool) {
 	d.mu.Unlock()
 
 	stopVRRP(ctx, runs)
+	d.track.stop()
 	d.sched.Stop()
 	d.cancel()
 	<-d.loopDone

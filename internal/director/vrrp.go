@@ -50,12 +50,16 @@ func (d *Director) startVRRPLocked(ctx context.Context, cfg *conf.Config) error 
 			groupOf[n] = g.Name
 		}
 	}
+	// The trackers run before the instances that track them (a reload has synced them).
+	if _, err := d.syncTrackersLocked(ctx, cfg); err != nil {
+		return err
+	}
 	built := map[string]*vrrpRun{}
 	for _, vi := range cfg.VRRPInstances {
 		if _, running := d.vrrps[vi.Name]; running {
 			continue
 		}
-		vc := vrrpConfig(vi)
+		vc := vrrpConfig(vi, syncGroupOf(cfg, vi.Name))
 		inst, err := d.o.NewVRRP(vc, d.log, d.vrrpTransition)
 		if err != nil {
 			for _, r := range built {
@@ -64,6 +68,7 @@ func (d *Director) startVRRPLocked(ctx context.Context, cfg *conf.Config) error 
 			return fmt.Errorf("vrrp instance %q: %w", vi.Name, err)
 		}
 		built[vi.Name] = &vrrpRun{inst: inst, cfg: vc, group: groupOf[vi.Name]}
+		d.track.attach(inst)
 	}
 	// A sync group is formed before its members run; members already running belong to a
 	// group that did not change (see reloadVRRPLocked).
@@ -114,6 +119,11 @@ func (d *Director) startVRRPLocked(ctx context.Context, cfg *conf.Config) error 
 // whose sync group changed, is restarted), then starts what is new. d.mu is held; it is
 // released while stopping instances, which waits for their priority-0 adverts.
 func (d *Director) reloadVRRPLocked(ctx, runCtx context.Context, cfg *conf.Config) (diff []string, err error) {
+	trackDiff, err := d.syncTrackersLocked(runCtx, cfg)
+	if err != nil {
+		return trackDiff, err
+	}
+	defer func() { diff = append(trackDiff, diff...) }()
 	want := map[string]vrrp.Config{}
 	groupOf := map[string]string{}
 	for _, g := range cfg.SyncGroups {
@@ -122,7 +132,7 @@ func (d *Director) reloadVRRPLocked(ctx, runCtx context.Context, cfg *conf.Confi
 		}
 	}
 	for _, vi := range cfg.VRRPInstances {
-		want[vi.Name] = vrrpConfig(vi)
+		want[vi.Name] = vrrpConfig(vi, syncGroupOf(cfg, vi.Name))
 	}
 	changedGroups := map[string]bool{}
 	for _, g := range cfg.SyncGroups {
@@ -156,6 +166,7 @@ func (d *Director) reloadVRRPLocked(ctx, runCtx context.Context, cfg *conf.Confi
 			continue
 		}
 		stop = append(stop, r)
+		d.track.detach(r.inst)
 		delete(d.vrrps, name)
 	}
 	for name := range changedGroups {

@@ -1,8 +1,9 @@
-package ipvs
+// Package ipvsadm writes a virtual-server table in the text formats of ipvsadm -Ln
+// (with --stats and --rate) and -Sn, byte for byte, so that the two can be diffed.
+package ipvsadm
 
 import (
 	"bufio"
-	"context"
 	"encoding/binary"
 	"fmt"
 	"io"
@@ -10,30 +11,9 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/vigil-lb/vigil/ipvs"
 )
-
-// ListedService is a service with its destinations, as `ipvsadm -L` shows one.
-type ListedService struct {
-	ServiceInfo
-	Destinations []DestinationInfo
-}
-
-// ReadTable reads every service of t with its destinations.
-func ReadTable(ctx context.Context, t Table) ([]ListedService, error) {
-	svcs, err := t.Services(ctx)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]ListedService, 0, len(svcs))
-	for _, s := range svcs {
-		ds, err := t.Destinations(ctx, s.ServiceKey)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, ListedService{ServiceInfo: s, Destinations: ds})
-	}
-	return out, nil
-}
 
 // DefaultHeader is the banner of Debian's 6.1 kernel, used when ListOptions.Header is empty.
 const DefaultHeader = "IP Virtual Server version 1.2.1 (size=4096)"
@@ -47,7 +27,7 @@ type ListOptions struct {
 
 // WriteList writes svcs in the layout of `ipvsadm -Ln` (or -Ln --stats / --rate), sorted
 // as ipvsadm sorts, so that the two can be diffed byte for byte.
-func WriteList(w io.Writer, svcs []ListedService, opts ListOptions) error {
+func WriteList(w io.Writer, svcs []ipvs.ListedService, opts ListOptions) error {
 	bw := bufio.NewWriterSize(w, 64<<10)
 	hdr := opts.Header
 	if hdr == "" {
@@ -93,7 +73,7 @@ func WriteList(w io.Writer, svcs []ListedService, opts ListOptions) error {
 					b = append(b, m...)
 				}
 			}
-			if s.Flags&OnePacket != 0 {
+			if s.Flags&ipvs.OnePacket != 0 {
 				b = append(b, " ops"...)
 			}
 		}
@@ -141,7 +121,7 @@ func WriteList(w io.Writer, svcs []ListedService, opts ListOptions) error {
 }
 
 // WriteSave writes svcs as `ipvsadm -Sn` does: rules that `ipvsadm -R` restores.
-func WriteSave(w io.Writer, svcs []ListedService) error {
+func WriteSave(w io.Writer, svcs []ipvs.ListedService) error {
 	bw := bufio.NewWriterSize(w, 64<<10)
 	var b, name []byte
 	for _, s := range sortedServices(svcs) {
@@ -160,7 +140,7 @@ func WriteSave(w io.Writer, svcs []ListedService) error {
 				b = append(b, m...)
 			}
 		}
-		if s.Flags&OnePacket != 0 {
+		if s.Flags&ipvs.OnePacket != 0 {
 			b = append(b, " -o"...)
 		}
 		if f := schedFlagNames(s.Scheduler, s.Flags); f != "" {
@@ -177,7 +157,7 @@ func WriteSave(w io.Writer, svcs []ListedService) error {
 			b = append(b, fwdSwitch(d.Forwarding)...)
 			b = append(b, " -w "...)
 			b = strconv.AppendInt(b, int64(d.Weight), 10)
-			if d.Forwarding == Tunnel {
+			if d.Forwarding == ipvs.Tunnel {
 				// Kernels since 5.2 report a tunnel type; vigil only programs IP-in-IP.
 				b = append(b, " --tun-type ipip"...)
 			}
@@ -190,11 +170,11 @@ func WriteSave(w io.Writer, svcs []ListedService) error {
 	return bw.Flush()
 }
 
-func appendListName(b []byte, k ServiceKey) []byte {
+func appendListName(b []byte, k ipvs.ServiceKey) []byte {
 	if k.IsFWMark() {
 		b = append(b, "FWM  "...)
 		b = strconv.AppendUint(b, uint64(k.FWMark), 10)
-		if k.Family == Inet6 {
+		if k.Family == ipvs.Inet6 {
 			b = append(b, " IPv6"...)
 		}
 		return b
@@ -206,19 +186,19 @@ func appendListName(b []byte, k ServiceKey) []byte {
 	return appendAddrPort(b, k.Addr)
 }
 
-func appendRuleName(b []byte, k ServiceKey) []byte {
+func appendRuleName(b []byte, k ipvs.ServiceKey) []byte {
 	if k.IsFWMark() {
 		b = append(b, "-f "...)
 		b = strconv.AppendUint(b, uint64(k.FWMark), 10)
-		if k.Family == Inet6 {
+		if k.Family == ipvs.Inet6 {
 			b = append(b, " -6"...)
 		}
 		return b
 	}
 	switch k.Protocol {
-	case UDP:
+	case ipvs.UDP:
 		b = append(b, "-u "...)
-	case SCTP:
+	case ipvs.SCTP:
 		b = append(b, "--sctp-service "...)
 	default:
 		b = append(b, "-t "...)
@@ -258,13 +238,21 @@ func padLeftUint(b []byte, v uint64, width int) []byte {
 	return append(b, d...)
 }
 
+// hostBits is the prefix length of one host in family f.
+func hostBits(f ipvs.Family) int {
+	if f == ipvs.Inet6 {
+		return 128
+	}
+	return 32
+}
+
 // maskString is the persistence netmask as ipvsadm prints it, "" for a single host.
-func maskString(s Service) string {
+func maskString(s ipvs.Service) string {
 	n := s.Netmask
-	if n == 0 || n == s.hostBits() {
+	if n == 0 || n == hostBits(s.Family) {
 		return ""
 	}
-	if s.Family == Inet6 {
+	if s.Family == ipvs.Inet6 {
 		return fmt.Sprint(n)
 	}
 	var b [4]byte
@@ -273,7 +261,7 @@ func maskString(s Service) string {
 }
 
 // schedFlagNames names scheduler flags as ipvsadm does: sh and mh have their own names.
-func schedFlagNames(sched string, f SchedFlags) string {
+func schedFlagNames(sched string, f ipvs.SchedFlags) string {
 	names := [3]string{"flag-1", "flag-2", "flag-3"}
 	switch sched {
 	case "sh":
@@ -282,7 +270,7 @@ func schedFlagNames(sched string, f SchedFlags) string {
 		names[0], names[1] = "mh-fallback", "mh-port"
 	}
 	var out []string
-	for i, bit := range []SchedFlags{SchedFlag1, SchedFlag2, SchedFlag3} {
+	for i, bit := range []ipvs.SchedFlags{ipvs.SchedFlag1, ipvs.SchedFlag2, ipvs.SchedFlag3} {
 		if f&bit != 0 {
 			out = append(out, names[i])
 		}
@@ -290,25 +278,25 @@ func schedFlagNames(sched string, f SchedFlags) string {
 	return strings.Join(out, ",")
 }
 
-func fwdName(f Forwarding) string {
+func fwdName(f ipvs.Forwarding) string {
 	switch f {
-	case NAT:
+	case ipvs.NAT:
 		return "Masq"
-	case Local:
+	case ipvs.Local:
 		return "Local"
-	case Tunnel:
+	case ipvs.Tunnel:
 		return "Tunnel"
-	case Direct:
+	case ipvs.Direct:
 		return "Route"
 	}
 	return "(null)"
 }
 
-func fwdSwitch(f Forwarding) string {
+func fwdSwitch(f ipvs.Forwarding) string {
 	switch f {
-	case NAT:
+	case ipvs.NAT:
 		return "-m"
-	case Tunnel:
+	case ipvs.Tunnel:
 		return "-i"
 	}
 	return "-g"
@@ -359,9 +347,9 @@ func cmpAddr(a, b netip.Addr) int {
 }
 
 // sortedServices orders services as ipvs_cmp_services: fwmark, family, protocol, address, port.
-func sortedServices(svcs []ListedService) []ListedService {
+func sortedServices(svcs []ipvs.ListedService) []ipvs.ListedService {
 	out := slices.Clone(svcs)
-	slices.SortStableFunc(out, func(x, y ListedService) int {
+	slices.SortStableFunc(out, func(x, y ipvs.ListedService) int {
 		a, b := x.ServiceKey, y.ServiceKey
 		if r := diff32(a.FWMark, b.FWMark); r != 0 {
 			return r
@@ -384,9 +372,9 @@ func sortedServices(svcs []ListedService) []ListedService {
 }
 
 // sortedDests orders destinations as ipvs_cmp_dests: address, then port.
-func sortedDests(ds []DestinationInfo) []DestinationInfo {
+func sortedDests(ds []ipvs.DestinationInfo) []ipvs.DestinationInfo {
 	out := slices.Clone(ds)
-	slices.SortStableFunc(out, func(x, y DestinationInfo) int {
+	slices.SortStableFunc(out, func(x, y ipvs.DestinationInfo) int {
 		if r := cmpAddr(x.Addr.Addr(), y.Addr.Addr()); r != 0 {
 			return r
 		}
