@@ -26,6 +26,7 @@ import (
 
 	"github.com/vigil-lb/vigil/checks"
 	"github.com/vigil-lb/vigil/conf"
+	"github.com/vigil-lb/vigil/internal/notify"
 	"github.com/vigil-lb/vigil/internal/status"
 	"github.com/vigil-lb/vigil/ipvs"
 )
@@ -75,10 +76,10 @@ type Director struct {
 
 	mu       sync.Mutex // guards everything below; the loop is the only writer
 	cfg      *conf.Config
-	vsByKey  map[ipvs.ServiceKey]*conf.VirtualServer
+	vsByKey  map[vsKey]*conf.VirtualServer
 	servers  map[string]rsKey // check scheduler server ID -> real server
 	states   map[rsKey]*rsState
-	plans    map[ipvs.ServiceKey]vsPlan
+	plans    map[vsKey]vsPlan
 	vrrps    map[string]*vrrpRun
 	groups   map[string][]string // sync group -> instances
 	config   status.ConfigStatus
@@ -93,6 +94,9 @@ type Director struct {
 	// its goroutine ends with syncDone.
 	syncd    *syncd
 	syncDone chan struct{}
+
+	// notifier runs notify_up / notify_down and quorum_up / quorum_down commands.
+	notifier *notify.Runner
 	// track runs the VRRP trackers (vrrp_script, track_process, track_file).
 	track trackerSet
 
@@ -127,13 +131,14 @@ func New(o Options) *Director {
 		rec:     ipvs.NewReconciler(o.Table, ipvs.ReconcilerOptions{Logger: o.Logger}),
 		evWake:  make(chan struct{}, 1),
 		reqs:    make(chan func(context.Context)),
-		vsByKey: map[ipvs.ServiceKey]*conf.VirtualServer{},
+		vsByKey: map[vsKey]*conf.VirtualServer{},
 		servers: map[string]rsKey{},
 		states:  map[rsKey]*rsState{},
-		plans:   map[ipvs.ServiceKey]vsPlan{},
+		plans:   map[vsKey]vsPlan{},
 		vrrps:   map[string]*vrrpRun{},
 		groups:  map[string][]string{},
 	}
+	d.notifier = notify.New(notify.Options{Logger: o.Logger})
 	d.sched = checks.NewScheduler(checks.Options{
 		Logger:   o.Logger,
 		Clock:    o.CheckClock,
@@ -262,18 +267,7 @@ func (d *Director) adopt(ctx context.Context, cfg *conf.Config) map[rsKey]int {
 		have[s.ServiceKey] = true
 	}
 	for _, vs := range cfg.VirtualServers {
-		key := serviceKey(vs)
-		if !have[key] {
-			continue
-		}
-		dests, err := d.o.Table.Destinations(ctx, key)
-		if err != nil {
-			d.log.Warn("read destinations for adoption", "service", key.String(), "err", err)
-			continue
-		}
-		for _, dst := range dests {
-			out[rsKey{key, dst.Addr}] = dst.Weight
-		}
+		d.adoptVirtualServer(ctx, vs, have, out)
 	}
 	return out
 }
@@ -282,11 +276,12 @@ func (d *Director) adopt(ctx context.Context, cfg *conf.Config) map[rsKey]int {
 // (by service and address). d.mu is held.
 func (d *Director) install(cfg *conf.Config, adopted map[rsKey]int) {
 	states := map[rsKey]*rsState{}
-	vsByKey := map[ipvs.ServiceKey]*conf.VirtualServer{}
+	vsByKey := map[vsKey]*conf.VirtualServer{}
 	servers := map[string]rsKey{}
-	plans := map[ipvs.ServiceKey]vsPlan{}
+	plans := map[vsKey]vsPlan{}
+	carry := &stateCarry{d: d}
 	for _, vs := range cfg.VirtualServers {
-		key := serviceKey(vs)
+		key := vsKeyOf(vs)
 		vsByKey[key] = vs
 		if p, ok := d.plans[key]; ok {
 			plans[key] = p
@@ -295,6 +290,9 @@ func (d *Director) install(cfg *conf.Config, adopted map[rsKey]int) {
 			k := rsKey{key, rs.Address}
 			servers[k.String()] = k
 			s, ok := d.states[k]
+			if !ok {
+				s, ok = carry.lookup(vs, rs)
+			}
 			switch {
 			case !ok:
 				s = newRSState(len(rs.Checks) > 0)
@@ -314,11 +312,11 @@ func (d *Director) install(cfg *conf.Config, adopted map[rsKey]int) {
 func (d *Director) desiredLocked() []ipvs.VirtualService {
 	out := make([]ipvs.VirtualService, 0, len(d.cfg.VirtualServers))
 	for _, vs := range d.cfg.VirtualServers {
-		key := serviceKey(vs)
+		key := vsKeyOf(vs)
 		prev, ok := d.plans[key]
 		p := planVirtualServer(vs, d.states, !ok || prev.quorumUp)
 		d.plans[key] = p
-		out = append(out, p.service)
+		out = append(out, p.services()...)
 	}
 	return out
 }
@@ -348,7 +346,7 @@ func (d *Director) quorumStates() map[string]bool {
 // the state of every virtual server they may track. d.mu is held.
 func (d *Director) reportQuorumLocked(before map[string]bool) {
 	for _, vs := range d.cfg.VirtualServers {
-		p := d.plans[serviceKey(vs)]
+		p := d.plans[vsKeyOf(vs)]
 		if was, known := before[vs.Name]; known && was != p.quorumUp {
 			d.quorumChangedLocked(vs, p)
 			continue
@@ -371,6 +369,7 @@ func (d *Director) quorumChangedLocked(vs *conf.VirtualServer, p vsPlan) {
 	for _, run := range d.vrrps {
 		run.inst.SetTracked(trackVSName(vs.Name), p.quorumUp)
 	}
+	d.notifyQuorumLocked(vs, p)
 }
 
 // enqueue is the scheduler's OnServer: it never blocks the scheduler.
@@ -460,6 +459,7 @@ func (d *Director) health(ctx context.Context, ev checks.ServerEvent) {
 	if s == nil || vs == nil {
 		return
 	}
+	was := s.health
 	switch ev.New {
 	case checks.Up:
 		s.health = Up
@@ -468,24 +468,24 @@ func (d *Director) health(ctx context.Context, ev checks.ServerEvent) {
 	default:
 		return
 	}
+	d.notifyHealthLocked(vs, k, was, s.health, ev)
 	s.dynamic = ev.Weight
 	prev := d.plans[k.svc]
 	p := planVirtualServer(vs, d.states, prev.quorumUp)
 	d.plans[k.svc] = p
 	if p.sorry != prev.sorry || len(p.service.Destinations) != len(prev.service.Destinations) {
-		// The sorry server comes in or goes out: this service alone is reconciled.
-		if _, err := d.rec.ApplyService(ctx, p.service); err != nil {
+		// The sorry server comes in or goes out: this virtual server's services alone are
+		// reconciled.
+		for _, err := range d.applyServices(ctx, p) {
 			d.counters.WriteErrors++
 			d.log.Error("apply quorum change; the next resync retries", "virtual_server", vs.Name, "err", err)
 		}
 	} else {
-		for i, want := range p.service.Destinations {
-			had := prev.service.Destinations[i]
-			if err := d.writeDestination(ctx, k.svc, had, want); err != nil {
-				d.counters.WriteErrors++
-				d.log.Error("write real server weight; the next resync retries", "virtual_server", vs.Name,
-					"real_server", ev.RealServer, "err", err)
-			}
+		// One write per service: a group's real server changes in every service at once.
+		for _, err := range d.writeHealth(ctx, prev, p) {
+			d.counters.WriteErrors++
+			d.log.Error("write real server weight; the next resync retries", "virtual_server", vs.Name,
+				"real_server", ev.RealServer, "err", err)
 		}
 	}
 	if p.quorumUp != prev.quorumUp {
@@ -563,6 +563,7 @@ func (d *Director) Stop(ctx context.Context, remove bool) {
 	stopVRRP(ctx, runs)
 	d.track.stop()
 	d.sched.Stop()
+	d.stopNotify(ctx)
 	d.cancel()
 	<-d.loopDone
 	if d.syncd != nil {

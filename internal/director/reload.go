@@ -10,7 +10,6 @@ import (
 
 	"github.com/vigil-lb/vigil/checks"
 	"github.com/vigil-lb/vigil/conf"
-	"github.com/vigil-lb/vigil/ipvs"
 )
 
 // checkSpecs are the scheduler's checks for cfg. A check's ID is stable across reloads
@@ -33,7 +32,7 @@ func (d *Director) checkSpecs(cfg *conf.Config, prints map[*conf.Check]string) [
 	}()
 	keys := map[string]string{}
 	for _, vs := range cfg.VirtualServers {
-		key := serviceKey(vs)
+		key := vsKeyOf(vs)
 		for _, rs := range vs.RealServers {
 			server := rsKey{key, rs.Address}.String()
 			seen := map[conf.CheckKind]int{}
@@ -215,13 +214,13 @@ func configDiff(old, cur *conf.Config, fingerprint func(*conf.Check) string) []s
 	if !reflect.DeepEqual(old.Global, cur.Global) {
 		out = append(out, globalDiff(old.Global, cur.Global)...)
 	}
-	oldVS := map[ipvs.ServiceKey]*conf.VirtualServer{}
+	oldVS := map[vsKey]*conf.VirtualServer{}
 	for _, vs := range old.VirtualServers {
-		oldVS[serviceKey(vs)] = vs
+		oldVS[vsKeyOf(vs)] = vs
 	}
-	seen := map[ipvs.ServiceKey]bool{}
+	seen := map[vsKey]bool{}
 	for _, vs := range cur.VirtualServers {
-		key := serviceKey(vs)
+		key := vsKeyOf(vs)
 		seen[key] = true
 		was := oldVS[key]
 		if was == nil {
@@ -257,8 +256,8 @@ func configDiff(old, cur *conf.Config, fingerprint func(*conf.Check) string) []s
 		}
 	}
 	for _, vs := range old.VirtualServers {
-		if !seen[serviceKey(vs)] {
-			out = append(out, fmt.Sprintf("- virtual_server %q (%s)", vs.Name, serviceKey(vs)))
+		if !seen[vsKeyOf(vs)] {
+			out = append(out, fmt.Sprintf("- virtual_server %q (%s)", vs.Name, vsKeyOf(vs)))
 		}
 	}
 	return out
@@ -277,7 +276,9 @@ func rsChanges(a, b *conf.RealServer) []string {
 	add("forwarding", a.Forwarding, b.Forwarding)
 	add("upper_threshold", a.UpperThreshold, b.UpperThreshold)
 	add("lower_threshold", a.LowerThreshold, b.LowerThreshold)
-	return out
+	return append(out, notifyChanges(
+		[]string{"notify_up", "notify_down"}, [][]string{a.NotifyUp, a.NotifyDown}, [][]string{b.NotifyUp, b.NotifyDown},
+		a.NotifyTimeout, b.NotifyTimeout, a.NotifyUser, b.NotifyUser)...)
 }
 
 // vsChanges lists the service-level attributes that differ, as "scheduler rr -> wrr".
@@ -297,7 +298,10 @@ func vsChanges(a, b *conf.VirtualServer) []string {
 	add("quorum", a.Quorum, b.Quorum)
 	add("hysteresis", a.Hysteresis, b.Hysteresis)
 	add("sorry_server", a.SorryServer, b.SorryServer)
-	return out
+	out = append(out, notifyChanges(
+		[]string{"quorum_up", "quorum_down"}, [][]string{a.QuorumUp, a.QuorumDown}, [][]string{b.QuorumUp, b.QuorumDown},
+		a.NotifyTimeout, b.NotifyTimeout, a.NotifyUser, b.NotifyUser)...)
+	return append(out, memberChanges(a, b)...)
 }
 
 func persistenceText(p *conf.Persistence) string {

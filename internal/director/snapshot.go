@@ -3,7 +3,6 @@ package director
 import (
 	"context"
 	"fmt"
-	"net/netip"
 	"sort"
 	"time"
 
@@ -25,7 +24,7 @@ func (d *Director) Snapshot() status.Snapshot {
 	for k, s := range d.states {
 		states[k] = *s
 	}
-	plans := make(map[ipvs.ServiceKey]vsPlan, len(d.plans))
+	plans := make(map[vsKey]vsPlan, len(d.plans))
 	for k, p := range d.plans {
 		plans[k] = p
 	}
@@ -66,17 +65,9 @@ func (d *Director) Snapshot() status.Snapshot {
 	}
 
 	for _, vs := range cfg.VirtualServers {
-		key := serviceKey(vs)
+		key := vsKeyOf(vs)
 		p := plans[key]
-		svc, present := inTable[key]
-		dests := map[netip.AddrPort]ipvs.DestinationInfo{}
-		if present {
-			if ds, err := d.o.Table.Destinations(ctx, key); err == nil {
-				for _, dst := range ds {
-					dests[dst.Addr] = dst
-				}
-			}
-		}
+		table := d.readTable(ctx, vs, inTable)
 		v := status.VirtualServer{
 			Name:      vs.Name,
 			Key:       key.String(),
@@ -86,13 +77,17 @@ func (d *Director) Snapshot() status.Snapshot {
 			Healthy:   p.healthy,
 			Total:     len(vs.RealServers),
 			QuorumUp:  p.quorumUp,
-			Present:   present,
-			Stats:     stats(svc.Stats),
+			Present:   table.present(),
+			Stats:     table.stats(),
 		}
 		v.SorryActive = p.sorry
-		if vs.IsFWMark() {
+		switch {
+		case vs.Group != "":
+			v.Group, v.Protocol = vs.Group, string(vs.Protocol)
+			v.Services = table.services(vs, p.sorry)
+		case vs.IsFWMark():
 			v.FWMark = vs.FWMark
-		} else {
+		default:
 			v.Protocol, v.Address = string(vs.Protocol), vs.Address.String()
 		}
 		for _, f := range vs.SchedulerFlags {
@@ -113,11 +108,7 @@ func (d *Director) Snapshot() status.Snapshot {
 				DynamicWeight:    st.dynamic,
 				AppliedWeight:    -1,
 			}
-			if dst, ok := dests[rs.Address]; ok {
-				r.InTable, r.AppliedWeight = true, dst.Weight
-				r.ActiveConns, r.InactiveConns = dst.ActiveConns, dst.InactiveConns
-				r.Stats = stats(dst.Stats)
-			}
+			table.fill(&r, rs.Address)
 			for _, c := range checksOf[k.String()] {
 				r.Checks = append(r.Checks, checkStatus(c))
 			}
@@ -126,11 +117,7 @@ func (d *Director) Snapshot() status.Snapshot {
 		if p.sorry {
 			r := status.RealServer{Name: "sorry_server", Address: vs.SorryServer.String(), Sorry: true,
 				Forwarding: string(vs.Forwarding), Health: "up", ConfiguredWeight: 1, DynamicWeight: -1, AppliedWeight: -1}
-			if dst, ok := dests[vs.SorryServer]; ok {
-				r.InTable, r.AppliedWeight = true, dst.Weight
-				r.ActiveConns, r.InactiveConns = dst.ActiveConns, dst.InactiveConns
-				r.Stats = stats(dst.Stats)
-			}
+			table.fill(&r, vs.SorryServer)
 			v.RealServers = append(v.RealServers, r)
 		}
 		snap.VirtualServers = append(snap.VirtualServers, v)

@@ -91,7 +91,10 @@ func quorumUp(vs *conf.VirtualServer, sum int, was bool) bool {
 
 // vsPlan is the desired table state of one virtual server.
 type vsPlan struct {
+	// service is the kernel service (the first of a group's), more the rest of a group's
+	// with the same real servers (see expandServices).
 	service  ipvs.VirtualService
+	more     []ipvs.VirtualService
 	healthy  int  // real servers that are up
 	quorumUp bool // the virtual server counts as up (VRRP tracking)
 	sorry    bool // the sorry server replaces the real servers
@@ -100,7 +103,7 @@ type vsPlan struct {
 // planVirtualServer computes the desired kernel state of vs from its real servers' states.
 // wasUp is the previous quorum state (for hysteresis).
 func planVirtualServer(vs *conf.VirtualServer, states map[rsKey]*rsState, wasUp bool) vsPlan {
-	key := serviceKey(vs)
+	key := vsKeyOf(vs)
 	p := vsPlan{service: ipvs.VirtualService{Service: serviceOf(vs)}}
 	places := make([]placement, len(vs.RealServers))
 	sum := 0
@@ -135,5 +138,5 @@ func planVirtualServer(vs *conf.VirtualServer, states map[rsKey]*rsState, wasUp 
 	if p.sorry {
 		p.service.Destinations = append(p.service.Destinations, ipvs.RealServer{Destination: sorryDestination(vs)})
 	}
-	return p
+	return expandServices(vs, p)
 }

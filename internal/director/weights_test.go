@@ -73,7 +73,7 @@ func TestPlanSorryServer(t *testing.T) {
 			{Name: "b", Address: netip.MustParseAddrPort("198.18.0.22:80"), Weight: 2, Forwarding: conf.DR, Checks: []*conf.Check{{}}},
 		},
 	}
-	key := serviceKey(vs)
+	key := vsKeyOf(vs)
 	states := map[rsKey]*rsState{
 		{key, vs.RealServers[0].Address}: {health: Down, dynamic: -1},
 		{key, vs.RealServers[1].Address}: {health: Up, dynamic: -1},
