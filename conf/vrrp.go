@@ -34,6 +34,7 @@ var vrrpSchema = &hcl.BodySchema{
 		{Type: "track_interface", LabelNames: []string{"name"}},
 		{Type: "track_virtual_server", LabelNames: []string{"name"}},
 		{Type: "ipvs_sync"},
+		{Type: "authentication"},
 	},
 }
 
@@ -194,6 +195,7 @@ func (d *decoder) decodeVRRPInstance(b *hcl.Block) *VRRPInstance {
 		}
 		vi.IPVSSync = d.decodeIPVSSync(sb, vi)
 	}
+	vi.Authentication = d.decodeAuthentication(content.Blocks, vi)
 	vsBlocks := ofType(content.Blocks, "track_virtual_server")
 	d.uniqueNames(vsBlocks)
 	for _, tb := range vsBlocks {
