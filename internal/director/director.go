@@ -75,6 +75,8 @@ type Director struct {
 	specKeys map[string]string
 	vrrps    map[string]*vrrpRun
 	groups   map[string][]string // sync group -> instances
+	// track runs the VRRP trackers (vrrp_script, track_process, track_file).
+	track    trackerSet
 	resync   *time.Ticker
 	resyncOn bool
 }
@@ -192,6 +194,7 @@ func (d *Director) Stop(ctx context.Context, remove bool) {
 	d.cancel()
 	<-d.loopDone
 	// The loop has ended: this goroutine owns the state now.
+	d.track.stop()
 	if d.syncd != nil {
 		<-d.syncDone
 		d.syncd.stop(ctx)

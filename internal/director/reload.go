@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -43,8 +44,10 @@ func (d *Director) ReloadFailed(err error) {
 type reloadPlan struct {
 	cfg *conf.Config
 	// diff describes the change in the words of the file: configDiff's lines, then the
-	// VRRP instances', then ipvs_sync's.
-	diff []string
+	// VRRP instances', then ipvs_sync's. The trackers' lines go before the instances'
+	// (at vrrpAt) when the reload applies them.
+	diff   []string
+	vrrpAt int
 	// prints are the new configuration's check fingerprints, computed for the diff and
 	// reused for the checks' keys.
 	prints map[*conf.Check]string
@@ -60,6 +63,7 @@ func (d *Director) planReload(cfg *conf.Config) reloadPlan {
 	p := reloadPlan{cfg: cfg, prints: map[*conf.Check]string{}}
 	p.diff = configDiff(old, cfg, func(c *conf.Check) string { return d.fingerprint(p.prints, c) })
 	p.vrrp = d.planVRRP(cfg)
+	p.vrrpAt = len(p.diff)
 	p.diff = append(p.diff, p.vrrp.diff...)
 	ot, nt := syncConfig(old), syncConfig(cfg)
 	p.sync, p.syncChanged = nt, ot != nt
@@ -93,7 +97,8 @@ func (d *Director) applyReload(ctx, runCtx context.Context, p reloadPlan, began 
 	next, known := d.install(old, p.cfg, nil)
 	next.warnings = warnings
 	changes, applyErr := d.applyAll(ctx, next, known)
-	vrrpErr := d.applyVRRP(ctx, runCtx, next, p.vrrp)
+	trackDiff, vrrpErr := d.applyVRRP(ctx, runCtx, next, p.vrrp)
+	p.diff = slices.Insert(p.diff, p.vrrpAt, trackDiff...)
 	next.vrrps = d.runningVRRP()
 	if p.syncChanged && d.syncd != nil {
 		d.syncd.configure(p.sync)

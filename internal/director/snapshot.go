@@ -130,7 +130,7 @@ func (d *Director) Snapshot() status.Snapshot {
 		snap.VirtualServers = append(snap.VirtualServers, v)
 	}
 
-	groupOf := syncGroupOf(cfg)
+	groupOf := groupNames(cfg)
 	for _, r := range v.vrrps {
 		vs := vrrpStatus(r.cfg, r.inst.Status(), groupOf[r.cfg.Name])
 		if d.syncd != nil {
@@ -213,10 +213,7 @@ func vrrpStatus(c vrrp.Config, st vrrp.Status, group string) status.VRRPInstance
 		}
 	}
 	for _, t := range c.Tracks {
-		kind, name := "interface", t.Name
-		if t.Kind == vrrp.TrackExternal {
-			kind, name = "virtual_server", name[len(trackVSName("")):]
-		}
+		kind, name := trackedStatus(t)
 		up, known := st.Tracks[t.Name]
 		out.Tracked = append(out.Tracked, status.Tracked{Kind: kind, Name: name, Up: up || !known, Weight: t.Weight})
 	}

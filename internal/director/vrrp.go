@@ -45,13 +45,17 @@ type vrrpRun struct {
 // running with the same configuration.
 func (d *Director) startVRRP(ctx context.Context, next *view) error {
 	cfg := next.cfg
-	groupOf := syncGroupOf(cfg)
+	groupOf := groupNames(cfg)
+	// The trackers run before the instances that track them (a reload has synced them).
+	if _, err := d.syncTrackers(ctx, cfg); err != nil {
+		return err
+	}
 	built := map[string]*vrrpRun{}
 	for _, vi := range cfg.VRRPInstances {
 		if _, running := d.vrrps[vi.Name]; running {
 			continue
 		}
-		vc := vrrpConfig(vi)
+		vc := vrrpConfig(vi, syncGroupOf(cfg, vi.Name))
 		inst, err := d.o.NewVRRP(vc, d.log, d.vrrpTransition)
 		if err != nil {
 			for _, r := range built {
@@ -60,6 +64,7 @@ func (d *Director) startVRRP(ctx context.Context, next *view) error {
 			return fmt.Errorf("vrrp instance %q: %w", vi.Name, err)
 		}
 		built[vi.Name] = &vrrpRun{inst: inst, cfg: vc, group: groupOf[vi.Name]}
+		d.track.attach(inst)
 	}
 	// A sync group is formed before its members run; members already running belong to a
 	// group that did not change (see planVRRP).
@@ -114,7 +119,8 @@ func (d *Director) runningVRRP() []*vrrpRun {
 	return runs
 }
 
-func syncGroupOf(cfg *conf.Config) map[string]string {
+// groupNames maps each instance of cfg that is in a sync group to the group's name.
+func groupNames(cfg *conf.Config) map[string]string {
 	groupOf := map[string]string{}
 	for _, g := range cfg.SyncGroups {
 		for _, n := range g.Instances {
@@ -142,9 +148,9 @@ type vrrpPlan struct {
 func (d *Director) planVRRP(cfg *conf.Config) vrrpPlan {
 	var p vrrpPlan
 	want := map[string]vrrp.Config{}
-	groupOf := syncGroupOf(cfg)
+	groupOf := groupNames(cfg)
 	for _, vi := range cfg.VRRPInstances {
-		want[vi.Name] = vrrpConfig(vi)
+		want[vi.Name] = vrrpConfig(vi, syncGroupOf(cfg, vi.Name))
 	}
 	changedGroups := map[string]bool{}
 	for _, g := range cfg.SyncGroups {
@@ -190,10 +196,15 @@ func (d *Director) planVRRP(cfg *conf.Config) vrrpPlan {
 	return p
 }
 
-// applyVRRP carries out p: handover settings in place, then the removed and changed
-// instances stopped (which waits for their priority-0 adverts and handovers), then what
-// is new started.
-func (d *Director) applyVRRP(ctx, runCtx context.Context, next *view, p vrrpPlan) error {
+// applyVRRP carries out p: the trackers brought in line with next's configuration (their
+// diff lines are returned: syncTrackers works them out as it applies), handover settings
+// set in place, the removed and changed instances stopped (which waits for their
+// priority-0 adverts and handovers), then what is new started.
+func (d *Director) applyVRRP(ctx, runCtx context.Context, next *view, p vrrpPlan) (trackDiff []string, err error) {
+	trackDiff, err = d.syncTrackers(runCtx, next.cfg)
+	if err != nil {
+		return trackDiff, err
+	}
 	for name, on := range p.handover {
 		r := *d.vrrps[name] // a view holds the old one: change a copy
 		r.inst.SetHandover(on)
@@ -202,14 +213,16 @@ func (d *Director) applyVRRP(ctx, runCtx context.Context, next *view, p vrrpPlan
 	}
 	stop := make([]*vrrpRun, 0, len(p.stop))
 	for _, name := range p.stop {
-		stop = append(stop, d.vrrps[name])
+		r := d.vrrps[name]
+		stop = append(stop, r)
+		d.track.detach(r.inst)
 		delete(d.vrrps, name)
 	}
 	for _, name := range p.dropGroups {
 		delete(d.groups, name)
 	}
 	stopVRRP(ctx, stop)
-	return d.startVRRP(runCtx, next)
+	return trackDiff, d.startVRRP(runCtx, next)
 }
 
 // stopVRRP stops instances and waits for each to send priority 0 and remove its
