@@ -16,6 +16,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/vigil-lb/vigil/internal/testing/loopback"
 	"github.com/vigil-lb/vigil/internal/testing/testenv"
 )
 
@@ -91,38 +92,11 @@ func loopSpec(id string, c Checker, timeout time.Duration) Spec {
 func unansweredSYN(t *testing.T) netip.AddrPort { return testenv.UnansweredSYN(t) }
 
 // closedPort returns a loopback port nothing listens on.
-func closedPort(t *testing.T) netip.AddrPort {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ap := addrOf(t, ln.Addr())
-	ln.Close()
-	return ap
-}
+func closedPort(t *testing.T) netip.AddrPort { return loopback.ClosedAddr(t, "127.0.0.1") }
 
 // rawServer accepts on loopback and runs serve on each connection, then closes it.
 func rawServer(t *testing.T, serve func(c net.Conn)) netip.AddrPort {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				serve(c)
-			}()
-		}
-	}()
-	return addrOf(t, ln.Addr())
+	return loopback.Listen(t, serve).Addr
 }
 
 // answer reads a request head and writes the parts of resp, pausing between them.
