@@ -20,6 +20,9 @@ type Transport interface {
 	// Send sends one VRRP message to dst (the multicast group or a unicast peer) with
 	// TTL / hop limit 255.
 	Send(msg []byte, dst netip.Addr) error
+	// SendAH sends a whole IPv4 datagram of IP protocol 51 (advert.SealAH) to dst, for
+	// VRRPv2 with AH authentication.
+	SendAH(pkt []byte, dst netip.Addr) error
 	// Receive blocks for the next packet. It returns an error once closed.
 	Receive() (Packet, error)
 	Close() error

@@ -17,19 +17,22 @@ func OpenLinux(cfg Config, logger *slog.Logger) (Deps, error) {
 	tr, err := transport.Open(transport.Config{
 		Interface: cfg.Interface, IPv6: cfg.family6(),
 		UnicastSrc: cfg.UnicastSrc, UnicastPeers: cfg.UnicastPeers,
+		// Every v2 instance listens for AH, so that a peer whose authentication differs
+		// is counted as such, not missed (keepalived's AH goes to protocol 51 only).
+		AH: cfg.Version == 2 && !cfg.family6(),
 	})
 	if err != nil {
 		return Deps{}, fmt.Errorf("vrrp instance %q: %w", cfg.Name, err)
 	}
-	an, err := announce.Open(cfg.Interface)
+	ans, err := openAnnouncers(cfg, func(dev string) (Announcer, error) { return announce.Open(dev) })
 	if err != nil {
 		tr.Close()
 		return Deps{}, fmt.Errorf("vrrp instance %q: %w", cfg.Name, err)
 	}
 	return Deps{
 		Transport: tr,
-		Addresses: vip.New(cfg.Interface),
-		Announcer: an,
+		Addresses: vip.NewPlaced(cfg.Interface, cfg.placements()),
+		Announcer: ans,
 		Links:     link.Watcher{},
 		Logger:    logger,
 	}, nil

@@ -1,5 +1,6 @@
 // Package advert encodes and strictly decodes VRRP advertisements: version 2 (RFC 3768,
-// IPv4) and version 3 (RFC 5798, IPv4 and IPv6), byte for byte as keepalived sends them.
+// IPv4, with RFC 2338's authentication) and version 3 (RFC 5798, IPv4 and IPv6), byte for
+// byte as keepalived sends them.
 package advert
 
 import (
@@ -43,6 +44,11 @@ type Advert struct {
 	Interval time.Duration
 	// Addrs are the virtual addresses, all of one family.
 	Addrs []netip.Addr
+	// Auth and AuthData are the v2 authentication fields (RFC 2338 §5.3.6, §5.3.10):
+	// keepalived's PASS puts the password in AuthData; AH leaves it zero and wraps the
+	// advert in an IPsec AH header (see SealAH). Always zero in v3.
+	Auth     AuthType
+	AuthData Key
 }
 
 // Reason names why a received advert was dropped; it is the label of the
@@ -58,7 +64,7 @@ const (
 	ReasonVersion       Reason = "version"        // not 2 or 3, or v2 over IPv6
 	ReasonType          Reason = "type"           // not an ADVERTISEMENT
 	ReasonChecksum      Reason = "checksum"
-	ReasonAuthType      Reason = "auth_type" // v2 with authentication (RFC 3768 §5.3.6): only 0
+	ReasonAuthType      Reason = "auth_type" // v2 auth type other than 0, 1 (PASS) and 2 (AH)
 	ReasonInterval      Reason = "interval"  // zero interval
 
 	ReasonTTL          Reason = "ttl"  // TTL / hop limit not 255 (RFC 5798 §7.1)
@@ -68,6 +74,9 @@ const (
 	ReasonIntervalV2   Reason = "interval_mismatch" // v2 interval differs from ours (keepalived drops it)
 	ReasonAddrs        Reason = "addresses"         // VIP set differs from ours (RFC 5798 §7.1 MAY)
 	ReasonSource       Reason = "source"            // unicast advert from an unknown peer
+	// ReasonAuthentication: the authentication differs from the instance's: another type,
+	// a wrong password, an AH ICV or SPI that does not verify, or a replayed sequence number.
+	ReasonAuthentication Reason = "authentication"
 )
 
 // Reasons lists every Reason, for pre-creating metric series.
@@ -75,6 +84,7 @@ var Reasons = []Reason{
 	ReasonTruncated, ReasonTrailing, ReasonCountMismatch, ReasonVersion, ReasonType,
 	ReasonChecksum, ReasonAuthType, ReasonInterval, ReasonTTL, ReasonVRID,
 	ReasonVersionMatch, ReasonFamily, ReasonIntervalV2, ReasonAddrs, ReasonSource,
+	ReasonAuthentication,
 }
 
 // Error is a rejected advert.
@@ -125,11 +135,18 @@ func (a Advert) Marshal(src, dst netip.Addr) ([]byte, error) {
 		if secs < 1 || secs > 255 || a.Interval%time.Second != 0 {
 			return nil, fmt.Errorf("encode VRRP advert for VRID %d: v2 interval %s is not 1-255 whole seconds", a.VRID, a.Interval)
 		}
+		if a.Auth > AuthAH {
+			return nil, fmt.Errorf("encode VRRP advert for VRID %d: authentication type %d", a.VRID, a.Auth)
+		}
 		b = make([]byte, n+authLen)
 		b[0] = 2<<4 | typeAdvertisement
-		b[4] = 0 // auth type 0 (RFC 3768 §5.3.6.1)
+		b[4] = byte(a.Auth)
 		b[5] = byte(secs)
+		copy(b[n:], a.AuthData[:])
 	case 3:
+		if a.Auth != AuthNone || a.AuthData != (Key{}) {
+			return nil, fmt.Errorf("encode VRRP advert for VRID %d: version 3 has no authentication (RFC 5798 §9)", a.VRID)
+		}
 		cs := a.Interval / (10 * time.Millisecond)
 		if cs < 1 || cs > 0xfff || a.Interval%(10*time.Millisecond) != 0 {
 			return nil, fmt.Errorf("encode VRRP advert for VRID %d: v3 interval %s is not 1-4095 centiseconds", a.VRID, a.Interval)
@@ -162,8 +179,9 @@ func (a Advert) Marshal(src, dst netip.Addr) ([]byte, error) {
 // received from src for dst. Every rejection is an *Error with a Reason.
 //
 // Validation follows RFC 5798 §7.1 and keepalived: the version, the type, the checksum,
-// v2 authentication type 0, and an exact length: the message holds the fixed header,
-// exactly Count addresses and (v2) the 8 authentication bytes, and nothing more.
+// a v2 authentication type keepalived knows (0, 1 or 2; the receiver compares it and the
+// data with its own), and an exact length: the message holds the fixed header, exactly
+// Count addresses and (v2) the 8 authentication bytes, and nothing more.
 func Parse(b []byte, src, dst netip.Addr) (Advert, error) {
 	if len(b) < headerLen {
 		return Advert{}, reject(ReasonTruncated, "%d bytes, header needs %d", len(b), headerLen)
@@ -208,9 +226,11 @@ func Parse(b []byte, src, dst netip.Addr) (Advert, error) {
 	}
 	a := Advert{Version: version, VRID: b[1], Priority: b[2]}
 	if version == 2 {
-		if b[4] != 0 {
+		if AuthType(b[4]) > AuthAH {
 			return Advert{}, reject(ReasonAuthType, "auth type %d", b[4])
 		}
+		a.Auth = AuthType(b[4])
+		a.AuthData = Key(b[len(b)-authLen:])
 		a.Interval = time.Duration(b[5]) * time.Second
 	} else {
 		a.Interval = time.Duration(binary.BigEndian.Uint16(b[4:])&0xfff) * 10 * time.Millisecond

@@ -38,6 +38,11 @@ var golden = []struct {
 		Advert{Version: 2, VRID: 51, Priority: 150, Interval: time.Second, Addrs: []netip.Addr{vip}}},
 	{"v2 prio 0", d1, "21 33 00 01 00 01 17 ba c6 12 00 fe 00 00 00 00 00 00 00 00",
 		Advert{Version: 2, VRID: 51, Priority: 0, Interval: time.Second, Addrs: []netip.Addr{vip}}},
+	{"v2 prio 150 PASS s3cr3t", d1, "21 33 96 01 01 01 76 9f c6 12 00 fe 73 33 63 72 33 74 00 00",
+		Advert{Version: 2, VRID: 51, Priority: 150, Interval: time.Second, Addrs: []netip.Addr{vip},
+			Auth: AuthPass, AuthData: Key{'s', '3', 'c', 'r', '3', 't'}}},
+	{"v2 prio 150 in AH", d1, "21 33 96 01 02 01 7f b9 c6 12 00 fe 00 00 00 00 00 00 00 00",
+		Advert{Version: 2, VRID: 51, Priority: 150, Interval: time.Second, Addrs: []netip.Addr{vip}, Auth: AuthAH}},
 	{"v3 prio 150", d1, "31 33 96 01 00 0a cb 03 c6 12 00 fe",
 		Advert{Version: 3, VRID: 51, Priority: 150, Interval: 100 * time.Millisecond, Addrs: []netip.Addr{vip}}},
 	{"v3 prio 0", d1, "31 33 00 01 00 0a 61 04 c6 12 00 fe",
@@ -69,7 +74,7 @@ func TestGoldenKeepalived(t *testing.T) {
 }
 
 // readPcap returns the IPv4 packets (Ethernet type 0x0800) of a classic pcap file.
-func readPcap(t *testing.T, path string) [][]byte {
+func readPcap(t testing.TB, path string) [][]byte {
 	t.Helper()
 	d, err := os.ReadFile(path)
 	if err != nil {
@@ -191,7 +196,7 @@ func TestRejections(t *testing.T) {
 		{"v3 bad checksum", mod(v3, func(b []byte) []byte { b[7] ^= 1; return b }), d1, ReasonChecksum},
 		{"v2 bad checksum", mod(v2, func(b []byte) []byte { b[6] ^= 0x80; return b }), d1, ReasonChecksum},
 		{"v3 from another source", v3, d2, ReasonChecksum},
-		{"v2 auth type 1", mod(v2, func(b []byte) []byte { b[4] = 1; return fix(2)(b) }), d1, ReasonAuthType},
+		{"v2 auth type 3", mod(v2, func(b []byte) []byte { b[4] = 3; return fix(2)(b) }), d1, ReasonAuthType},
 		{"v3 interval 0", mod(v3, func(b []byte) []byte { b[5] = 0; return fix(3)(b) }), d1, ReasonInterval},
 		{"v2 interval 0", mod(v2, func(b []byte) []byte { b[5] = 0; return fix(2)(b) }), d1, ReasonInterval},
 	}
@@ -217,6 +222,8 @@ func TestMarshalRejects(t *testing.T) {
 		{"v3 sub-centisecond", Advert{Version: 3, Interval: 5 * time.Millisecond, Addrs: []netip.Addr{vip}}, d1},
 		{"mixed family", Advert{Version: 3, Interval: time.Second, Addrs: []netip.Addr{netip.MustParseAddr("2001:db8::1")}}, d1},
 		{"version 4", Advert{Version: 4, Interval: time.Second}, d1},
+		{"v3 with authentication", Advert{Version: 3, Interval: time.Second, Addrs: []netip.Addr{vip}, Auth: AuthPass}, d1},
+		{"v2 auth type 3", Advert{Version: 2, Interval: time.Second, Addrs: []netip.Addr{vip}, Auth: 3}, d1},
 	}
 	for _, tc := range tests {
 		if _, err := tc.a.Marshal(tc.src, Group4); err == nil {
@@ -242,8 +249,8 @@ func FuzzParse(f *testing.F) {
 			}
 			return
 		}
-		// Whatever parses must encode back to the same bytes, except the reserved v3 bits
-		// and the v2 authentication words, which Parse ignores.
+		// Whatever parses must encode back to the same length and parse again (the reserved
+		// v3 bits are not kept).
 		enc, err := a.Marshal(src, dst)
 		if err != nil {
 			t.Fatalf("Marshal of parsed %+v: %v", a, err)

@@ -1,5 +1,6 @@
 // Package transport is the VRRP socket: raw IP protocol 112 on one interface, multicast
-// (224.0.0.18 / ff02::12) or unicast, TTL / hop limit 255 (RFC 5798 §5.1.1.3, §7.1).
+// (224.0.0.18 / ff02::12) or unicast, TTL / hop limit 255 (RFC 5798 §5.1.1.3, §7.1), and
+// beside it for VRRPv2 the IP protocol 51 socket of keepalived's AH authentication.
 package transport
 
 import "net/netip"
@@ -13,6 +14,11 @@ type Config struct {
 	// multicast group (no group is joined).
 	UnicastSrc   netip.Addr
 	UnicastPeers []netip.Addr
+	// AH also opens a raw socket for IP protocol 51 (IPv4 only), where keepalived sends
+	// VRRPv2 adverts wrapped in IPsec AH: Receive returns those as Packet.AH, and SendAH
+	// sends them. A v2 instance opens it whatever its own authentication, so that a peer
+	// that authenticates otherwise is heard, and counted, rather than silently missed.
+	AH bool
 }
 
 // Packet is one received VRRP packet.
@@ -21,6 +27,9 @@ type Packet struct {
 	// TTL is the IPv4 TTL / IPv6 hop limit from the control message, -1 if absent.
 	TTL     int
 	Payload []byte
+	// AH: the packet came on the protocol 51 socket and Payload is the whole IPv4
+	// datagram, header included (the AH ICV covers it): see advert.ParseAH.
+	AH bool
 }
 
 // TOS is the DSCP class keepalived sends VRRP with (CS6, "network control").

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"sync"
 	"syscall"
 
 	"golang.org/x/net/ipv4"
@@ -24,11 +25,23 @@ type Conn struct {
 	p4  *ipv4.PacketConn
 	p6  *ipv6.PacketConn
 	buf []byte
+	ah  *ahConn // protocol 51, when cfg.AH
+
+	// One goroutine per socket hands what it reads to Receive.
+	rx        chan received
+	done      chan struct{}
+	closeOnce sync.Once
+}
+
+type received struct {
+	p   Packet
+	err error
 }
 
 // Open opens the socket on cfg.Interface: bound to the device (SO_BINDTODEVICE, so
 // adverts of another link never reach this instance), joined to the VRRP group unless
-// unicast, sending with TTL 255 and TOS 0xc0, multicast loopback off.
+// unicast, sending with TTL 255 and TOS 0xc0, multicast loopback off; with cfg.AH the
+// protocol 51 socket beside it, set up alike.
 func Open(cfg Config) (*Conn, error) {
 	ifi, err := net.InterfaceByName(cfg.Interface)
 	if err != nil {
@@ -40,16 +53,7 @@ func Open(cfg Config) (*Conn, error) {
 			return nil, fmt.Errorf("open VRRP socket on %s: %w", cfg.Interface, err)
 		}
 	}
-	lc := net.ListenConfig{Control: func(_, _ string, rc syscall.RawConn) error {
-		var serr error
-		err := rc.Control(func(fd uintptr) {
-			serr = unix.SetsockoptString(int(fd), unix.SOL_SOCKET, unix.SO_BINDTODEVICE, cfg.Interface)
-		})
-		if err != nil {
-			return err
-		}
-		return serr
-	}}
+	lc := net.ListenConfig{Control: bindToDevice(cfg.Interface, nil)}
 	network, any := "ip4:112", "0.0.0.0"
 	if cfg.IPv6 {
 		network, any = "ip6:112", "::"
@@ -58,7 +62,7 @@ func Open(cfg Config) (*Conn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open raw VRRP socket on %s: %w", cfg.Interface, err)
 	}
-	c := &Conn{cfg: cfg, ifi: ifi, src: src, pc: pc, buf: make([]byte, 2048)}
+	c := &Conn{cfg: cfg, ifi: ifi, src: src, pc: pc, buf: make([]byte, 2048), rx: make(chan received), done: make(chan struct{})}
 	fail := func(what string, err error) (*Conn, error) {
 		pc.Close()
 		return nil, fmt.Errorf("set up VRRP socket on %s: %s: %w", cfg.Interface, what, err)
@@ -115,8 +119,48 @@ func Open(cfg Config) (*Conn, error) {
 				return fail("join 224.0.0.18", err)
 			}
 		}
+		if cfg.AH {
+			if c.ah, err = openAH(cfg.Interface, ifi, multicast); err != nil {
+				pc.Close()
+				return nil, fmt.Errorf("set up VRRP socket on %s: %w", cfg.Interface, err)
+			}
+			go c.pump(c.ah.read)
+		}
 	}
+	go c.pump(c.read)
 	return c, nil
+}
+
+// bindToDevice is a ListenConfig.Control that binds the socket to ifname, then runs more.
+func bindToDevice(ifname string, more func(fd int) error) func(_, _ string, rc syscall.RawConn) error {
+	return func(_, _ string, rc syscall.RawConn) error {
+		var serr error
+		err := rc.Control(func(fd uintptr) {
+			serr = unix.SetsockoptString(int(fd), unix.SOL_SOCKET, unix.SO_BINDTODEVICE, ifname)
+			if serr == nil && more != nil {
+				serr = more(int(fd))
+			}
+		})
+		if err != nil {
+			return err
+		}
+		return serr
+	}
+}
+
+// pump hands what read returns to Receive until an error, which it hands over too.
+func (c *Conn) pump(read func() (Packet, error)) {
+	for {
+		p, err := read()
+		select {
+		case c.rx <- received{p, err}:
+		case <-c.done:
+			return
+		}
+		if err != nil {
+			return
+		}
+	}
 }
 
 // primaryAddr is the address keepalived sends from: the first IPv4 address of the
@@ -167,9 +211,32 @@ func (c *Conn) Send(msg []byte, dst netip.Addr) error {
 	return nil
 }
 
-// Receive returns the next packet. The kernel has already trimmed it to the IP total
-// length and stripped the IPv4 header, so Payload is exactly the VRRP message.
+// SendAH sends pkt, a whole IPv4 datagram of protocol 51 (advert.SealAH), to dst on the
+// AH socket: the header is the caller's (IP_HDRINCL), the kernel fills in its checksum.
+func (c *Conn) SendAH(pkt []byte, dst netip.Addr) error {
+	if c.ah == nil {
+		return fmt.Errorf("send AH advert to %s on %s: no AH socket (IPv4 VRRPv2 only)", dst, c.cfg.Interface)
+	}
+	if err := c.ah.send(pkt, dst); err != nil {
+		return fmt.Errorf("send AH advert from %s to %s on %s: %w", c.src, dst, c.cfg.Interface, err)
+	}
+	return nil
+}
+
+// Receive returns the next packet from either socket. On the VRRP socket the kernel has
+// already trimmed it to the IP total length and x/net stripped the IPv4 header, so
+// Payload is exactly the VRRP message; an AH packet keeps its header (Packet.AH).
 func (c *Conn) Receive() (Packet, error) {
+	select {
+	case r := <-c.rx:
+		return r.p, r.err
+	case <-c.done:
+		return Packet{}, fmt.Errorf("receive on %s: %w", c.cfg.Interface, net.ErrClosed)
+	}
+}
+
+// read reads the protocol 112 socket.
+func (c *Conn) read() (Packet, error) {
 	p := Packet{TTL: -1}
 	var (
 		n    int
@@ -203,5 +270,11 @@ func (c *Conn) Receive() (Packet, error) {
 	return p, nil
 }
 
-// Close closes the socket; a blocked Receive returns an error.
-func (c *Conn) Close() error { return c.pc.Close() }
+// Close closes the sockets; a blocked Receive returns an error.
+func (c *Conn) Close() error {
+	c.closeOnce.Do(func() { close(c.done) })
+	if c.ah != nil {
+		c.ah.close()
+	}
+	return c.pc.Close()
+}

@@ -32,16 +32,29 @@ func open(t *testing.T, h *netlab.Host, cfg transport.Config) *transport.Conn {
 // first packets) until b receives it.
 func exchange(t *testing.T, a, b *transport.Conn, msg []byte, dst netip.Addr) transport.Packet {
 	t.Helper()
+	return exchangeWith(t, a.Send, b, msg, dst, false)
+}
+
+// exchangeWith is exchange with another send function; packets of the other socket
+// (ah says which is awaited), left from an earlier exchange, are skipped.
+func exchangeWith(t *testing.T, send func([]byte, netip.Addr) error, b *transport.Conn, msg []byte, dst netip.Addr, ah bool) transport.Packet {
+	t.Helper()
 	ch := make(chan transport.Packet, 1)
 	go func() {
-		p, err := b.Receive()
-		if err == nil {
-			ch <- p
+		for {
+			p, err := b.Receive()
+			if err != nil {
+				return
+			}
+			if p.AH == ah {
+				ch <- p
+				return
+			}
 		}
 	}()
 	deadline := time.After(5 * time.Second)
 	for {
-		if err := a.Send(msg, dst); err != nil {
+		if err := send(msg, dst); err != nil {
 			t.Fatal(err)
 		}
 		select {
@@ -131,4 +144,52 @@ func waitLinkLocal(t *testing.T, h *netlab.Host) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	t.Fatalf("%s: no usable link-local address", h.Name())
+}
+
+// keepalived's AH (docs/reference.md, keepalived's authentication): whole datagrams on IP
+// protocol 51, multicast and unicast, arriving byte for byte as sealed (the kernel's
+// header checksum is the one SealAH computes); plain adverts still arrive beside them.
+func TestAH(t *testing.T) {
+	a, b, _ := lab(t)
+	peerA, peerB := netip.MustParseAddr("198.18.0.11"), netip.MustParseAddr("198.18.0.12")
+	key, _ := advert.NewKey("vigil-ah")
+	adv := advert.Advert{Version: 2, VRID: 51, Priority: 150, Interval: time.Second, Addrs: []netip.Addr{netip.MustParseAddr("198.18.0.254")}, Auth: advert.AuthAH}
+	for _, tc := range []struct {
+		name   string
+		ca, cb transport.Config
+		dst    netip.Addr
+	}{
+		{"multicast", transport.Config{Interface: "eth0", AH: true}, transport.Config{Interface: "eth0", AH: true}, advert.Group4},
+		{"unicast", transport.Config{Interface: "eth0", AH: true, UnicastSrc: peerA, UnicastPeers: []netip.Addr{peerB}},
+			transport.Config{Interface: "eth0", AH: true, UnicastPeers: []netip.Addr{peerA}}, peerB},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ca, cb := open(t, a, tc.ca), open(t, b, tc.cb)
+			msg, _ := adv.Marshal(peerA, tc.dst)
+			pkt, err := advert.SealAH(msg, peerA, tc.dst, 1, 1, key, tc.dst != advert.Group4)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p := exchangeWith(t, ca.SendAH, cb, pkt, tc.dst, true)
+			if !p.AH || p.Src != peerA || p.Dst != tc.dst || p.TTL != 255 || string(p.Payload) != string(pkt) {
+				t.Fatalf("received %+v\nwant AH from %v to %v, TTL 255, payload % x", p, peerA, tc.dst, pkt)
+			}
+			if err := advert.VerifyAH(p.Payload, key, tc.dst != advert.Group4); err != nil {
+				t.Errorf("received datagram does not verify: %v", err)
+			}
+			plain, _ := advert.Advert{Version: 2, VRID: 51, Priority: 150, Interval: time.Second, Addrs: adv.Addrs}.Marshal(peerA, tc.dst)
+			if p := exchange(t, ca, cb, plain, tc.dst); p.AH || string(p.Payload) != string(plain) {
+				t.Errorf("plain advert on an AH connection: %+v", p)
+			}
+		})
+	}
+}
+
+// Without AH there is no protocol 51 socket to send on.
+func TestSendAHNeedsAH(t *testing.T) {
+	a, _, _ := lab(t)
+	c := open(t, a, transport.Config{Interface: "eth0"})
+	if err := c.SendAH([]byte{0x45}, advert.Group4); err == nil {
+		t.Error("SendAH without Config.AH succeeded")
+	}
 }

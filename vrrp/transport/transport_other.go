@@ -15,7 +15,8 @@ func Open(cfg Config) (*Conn, error) {
 	return nil, errors.New("open VRRP socket on " + cfg.Interface + ": raw VRRP sockets need Linux")
 }
 
-func (c *Conn) Source() netip.Addr                    { return netip.Addr{} }
-func (c *Conn) Send(msg []byte, dst netip.Addr) error { return errors.New("not supported") }
-func (c *Conn) Receive() (Packet, error)              { return Packet{}, errors.New("not supported") }
-func (c *Conn) Close() error                          { return nil }
+func (c *Conn) Source() netip.Addr                      { return netip.Addr{} }
+func (c *Conn) Send(msg []byte, dst netip.Addr) error   { return errors.New("not supported") }
+func (c *Conn) SendAH(pkt []byte, dst netip.Addr) error { return errors.New("not supported") }
+func (c *Conn) Receive() (Packet, error)                { return Packet{}, errors.New("not supported") }
+func (c *Conn) Close() error                            { return nil }

@@ -44,9 +44,17 @@ func (p *Port) Source() netip.Addr { return p.src }
 
 // Send delivers msg to every other up port.
 func (p *Port) Send(msg []byte, dst netip.Addr) error {
+	return p.send(vrrp.Packet{Src: p.src, Dst: dst, TTL: 255, Payload: slices.Clone(msg)})
+}
+
+// SendAH delivers an AH datagram (header included) to every other up port.
+func (p *Port) SendAH(pkt []byte, dst netip.Addr) error {
+	return p.send(vrrp.Packet{Src: p.src, Dst: dst, TTL: 255, Payload: slices.Clone(pkt), AH: true})
+}
+
+func (p *Port) send(pkt vrrp.Packet) error {
 	p.mu.Lock()
 	down := p.down
-	pkt := vrrp.Packet{Src: p.src, Dst: dst, TTL: 255, Payload: slices.Clone(msg)}
 	if !down {
 		p.sent = append(p.sent, pkt)
 	}

@@ -4,7 +4,6 @@
 package vrrplab
 
 import (
-	"bytes"
 	"context"
 	"encoding/binary"
 	"encoding/json"
@@ -24,6 +23,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/vigil-lb/vigil/internal/testing/netlab"
+	"github.com/vigil-lb/vigil/internal/testing/testenv"
 	"github.com/vigil-lb/vigil/vrrp"
 	"github.com/vigil-lb/vigil/vrrp/vrrptest/vrrpd"
 )
@@ -78,28 +78,11 @@ type Daemon struct {
 	Keepalived bool
 	cmd        *exec.Cmd
 	stdin      *os.File
-	out        *syncBuf
+	out        *testenv.Buffer
 	statusPath string
 	pidDir     string
 	done       chan struct{}
 	waitErr    error
-}
-
-type syncBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuf) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuf) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // StartVigil runs cfg in h as a separate process: the test binary re-executed with
@@ -120,7 +103,7 @@ func (l *Lab) StartVigil(h *netlab.Host, cfg vrrp.Config) *Daemon {
 	if err != nil {
 		l.T.Fatal(err)
 	}
-	d := &Daemon{Name: h.Name(), statusPath: filepath.Join(dir, "status.json"), out: &syncBuf{}, done: make(chan struct{})}
+	d := &Daemon{Name: h.Name(), statusPath: filepath.Join(dir, "status.json"), out: &testenv.Buffer{}, done: make(chan struct{})}
 	cmd := h.Command(context.Background(), self)
 	cmd.Env = append(os.Environ(), vrrpd.EnvConfig+"="+cfgPath, vrrpd.EnvStatus+"="+d.statusPath)
 	l.start(d, cmd)
@@ -181,7 +164,7 @@ vrrp_instance VI_1 {
 	if err := os.WriteFile(confPath, []byte(conf), 0o644); err != nil {
 		l.T.Fatal(err)
 	}
-	d := &Daemon{Name: h.Name(), Keepalived: true, pidDir: dir, out: &syncBuf{}, done: make(chan struct{})}
+	d := &Daemon{Name: h.Name(), Keepalived: true, pidDir: dir, out: &testenv.Buffer{}, done: make(chan struct{})}
 	cmd := h.Command(context.Background(), "keepalived", "-n", "-l", "-D", "-G", "-P", "-f", confPath,
 		"-p", filepath.Join(dir, "keepalived.pid"), "-r", filepath.Join(dir, "vrrp.pid"),
 		"-c", filepath.Join(dir, "checkers.pid"), "-b", filepath.Join(dir, "bfd.pid"))
