@@ -1,16 +1,13 @@
 package checks
 
 import (
-	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"net/netip"
-	"os/exec"
 	"strconv"
-	"strings"
-	"sync"
 	"time"
+
+	"github.com/vigil-lb/vigil/internal/proc"
 )
 
 // ExecConfig configures an exec check: a command whose exit status is the verdict.
@@ -47,151 +44,56 @@ func TargetEnv(target netip.AddrPort, virtualServer, realServer string) []string
 }
 
 type execChecker struct {
-	argv []string
-	cfg  ExecConfig
-	env  []string
-	proc procAttr
+	cmd     proc.Command
+	dynamic bool
 }
 
-// NewExec returns a check that runs a command once per probe. The command runs in its own
-// process group; when the probe's context ends first the whole group gets SIGTERM and,
-// after TermGrace, SIGKILL, so a hung script cannot leave children behind.
+// NewExec returns a check that runs a command once per probe through internal/proc: in
+// its own process group, and when the probe's context ends first the whole group gets
+// SIGTERM and, after TermGrace, SIGKILL, so a hung script cannot leave children behind.
 func NewExec(target netip.AddrPort, cfg ExecConfig) (Checker, error) {
-	if len(cfg.Argv) == 0 || cfg.Argv[0] == "" {
-		return nil, fmt.Errorf("new exec check for %s: no command", target)
+	cmd := proc.Command{
+		Argv: cfg.Argv, Shell: cfg.Shell,
+		Env:       append([]string{proc.Path}, cfg.Env...),
+		TermGrace: cfg.TermGrace, MaxOutput: cfg.MaxOutputBytes,
 	}
-	argv := cfg.Argv
-	if cfg.Shell {
-		if len(argv) != 1 {
-			return nil, fmt.Errorf("new exec check for %s: a shell command is one string, got %d", target, len(argv))
-		}
-		argv = []string{"/bin/sh", "-c", argv[0]}
-	}
-	if cfg.TermGrace <= 0 {
-		cfg.TermGrace = time.Second
-	}
-	if cfg.MaxOutputBytes <= 0 {
-		cfg.MaxOutputBytes = 512
-	}
-	proc, err := newProcAttr(cfg.User)
-	if err != nil {
+	if err := cmd.Check(); err != nil {
 		return nil, fmt.Errorf("new exec check for %s: %w", target, err)
 	}
-	env := append([]string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}, cfg.Env...)
-	return &execChecker{argv: argv, cfg: cfg, env: env, proc: proc}, nil
+	if cfg.User != "" {
+		u, err := proc.LookupUser(cfg.User)
+		if err != nil {
+			return nil, fmt.Errorf("new exec check for %s: %w", target, err)
+		}
+		cmd.User = u
+	}
+	return &execChecker{cmd: cmd, dynamic: cfg.Dynamic}, nil
 }
 
 func (e *execChecker) Check(ctx context.Context) Result {
 	start := time.Now()
-	res := e.check(ctx, start)
-	res.Latency = time.Since(start)
-	return res
-}
-
-func (e *execChecker) check(ctx context.Context, start time.Time) Result {
-	res := Result{Weight: NoWeight}
-	cmd := exec.Command(e.argv[0], e.argv[1:]...)
-	cmd.Env = e.env
-	cmd.Dir = "/"
-	out := &capBuffer{max: e.cfg.MaxOutputBytes}
-	cmd.Stdout, cmd.Stderr = out, out
-	// A grandchild holding the output pipe must not hold the verdict: stop waiting for the
-	// pipe shortly after the command exits.
-	cmd.WaitDelay = 100 * time.Millisecond
-	e.proc.apply(cmd)
-	if err := cmd.Start(); err != nil {
-		res.Reason = fmt.Sprintf("exec %s: %v", e.name(), err)
-		return res
-	}
-	pgid := cmd.Process.Pid
-	waited := make(chan error, 1)
-	go func() { waited <- cmd.Wait() }()
-	var err error
-	timedOut := false
-	select {
-	case err = <-waited:
-	case <-ctx.Done():
-		timedOut = true
-		_ = killGroup(pgid, false)
-		t := time.NewTimer(e.cfg.TermGrace)
-		select {
-		case <-waited:
-			t.Stop()
-		case <-t.C:
-			_ = killGroup(pgid, true)
-			<-waited
-		}
-	}
-	// Whatever the command left running in its group goes with it.
-	_ = killGroup(pgid, true)
-	if timedOut {
-		res.Reason = timeoutReason(ctx, start, "running "+e.name()+"; process group killed")
-		return res
-	}
-	st := cmd.ProcessState
-	if st == nil {
-		res.Reason = fmt.Sprintf("exec %s: %v", e.name(), err)
-		return res
-	}
-	if err != nil && !errors.Is(err, exec.ErrWaitDelay) && !isExitError(err) {
-		res.Reason = fmt.Sprintf("exec %s: %v", e.name(), err)
-		return res
-	}
-	code := st.ExitCode()
-	tail := out.summary()
+	r := proc.Run(ctx, e.cmd)
+	res := Result{Weight: NoWeight, Latency: time.Since(start)}
+	name := e.cmd.Name()
 	switch {
-	case code < 0:
-		res.Reason = fmt.Sprintf("exec %s: %s%s", e.name(), st.String(), tail)
-	case code == 0:
+	case r.TimedOut:
+		res.Reason = timeoutReason(ctx, start, "running "+name+"; process group killed")
+	case r.OK():
 		res.OK = true
-		res.Reason = fmt.Sprintf("exec %s: exit 0%s", e.name(), tail)
-	case e.cfg.Dynamic && code >= 2:
+		res.Reason = fmt.Sprintf("exec %s: %s", name, r.Summary())
+	case e.dynamic && r.Started && r.Err == nil && r.ExitCode >= 2:
 		res.OK = true
-		res.Weight = code - 2
-		res.Reason = fmt.Sprintf("exec %s: exit %d, weight %d%s", e.name(), code, res.Weight, tail)
+		res.Weight = r.ExitCode - 2
+		res.Reason = fmt.Sprintf("exec %s: exit %d, weight %d%s", name, r.ExitCode, res.Weight, quotedTail(r.Output))
 	default:
-		res.Reason = fmt.Sprintf("exec %s: exit %d%s", e.name(), code, tail)
+		res.Reason = fmt.Sprintf("exec %s: %s", name, r.Summary())
 	}
 	return res
 }
 
-func isExitError(err error) bool {
-	var ee *exec.ExitError
-	return errors.As(err, &ee)
-}
-
-func (e *execChecker) name() string {
-	if e.cfg.Shell {
-		return strconv.Quote(e.cfg.Argv[0])
+func quotedTail(out []byte) string {
+	if s := proc.LastLine(out); s != "" {
+		return ": " + strconv.Quote(s)
 	}
-	return e.argv[0]
-}
-
-// capBuffer keeps the first max bytes written to it.
-type capBuffer struct {
-	mu  sync.Mutex
-	max int
-	buf bytes.Buffer
-}
-
-func (c *capBuffer) Write(p []byte) (int, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if room := c.max - c.buf.Len(); room > 0 {
-		c.buf.Write(p[:min(room, len(p))])
-	}
-	return len(p), nil
-}
-
-func (c *capBuffer) summary() string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	s := strings.TrimSpace(c.buf.String())
-	if s == "" {
-		return ""
-	}
-	if i := strings.LastIndexByte(s, '\n'); i >= 0 {
-		s = s[i+1:] // the last line is usually the one that explains
-	}
-	return ": " + strconv.Quote(s)
+	return ""
 }

@@ -34,9 +34,11 @@ type MySQLConfig struct {
 	ServerName    string // default: the connect address
 	TLSSkipVerify bool
 
-	// Query, when set, runs after the login; the first column of its first row must equal
-	// Expect (compared as text), e.g. a replication-lag probe returning "0".
-	Query  string
+	// Query, when set, runs after the login and must succeed; "" only logs in and pings.
+	Query string
+	// Expect, when set, must equal the first column of the first row of Query's result
+	// (compared as text), e.g. "0" for a replication-lag probe. Without it any successful
+	// query passes, whatever it returns.
 	Expect string
 }
 
@@ -134,22 +136,43 @@ func (m *mysqlChecker) check(ctx context.Context, start time.Time) Result {
 		return Result{Reason: m.reason(ctx, start, "query", err)}
 	}
 	defer rows.Close()
+	got, hasRow, err := firstValue(rows)
+	if err != nil {
+		return Result{Reason: m.reason(ctx, start, "read query result from", err)}
+	}
+	if m.cfg.Expect == "" {
+		// No expect: the query succeeded, which is all that is asked.
+		if !hasRow {
+			return Result{OK: true, Reason: fmt.Sprintf("mysql %s: query %q succeeded (no rows)", m.addr, m.cfg.Query)}
+		}
+		return Result{OK: true, Reason: fmt.Sprintf("mysql %s: query %q returned %q", m.addr, m.cfg.Query, got)}
+	}
+	switch {
+	case len(rows.Columns()) == 0:
+		return Result{Reason: fmt.Sprintf("mysql %s: query %q returned no columns, want %q", m.addr, m.cfg.Query, m.cfg.Expect)}
+	case !hasRow:
+		return Result{Reason: fmt.Sprintf("mysql %s: query %q returned no rows, want %q", m.addr, m.cfg.Query, m.cfg.Expect)}
+	case got != m.cfg.Expect:
+		return Result{Reason: fmt.Sprintf("mysql %s: query %q returned %q, want %q", m.addr, m.cfg.Query, got, m.cfg.Expect)}
+	}
+	return Result{OK: true, Reason: fmt.Sprintf("mysql %s: query %q returned %q", m.addr, m.cfg.Query, got)}
+}
+
+// firstValue reads the first column of the first row as text; hasRow is false for an
+// empty result or a statement without a result set.
+func firstValue(rows driver.Rows) (got string, hasRow bool, err error) {
 	cols := rows.Columns()
 	if len(cols) == 0 {
-		return Result{Reason: fmt.Sprintf("mysql %s: query %q returned no columns", m.addr, m.cfg.Query)}
+		return "", false, nil
 	}
 	vals := make([]driver.Value, len(cols))
 	if err := rows.Next(vals); err != nil {
 		if err == io.EOF {
-			return Result{Reason: fmt.Sprintf("mysql %s: query %q returned no rows, want %q", m.addr, m.cfg.Query, m.cfg.Expect)}
+			return "", false, nil
 		}
-		return Result{Reason: m.reason(ctx, start, "read query result from", err)}
+		return "", false, err
 	}
-	got := valueText(vals[0])
-	if got != m.cfg.Expect {
-		return Result{Reason: fmt.Sprintf("mysql %s: query %q returned %q, want %q", m.addr, m.cfg.Query, got, m.cfg.Expect)}
-	}
-	return Result{OK: true, Reason: fmt.Sprintf("mysql %s: query %q returned %q", m.addr, m.cfg.Query, got)}
+	return valueText(vals[0]), true, nil
 }
 
 func valueText(v driver.Value) string {

@@ -14,7 +14,7 @@ import (
 
 func mustMySQL(t *testing.T, cfg MySQLConfig) Checker {
 	t.Helper()
-	c, err := New("mysql", db.addr(), cfg)
+	c, err := New("mysql", db.Addr(), cfg)
 	if err != nil {
 		if strings.Contains(err.Error(), testDBPassword) {
 			t.Fatalf("the password leaked into an error")
@@ -37,7 +37,7 @@ func TestMySQLCheck(t *testing.T) {
 		{"pass", ok, true, `logged in as "monitor" and pinged`},
 		{"no database", with(func(c *MySQLConfig) { c.Database = "" }), true, "pinged"},
 		{"wrong password is an auth failure", with(func(c *MySQLConfig) { c.Password = testDBPassword + "x" }), false,
-			`mysql auth failed at ` + m.addr().String() + ` for user "monitor": Access denied for user 'monitor'@'127.0.0.1' (using password: YES) (error 1045)`},
+			`mysql auth failed at ` + m.Addr().String() + ` for user "monitor": Access denied for user 'monitor'@'127.0.0.1' (using password: YES) (error 1045)`},
 		{"unknown user is an auth failure", with(func(c *MySQLConfig) { c.User = "nobody" }), false, "mysql auth failed"},
 		{"unknown database", with(func(c *MySQLConfig) { c.Database = "nodb" }), false, `unknown database "nodb" (error 1049)`},
 		{"database not granted", with(func(c *MySQLConfig) { c.User = "narrow" }), false, `user "narrow" may not use database "vigil" (error 1044)`},
@@ -46,6 +46,14 @@ func TestMySQLCheck(t *testing.T) {
 		{"query no rows", with(func(c *MySQLConfig) { c.Query, c.Expect = "SELECT lag FROM replica WHERE lag > 1", "0" }), false, "returned no rows"},
 		{"query error", with(func(c *MySQLConfig) { c.Query, c.Expect = "SELECT nope FROM replica", "0" }), false, "server error 1054"},
 		{"query NULL", with(func(c *MySQLConfig) { c.Query, c.Expect = "SELECT NULL", "NULL" }), true, `returned "NULL"`},
+		// Without expect any successful query passes (README, check "mysql"), whatever it
+		// returns: the default SELECT 1 returns "1", which is not "".
+		{"default query without expect", with(func(c *MySQLConfig) { c.Query = "SELECT 1" }), true, `query "SELECT 1" returned "1"`},
+		{"query returning 0 without expect", with(func(c *MySQLConfig) { c.Query = "SELECT lag FROM replica" }), true, `returned "0"`},
+		{"query without rows and without expect", with(func(c *MySQLConfig) { c.Query = "SELECT lag FROM replica WHERE lag > 1" }), true, "succeeded (no rows)"},
+		{"statement without a result set and without expect", with(func(c *MySQLConfig) { c.Query = "DO 1" }), true, "succeeded (no rows)"},
+		{"failing query without expect", with(func(c *MySQLConfig) { c.Query = "SELECT nope FROM replica" }), false, "server error 1054"},
+		{"statement without a result set, with expect", with(func(c *MySQLConfig) { c.Query, c.Expect = "DO 1", "1" }), false, `returned no columns, want "1"`},
 		{"TLS refused by a server without TLS", with(func(c *MySQLConfig) { c.TLS = true }), false, "mysql"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -82,8 +90,8 @@ func TestMySQLCheckConnectionFailureIsDistinct(t *testing.T) {
 // handshakes into its backlog, so only the timeout can fail the check.
 func TestMySQLCheckHungServerTimesOut(t *testing.T) {
 	m := needMariaDB(t)
-	m.signal(syscall.SIGSTOP)
-	defer m.signal(syscall.SIGCONT)
+	m.Signal(syscall.SIGSTOP)
+	defer m.Signal(syscall.SIGCONT)
 	c := mustMySQL(t, MySQLConfig{User: testDBUser, Password: testDBPassword})
 	start := time.Now()
 	res := check(t, c, 500*time.Millisecond)
@@ -161,10 +169,10 @@ func TestMySQLCheckServerKilledAndRestarted(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	m.kill()
+	m.Kill()
 	took := expect(Down, 20*time.Second)
 	t.Logf("down %v after the kill (bound fall x interval + timeout = %v)", took, 2*interval+timeout)
-	if err := m.start(); err != nil {
+	if err := m.Start(); err != nil {
 		t.Fatal(err)
 	}
 	took = expect(Up, 30*time.Second)

@@ -514,3 +514,35 @@ func TestLoadMissingFile(t *testing.T) {
 		t.Errorf("Load(missing) = %v, %v; want a read error", cfg, diags)
 	}
 }
+
+// TestMySQLQuery: the query defaults to SELECT 1 without an expect; query = "" means log
+// in and ping only (README, check "mysql").
+func TestMySQLQuery(t *testing.T) {
+	for _, tc := range []struct {
+		name, body, query, expect string
+	}{
+		{"defaults", ``, DefaultMySQLQuery, ""},
+		{"ping only", `query = ""`, "", ""},
+		{"query and expect", "query = \"SELECT lag FROM replica\"\n      expect = \"0\"", "SELECT lag FROM replica", "0"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := mustParse(t, `
+virtual_server "db" {
+  address  = "198.18.0.254:3306"
+  protocol = "tcp"
+  real_server "db1" {
+    address = "198.18.0.21"
+    check "mysql" {
+      user = "monitor"
+      `+tc.body+`
+    }
+  }
+}
+`, nil)
+			m := cfg.VirtualServers[0].RealServers[0].Checks[0].MySQL
+			if m.Query != tc.query || m.Expect != tc.expect {
+				t.Errorf("query %q expect %q, want %q and %q", m.Query, m.Expect, tc.query, tc.expect)
+			}
+		})
+	}
+}

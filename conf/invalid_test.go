@@ -126,6 +126,8 @@ func TestInvalid(t *testing.T) {
 		{"vrid 256", "vrrp_instance \"VI_1\" {\n  interface = \"eth0\"\n  virtual_router_id = 256\n  virtual_ipaddresses = [\"198.18.0.254\"]\n}\n", "virtual_router_id must be in 1..255", "3:23"},
 		{"priority 0", vi("  priority = 0"), "priority must be in 1..255", "5:14"},
 		{"accept false", vi("  accept = false"), "accept = false is not supported", "5:12"},
+		{"mysql empty expect", chk("mysql", "      user = \"m\"\n      expect = \"\""), "omit it to accept any successful query", "8:16"},
+		{"mysql expect without query", chk("mysql", "      user = \"m\"\n      query = \"\"\n      expect = \"1\""), "Expect without a query", "9:16"},
 		{"mysql tls preferred", chk("mysql", "      user = \"m\"\n      tls = \"preferred\""), `Invalid value`, "8:13"},
 		{"priority 255", vi("  priority = 255"), "address owner", "5:14"},
 		{"version 4", vi("  version = 4"), "version must be in 2..3", "5:13"},
@@ -158,27 +160,32 @@ func TestInvalid(t *testing.T) {
 		{"instance in two sync groups", vi("") + "vrrp_sync_group \"G1\" {\n  instances = [\"VI_1\"]\n}\nvrrp_sync_group \"G2\" {\n  instances = [\"VI_1\"]\n}\n", "Instance in two sync groups", "10:1"},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			cfg, diags := parse([]byte(tt.src), "test.hcl", testOptions(nil))
-			if cfg != nil || !diags.HasErrors() {
-				t.Fatalf("parse succeeded, want error %q at %s", tt.want, tt.pos)
-			}
-			var got []string
-			for _, d := range diags {
-				pos := "none"
-				if d.Subject != nil {
-					pos = fmt.Sprintf("%d:%d", d.Subject.Start.Line, d.Subject.Start.Column)
-				}
-				msg := d.Summary + ": " + d.Detail
-				if pos == tt.pos && strings.Contains(msg, tt.want) {
-					return
-				}
-				got = append(got, pos+" "+msg)
-			}
-			t.Errorf("no diagnostic %q at %s; got:\n  %s", tt.want, tt.pos, strings.Join(got, "\n  "))
-		})
+		t.Run(tt.name, func(t *testing.T) { wantDiagnostic(t, tt.src, tt.want, tt.pos) })
 	}
 	if len(tests) < 40 {
 		t.Errorf("only %d invalid configurations; the acceptance needs at least 40", len(tests))
 	}
+}
+
+// wantDiagnostic fails t unless src is refused with a diagnostic containing want (in
+// "Summary: Detail") whose subject starts at pos ("line:col").
+func wantDiagnostic(t *testing.T, src, want, pos string) {
+	t.Helper()
+	cfg, diags := parse([]byte(src), "test.hcl", testOptions(nil))
+	if cfg != nil || !diags.HasErrors() {
+		t.Fatalf("parse succeeded, want error %q at %s", want, pos)
+	}
+	var got []string
+	for _, d := range diags {
+		at := "none"
+		if d.Subject != nil {
+			at = fmt.Sprintf("%d:%d", d.Subject.Start.Line, d.Subject.Start.Column)
+		}
+		msg := d.Summary + ": " + d.Detail
+		if at == pos && strings.Contains(msg, want) {
+			return
+		}
+		got = append(got, at+" "+msg)
+	}
+	t.Errorf("no diagnostic %q at %s; got:\n  %s", want, pos, strings.Join(got, "\n  "))
 }

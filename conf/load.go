@@ -98,6 +98,9 @@ var rootSchema = &hcl.BodySchema{
 		{Type: "virtual_server", LabelNames: []string{"name"}},
 		{Type: "vrrp_instance", LabelNames: []string{"name"}},
 		{Type: "vrrp_sync_group", LabelNames: []string{"name"}},
+		{Type: "vrrp_script", LabelNames: []string{"name"}},
+		{Type: "track_process", LabelNames: []string{"name"}},
+		{Type: "track_file", LabelNames: []string{"name"}},
 	},
 }
 
@@ -134,6 +137,8 @@ func (d *decoder) decodeRoot(body hcl.Body, opts options) *Config {
 		}
 	}
 	d.checkSyncGroups(cfg)
+	d.decodeTrackers(content.Blocks, cfg)
+	d.checkTracking(cfg)
 	return cfg
 }
 

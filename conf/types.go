@@ -16,6 +16,10 @@ type Config struct {
 	VirtualServers []*VirtualServer `json:"virtual_servers"`
 	VRRPInstances  []*VRRPInstance  `json:"vrrp_instances"`
 	SyncGroups     []*SyncGroup     `json:"vrrp_sync_groups"`
+	// The tracked items that vrrp_instance and vrrp_sync_group blocks name.
+	VRRPScripts    []*VRRPScript   `json:"vrrp_scripts"`
+	TrackProcesses []*TrackProcess `json:"track_processes"`
+	TrackFiles     []*TrackFile    `json:"track_files"`
 }
 
 // VirtualServer returns the virtual server called name, or nil.
@@ -271,13 +275,17 @@ const (
 	CheckTCP   CheckKind = "tcp"
 	CheckMySQL CheckKind = "mysql"
 	CheckExec  CheckKind = "exec"
+	CheckDNS   CheckKind = "dns"
+	CheckUDP   CheckKind = "udp"
+	CheckPing  CheckKind = "ping"
+	CheckSMTP  CheckKind = "smtp"
 )
 
 // CheckKinds lists every valid CheckKind.
-var CheckKinds = []CheckKind{CheckHTTP, CheckTCP, CheckMySQL, CheckExec}
+var CheckKinds = []CheckKind{CheckHTTP, CheckTCP, CheckMySQL, CheckExec, CheckDNS, CheckUDP, CheckPing, CheckSMTP}
 
-// Check is one check "KIND" block. Exactly one of HTTP, TCP, MySQL, Exec is non-nil,
-// the one that matches Kind.
+// Check is one check "KIND" block. Exactly one of HTTP, TCP, MySQL, Exec, DNS, UDP, Ping,
+// SMTP is non-nil, the one that matches Kind.
 type Check struct {
 	Kind     CheckKind     `json:"kind"`
 	Interval time.Duration `json:"interval"`
@@ -286,7 +294,7 @@ type Check struct {
 	Fall     int           `json:"fall"`    // consecutive failures to go down
 
 	// Target is where a network check connects: connect_address / connect_port, else the
-	// real server's address and port. Invalid for exec checks.
+	// real server's address and port. Invalid for exec checks; the port is 0 for ping.
 	Target netip.AddrPort `json:"target"`
 	// Source is the local address to bind (source_address); invalid when unset.
 	Source netip.Addr `json:"source"`
@@ -295,6 +303,10 @@ type Check struct {
 	TCP   *TCPCheck   `json:"tcp,omitempty"`
 	MySQL *MySQLCheck `json:"mysql,omitempty"`
 	Exec  *ExecCheck  `json:"exec,omitempty"`
+	DNS   *DNSCheck   `json:"dns,omitempty"`
+	UDP   *UDPCheck   `json:"udp,omitempty"`
+	Ping  *PingCheck  `json:"ping,omitempty"`
+	SMTP  *SMTPCheck  `json:"smtp,omitempty"`
 
 	DeclRange hcl.Range `json:"-"`
 }
@@ -356,7 +368,9 @@ type MySQLCheck struct {
 	Password Secret   `json:"password"`
 	Database string   `json:"database"`
 	TLS      MySQLTLS `json:"tls"`
-	Query    string   `json:"query"` // default "SELECT 1"
+	// Query runs after the login and must succeed; default "SELECT 1"; "" logs in and
+	// pings only.
+	Query string `json:"query"`
 	// Expect must equal the first column of the first row (as text); "": any successful
 	// query passes.
 	Expect string `json:"expect"`
@@ -394,12 +408,16 @@ type VRRPInstance struct {
 	// advertises (make-before-break), at most 3 x advert_interval + skew.
 	Handover           bool           `json:"handover"`
 	VirtualIPAddresses []netip.Prefix `json:"virtual_ipaddresses"`
+	// VIPDevices are the entries of VirtualIPAddresses with a dev or label.
+	VIPDevices []VIPDevice `json:"virtual_ipaddress_devices"`
 	// UnicastSource is invalid when unset (the interface's primary address is used).
 	UnicastSource netip.Addr `json:"unicast_src"`
 	// UnicastPeers empty means multicast (224.0.0.18 / ff02::12).
 	UnicastPeers        []netip.Addr         `json:"unicast_peers"`
 	TrackInterfaces     []TrackInterface     `json:"track_interfaces"`
 	TrackVirtualServers []TrackVirtualServer `json:"track_virtual_servers"`
+	// Tracking holds the track_script, track_process and track_file blocks.
+	Tracking Tracking `json:"tracking"`
 	// IPVSSync, when set, runs the kernel's connection-synchronisation daemons by this
 	// instance's state: master while master, backup otherwise.
 	IPVSSync *IPVSSync `json:"ipvs_sync,omitempty"`
@@ -455,6 +473,8 @@ type GARP struct {
 type SyncGroup struct {
 	Name      string   `json:"name"`
 	Instances []string `json:"instances"`
+	// Tracking applies to every member.
+	Tracking Tracking `json:"tracking"`
 
 	DeclRange hcl.Range `json:"-"`
 }

@@ -21,6 +21,7 @@ func (c *Config) Warnings() hcl.Diagnostics {
 		}
 	}
 	for _, vs := range c.VirtualServers {
+		checkWarnings(vs, warn)
 		if !c.Global.ManageSysctls {
 			// Without expire_quiescent_template a persistence template keeps sending a client
 			// to a quiesced (weight 0) real server until the template expires.
@@ -51,5 +52,6 @@ func (c *Config) Warnings() hcl.Diagnostics {
 				"virtual server %q listens on %s, which is not a virtual_ipaddresses entry of any vrrp_instance; it will not follow failover.", vs.Name, vs.Address.Addr())
 		}
 	}
+	c.trackingWarnings(warn)
 	return diags
 }

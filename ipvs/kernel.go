@@ -11,7 +11,8 @@ import (
 var ErrUnavailable = errors.New("kernel IPVS is not available")
 
 // unavailableHint is what an operator can do about ErrUnavailable.
-const unavailableHint = `load the ip_vs module (modprobe ip_vs) or set dataplane = "userspace"`
+// (cmd/vigil adds the userspace data plane where it can serve the configuration.)
+const unavailableHint = `load the ip_vs module as root (modprobe ip_vs; at every boot: ip_vs in /etc/modules-load.d/)`
 
 // ErrClosed is returned by a Kernel table after Close.
 var ErrClosed = errors.New("ipvs table is closed")
@@ -24,12 +25,14 @@ type KernelOptions struct {
 	// Netns is the path of the network namespace whose IPVS table to program, such as
 	// /var/run/netns/lb or /proc/PID/ns/net. Empty means the caller's namespace.
 	Netns string
-	// Deadline bounds every netlink call (DefaultDeadline when zero). moby/ipvs retries
-	// receive timeouts forever, so without it a lost reply hangs the caller.
+	// Deadline bounds every netlink call, the request and its whole answer
+	// (DefaultDeadline when zero). A call that overruns fails with
+	// context.DeadlineExceeded and the next call opens a new socket (ipvsnl.Conn).
 	Deadline time.Duration
 	// Logger receives warnings (nil discards them).
 	Logger *slog.Logger
-	// NoModprobe skips running `modprobe ip_vs` before checking for IPVS.
+	// NoModprobe skips running `modprobe ip_vs` when the IPVS family is missing. (Looking
+	// the family up may still make the kernel load ip_vs: see OpenKernel.)
 	NoModprobe bool
 }
 

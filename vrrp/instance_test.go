@@ -6,12 +6,14 @@ import (
 	"net/netip"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/vigil-lb/vigil/internal/testing/testenv"
 	"github.com/vigil-lb/vigil/vrrp"
 	"github.com/vigil-lb/vigil/vrrp/advert"
 	"github.com/vigil-lb/vigil/vrrp/vrrptest"
@@ -441,13 +443,15 @@ func TestSyncGroupTakeover(t *testing.T) {
 }
 
 // Real notify processes: arguments and environment arrive, a hung command is killed at
-// its timeout and the next one still runs, in order.
+// its timeout with its whole process group and the next one still runs, in order.
 func TestNotifyExec(t *testing.T) {
-	out := t.TempDir() + "/notify.log"
+	dir := t.TempDir()
+	out := dir + "/notify.log"
 	link := &vrrptest.Link{}
 	c := baseConfig("a", 150)
 	c.Notify = vrrp.Notify{
-		Backup:  []string{"/bin/sh", "-c", "sleep 10"}, // hangs: killed at the timeout
+		// Hangs, with a child: both are killed at the timeout.
+		Backup:  []string{"/bin/sh", "-c", "sleep 1000 & echo $! > " + dir + "/child; wait"},
 		Any:     []string{"/bin/sh", "-c", `echo "$0 $1 $2 $3 $VRRP_STATE $VRRP_PRIORITY" >> ` + out},
 		Timeout: 300 * time.Millisecond,
 	}
@@ -462,6 +466,14 @@ func TestNotifyExec(t *testing.T) {
 	want := "INSTANCE a BACKUP 150 BACKUP 150\nINSTANCE a MASTER 150 MASTER 150\n"
 	if string(b) != want {
 		t.Errorf("notify log %q, want %q", b, want)
+	}
+	b, err := os.ReadFile(dir + "/child")
+	if err != nil {
+		t.Fatalf("the hung notify command did not start: %v", err)
+	}
+	pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+	if !testenv.WaitGone(pid, 5*time.Second) {
+		t.Errorf("the hung notify command's child %d survived its timeout", pid)
 	}
 }
 

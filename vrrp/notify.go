@@ -5,31 +5,26 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"os/exec"
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/vigil-lb/vigil/internal/proc"
 )
 
 // CommandRunner runs one notify command; tests inject a recorder.
 type CommandRunner func(ctx context.Context, argv, env []string) error
 
-// ExecCommand runs argv as a child process with env added to the environment.
+// ExecCommand runs argv through internal/proc with env added to vigil's environment. At
+// ctx's end the command's whole process group is killed; what it started in the
+// background and left running when it exited stays (a notify command may start a
+// service).
 func ExecCommand(ctx context.Context, argv, env []string) error {
-	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
-	cmd.Env = append(os.Environ(), env...)
-	cmd.WaitDelay = time.Second
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("run notify command %q: %w (output %q)", argv[0], err, truncate(out, 200))
+	r := proc.Run(ctx, proc.Command{Argv: argv, Env: append(os.Environ(), env...), KeepLeftovers: true})
+	if !r.OK() {
+		return fmt.Errorf("run notify command %q: %s", argv[0], r.Summary())
 	}
 	return nil
-}
-
-func truncate(b []byte, n int) string {
-	if len(b) > n {
-		return string(b[:n]) + "..."
-	}
-	return string(b)
 }
 
 // notifier runs an instance's notify commands one at a time, in the order of the

@@ -24,7 +24,7 @@ func TestCmdIPVS(t *testing.T) {
 		{args: []string{"save", "--stats"}, code: 2},
 		{args: []string{"list", "--stats", "--rate"}, code: 2, stderr: "exclude"},
 		{args: []string{"frob"}, code: 2, stderr: "unknown subcommand"},
-		{args: []string{"list"}, code: 1, stderr: `kernel IPVS is not available (/proc/net/ip_vs missing): load the ip_vs module (modprobe ip_vs) or set dataplane = "userspace"`, needNoIPVS: true},
+		{args: []string{"list"}, code: 1, stderr: `kernel IPVS is not available (no generic netlink family IPVS, and the kernel could not load ip_vs): load the ip_vs module as root`, needNoIPVS: true},
 		{args: []string{"save"}, code: 1, stderr: "kernel IPVS is not available", needNoIPVS: true},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -23,8 +22,6 @@ import (
 	"github.com/vigil-lb/vigil/internal/api"
 	"github.com/vigil-lb/vigil/internal/director"
 	"github.com/vigil-lb/vigil/internal/metrics"
-	"github.com/vigil-lb/vigil/ipvs"
-	"github.com/vigil-lb/vigil/ipvs/userspace"
 	"github.com/vigil-lb/vigil/vrrp"
 )
 
@@ -98,15 +95,19 @@ type runner struct {
 	level        *slog.LevelVar
 	removeOnStop bool
 	format       conf.LogFormat
+	// autoUserspace: dataplane auto found no kernel IPVS at start; a reload must stay
+	// servable by the userspace proxy (userspaceCanServe).
+	autoUserspace bool
 }
 
 func (d *runner) run(cfg *conf.Config, pidFile string) error {
 	d.format = cfg.Global.LogFormat
-	table, dataplane, err := openTable(cfg.Global.Dataplane, d.log)
+	table, dataplane, err := openTable(cfg, d.log, openKernelTable)
 	if err != nil {
 		return err
 	}
 	defer table.Close()
+	d.autoUserspace = dataplane == "userspace" && cfg.Global.Dataplane == conf.DataplaneAuto
 
 	if pidFile != "" {
 		if err := os.WriteFile(pidFile, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644); err != nil {
@@ -207,6 +208,11 @@ func (d *runner) reload(ctx context.Context, dir *director.Director) {
 		dir.ReloadFailed(fmt.Errorf("%s: %d error(s): %s", d.path, len(diags.Errs()), diags.Errs()[0]))
 		return
 	}
+	if err := d.reloadDataplaneError(cfg); err != nil {
+		d.log.Error("reload rejected; everything keeps running as it was", "err", err)
+		dir.ReloadFailed(err)
+		return
+	}
 	if cfg.Global.LogFormat != d.format {
 		d.log.Warn("log_format changes take effect at the next start", "running", d.format, "configured", cfg.Global.LogFormat)
 	}
@@ -214,26 +220,6 @@ func (d *runner) reload(ctx context.Context, dir *director.Director) {
 	if err := dir.Reload(ctx, cfg); err != nil {
 		d.log.Error("reload failed", "err", err)
 	}
-}
-
-// openTable opens the data plane the configuration asks for. auto prefers kernel IPVS and
-// says so when it falls back.
-func openTable(dp conf.Dataplane, log *slog.Logger) (ipvs.Table, string, error) {
-	userspaceTable := func() ipvs.Table {
-		return userspace.New(userspace.Options{Logger: log.With("dataplane", "userspace")})
-	}
-	if dp == conf.DataplaneUserspace {
-		return userspaceTable(), "userspace", nil
-	}
-	k, err := ipvs.OpenKernel(ipvs.KernelOptions{Logger: log})
-	if err == nil {
-		return k, "kernel", nil
-	}
-	if dp == conf.DataplaneAuto && errors.Is(err, ipvs.ErrUnavailable) {
-		log.Warn("kernel IPVS is not available; using the userspace data plane", "reason", err.Error())
-		return userspaceTable(), "userspace", nil
-	}
-	return nil, "", fmt.Errorf("dataplane %s: %w", dp, err)
 }
 
 func newLogger(w io.Writer, format conf.LogFormat, level *slog.LevelVar) *slog.Logger {

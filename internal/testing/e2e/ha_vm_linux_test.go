@@ -50,7 +50,7 @@ func haExampleFiles(t *testing.T) map[string]string {
 		return files
 	}
 	for _, n := range []string{"director-a.hcl", "director-b.hcl"} {
-		p, err := filepath.Abs(filepath.Join("..", "..", "examples", "ha-pair", n))
+		p, err := filepath.Abs(filepath.Join("..", "..", "..", "examples", "ha-pair", n))
 		must(t, err, "example path")
 		files[haExampleDir+"/"+n] = p
 	}

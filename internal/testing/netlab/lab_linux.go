@@ -203,8 +203,18 @@ func (h *Host) close() error {
 	if err := unix.Unmount(p, unix.MNT_DETACH); err != nil && !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOENT) {
 		errs = append(errs, fmt.Errorf("unmount %s: %w", p, err))
 	}
-	if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
-		errs = append(errs, fmt.Errorf("remove %s: %w", p, err))
+	// A process started in the namespace by `ip netns exec` (keepalived, FRR) keeps a copy
+	// of the bind mount in its own mount namespace until it has exited, which can be a
+	// moment after it was killed: the removal is EBUSY until then.
+	for deadline := time.Now().Add(3 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		err := os.Remove(p)
+		if err == nil || errors.Is(err, os.ErrNotExist) {
+			break
+		}
+		if !errors.Is(err, unix.EBUSY) || time.Now().After(deadline) {
+			errs = append(errs, fmt.Errorf("remove %s: %w", p, err))
+			break
+		}
 	}
 	return errors.Join(errs...)
 }
