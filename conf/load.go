@@ -54,6 +54,9 @@ func parse(src []byte, filename string, opts options) (*Config, hcl.Diagnostics)
 	}}
 	d.diags = diags
 	cfg := d.decodeRoot(file.Body, opts)
+	if body, ok := file.Body.(*hclsyntax.Body); ok {
+		explainKeepalivedNames(body, d.diags)
+	}
 	sortDiagnostics(d.diags)
 	if d.diags.HasErrors() {
 		return nil, d.diags

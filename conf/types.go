@@ -442,6 +442,8 @@ type VRRPInstance struct {
 	IPVSSync *IPVSSync `json:"ipvs_sync,omitempty"`
 	Notify   Notify    `json:"notify"`
 	GARP     GARP      `json:"garp"`
+	// Authentication is VRRPv2's (keepalived's PASS or AH); nil: none.
+	Authentication *Authentication `json:"authentication,omitempty"`
 
 	DeclRange hcl.Range `json:"-"`
 }

@@ -79,65 +79,25 @@ func destAddr(a netip.AddrPort, svc ipvs.ServiceKey) netip.AddrPort {
 	return a
 }
 
-// expandServices turns a plan's one service, planned with the real servers' configured
-// addresses, into one per kernel service of vs.
-func expandServices(vs *conf.VirtualServer, p vsPlan) vsPlan {
+// expandServices turns the service planVirtualServer planned with the real servers'
+// configured addresses into vs's kernel services: the one, or one per member of its group,
+// each with the real servers at the address they serve it on.
+func expandServices(vs *conf.VirtualServer, tmpl ipvs.VirtualService) []ipvs.VirtualService {
+	if vs.Group == "" {
+		return []ipvs.VirtualService{tmpl}
+	}
 	keys := kernelKeys(vs)
-	tmpl := p.service
-	p.more = nil
+	out := make([]ipvs.VirtualService, len(keys))
 	for i, key := range keys {
-		svc := ipvs.VirtualService{Service: tmpl.Service}
+		svc := ipvs.VirtualService{Service: tmpl.Service, Destinations: make([]ipvs.RealServer, len(tmpl.Destinations))}
 		svc.ServiceKey = key
-		svc.Destinations = make([]ipvs.RealServer, len(tmpl.Destinations))
 		for j, dst := range tmpl.Destinations {
 			dst.Addr = destAddr(dst.Addr, key)
 			svc.Destinations[j] = dst
 		}
-		if i == 0 {
-			p.service = svc
-		} else {
-			p.more = append(p.more, svc)
-		}
+		out[i] = svc
 	}
-	return p
-}
-
-// services are the plan's kernel services: the first, then the rest of a group's.
-func (p vsPlan) services() []ipvs.VirtualService {
-	return append([]ipvs.VirtualService{p.service}, p.more...)
-}
-
-// writeHealth makes, in every service of the plan, the minimal writes that turn prev's
-// destinations into p's (see writeDestination). It returns the errors by service.
-func (d *Director) writeHealth(ctx context.Context, prev, p vsPlan) []error {
-	var errs []error
-	had := prev.services()
-	for j, svc := range p.services() {
-		if j >= len(had) || len(had[j].Destinations) != len(svc.Destinations) {
-			// Not a plan of the same shape (cannot happen between reloads): reconcile.
-			if _, err := d.rec.ApplyService(ctx, svc); err != nil {
-				errs = append(errs, err)
-			}
-			continue
-		}
-		for i, want := range svc.Destinations {
-			if err := d.writeDestination(ctx, svc.ServiceKey, had[j].Destinations[i], want); err != nil {
-				errs = append(errs, err)
-			}
-		}
-	}
-	return errs
-}
-
-// applyServices reconciles every service of the plan (the sorry server comes or goes).
-func (d *Director) applyServices(ctx context.Context, p vsPlan) []error {
-	var errs []error
-	for _, svc := range p.services() {
-		if _, err := d.rec.ApplyService(ctx, svc); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	return errs
+	return out
 }
 
 // adoptVirtualServer reads the weights the table holds for vs's real servers, in the
@@ -216,42 +176,44 @@ func memberChanges(a, b *conf.VirtualServer) []string {
 	return []string{"services " + strings.Join(parts, ", ")}
 }
 
-// stateCarry finds, for a real server whose virtual server changed identity on a reload
-// (an address that became a member of a group, a group renamed), the state it had in the
-// running configuration: the same address in a virtual server that shared one of its
-// services. So moving a service into a group does not drain its healthy real servers.
-type stateCarry struct {
-	d   *Director
-	idx map[carryKey]*rsState // built on the first lookup that needs it
+// carriedStates finds, for a virtual server whose identity changed on a reload (an
+// address that became a member of a group, a group renamed), the states its real servers
+// had: those of the running virtual server that shared one of its services, by address.
+// So moving a service into a group does not drain its healthy real servers.
+type carriedStates struct {
+	byService map[ipvs.ServiceKey]carried
 }
 
-type carryKey struct {
-	svc  ipvs.ServiceKey
-	addr netip.AddrPort
+type carried struct {
+	svc ipvs.ServiceKey
+	rs  map[netip.AddrPort]rsState // by the address the real server serves svc on
 }
 
-func (c *stateCarry) lookup(vs *conf.VirtualServer, rs *conf.RealServer) (*rsState, bool) {
-	if c.d.cfg == nil {
-		return nil, false
+func newCarriedStates(cur *view) carriedStates {
+	c := carriedStates{byService: map[ipvs.ServiceKey]carried{}}
+	if cur.cfg == nil {
+		return c
 	}
-	if c.idx == nil {
-		c.idx = map[carryKey]*rsState{}
-		for _, old := range c.d.cfg.VirtualServers {
-			key := vsKeyOf(old)
-			for _, ors := range old.RealServers {
-				if s := c.d.states[rsKey{key, ors.Address}]; s != nil {
-					for _, svc := range kernelKeys(old) {
-						c.idx[carryKey{svc, destAddr(ors.Address, svc)}] = s
-					}
-				}
+	for i, vs := range cur.cfg.VirtualServers {
+		for _, key := range kernelKeys(vs) {
+			o := carried{svc: key, rs: make(map[netip.AddrPort]rsState, len(vs.RealServers))}
+			for j, rs := range vs.RealServers {
+				o.rs[destAddr(rs.Address, key)] = cur.services[i].rs[j]
+			}
+			c.byService[key] = o
+		}
+	}
+	return c
+}
+
+// lookup returns the state rs of vs had in a running virtual server sharing a service.
+func (c carriedStates) lookup(vs *conf.VirtualServer, rs *conf.RealServer) (rsState, bool) {
+	for _, key := range kernelKeys(vs) {
+		if o, ok := c.byService[key]; ok {
+			if s, ok := o.rs[destAddr(rs.Address, key)]; ok {
+				return s, true
 			}
 		}
 	}
-	for _, svc := range kernelKeys(vs) {
-		if s, ok := c.idx[carryKey{svc, destAddr(rs.Address, svc)}]; ok {
-			cp := *s
-			return &cp, true
-		}
-	}
-	return nil, false
+	return rsState{}, false
 }

@@ -208,10 +208,11 @@ virtual_server "web" {
 		t.Fatal(diags)
 	}
 	vs := cfg.VirtualServers[0]
-	states := map[rsKey]*rsState{{vsKeyOf(vs), vs.RealServers[0].Address}: {health: Up, dynamic: -1}}
-	render := func(p vsPlan) string {
+	states := []rsState{{health: Up, dynamic: -1}}
+	render := func() string {
+		_, tmpl := planVirtualServer(vs, states, true)
 		var out []string
-		for _, svc := range p.services() {
+		for _, svc := range expandServices(vs, tmpl) {
 			var ds []string
 			for _, d := range svc.Destinations {
 				ds = append(ds, fmt.Sprintf("%s w%d", d.Addr, d.Weight))
@@ -221,12 +222,12 @@ virtual_server "web" {
 		return strings.Join(out, "; ")
 	}
 	want := "TCP 198.18.0.10:80: 198.18.0.21:80 w1; TCP 198.18.0.10:443: 198.18.0.21:443 w1; FWM 7: 198.18.0.21:0 w1"
-	if got := render(planVirtualServer(vs, states, true)); got != want {
+	if got := render(); got != want {
 		t.Errorf("up:\n got %s\nwant %s", got, want)
 	}
-	states[rsKey{vsKeyOf(vs), vs.RealServers[0].Address}].health = Down
+	states[0].health = Down
 	want = "TCP 198.18.0.10:80: 198.18.0.21:80 w0, 198.18.0.30:80 w1; TCP 198.18.0.10:443: 198.18.0.21:443 w0, 198.18.0.30:443 w1; FWM 7: 198.18.0.21:0 w0, 198.18.0.30:0 w1"
-	if got := render(planVirtualServer(vs, states, true)); got != want {
+	if got := render(); got != want {
 		t.Errorf("down, sorry server serving:\n got %s\nwant %s", got, want)
 	}
 }

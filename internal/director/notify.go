@@ -2,9 +2,6 @@ package director
 
 import (
 	"context"
-	"fmt"
-	"net/netip"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -35,15 +32,13 @@ import (
 // vigil's only start): no notify_down. A real server adopted from the kernel at start
 // gets no command until it changes.
 
-// notifyHealthLocked queues the command of rs's change from was to now. d.mu is held.
-func (d *Director) notifyHealthLocked(vs *conf.VirtualServer, k rsKey, was, now Health, ev checks.ServerEvent) {
+// notifyHealth queues the command of real server ri of vs changing from was to now. It
+// runs on the loop and only queues.
+func (d *Director) notifyHealth(vs *conf.VirtualServer, ri int, was, now Health, ev checks.ServerEvent) {
 	if was == now {
 		return
 	}
-	rs := realServerAt(vs, k.addr)
-	if rs == nil {
-		return
-	}
+	rs := vs.RealServers[ri]
 	event, argv := "notify_up", rs.NotifyUp
 	switch {
 	case now == Down && was == Up:
@@ -59,12 +54,11 @@ func (d *Director) notifyHealthLocked(vs *conf.VirtualServer, k rsKey, was, now 
 		"VIGIL_VS_KEY="+vsKeyOf(vs).String(),
 		"VIGIL_RS_WEIGHT="+strconv.Itoa(rs.Weight),
 		"VIGIL_REASON="+ev.Reason)
-	d.queueNotify(k.String(), event, argv, env, rs.NotifyUser, rs.NotifyTimeout)
+	d.queueNotify(rsKey{vsKeyOf(vs), rs.Address}.String(), event, argv, env, rs.NotifyUser, rs.NotifyTimeout)
 }
 
-// notifyQuorumLocked queues quorum_up or quorum_down for vs's new quorum state. d.mu is
-// held.
-func (d *Director) notifyQuorumLocked(vs *conf.VirtualServer, p vsPlan) {
+// notifyQuorum queues quorum_up or quorum_down for vs's new quorum state.
+func (d *Director) notifyQuorum(vs *conf.VirtualServer, p vsPlan) {
 	event, argv := "quorum_down", vs.QuorumDown
 	if p.quorumUp {
 		event, argv = "quorum_up", vs.QuorumUp
@@ -96,15 +90,6 @@ func (d *Director) queueNotify(subject, event string, argv, env []string, user s
 	d.notifier.Enqueue(subject, c)
 }
 
-func realServerAt(vs *conf.VirtualServer, addr netip.AddrPort) *conf.RealServer {
-	for _, rs := range vs.RealServers {
-		if rs.Address == addr {
-			return rs
-		}
-	}
-	return nil
-}
-
 // notifyStopGrace is how long notify commands still running at shutdown may finish before
 // their process groups are killed: a hung one must not hold the stop.
 const notifyStopGrace = 2 * time.Second
@@ -116,24 +101,7 @@ func (d *Director) stopNotify(ctx context.Context) {
 	d.notifier.Close(ctx)
 }
 
-// notifyChanges names the notify settings that differ for a reload's diff, as
-// `notify_down ["/x"] -> ["/y"]`; they take effect at the next event.
-func notifyChanges(names []string, a, b [][]string, ta, tb time.Duration, ua, ub string) []string {
-	var out []string
-	for i, name := range names {
-		if !slices.Equal(a[i], b[i]) {
-			out = append(out, fmt.Sprintf("%s %s -> %s", name, argvText(a[i]), argvText(b[i])))
-		}
-	}
-	if ta != tb {
-		out = append(out, fmt.Sprintf("notify_timeout %s -> %s", ta, tb))
-	}
-	if ua != ub {
-		out = append(out, fmt.Sprintf("notify_user %q -> %q", ua, ub))
-	}
-	return out
-}
-
+// argvText renders a command for a reload's diff: ["/x", "y"], or none.
 func argvText(argv []string) string {
 	if len(argv) == 0 {
 		return "none"

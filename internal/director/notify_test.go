@@ -115,8 +115,10 @@ func TestNotifyHangBlocksNothing(t *testing.T) {
 }
 
 func TestNotifyChangesInDiff(t *testing.T) {
-	got := notifyChanges([]string{"notify_up", "notify_down"}, [][]string{nil, {"/a"}}, [][]string{{"/u", "x"}, {"/a"}}, 0, 10*time.Second, "", "nobody")
-	want := []string{`notify_up none -> ["/u", "x"]`, "notify_timeout 0s -> 10s", `notify_user "" -> "nobody"`}
+	a := &conf.RealServer{Name: "rs1", NotifyDown: []string{"/a"}}
+	b := &conf.RealServer{Name: "rs1", NotifyUp: []string{"/u", "x"}, NotifyDown: []string{"/a"}, NotifyTimeout: 10 * time.Second, NotifyUser: "nobody"}
+	got := rsChanges(a, b)
+	want := []string{`notify_up none -> ["/u", "x"]`, "notify_timeout 0s -> 10s", "notify_user  -> nobody"}
 	if strings.Join(got, "|") != strings.Join(want, "|") {
 		t.Errorf("got %q, want %q", got, want)
 	}

@@ -11,9 +11,9 @@ import (
 
 // tableView is what the table holds for the services of one virtual server (one, or a
 // group's), read once per snapshot.
-type tableView []serviceView
+type tableView []tableService
 
-type serviceView struct {
+type tableService struct {
 	key     ipvs.ServiceKey
 	info    ipvs.ServiceInfo
 	present bool
@@ -24,7 +24,7 @@ type serviceView struct {
 func (d *Director) readTable(ctx context.Context, vs *conf.VirtualServer, inTable map[ipvs.ServiceKey]ipvs.ServiceInfo) tableView {
 	var out tableView
 	for _, key := range kernelKeys(vs) {
-		sv := serviceView{key: key, dests: map[netip.AddrPort]ipvs.DestinationInfo{}}
+		sv := tableService{key: key, dests: map[netip.AddrPort]ipvs.DestinationInfo{}}
 		sv.info, sv.present = inTable[key]
 		if sv.present {
 			if ds, err := d.o.Table.Destinations(ctx, key); err == nil {

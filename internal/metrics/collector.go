@@ -96,7 +96,7 @@ func newCollector(src Source, info BuildInfo, m *Metrics) *collector {
 		vrrpTransitions: desc("vigil_vrrp_transitions_total", "VRRP state changes.", vrrpLabels),
 		vrrpSent:        desc("vigil_vrrp_adverts_sent_total", "VRRP advertisements sent.", vrrpLabels),
 		vrrpReceived:    desc("vigil_vrrp_adverts_received_total", "VRRP advertisements received.", vrrpLabels),
-		vrrpInvalid:     desc("vigil_vrrp_invalid_adverts_total", "VRRP advertisements discarded, by reason.", append(append([]string(nil), vrrpLabels...), "reason")),
+		vrrpInvalid:     desc("vigil_vrrp_adverts_dropped_total", "VRRP advertisements dropped, by reason (authentication, ttl, checksum, ...).", append(append([]string(nil), vrrpLabels...), "reason")),
 		ipvsSync: desc("vigil_ipvs_sync_daemon", "1 for the kernel IPVS connection-sync daemon the instance runs (role master or backup, none when stopped), 0 while the last attempt to set it failed.",
 			append(append([]string(nil), vrrpLabels...), "role")),
 
