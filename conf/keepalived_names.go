@@ -49,7 +49,7 @@ var KeepalivedKeywords = append([]KeepalivedKeyword{
 		Note: `The instance's name becomes the block's label: vrrp_instance "VI_1" { ... }.`},
 	{In: "", Keyword: "vrrp_sync_group", VigilIn: "", Vigil: "vrrp_sync_group", Opens: true},
 	{In: "", Keyword: "virtual_server", VigilIn: "", Vigil: "virtual_server", Opens: true,
-		Note: `keepalived's "virtual_server IP PORT" becomes a named block with address = "IP:PORT" (or fwmark = N).`},
+		Note: `keepalived's "virtual_server IP PORT" becomes a named block with address = "IP:PORT" (or fwmark = N, or group = "NAME" for "virtual_server group NAME").`},
 	{In: "", Keyword: "static_ipaddress", Note: "Configure the host's own addresses with the system's network setup; vigil manages only virtual addresses."},
 	{In: "", Keyword: "static_routes", Note: "Configure routes with the system's network setup; vigil manages only virtual addresses."},
 
@@ -141,7 +141,7 @@ var KeepalivedKeywords = append([]KeepalivedKeyword{
 	{In: kaVS, Keyword: "inhibit_on_failure", VigilIn: kaVS, Vigil: "on_failure",
 		Note: `vigil's default, on_failure = "quiesce" (weight 0), is keepalived's inhibit_on_failure; keepalived without it removes the server: on_failure = "remove".`},
 	{In: kaVS, Keyword: "alpha", Note: "vigil gives a new real server no traffic until its first check passes, as keepalived's alpha."},
-	{In: kaVS, Keyword: "omega", Note: "vigil has no quorum-lost commands yet."},
+	{In: kaVS, Keyword: "omega", Note: "vigil runs notify_down and quorum_down when health changes, not at shutdown."},
 	{In: kaVS, Keyword: "ha_suspend", Note: "vigil runs checks whatever the VRRP state, so a new master has current health at once."},
 	{In: kaVS, Keyword: "virtualhost", VigilIn: vigilRS + `/check "http"`, Vigil: "host", Note: "Per HTTP check."},
 	{In: kaVS, Keyword: "delay_loop", VigilIn: vigilRS + "/check", Vigil: "interval", Note: `In each check block, a duration: interval = "6s".`},
@@ -182,17 +182,22 @@ var KeepalivedKeywords = append([]KeepalivedKeyword{
 	{In: kaRS + "/MISC_CHECK", Keyword: "delay_loop", VigilIn: vigilRS + `/check "exec"`, Vigil: "interval", Note: `A duration ("6s").`},
 	{In: kaRS + "/MISC_CHECK", Keyword: "retry", VigilIn: vigilRS + `/check "exec"`, Vigil: "fall", Note: "keepalived marks a server down after retry + 1 failures, so fall = retry + 1."},
 	{In: kaRS + "/MISC_CHECK", Keyword: "delay_before_retry", Note: "vigil retries at the check's interval."},
-}, checkerKeywords()...)
+}, append(checkerKeywords(), lvsKeywords()...)...)
 
 // checkerKeywords are the keywords HTTP_GET, SSL_GET and TCP_CHECK share, and the url
 // block of the first two.
 func checkerKeywords() []KeepalivedKeyword {
 	var out []KeepalivedKeyword
-	for _, c := range []struct{ ka, vigil string }{{"HTTP_GET", "http"}, {"SSL_GET", "https"}, {"TCP_CHECK", "tcp"}} {
+	for _, c := range []struct{ ka, vigil string }{{"HTTP_GET", "http"}, {"SSL_GET", "https"}, {"TCP_CHECK", "tcp"},
+		{"DNS_CHECK", "dns"}, {"UDP_CHECK", "udp"}, {"PING_CHECK", "ping"}, {"SMTP_CHECK", "smtp"}} {
 		in, vin := kaRS+"/"+c.ka, vigilRS+`/check "`+c.vigil+`"`
+		port := KeepalivedKeyword{In: in, Keyword: "connect_port", VigilIn: vin, Vigil: "connect_port"}
+		if c.ka == "PING_CHECK" {
+			port = KeepalivedKeyword{In: in, Keyword: "connect_port", Note: "ICMP echo has no port."}
+		}
 		out = append(out,
 			KeepalivedKeyword{In: in, Keyword: "connect_ip", VigilIn: vin, Vigil: "connect_address"},
-			KeepalivedKeyword{In: in, Keyword: "connect_port", VigilIn: vin, Vigil: "connect_port"},
+			port,
 			KeepalivedKeyword{In: in, Keyword: "bindto", VigilIn: vin, Vigil: "source_address"},
 			KeepalivedKeyword{In: in, Keyword: "connect_timeout", VigilIn: vin, Vigil: "timeout", Note: `A duration ("3s").`},
 			KeepalivedKeyword{In: in, Keyword: "delay_loop", VigilIn: vin, Vigil: "interval", Note: `A duration ("6s").`},
@@ -201,7 +206,7 @@ func checkerKeywords() []KeepalivedKeyword {
 			KeepalivedKeyword{In: in, Keyword: "delay_before_retry", Note: "vigil retries at the check's interval."},
 			KeepalivedKeyword{In: in, Keyword: "warmup", Note: "vigil spreads the first checks with jitter by itself."},
 		)
-		if c.ka == "TCP_CHECK" {
+		if c.ka != "HTTP_GET" && c.ka != "SSL_GET" {
 			continue
 		}
 		out = append(out,

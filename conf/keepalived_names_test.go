@@ -68,7 +68,7 @@ func vigilSchema(path string) (*hcl.BodySchema, bool) {
 		"": rootSchema, "global": globalSchema, "global/ipvs_timeouts": timeoutsSchema,
 		"vrrp_instance": vrrpSchema, "vrrp_instance/authentication": authSchema, "vrrp_instance/ipvs_sync": ipvsSyncSchema,
 		"vrrp_sync_group": syncGroupSchema, "virtual_server": vsSchema, "virtual_server/persistence": persistenceSchema,
-		"virtual_server/real_server": rsSchema, "virtual_server/real_server/check": {Attributes: attrSchema(commonCheckAttrs...)},
+		"virtual_server/real_server": rsSchema, "virtual_server_group": groupSchema, "virtual_server/real_server/check": {Attributes: attrSchema(commonCheckAttrs...)},
 	}[path]
 	return s, ok
 }
@@ -128,6 +128,8 @@ func wrapIn(path, line string) string {
 		return "virtual_server \"web\" {\n  fwmark = 1\n  " + line + "\n}\n"
 	case "virtual_server/real_server":
 		return vs("    address = \"198.18.0.21\"\n    " + line)
+	case "virtual_server_group":
+		return "virtual_server_group \"g\" {\n  fwmarks = [1]\n  " + line + "\n}\n"
 	}
 	return ""
 }
