@@ -69,6 +69,13 @@ func WriteDiagnosticsN(w io.Writer, diags hcl.Diagnostics, sources map[string][]
 			continue
 		}
 		if text, marks, ok := source(s.Filename).echo(s); ok {
+			if _, secret := diag.Extra.(secretLine); secret {
+				// A diagnostic about a secret: the whole value goes, not only a literal.
+				text = maskValue(text)
+				if r, n := []rune(marks), utf8.RuneCountInString(text); len(r) > n && n > 0 {
+					marks = string(r[:n])
+				}
+			}
 			fmt.Fprintf(&b, "%5d | %s\n      | %s\n", s.Start.Line, text, marks)
 		}
 	}
@@ -250,4 +257,13 @@ func (f *echoSource) echo(r *hcl.Range) (text, marks string, ok bool) {
 		}
 	}
 	return string(out), string(pad) + strings.Repeat("^", endCol-startCol), true
+}
+
+// maskValue hides what follows the "=" of an attribute line, for a diagnostic about a
+// secret written in the file itself.
+func maskValue(line string) string {
+	if i := strings.IndexByte(line, '='); i >= 0 {
+		return line[:i+1] + " <redacted>"
+	}
+	return "<redacted>"
 }

@@ -110,6 +110,7 @@ func parseSplit(src []byte, filename string, opts options, splits []int) (*Confi
 	d := newDecoder(opts)
 	d.diags = diags
 	cfg := d.decodeRoot(body, opts)
+	explainKeepalivedNames(body, d.diags)
 	sortDiagnostics(d.diags)
 	if d.diags.HasErrors() {
 		return nil, d.diags
@@ -155,6 +156,7 @@ func envFunc(lookup func(string) (string, bool)) function.Function {
 var rootSchema = &hcl.BodySchema{
 	Blocks: []hcl.BlockHeaderSchema{
 		{Type: "global"},
+		{Type: "virtual_server_group", LabelNames: []string{"name"}},
 		{Type: "virtual_server", LabelNames: []string{"name"}},
 		{Type: "vrrp_instance", LabelNames: []string{"name"}},
 		{Type: "vrrp_sync_group", LabelNames: []string{"name"}},
@@ -170,6 +172,8 @@ func (d *decoder) decodeRoot(body hcl.Body, opts options) *Config {
 	cfg := &Config{}
 
 	cfg.Global = d.decodeGlobal(d.atMostOne(content.Blocks, "global"), body, opts)
+
+	cfg.VirtualServerGroups = d.decodeGroups(ofType(content.Blocks, "virtual_server_group"))
 
 	vsBlocks := ofType(content.Blocks, "virtual_server")
 	d.uniqueNames(vsBlocks)

@@ -19,6 +19,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/vigil-lb/vigil/internal/testing/loopback"
 	"github.com/vigil-lb/vigil/internal/testing/testenv"
 	"github.com/vigil-lb/vigil/ipvs"
 )
@@ -166,28 +167,14 @@ func TestEventLoopStreamsBothWays(t *testing.T) {
 // answerAndClose starts a real server that answers each connection's first line with
 // "name: line" and closes at once, as an HTTP server does with Connection: close.
 func answerAndClose(t *testing.T, name string) *backend {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				c.SetDeadline(time.Now().Add(10 * time.Second))
-				line, err := bufio.NewReader(c).ReadString('\n')
-				if err == nil {
-					io.WriteString(c, name+": "+line)
-				}
-			}()
+	srv := loopback.Listen(t, func(c net.Conn) {
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		line, err := bufio.NewReader(c).ReadString('\n')
+		if err == nil {
+			io.WriteString(c, name+": "+line)
 		}
-	}()
-	return &backend{name: name, ln: ln, addr: ln.Addr().(*net.TCPAddr).AddrPort()}
+	})
+	return &backend{name: name, addr: srv.Addr, srv: srv}
 }
 
 // TestEventLoopManyShortConnections: connections opened and closed as fast as clients
