@@ -11,6 +11,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/hex"
 	"encoding/pem"
+	"io"
 	"math/big"
 	"net"
 	"net/http"
@@ -23,6 +24,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/vigil-lb/vigil/internal/testing/loopback"
 )
 
 func addrOf(t *testing.T, a net.Addr) netip.AddrPort {
@@ -162,27 +165,8 @@ func TestHTTPCheckConfigErrors(t *testing.T) {
 
 // TestHTTPCheckHungServer: a server that accepts and never answers fails at the timeout.
 func TestHTTPCheckHungServer(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		var held []net.Conn
-		defer func() {
-			for _, c := range held {
-				c.Close()
-			}
-		}()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			held = append(held, c)
-		}
-	}()
-	c := mustHTTP(t, addrOf(t, ln.Addr()), HTTPConfig{})
+	srv := loopback.Listen(t, func(c net.Conn) { io.Copy(io.Discard, c) }) // reads, never answers
+	c := mustHTTP(t, srv.Addr, HTTPConfig{})
 	start := time.Now()
 	res := check(t, c, 300*time.Millisecond)
 	took := time.Since(start)
@@ -195,12 +179,7 @@ func TestHTTPCheckHungServer(t *testing.T) {
 }
 
 func TestHTTPCheckClosedPort(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	target := addrOf(t, ln.Addr())
-	ln.Close()
+	target := loopback.ClosedAddr(t, "127.0.0.1")
 	res := check(t, mustHTTP(t, target, HTTPConfig{}), 5*time.Second)
 	if want := "connect " + target.String() + ": connection refused"; res.OK || res.Reason != want {
 		t.Errorf("got OK=%v %q, want %q", res.OK, res.Reason, want)

@@ -1,14 +1,11 @@
 package checks
 
 import (
-	"errors"
 	"fmt"
 	"math"
 	"net/netip"
-	"os"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 	"unsafe"
 
@@ -30,27 +27,20 @@ const loopTick = 10 * time.Millisecond
 // probeLoop runs a scheduler's fast probes (fastProbe) on one goroutine around one epoll
 // instance, as HAProxy runs its checks: non-blocking sockets registered edge-triggered,
 // and one timer wheel holding both the checks' next-probe times and the probes'
-// deadlines. A probe costs its own system calls (socket, two setsockopt, connect,
-// epoll_ctl, close; plus send and read for http), all made with RawSyscall
-// (internal/rawsys), and a share of one epoll_wait; no goroutine, no runtime timer, no
-// poller registration. Results go to the scheduler on the loop's goroutine, many per
-// wake-up.
+// deadlines. A probe costs its own system calls (on a reused socket, see idlePool:
+// setsockopt, connect and the disconnect that ends it; on a fresh one socket, two
+// setsockopt, connect, epoll_ctl, close; plus send and read for http), all made with
+// RawSyscall (internal/rawsys), and a share of one epoll_wait; no goroutine, no runtime
+// timer, no poller registration. Results go to the scheduler on the loop's goroutine,
+// many per wake-up.
 //
-// The loop sleeps parked on the runtime's poller, not in a blocking epoll_wait: the epoll
-// fd is itself registered there (an *os.File), with a read deadline for the next tick.
-// A goroutine blocked in a system call keeps its P in the syscall state, so sysmon keeps
-// polling every 20 us to 10 ms, retakes the P, hands it to another thread and wakes that
-// one, and the loop's thread wakes sysmon again when the call returns: at 10,000 probes a
-// second that was 1,600-3,000 context switches a second (connect-only probes on
-// loopback). Parked, the P is idle, sysmon sleeps, and one thread does it all: about 360
-// context switches a second for the same probes (docs/benchmarks.md, issue 4).
+// The loop sleeps parked on the runtime's poller, not in a blocking epoll_wait
+// (rawsys.Poller says why), with a deadline for the next tick.
 type probeLoop struct {
-	s          *Scheduler
-	epfd, evfd int
-	base       time.Time // loop times are nanoseconds since base (monotonic)
-	done       chan struct{}
-	epf        *os.File        // epfd, registered with the runtime's poller
-	rc         syscall.RawConn // epf's, to park on it
+	s    *Scheduler
+	p    *rawsys.Poller
+	base time.Time // loop times are nanoseconds since base (monotonic)
+	done chan struct{}
 
 	mu       sync.Mutex
 	timers   timerWheel
@@ -63,9 +53,39 @@ type probeLoop struct {
 	free    []*loopProbe
 	gen     int32
 	scratch [maxStatusHead]byte
+	idle    [2]idlePool // sockets kept for the next probes: [0] IPv4, [1] IPv6
+	trimAt  int64       // loop time of the next trim of the idle pools
 
 	started atomic.Uint64 // probes started, for tests
+	opened  atomic.Uint64 // sockets opened, for tests
 }
+
+// Socket reuse: a probe's socket, once the probe is over, is disconnected
+// (rawsys.Disconnect: the same RST as close(2) with SO_LINGER 0) and kept, still
+// registered with the poller, for the next probe of its address family, which only
+// clears TCP_QUICKACK again (the disconnect resets it) and connects. Per probe that
+// saves socket(2), the SO_LINGER setsockopt, epoll_ctl and the socket's teardown in
+// close(2) (its file, inode and sock freed, and allocated again): four system calls
+// instead of six for a connect-only probe. On the wire and at the real server nothing
+// changes, each probe being a new connection from a new port.
+//
+// A pool holds at most maxIdle sockets, and every idleTrim the sockets that no probe
+// took in the meantime are closed, so a burst or a shrunk configuration does not keep
+// descriptors for long. Probes bound to a source address get fresh sockets.
+type idlePool struct {
+	socks []idleSocket // a stack: the most recently used on top
+	low   int          // the fewest sockets in socks since the last trim
+}
+
+type idleSocket struct {
+	fd  int
+	tag int32 // its poller registration's (loopProbe.gen)
+}
+
+const (
+	maxIdle  = 512
+	idleTrim = 10 * time.Second
+)
 
 // loopTimer is a check's next probe (e) or a probe's deadline (p) in the loop's timer
 // wheel.
@@ -103,35 +123,11 @@ type loopProbe struct {
 }
 
 func newProbeLoop(s *Scheduler) (*probeLoop, error) {
-	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	p, err := rawsys.NewPoller("check-epoll")
 	if err != nil {
-		return nil, fmt.Errorf("start check event loop: %w", os.NewSyscallError("epoll_create1", err))
-	}
-	evfd, err := unix.Eventfd(0, unix.EFD_NONBLOCK|unix.EFD_CLOEXEC)
-	if err != nil {
-		unix.Close(epfd)
-		return nil, fmt.Errorf("start check event loop: %w", os.NewSyscallError("eventfd", err))
-	}
-	ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(evfd), Pad: -1}
-	if err := unix.EpollCtl(epfd, unix.EPOLL_CTL_ADD, evfd, &ev); err != nil {
-		unix.Close(epfd)
-		unix.Close(evfd)
-		return nil, fmt.Errorf("start check event loop: %w", os.NewSyscallError("epoll_ctl", err))
-	}
-	// Non-blocking, so that os.NewFile registers it with the runtime's poller.
-	if err := unix.SetNonblock(epfd, true); err != nil {
-		unix.Close(epfd)
-		unix.Close(evfd)
-		return nil, fmt.Errorf("start check event loop: %w", os.NewSyscallError("fcntl", err))
-	}
-	epf := os.NewFile(uintptr(epfd), "check-epoll")
-	rc, err := epf.SyscallConn()
-	if err != nil {
-		epf.Close()
-		unix.Close(evfd)
 		return nil, fmt.Errorf("start check event loop: %w", err)
 	}
-	l := &probeLoop{s: s, epfd: epfd, evfd: evfd, epf: epf, rc: rc, base: time.Now(), done: make(chan struct{})}
+	l := &probeLoop{s: s, p: p, base: time.Now(), done: make(chan struct{})}
 	go l.run()
 	return l, nil
 }
@@ -184,10 +180,7 @@ func (t *loopTimer) Stop() bool {
 	return true
 }
 
-func (l *probeLoop) wake() {
-	one := [8]byte{1}
-	_, _ = unix.Write(l.evfd, one[:])
-}
+func (l *probeLoop) wake() { l.p.Wake() }
 
 // close aborts the probes in flight (their results reach the scheduler, which is stopped
 // and drops them) and ends the loop.
@@ -216,18 +209,24 @@ func (l *probeLoop) run() {
 		}
 		now := l.now()
 		due = l.timers.expire(now/int64(loopTick), due[:0])
+		trim := now >= l.trimAt
 		// With timers due, start them and collect whatever events are ready; otherwise
 		// park until an event or the next timer's tick.
 		park := len(due) == 0
-		timed := false
+		var deadline time.Time // of the park: the next timer's tick, or none
 		if park {
 			l.wakeAt = math.MaxInt64
 			if next, ok := l.timers.next(); ok {
-				l.wakeAt, timed = next*int64(loopTick), true
+				l.wakeAt = next * int64(loopTick)
+				deadline = l.base.Add(time.Duration(l.wakeAt))
 			}
 			l.sleeping = true
 		}
 		l.mu.Unlock()
+		if trim {
+			l.trimIdle()
+			l.trimAt = now + int64(idleTrim)
+		}
 		for _, t := range due {
 			if t.e != nil {
 				l.start(t.e, t.when)
@@ -238,11 +237,11 @@ func (l *probeLoop) run() {
 		var n int
 		var err error
 		if park {
-			n, err = l.park(events, timed)
+			n, _, err = l.p.Wait(events, deadline)
 		} else {
-			n, err = errnoResult(rawsys.EpollPoll(l.epfd, events))
+			n, _, err = l.p.Poll(events)
 		}
-		if err != nil && !errors.Is(err, unix.EINTR) {
+		if err != nil {
 			// Not expected on a valid epoll fd; back off rather than spin.
 			l.s.o.Logger.Error("check event loop: epoll_wait failed", "error", err)
 			time.Sleep(10 * time.Millisecond)
@@ -252,13 +251,8 @@ func (l *probeLoop) run() {
 			l.sleeping = false
 			l.mu.Unlock()
 		}
-		for i := range max(n, 0) {
+		for i := range n {
 			ev := &events[i]
-			if ev.Pad == -1 {
-				var b [8]byte
-				_, _ = unix.Read(l.evfd, b[:])
-				continue
-			}
 			if fd := int(ev.Fd); fd < len(l.byFD) {
 				if p := l.byFD[fd]; p != nil && p.gen == ev.Pad {
 					l.handle(p, ev.Events)
@@ -266,39 +260,6 @@ func (l *probeLoop) run() {
 			}
 		}
 	}
-}
-
-// errnoResult turns a rawsys count and errno into the count (0 on an error) and an error.
-func errnoResult(n int, e unix.Errno) (int, error) {
-	if e != 0 {
-		return 0, e
-	}
-	return n, nil
-}
-
-// park waits on the runtime's poller until the epoll fd has events, or until wakeAt when
-// timed, and returns the events.
-func (l *probeLoop) park(events []unix.EpollEvent, timed bool) (int, error) {
-	deadline := time.Time{}
-	if timed {
-		deadline = l.base.Add(time.Duration(l.wakeAt))
-	}
-	_ = l.epf.SetReadDeadline(deadline)
-	var n int
-	var perr error
-	// Read calls the function first and parks only when it returns false, until the
-	// poller sees the epoll fd readable (an edge after the call) or the deadline.
-	err := l.rc.Read(func(fd uintptr) bool {
-		n, perr = errnoResult(rawsys.EpollPoll(int(fd), events))
-		return n > 0 || (perr != nil && perr != unix.EINTR)
-	})
-	if errors.Is(err, os.ErrDeadlineExceeded) {
-		return 0, nil
-	}
-	if err != nil {
-		return 0, err
-	}
-	return n, perr
 }
 
 // start opens e's probe, due at loop time due: a non-blocking socket set to close with an
@@ -312,21 +273,26 @@ func (l *probeLoop) start(e *entry, due int64) {
 	p := l.alloc()
 	p.e, p.fp, p.start, p.timeout = e, e.fast, time.Now(), timeout
 	p.due = l.base.Add(time.Duration(due))
-	fd, err := openProbe(p.fp)
-	if err != nil {
-		l.finish(p, Result{Reason: fmt.Sprintf("connect %s: %v", p.fp.addr, err)})
-		return
+	fd, tag, ok := l.reuse(p.fp)
+	if !ok {
+		var err error
+		if fd, err = openProbe(p.fp); err != nil {
+			l.finish(p, Result{Reason: fmt.Sprintf("connect %s: %v", p.fp.addr, err)})
+			return
+		}
+		l.opened.Add(1)
+		l.gen++
+		if l.gen < 0 {
+			l.gen = 0
+		}
+		tag = l.gen
+		if err := l.p.Add(fd, unix.EPOLLIN|unix.EPOLLOUT|unix.EPOLLRDHUP|unix.EPOLLET, tag); err != 0 {
+			rawsys.Close(fd)
+			l.finish(p, Result{Reason: fmt.Sprintf("connect %s: epoll_ctl: %v", p.fp.addr, err)})
+			return
+		}
 	}
-	l.gen++
-	if l.gen < 0 {
-		l.gen = 0
-	}
-	p.fd, p.gen = fd, l.gen
-	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLOUT | unix.EPOLLRDHUP | unix.EPOLLET, Fd: int32(fd), Pad: p.gen}
-	if err := rawsys.EpollCtl(l.epfd, unix.EPOLL_CTL_ADD, fd, &ev); err != 0 {
-		l.finish(p, Result{Reason: fmt.Sprintf("connect %s: epoll_ctl: %v", p.fp.addr, err)})
-		return
-	}
+	p.fd, p.gen = fd, tag
 	for fd >= len(l.byFD) {
 		l.byFD = append(l.byFD, nil)
 	}
@@ -368,6 +334,67 @@ func openProbe(fp *fastProbe) (int, error) {
 		return -1, err
 	}
 	return fd, nil
+}
+
+// reuse starts fp's connect on an idle socket of its family, if there is one.
+func (l *probeLoop) reuse(fp *fastProbe) (fd int, tag int32, ok bool) {
+	if fp.source.IsValid() {
+		return -1, 0, false
+	}
+	ip := fp.addr.Addr().Unmap()
+	pool := &l.idle[familyIndex(ip)]
+	for len(pool.socks) > 0 {
+		sk := pool.socks[len(pool.socks)-1]
+		pool.socks = pool.socks[:len(pool.socks)-1]
+		pool.low = min(pool.low, len(pool.socks))
+		_ = rawsys.SetsockoptInt(sk.fd, unix.IPPROTO_TCP, unix.TCP_QUICKACK, 0) // as openProbe
+		var sa rawsys.Sockaddr
+		sa.Set(netip.AddrPortFrom(ip, fp.addr.Port()), ip.Is6())
+		if e := rawsys.Connect(sk.fd, &sa); e == 0 || e == unix.EINPROGRESS {
+			return sk.fd, sk.tag, true
+		}
+		// Whatever went wrong, a fresh socket says it the way every probe did.
+		rawsys.Close(sk.fd)
+	}
+	return -1, 0, false
+}
+
+func familyIndex(ip netip.Addr) int {
+	if ip.Is6() {
+		return 1
+	}
+	return 0
+}
+
+// keep disconnects p's socket and keeps it for a later probe, or reports that it
+// cannot (the caller closes it).
+func (l *probeLoop) keep(p *loopProbe) bool {
+	fp := p.fp
+	ip := fp.addr.Addr().Unmap()
+	pool := &l.idle[familyIndex(ip)]
+	if fp.source.IsValid() || len(pool.socks) >= maxIdle {
+		return false
+	}
+	// The disconnect leaves ECONNRESET as the socket's error; the next connect clears it
+	// (tcp_connect_init) before anything could report it.
+	if rawsys.Disconnect(p.fd) != 0 {
+		return false
+	}
+	pool.socks = append(pool.socks, idleSocket{fd: p.fd, tag: p.gen})
+	return true
+}
+
+// trimIdle closes the idle sockets no probe took since the last trim.
+func (l *probeLoop) trimIdle() {
+	for i := range l.idle {
+		pool := &l.idle[i]
+		n := pool.low
+		for _, sk := range pool.socks[:n] {
+			rawsys.Close(sk.fd)
+		}
+		pool.socks = append(pool.socks[:0], pool.socks[n:]...)
+		pool.low = len(pool.socks)
+	}
 }
 
 // handle advances p on an epoll event.
@@ -480,11 +507,14 @@ func (l *probeLoop) finish(p *loopProbe, res Result) {
 	res.Weight = NoWeight
 	p.deadline.Stop()
 	if p.fd >= 0 {
-		// Closing also removes the socket from the epoll set: it has no other descriptor.
 		if p.fd < len(l.byFD) {
 			l.byFD[p.fd] = nil
 		}
-		rawsys.Close(p.fd)
+		if !l.keep(p) {
+			// Closing also removes the socket from the epoll set: it has no other
+			// descriptor.
+			rawsys.Close(p.fd)
+		}
 	}
 	e, due := p.e, p.due
 	l.release(p)
@@ -498,8 +528,12 @@ func (l *probeLoop) shutdown() {
 			l.finish(p, Result{Reason: "checks stopped"})
 		}
 	}
-	l.epf.Close()
-	unix.Close(l.evfd)
+	for i := range l.idle {
+		for _, sk := range l.idle[i].socks {
+			rawsys.Close(sk.fd)
+		}
+	}
+	l.p.Close()
 }
 
 func (l *probeLoop) alloc() *loopProbe {

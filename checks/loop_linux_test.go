@@ -16,6 +16,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/vigil-lb/vigil/internal/testing/loopback"
 	"github.com/vigil-lb/vigil/internal/testing/testenv"
 )
 
@@ -91,38 +92,11 @@ func loopSpec(id string, c Checker, timeout time.Duration) Spec {
 func unansweredSYN(t *testing.T) netip.AddrPort { return testenv.UnansweredSYN(t) }
 
 // closedPort returns a loopback port nothing listens on.
-func closedPort(t *testing.T) netip.AddrPort {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ap := addrOf(t, ln.Addr())
-	ln.Close()
-	return ap
-}
+func closedPort(t *testing.T) netip.AddrPort { return loopback.ClosedAddr(t, "127.0.0.1") }
 
 // rawServer accepts on loopback and runs serve on each connection, then closes it.
 func rawServer(t *testing.T, serve func(c net.Conn)) netip.AddrPort {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				serve(c)
-			}()
-		}
-	}()
-	return addrOf(t, ln.Addr())
+	return loopback.Listen(t, serve).Addr
 }
 
 // answer reads a request head and writes the parts of resp, pausing between them.
@@ -474,4 +448,60 @@ func TestLoopSetStopsRemovedChecks(t *testing.T) {
 	if got := s.Snapshot(); len(got) != 0 {
 		t.Errorf("Snapshot after removal = %+v", got)
 	}
+}
+
+// TestLoopReusesSockets: probes take the sockets of earlier probes (socket reuse), and
+// every probe on a reused socket says what a fresh one would, whatever the probe before
+// it on that socket saw: a pass, a refusal, a timeout in the handshake, an http answer.
+// Each is still a new connection that ends with an RST before the server sees it
+// established (the listener never accepts and queues two at most), and none leaves a
+// TIME_WAIT behind.
+func TestLoopReusesSockets(t *testing.T) {
+	timeout := 300 * time.Millisecond
+	// up never accepts and queues two established connections at most: a probe that
+	// completed the handshake would fill it, and every later SYN would be dropped.
+	up, refused, silent := testenv.NeverAccepting(t, 1), closedPort(t), unansweredSYN(t)
+	web := rawServer(t, answer("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"))
+	cases := []struct {
+		id         string
+		c          Checker
+		wantOK     bool
+		wantReason string
+	}{
+		{"up", mustTCP(t, up), true, "connected to " + up.String()},
+		{"refused", mustTCP(t, refused), false, "connect " + refused.String() + ": connection refused"},
+		{"silent", mustTCP(t, silent), false, "timeout after 300ms connecting to " + silent.String()},
+		{"http", mustHTTP(t, web, HTTPConfig{}), true, "http 200 from " + web.String()},
+	}
+	var specs []Spec
+	for _, tc := range cases {
+		specs = append(specs, loopSpec(tc.id, tc.c, timeout))
+	}
+	tw := timeWaits(t, up.Port(), refused.Port(), silent.Port(), web.Port())
+	s, rec := runOnLoop(t, specs, 8)
+	s.Stop()
+	for _, tc := range cases {
+		rec.mu.Lock()
+		for i, got := range rec.got[tc.id] {
+			if got.OK != tc.wantOK || got.Reason != tc.wantReason {
+				t.Errorf("%s probe %d: got OK=%v %q, want OK=%v %q", tc.id, i, got.OK, got.Reason, tc.wantOK, tc.wantReason)
+			}
+		}
+		rec.mu.Unlock()
+	}
+	if opened, started := s.loop.opened.Load(), s.loop.started.Load(); opened*2 > started {
+		t.Errorf("%d sockets opened for %d probes: sockets are not reused", opened, started)
+	}
+	if n := timeWaitTo(t, tw, up.Port(), refused.Port(), silent.Port(), web.Port()); n != 0 {
+		t.Errorf("%d TIME_WAIT sockets", n)
+	}
+}
+
+func mustTCP(t *testing.T, target netip.AddrPort) Checker {
+	t.Helper()
+	c, err := NewTCP(target, TCPConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }

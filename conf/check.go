@@ -34,13 +34,20 @@ var (
 		CheckTCP:   {"send", "expect"},
 		CheckMySQL: {"user", "password", "database", "tls", "query", "expect"},
 		CheckExec:  {"command", "shell", "user", "dynamic_weight", "env"},
+		CheckDNS:   {"query_type", "query_name"},
+		CheckUDP:   {"payload", "expect", "require_reply", "min_reply_length", "max_reply_length"},
+		CheckSMTP:  {"helo_name"},
 	}
 )
 
 // checkSchema returns the attributes a kind accepts, plus extra names already reported.
 func checkSchema(kind CheckKind, extra []string) *hcl.BodySchema {
 	names := slices.Clone(commonCheckAttrs)
-	if kind != CheckExec {
+	switch kind {
+	case CheckExec:
+	case CheckPing: // ICMP has no port
+		names = append(names, "connect_address", "source_address")
+	default:
 		names = append(names, networkCheckAttrs...)
 	}
 	names = append(names, kindAttrs[kind]...)
@@ -59,6 +66,11 @@ func (d *decoder) foreignAttrs(body hcl.Body, kind CheckKind) []string {
 	var extra []string
 	for name, a := range sb.Attributes {
 		if slices.ContainsFunc(own.Attributes, func(s hcl.AttributeSchema) bool { return s.Name == name }) {
+			continue
+		}
+		if kind == CheckPing && name == "connect_port" {
+			d.errorf(a.NameRange, "Unsupported argument", "connect_port is not an argument of ping checks: ICMP echo has no port.")
+			extra = append(extra, name)
 			continue
 		}
 		for _, k := range CheckKinds {
@@ -81,7 +93,7 @@ func (d *decoder) decodeCheck(b *hcl.Block, rs *RealServer) *Check {
 		kind = CheckHTTP
 	}
 	if !slices.Contains(CheckKinds, kind) {
-		names := []string{"http", "https", "tcp", "mysql", "exec"}
+		names := []string{"http", "https", "tcp", "mysql", "exec", "dns", "udp", "ping", "smtp"}
 		d.errorf(b.LabelRanges[0], "Unknown check kind",
 			"%q is not a check kind; use one of %s.%s", label, strings.Join(names, ", "), didYouMean(label, names))
 		return nil
@@ -143,6 +155,14 @@ func (d *decoder) decodeCheck(b *hcl.Block, rs *RealServer) *Check {
 		c.MySQL = d.decodeMySQL(b, at)
 	case CheckExec:
 		c.Exec = d.decodeExec(b, at)
+	case CheckDNS:
+		c.DNS = d.decodeDNS(at)
+	case CheckUDP:
+		c.UDP = d.decodeUDP(at)
+	case CheckPing:
+		c.Ping = &PingCheck{}
+	case CheckSMTP:
+		c.SMTP = d.decodeSMTP(at)
 	}
 	return c
 }
@@ -171,9 +191,13 @@ func (d *decoder) checkTarget(b *hcl.Block, at hcl.Attributes, rs *RealServer, c
 	if !ip.IsValid() {
 		return // the real server's address is already reported
 	}
+	if c.Kind == CheckPing {
+		c.Target = netip.AddrPortFrom(ip, 0)
+		return
+	}
 	if port == 0 {
 		d.errorf(b.DefRange, "Missing port",
-			"The real server has no port (fwmark service), so this %s check needs connect_port.", c.Kind)
+			"The real server has no port of its own (a fwmark service, or a group on several ports), so this %s check needs connect_port.", c.Kind)
 		return
 	}
 	c.Target = netip.AddrPortFrom(ip, uint16(port))

@@ -56,6 +56,9 @@ func WriteDiagnostics(w io.Writer, diags hcl.Diagnostics, sources map[string][]b
 			continue
 		}
 		line := strings.TrimRight(string(src[s.Start.Line-1]), "\r")
+		if _, ok := diag.Extra.(secretLine); ok {
+			line = maskValue(line)
+		}
 		fmt.Fprintf(&b, "%5d | %s\n", s.Start.Line, line)
 		// Underline the subject on its first line; columns count characters, and tabs are
 		// kept so the caret lines up.
@@ -76,4 +79,13 @@ func WriteDiagnostics(w io.Writer, diags hcl.Diagnostics, sources map[string][]b
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// maskValue hides what follows the "=" of an attribute line, for a diagnostic about a
+// secret written in the file itself.
+func maskValue(line string) string {
+	if i := strings.IndexByte(line, '='); i >= 0 {
+		return line[:i+1] + " <redacted>"
+	}
+	return "<redacted>"
 }

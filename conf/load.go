@@ -54,6 +54,9 @@ func parse(src []byte, filename string, opts options) (*Config, hcl.Diagnostics)
 	}}
 	d.diags = diags
 	cfg := d.decodeRoot(file.Body, opts)
+	if body, ok := file.Body.(*hclsyntax.Body); ok {
+		explainKeepalivedNames(body, d.diags)
+	}
 	sortDiagnostics(d.diags)
 	if d.diags.HasErrors() {
 		return nil, d.diags
@@ -92,6 +95,7 @@ func envFunc(lookup func(string) (string, bool)) function.Function {
 var rootSchema = &hcl.BodySchema{
 	Blocks: []hcl.BlockHeaderSchema{
 		{Type: "global"},
+		{Type: "virtual_server_group", LabelNames: []string{"name"}},
 		{Type: "virtual_server", LabelNames: []string{"name"}},
 		{Type: "vrrp_instance", LabelNames: []string{"name"}},
 		{Type: "vrrp_sync_group", LabelNames: []string{"name"}},
@@ -107,6 +111,8 @@ func (d *decoder) decodeRoot(body hcl.Body, opts options) *Config {
 	cfg := &Config{}
 
 	cfg.Global = d.decodeGlobal(d.atMostOne(content.Blocks, "global"), body, opts)
+
+	cfg.VirtualServerGroups = d.decodeGroups(ofType(content.Blocks, "virtual_server_group"))
 
 	vsBlocks := ofType(content.Blocks, "virtual_server")
 	d.uniqueNames(vsBlocks)

@@ -22,8 +22,10 @@ import (
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 
+	"github.com/vigil-lb/vigil/internal/testing/loopback"
 	"github.com/vigil-lb/vigil/internal/testing/netlab"
 	"github.com/vigil-lb/vigil/ipvs"
+	"github.com/vigil-lb/vigil/ipvs/ipvsadm"
 	"github.com/vigil-lb/vigil/ipvs/ipvstest"
 )
 
@@ -230,15 +232,15 @@ func compareIPVSAdm(t *testing.T, h *netlab.Host, k *ipvs.Kernel, only ...string
 		write func(io.Writer, []ipvs.ListedService) error
 	}{
 		{[]string{"-Ln"}, func(w io.Writer, s []ipvs.ListedService) error {
-			return ipvs.WriteList(w, s, ipvs.ListOptions{Header: hdr})
+			return ipvsadm.WriteList(w, s, ipvsadm.ListOptions{Header: hdr})
 		}},
 		{[]string{"-Ln", "--stats"}, func(w io.Writer, s []ipvs.ListedService) error {
-			return ipvs.WriteList(w, s, ipvs.ListOptions{Stats: true, Header: hdr})
+			return ipvsadm.WriteList(w, s, ipvsadm.ListOptions{Stats: true, Header: hdr})
 		}},
 		{[]string{"-Ln", "--rate"}, func(w io.Writer, s []ipvs.ListedService) error {
-			return ipvs.WriteList(w, s, ipvs.ListOptions{Rate: true, Header: hdr})
+			return ipvsadm.WriteList(w, s, ipvsadm.ListOptions{Rate: true, Header: hdr})
 		}},
-		{[]string{"-Sn"}, ipvs.WriteSave},
+		{[]string{"-Sn"}, ipvsadm.WriteSave},
 	} {
 		name := "ipvsadm " + strings.Join(tc.args, " ")
 		if len(only) > 0 && !slices.Contains(only, strings.Join(tc.args, " ")) {
@@ -375,27 +377,17 @@ func serveWhoami(t *testing.T, h *netlab.Host, name string, ports ...int) {
 	for _, p := range ports {
 		ln, err := h.Listen("tcp4", fmt.Sprintf("0.0.0.0:%d", p))
 		mustf(t, err, "listen in "+name)
-		t.Cleanup(func() { ln.Close() })
-		go func() {
+		loopback.Serve(t, ln, func(c net.Conn) {
+			r := bufio.NewReader(c)
 			for {
-				c, err := ln.Accept()
-				if err != nil {
+				if _, err := r.ReadString('\n'); err != nil {
 					return
 				}
-				go func() {
-					defer c.Close()
-					r := bufio.NewReader(c)
-					for {
-						if _, err := r.ReadString('\n'); err != nil {
-							return
-						}
-						if _, err := io.WriteString(c, name+"\n"); err != nil {
-							return
-						}
-					}
-				}()
+				if _, err := io.WriteString(c, name+"\n"); err != nil {
+					return
+				}
 			}
-		}()
+		})
 	}
 }
 

@@ -217,6 +217,9 @@ func vsProto(vs status.VirtualServer) string {
 }
 
 func vsAddr(vs status.VirtualServer) string {
+	if vs.Group != "" {
+		return "group " + vs.Group
+	}
 	if vs.FWMark != 0 {
 		return fmt.Sprint(vs.FWMark)
 	}
@@ -244,7 +247,15 @@ func vsNotes(vs status.VirtualServer) string {
 	if vs.SorryActive {
 		notes = append(notes, "sorry server active")
 	}
-	if !vs.Present {
+	if len(vs.Services) > 0 {
+		in := 0
+		for _, s := range vs.Services {
+			if s.Present {
+				in++
+			}
+		}
+		notes = append(notes, fmt.Sprintf("%d services, %d in table", len(vs.Services), in))
+	} else if !vs.Present {
 		notes = append(notes, "NOT IN TABLE")
 	}
 	return strings.Join(notes, ", ")

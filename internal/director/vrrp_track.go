@@ -103,11 +103,11 @@ func (d *Director) trackerSpecs(cfg *conf.Config) map[string]trackerSpec {
 	return out
 }
 
-// syncTrackersLocked starts the trackers cfg needs that are not running with the same
+// syncTrackers starts the trackers cfg needs that are not running with the same
 // configuration and stops those it no longer needs, before the instances that track
 // them are (re)started. When a tracker cannot be built (an unknown user), nothing
-// changes. d.mu is held.
-func (d *Director) syncTrackersLocked(ctx context.Context, cfg *conf.Config) (diff []string, err error) {
+// changes.
+func (d *Director) syncTrackers(ctx context.Context, cfg *conf.Config) (diff []string, err error) {
 	if d.track.trackers == nil {
 		d.track = trackerSet{trackers: vrrp.NewTrackers(d.log), cfgs: map[string]any{}}
 	}
@@ -152,7 +152,7 @@ func (d *Director) syncTrackersLocked(ctx context.Context, cfg *conf.Config) (di
 		ts.cfgs[name] = spec.cfg
 		if running {
 			diff = append(diff, "~ "+label(name, spec.block)+" (restarted)")
-		} else if d.phase == phaseRunning {
+		} else if d.cur != nil { // not at Start
 			diff = append(diff, "+ "+label(name, spec.block))
 		}
 	}

@@ -101,7 +101,7 @@ func richSnapshot() status.Snapshot {
 			{
 				Name: "VI_1", Interface: "eth0", VRID: 51, Version: 3, State: "master", BasePriority: 150, EffectivePriority: 90,
 				MasterAddr: "198.18.0.11", VIPs: []string{"198.18.0.254/24"}, Transitions: 3, AdvertsSent: 1000, AdvertsReceived: 20,
-				Invalid:  map[string]uint64{"ttl": 2, "vrid_mismatch_addresses": 1},
+				Invalid:  map[string]uint64{"ttl": 2, "vrid_mismatch_addresses": 1, "authentication": 5},
 				Tracked:  []status.Tracked{{Kind: "virtual_server", Name: "web", Up: false, Weight: -60}},
 				IPVSSync: &status.IPVSSync{Interface: "eth0", SyncID: 51, Daemon: "master"},
 			},
@@ -255,7 +255,8 @@ func TestScrapeRichSnapshot(t *testing.T) {
 		{"vigil_vrrp_transitions_total", []string{`{instance="VI_1",interface="eth0",vrid="51"} 3`}},
 		{"vigil_vrrp_adverts_sent_total", []string{`{instance="VI_1",interface="eth0",vrid="51"} 1000`}},
 		{"vigil_vrrp_adverts_received_total", []string{`{instance="VI_1",interface="eth0",vrid="51"} 20`}},
-		{"vigil_vrrp_invalid_adverts_total", []string{
+		{"vigil_vrrp_adverts_dropped_total", []string{
+			`{instance="VI_1",interface="eth0",reason="authentication",vrid="51"} 5`,
 			`{instance="VI_1",interface="eth0",reason="ttl",vrid="51"} 2`,
 			`{instance="VI_1",interface="eth0",reason="vrid_mismatch_addresses",vrid="51"} 1`,
 		}},

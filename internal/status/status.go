@@ -63,6 +63,35 @@ type VirtualServer struct {
 	Present     bool         `json:"in_table"` // the table holds the service
 	Stats       Stats        `json:"stats"`
 	RealServers []RealServer `json:"real_servers_detail"`
+	// Group names the virtual_server_group the virtual server balances. Services then lists
+	// its IPVS services; Present means the table holds all of them, Stats and the real
+	// servers' connections and counters add them up, a real server is InTable when every
+	// service holds it and its AppliedWeight is the lowest the services hold.
+	Group    string    `json:"group,omitempty"`
+	Services []Service `json:"services,omitempty"`
+}
+
+// Service is one IPVS service of a group's virtual server, with its destinations.
+type Service struct {
+	Key          string        `json:"key"` // ipvsadm form: "TCP 198.18.0.10:80", "FWM 6"
+	Protocol     string        `json:"protocol,omitempty"`
+	Address      string        `json:"address,omitempty"`
+	FWMark       uint32        `json:"fwmark,omitempty"`
+	Present      bool          `json:"in_table"`
+	Stats        Stats         `json:"stats"`
+	Destinations []Destination `json:"destinations"`
+}
+
+// Destination is one real server in one service of a group.
+type Destination struct {
+	RealServer    string `json:"real_server"`
+	Address       string `json:"address"`
+	Sorry         bool   `json:"sorry_server,omitempty"`
+	InTable       bool   `json:"in_table"`
+	AppliedWeight int    `json:"applied_weight"` // -1 if absent
+	ActiveConns   uint32 `json:"active_connections"`
+	InactiveConns uint32 `json:"inactive_connections"`
+	Stats         Stats  `json:"stats"`
 }
 
 // RealServer is one real server: its health, weights and connections.

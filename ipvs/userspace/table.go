@@ -34,8 +34,9 @@ type Options struct {
 	// DrainTimeout is how long Close lets established connections finish (default 10s).
 	DrainTimeout time.Duration
 
-	goroutines bool // tests: carry TCP with a goroutine per direction even on Linux
-	epoll      bool // tests and benchmarks: epoll event loops even where io_uring works
+	goroutines bool                       // tests: carry TCP with a goroutine per direction even on Linux
+	epoll      bool                       // tests and benchmarks: epoll event loops even where io_uring works
+	fault      func(string) syscall.Errno // tests: carrierEnv.fault
 }
 
 // ErrFWMarkService is returned (wrapped) for a firewall-mark service.
@@ -54,7 +55,13 @@ type Table struct {
 	timeouts ipvs.Timeouts
 	closed   bool
 
-	engine *engine // Linux: the epoll loops that carry TCP connections; nil: goroutines
+	// TCP connections are carried by tcp, started from paths[path]; oldCarriers failed
+	// (degrade) and still carry the connections they had, until Shutdown stops them.
+	tcp         carrier
+	paths       []dataPath
+	path        int
+	env         carrierEnv
+	oldCarriers []carrier
 
 	estMu sync.Mutex // guards every counters.est
 	stop  chan struct{}
@@ -90,18 +97,9 @@ func New(opts Options) *Table {
 	if t.drainTimeout <= 0 {
 		t.drainTimeout = 10 * time.Second
 	}
-	if !opts.goroutines {
-		if e, err := newEngine(opts.epoll); err != nil {
-			t.log.Warn("userspace event loop unavailable, using a goroutine per direction", "err", err)
-		} else {
-			t.engine = e
-			if len(e.uloops) > 0 {
-				t.log.Info("userspace TCP data path: io_uring event loops", "loops", len(e.uloops))
-			} else {
-				t.log.Info("userspace TCP data path: epoll event loops (io_uring unavailable)", "loops", len(e.loops), "reason", e.ringErr)
-			}
-		}
-	}
+	t.env = carrierEnv{fail: t.carrierFailed, fault: opts.fault}
+	t.paths = dataPaths(opts)
+	t.startCarrier(0)
 	t.wg.Add(1)
 	go t.estimate()
 	return t
@@ -298,11 +296,19 @@ func (t *Table) DeleteService(ctx context.Context, k ipvs.ServiceKey) error {
 		t.mu.Unlock()
 		return fmt.Errorf("delete service %s: no such service: %w", k, syscall.ESRCH)
 	}
+	t.retireLocked(k, s)
+	t.mu.Unlock()
+	s.stopListening()
+	t.log.Info("userspace service deleted", "service", k.String())
+	return nil
+}
+
+// retireLocked takes service s out of the table, to be forgotten once its listener has
+// closed (the caller closes it) and its last connection has ended. t.mu is held.
+func (t *Table) retireLocked(k ipvs.ServiceKey, s *service) {
 	delete(t.services, k)
 	t.retired[s] = struct{}{}
 	t.wg.Add(1)
-	t.mu.Unlock()
-	s.stopListening()
 	go func() {
 		defer t.wg.Done()
 		s.wg.Wait()
@@ -310,8 +316,6 @@ func (t *Table) DeleteService(ctx context.Context, k ipvs.ServiceKey) error {
 		delete(t.retired, s)
 		t.mu.Unlock()
 	}()
-	t.log.Info("userspace service deleted", "service", k.String())
-	return nil
 }
 
 // AddDestination adds a real server to a service.
@@ -461,8 +465,9 @@ func (t *Table) Shutdown(ctx context.Context) error {
 	}
 	close(t.stop)
 	t.wg.Wait()
-	if t.engine != nil {
-		t.engine.stop()
+	t.tcp.stop()
+	for _, c := range t.oldCarriers {
+		c.stop()
 	}
 	t.mu.Lock()
 	clear(t.retired)

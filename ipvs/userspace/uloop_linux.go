@@ -3,7 +3,9 @@
 package userspace
 
 import (
+	"fmt"
 	"net/netip"
+	"os"
 	"runtime"
 	"sync/atomic"
 	"time"
@@ -35,9 +37,10 @@ import (
 // in the loop's time instead of interrupting whatever the thread runs next.
 type uloop struct {
 	cmdQueue
-	r      *ring
-	engine *engine
-	done   chan struct{}
+	r    *ring
+	c    *ringCarrier
+	evfd int // the eventfd the ring reads, to wake the loop
+	done chan struct{}
 
 	// Loop-owned.
 	wakeBuf    [8]byte
@@ -90,34 +93,47 @@ type acceptAddr struct {
 	n   uint32
 }
 
+// ringCarrier carries TCP on io_uring loops.
+type ringCarrier struct{ loopSet[*uloop] }
+
 // startRing starts a uloop per GOMAXPROCS, at most one per CPU, or none. GOMAXPROCS
 // above the CPU count leaves a P for the process's other goroutines, and the runtime then
 // lets a loop blocked in io_uring_enter keep its P instead of taking it back after 20 us
 // (docs/benchmarks.md, userspace round 5: fewer context switches with Connection: close).
-func (e *engine) startRing() error {
-	for range min(runtime.GOMAXPROCS(0), runtime.NumCPU()) {
-		l, err := newULoop(e)
-		if err != nil {
-			e.stop()
-			e.uloops = nil
-			return err
-		}
-		e.uloops = append(e.uloops, l)
+func startRing(env carrierEnv) (carrier, error) {
+	c := &ringCarrier{loopSet[*uloop]{env: env}}
+	n := min(runtime.GOMAXPROCS(0), runtime.NumCPU())
+	if err := c.start(n, func() (*uloop, error) { return newULoop(c) }, (*uloop).release); err != nil {
+		return nil, err
 	}
-	return nil
+	return c, nil
 }
+
+func (c *ringCarrier) String() string { return fmt.Sprintf("%d io_uring event loops", len(c.loops)) }
+
+func (c *ringCarrier) stop() { c.loopSet.stop((*uloop).release) }
+
+// halt asks l to stop, and returns what closes when it has.
+func (l *uloop) halt() <-chan struct{} {
+	l.post(func() { l.stopped = true })
+	return l.done
+}
+
+// release frees what a stopped loop still holds.
+func (l *uloop) release() { unix.Close(l.evfd) }
 
 // setupRing is newRing; tests replace it to see the fallback to epoll.
 var setupRing = newRing
 
 // newULoop starts a loop on its own locked thread; it fails if the kernel refuses the
 // ring (no io_uring, disabled by sysctl or seccomp, or too old for DEFER_TASKRUN).
-func newULoop(e *engine) (*uloop, error) {
+func newULoop(c *ringCarrier) (*uloop, error) {
 	evfd, err := unix.Eventfd(0, unix.EFD_CLOEXEC) // blocking: the ring's read waits on it
 	if err != nil {
-		return nil, err
+		return nil, os.NewSyscallError("eventfd", err)
 	}
-	l := &uloop{cmdQueue: cmdQueue{evfd: evfd}, engine: e, done: make(chan struct{})}
+	l := &uloop{c: c, evfd: evfd, done: make(chan struct{})}
+	l.cmdQueue.wake = l.wake
 	started := make(chan error, 1)
 	go l.run(started)
 	if err := <-started; err != nil {
@@ -125,6 +141,12 @@ func newULoop(e *engine) (*uloop, error) {
 		return nil, err
 	}
 	return l, nil
+}
+
+// wake makes the ring's read of the eventfd complete.
+func (l *uloop) wake() {
+	one := [8]byte{1}
+	unix.Write(l.evfd, one[:])
 }
 
 func (l *uloop) run(started chan<- error) {
@@ -136,6 +158,7 @@ func (l *uloop) run(started chan<- error) {
 		started <- err
 		return
 	}
+	r.fault = l.c.env.fault
 	l.r = r
 	l.armWake()
 	started <- nil
@@ -146,6 +169,10 @@ func (l *uloop) run(started chan<- error) {
 		}
 		r.enter(true, timeout)
 		r.reap(l.dispatch)
+		if r.err != nil {
+			l.die(fmt.Errorf("io_uring event loop: %w", r.err))
+			return
+		}
 		if l.connecting > 0 {
 			if now := time.Now(); now.Sub(l.checked) >= connectCheck {
 				l.checked = now
@@ -153,10 +180,33 @@ func (l *uloop) run(started chan<- error) {
 			}
 		}
 	}
-	// Every connection and listener is gone (engine.stop); closing the ring cancels
-	// the eventfd's read.
+	// Every connection and listener is gone (ringCarrier.stop); closing the ring
+	// cancels the eventfd's read.
 	r.close()
-	unix.Close(l.evfd)
+}
+
+// die ends a loop whose ring failed: its connections are reset (no one would move their
+// bytes), it accepts no more, what is posted to it from now on runs at once
+// (cmdQueue.die), its ring is closed, and its carrier reports the error. Closing the
+// ring makes the kernel cancel the requests still in flight (a thread's exit does not
+// cancel its accepts and receives); until it has, they may name the connections'
+// buffers and the listeners' address slots, which the loop keeps.
+func (l *uloop) die(err error) {
+	for _, c := range l.conns {
+		if c != nil && !c.released {
+			c.drop()
+		}
+	}
+	// What accepts completed since the last pass were never carried.
+	l.r.reap(func(e *cqe) {
+		if uint8(e.userData) == uopAccept && e.res >= 0 {
+			resetClose(int(e.res))
+		}
+	})
+	l.r.close()
+	l.load.Store(deadLoad)
+	l.cmdQueue.die()
+	l.c.report(l.c, err)
 }
 
 func (l *uloop) armWake() {
@@ -245,6 +295,9 @@ func (l *uloop) closeFD(fd int) {
 // ---- Listening sockets ----
 
 func (l *uloop) addListener(fd int, s *service) {
+	if l.isDead() {
+		return
+	}
 	ln := &ulistener{fd: fd, s: s, slot: int32(len(l.listeners))}
 	for i, li := range l.listeners {
 		if li == nil {
@@ -278,6 +331,10 @@ func (l *uloop) armAccept(ln *ulistener, i int) {
 // removeListener stops accepting on fd and calls gone once no accept is in flight: a
 // pending accept holds the socket open, and with it the address.
 func (l *uloop) removeListener(fd int, gone func()) {
+	if l.isDead() {
+		gone() // the ring is not entered again; its thread's exit cancels the accepts
+		return
+	}
 	for _, ln := range l.listeners {
 		if ln != nil && ln.fd == fd && !ln.closing {
 			ln.closing, ln.gone = true, gone
@@ -292,8 +349,7 @@ func (l *uloop) accepted(ln *ulistener, i int, res int32) {
 	ln.pending--
 	if ln.closing {
 		if res >= 0 {
-			resetFD(int(res)) // accepted as the listener went: as if still in its backlog
-			rawsys.Close(int(res))
+			resetClose(int(res)) // accepted as the listener went: as if still in its backlog
 		}
 		if ln.pending == 0 {
 			l.listeners[ln.slot] = nil
@@ -316,13 +372,41 @@ func (l *uloop) accepted(ln *ulistener, i int, res int32) {
 	l.armAccept(ln, i)
 	s, fd := ln.s, int(res)
 	s.wg.Add(1)
-	to := spread(l.engine.uloops, l)
+	to := spread(l.c.loops, l)
 	to.load.Add(1)
 	if to == l {
 		l.startConn(s, fd, client)
 	} else {
 		to.post(func() { to.startConn(s, fd, client) })
 	}
+}
+
+func (l *uloop) loadCount() *atomic.Int32 { return &l.load }
+
+// ringListener is a service's listening socket, with accepts in flight on every loop.
+type ringListener struct {
+	c  *ringCarrier
+	s  *service
+	fd int
+}
+
+func (c *ringCarrier) listen(s *service) (listener, error) {
+	fd, err := openListener(s.key.Addr, &c.env)
+	if err != nil {
+		return nil, err
+	}
+	onEveryLoop(c.loops, func(l *uloop) { l.addListener(fd, s) })
+	s.wg.Add(1)
+	return &ringListener{c: c, s: s, fd: fd}, nil
+}
+
+// close stops every loop accepting on the listening socket, then closes it: an accept
+// in flight holds the socket, and its address, after close(2), so each loop cancels its
+// accepts and says done once they are back.
+func (ln *ringListener) close() {
+	fd := ln.fd
+	onEveryLoopAsync(ln.c.loops, func(l *uloop, done func()) { l.removeListener(fd, done) })
+	closeListened(ln.c.loops, fd, ln.s)
 }
 
 // ended accounts for the end of a connection l owned.
@@ -336,35 +420,28 @@ func (l *uloop) ended(s *service) {
 // uconn is one proxied connection owned by a uloop. p[0] is client to real server,
 // p[1] real server to client.
 type uconn struct {
-	l      *uloop
-	s      *service
-	d      *dest
-	tp     *template
-	client netip.AddrPort
-	slot   int32
-	gen    uint32
+	l    *uloop
+	f    *tcpFlow
+	slot int32
+	gen  uint32
 
 	cfd, sfd   int
 	ready      bool // connected to the real server
 	connecting bool // counted in l.connecting
 	timedOut   bool // the connect's poll was cancelled at its deadline
 	deadline   time.Time
-	retried    bool
 	closing    bool // accounted for; waiting for its requests to come back
 	released   bool // sockets closed, slot and buffers freed
 	reset      bool // close with a reset
 	inflight   int  // requests whose completion has not been reaped
-	halves     int  // directions finished
 
 	p [2]upipe
 }
 
 type upipe struct {
-	buf     *[]byte
-	n       int  // read and held: the real server is not connected yet
-	eof     bool // the source's stream ended
-	counter *atomic.Uint64
-	total   *atomic.Uint64
+	buf *[]byte
+	n   int  // read and held: the real server is not connected yet
+	eof bool // the source's stream ended
 }
 
 func (c *uconn) cut() {
@@ -375,18 +452,22 @@ func (c *uconn) cut() {
 	})
 }
 
+// startConn carries a connection accepted from client: it connects to the real server
+// the service picks and reads what the client sends.
 func (l *uloop) startConn(s *service, fd int, client netip.AddrPort) {
-	c := &uconn{l: l, s: s, client: client, cfd: fd, sfd: -1}
-	c.p[0].total, c.p[1].total = &s.stats.inBytes, &s.stats.outBytes
-	d, tp := s.pick(c.client, nil, false, c)
-	if d == nil {
-		resetFD(fd)
-		rawsys.Close(fd)
+	if l.isDead() {
+		resetClose(fd)
 		l.ended(s)
 		return
 	}
-	c.d, c.tp = d, tp
-	c.p[0].counter, c.p[1].counter = &d.stats.inBytes, &d.stats.outBytes
+	c := &uconn{l: l, cfd: fd, sfd: -1}
+	f, to, ok := s.openTCP(client, c)
+	if !ok {
+		resetClose(fd)
+		l.ended(s)
+		return
+	}
+	c.f = f
 	if len(l.free) == 0 {
 		l.free = append(l.free, int32(len(l.conns)))
 		l.conns = append(l.conns, nil)
@@ -397,14 +478,7 @@ func (l *uloop) startConn(s *service, fd int, client netip.AddrPort) {
 	c.gen = l.gen
 	l.conns[c.slot] = c
 	c.p[0].buf, c.p[1].buf = bufPool.Get().(*[]byte), bufPool.Get().(*[]byte)
-	if c.connect() != nil {
-		if !c.retried {
-			c.retried = true
-			if c.repick() && c.connect() == nil {
-				c.recv(0, false)
-				return
-			}
-		}
+	if !c.connect(to) {
 		c.reset = true
 		c.teardown()
 		return
@@ -414,42 +488,24 @@ func (l *uloop) startConn(s *service, fd int, client netip.AddrPort) {
 	c.recv(0, false)
 }
 
-// repick chooses another real server after a failed connect; c.d was released.
-func (c *uconn) repick() bool {
-	d, tp := c.s.pick(c.client, c.d, false, c)
-	if d == nil {
+// connect starts a non-blocking connect to to and waits for its completion in the ring,
+// moving on to the real server the flow names next while connect(2) fails at once.
+// false: none is left, the flow is over.
+func (c *uconn) connect(to netip.AddrPort) bool {
+	fd, ok := connectFlow(c.f, to, c.p[0].n)
+	if !ok {
 		return false
 	}
-	if n := uint64(c.p[0].n); n > 0 {
-		// Read but not sent: count it to the real server it goes to.
-		c.p[0].counter.Add(-n)
-		d.stats.inBytes.Add(n)
-	}
-	c.d, c.tp = d, tp
-	c.p[0].counter, c.p[1].counter = &d.stats.inBytes, &d.stats.outBytes
-	return true
-}
-
-// connect starts a non-blocking connect to c.d and waits for its completion in the
-// ring; on an immediate error it accounts the failure itself (releasing c.d).
-func (c *uconn) connect() error {
-	fd, e := rawConnect(c.d.target(c.s.key.Addr.Port()))
-	if e != 0 {
-		c.s.unreachable(c.d, e)
-		c.s.release(c.d, c.tp, true, c)
-		return e
-	}
-	c.sfd = fd
-	c.connecting, c.timedOut = true, false
-	c.deadline = time.Now().Add(c.s.t.dialTimeout)
+	c.sfd, c.connecting, c.timedOut = fd, true, false
+	c.deadline = time.Now().Add(c.f.dialTimeout())
 	c.l.connecting++
 	s := c.l.r.get()
 	s.opcode = ioringOpPollAdd
-	s.fd = int32(fd)
+	s.fd = int32(c.sfd)
 	s.opFlags = unix.POLLOUT
 	s.userData = userData(uopConnect, c.slot, c.gen)
 	c.inflight++
-	return nil
+	return true
 }
 
 func (c *uconn) connectDone(res int32) {
@@ -476,8 +532,7 @@ func (c *uconn) connectDone(res int32) {
 		return
 	}
 	c.ready = true
-	c.s.reached(c.d)
-	c.s.stats.conns.Add(1)
+	c.f.connected()
 	p := &c.p[0]
 	c.recv(1, p.n > 0) // a response cannot come before the request
 	switch {
@@ -488,17 +543,13 @@ func (c *uconn) connectDone(res int32) {
 	}
 }
 
+// connectFailed handles a connect that failed after it started: the flow names another
+// real server to try, or the connection is over and the client is reset.
 func (c *uconn) connectFailed(err error) {
-	s := c.s
-	s.unreachable(c.d, err)
 	rawsys.Close(c.sfd) // its only request (the poll) is back
 	c.sfd = -1
-	s.release(c.d, c.tp, true, c)
-	if !c.retried {
-		c.retried = true
-		if c.repick() && c.connect() == nil {
-			return
-		}
+	if to, ok := c.f.failed(err, c.p[0].n); ok && c.connect(to) {
+		return
 	}
 	c.reset = true
 	c.teardown()
@@ -558,8 +609,11 @@ func (c *uconn) received(dir int, res int32, flags uint32) {
 	p := &c.p[dir]
 	switch {
 	case res > 0:
-		p.counter.Add(uint64(res))
-		p.total.Add(uint64(res))
+		if dir == 0 {
+			c.f.in(int(res))
+		} else {
+			c.f.out(int(res))
+		}
 		p.n = int(res)
 		if c.ready {
 			c.forward(dir)
@@ -585,8 +639,7 @@ func (c *uconn) sendFailed(int32) {
 // ended finishes direction dir, whose source reached the end of its stream with
 // everything sent: the first passes the FIN on, the second closes the connection.
 func (c *uconn) ended(dir int) {
-	if c.halves++; c.halves == 1 {
-		c.s.halfClosed(c.d)
+	if !c.f.ended() {
 		dst := c.sfd
 		if dir == 1 {
 			dst = c.cfd
@@ -597,7 +650,7 @@ func (c *uconn) ended(dir int) {
 		rawsys.Shutdown(dst, unix.SHUT_WR)
 		return
 	}
-	c.s.release(c.d, c.tp, false, c)
+	c.f.closed()
 	c.teardown()
 }
 
@@ -607,7 +660,7 @@ func (c *uconn) abort() {
 		c.connecting = false
 		c.l.connecting--
 	}
-	c.s.release(c.d, c.tp, c.halves == 0, c)
+	c.f.closed()
 	c.reset = true
 	c.teardown()
 }
@@ -644,5 +697,25 @@ func (c *uconn) release() {
 	}
 	l.conns[c.slot] = nil
 	l.free = append(l.free, c.slot)
-	l.ended(c.s)
+	l.ended(c.f.s)
+}
+
+// drop ends c on a loop that died: what the flow holds is released, and the sockets are
+// reset and closed with plain system calls, the ring not being entered again. The
+// buffers stay with c (it stays in l.conns): requests in flight may name them until the
+// ring's thread has gone.
+func (c *uconn) drop() {
+	l := c.l
+	if c.connecting {
+		c.connecting = false
+		l.connecting--
+	}
+	c.f.closed()
+	c.closing, c.released = true, true
+	for _, fd := range []int{c.cfd, c.sfd} {
+		if fd >= 0 {
+			resetClose(fd)
+		}
+	}
+	l.ended(c.f.s)
 }

@@ -3,7 +3,9 @@
 package userspace
 
 import (
+	"errors"
 	"fmt"
+	"os"
 	"sync/atomic"
 	"syscall"
 	"unsafe"
@@ -115,6 +117,12 @@ type ring struct {
 	cqMask         uint32
 	cqes           []cqe
 	tail           uint32 // next free SQE; published on submit
+
+	// err is sticky: once io_uring_enter has failed in a way no retry mends, get hands
+	// out a scratch entry nothing submits, and the owner gives the ring up after its pass.
+	err     error
+	scratch sqe
+	fault   func(call string) syscall.Errno // tests: carrierEnv.fault
 }
 
 // newRing sets up a ring with entries submission slots and cqEntries completion slots,
@@ -176,7 +184,10 @@ func (r *ring) close() {
 // get returns a zeroed submission entry, submitting what is queued first if the queue
 // is full.
 func (r *ring) get() *sqe {
-	r.reserve(1)
+	if r.reserve(1); r.err != nil {
+		r.scratch = sqe{}
+		return &r.scratch
+	}
 	e := &r.sqes[r.tail&r.sqMask]
 	*e = sqe{}
 	r.tail++
@@ -186,9 +197,10 @@ func (r *ring) get() *sqe {
 // reserve makes room for n entries, submitting what is queued if it must: the entries
 // of a linked chain have to go to the kernel in the same submission.
 func (r *ring) reserve(n uint32) {
-	for try := 0; r.tail-atomic.LoadUint32(r.sqHead)+n > r.sqEntries; try++ {
+	for try := 0; r.err == nil && r.tail-atomic.LoadUint32(r.sqHead)+n > r.sqEntries; try++ {
 		if try == 1000 {
-			panic("userspace: io_uring submission queue stays full")
+			r.err = errors.New("io_uring submission queue stays full: the kernel takes no entries")
+			return
 		}
 		r.enter(false, 0)
 	}
@@ -196,8 +208,11 @@ func (r *ring) reserve(n uint32) {
 
 // enter submits what is queued and runs the ring's deferred work, which posts
 // completions. With wait it blocks until at least one completion is ready, or until
-// timeout (nanoseconds, if positive) has passed.
+// timeout (nanoseconds, if positive) has passed. An error it cannot retry sets r.err.
 func (r *ring) enter(wait bool, timeout int64) {
+	if r.err != nil {
+		return
+	}
 	atomic.StoreUint32(r.sqTail, r.tail)
 	// Entries the kernel has not consumed yet (it may stop early, short of memory).
 	toSubmit := uintptr(r.tail - atomic.LoadUint32(r.sqHead))
@@ -224,13 +239,18 @@ func (r *ring) enter(wait bool, timeout int64) {
 	} else {
 		_, _, e = unix.RawSyscall6(sysIOURingEnter, uintptr(r.fd), toSubmit, 0, flags, 0, 0)
 	}
+	if r.fault != nil {
+		if f := r.fault("io_uring_enter"); f != 0 {
+			e = f
+		}
+	}
 	switch e {
 	case 0, unix.ETIME, unix.EINTR:
 	case unix.EBUSY, unix.EAGAIN:
 		// Completions overflowed (the kernel keeps them, NODROP) or memory is short
 		// for now: the caller reaps, and what was not submitted goes next time.
 	default:
-		panic("userspace: io_uring_enter: " + e.Error())
+		r.err = os.NewSyscallError("io_uring_enter", e)
 	}
 }
 

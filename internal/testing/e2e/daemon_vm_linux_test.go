@@ -22,7 +22,8 @@ import (
 
 // TestDaemonVM runs `vigil run` against Debian's kernel IPVS in a VM: the DR web cluster
 // of the seeds with HTTP health checks, quiesce and recovery, reloads under traffic, a
-// restart that resets no connection, and the observability endpoints. One boot.
+// restart that resets no connection, the observability endpoints, and a
+// virtual_server_group whose services quiesce together. One boot.
 func TestDaemonVM(t *testing.T) {
 	vmtest.Run(t, vmtest.Options{
 		Binaries: map[string]string{"vigil": "github.com/vigil-lb/vigil/cmd/vigil"},
@@ -32,6 +33,7 @@ func TestDaemonVM(t *testing.T) {
 		"reload_under_traffic":       testReloadUnderTraffic,
 		"restart_resets_nothing":     testRestartResetsNothing,
 		"observability_no_secrets":   testObservability,
+		"virtual_server_group":       testGroupQuiesce,
 	})
 }
 

@@ -106,6 +106,9 @@ func (l *Lab) StartVigil(h *netlab.Host, cfg vrrp.Config) *Daemon {
 	d := &Daemon{Name: h.Name(), statusPath: filepath.Join(dir, "status.json"), out: &testenv.Buffer{}, done: make(chan struct{})}
 	cmd := h.Command(context.Background(), self)
 	cmd.Env = append(os.Environ(), vrrpd.EnvConfig+"="+cfgPath, vrrpd.EnvStatus+"="+d.statusPath)
+	if pw := cfg.Auth.Key.Reveal(); pw != "" {
+		cmd.Env = append(cmd.Env, vrrpd.EnvAuthKey+"="+pw) // the JSON form leaves the key out
+	}
 	l.start(d, cmd)
 	return d
 }
@@ -122,6 +125,9 @@ type KeepalivedConfig struct {
 	RTPriority int
 	// VIP overrides the lab's IPv4 VIP (an IPv6 prefix makes an IPv6 instance).
 	VIP netip.Prefix
+	// Auth and Unicast, when set, add authentication and unicast_src_ip / unicast_peer.
+	Auth    KeepalivedAuth
+	Unicast KeepalivedUnicast
 }
 
 // StartKeepalived runs Debian's keepalived in h as a VRRP-only foreground process with
@@ -153,11 +159,11 @@ vrrp_instance VI_1 {
     virtual_router_id 51
     priority %d
     advert_int %s
-%s    virtual_ipaddress {
+%s%s    virtual_ipaddress {
         %s
     }
 }
-`, h.Name(), kc.Version, nice, kc.Priority, strconv.FormatFloat(kc.Interval.Seconds(), 'f', -1, 64), np, vip)
+`, h.Name(), kc.Version, nice, kc.Priority, strconv.FormatFloat(kc.Interval.Seconds(), 'f', -1, 64), np, kc.Auth.lines()+kc.Unicast.lines(), vip)
 	return l.StartKeepalivedConf(h, conf)
 }
 
