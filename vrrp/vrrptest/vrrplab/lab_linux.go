@@ -134,8 +134,6 @@ type KeepalivedConfig struct {
 // its own pid files (docs/reference.md, keepalived on the wire).
 func (l *Lab) StartKeepalived(h *netlab.Host, kc KeepalivedConfig) *Daemon {
 	l.T.Helper()
-	dir := filepath.Join(l.Dir, h.Name()+"-keepalived-"+fmt.Sprint(time.Now().UnixNano()))
-	os.MkdirAll(dir, 0o755)
 	np := ""
 	if kc.NoPreempt {
 		np = "    nopreempt\n"
@@ -166,16 +164,7 @@ vrrp_instance VI_1 {
     }
 }
 `, h.Name(), kc.Version, nice, kc.Priority, strconv.FormatFloat(kc.Interval.Seconds(), 'f', -1, 64), np, kc.Auth.lines()+kc.Unicast.lines(), vip)
-	confPath := filepath.Join(dir, "keepalived.conf")
-	if err := os.WriteFile(confPath, []byte(conf), 0o644); err != nil {
-		l.T.Fatal(err)
-	}
-	d := &Daemon{Name: h.Name(), Keepalived: true, pidDir: dir, out: &testenv.Buffer{}, done: make(chan struct{})}
-	cmd := h.Command(context.Background(), "keepalived", "-n", "-l", "-D", "-G", "-P", "-f", confPath,
-		"-p", filepath.Join(dir, "keepalived.pid"), "-r", filepath.Join(dir, "vrrp.pid"),
-		"-c", filepath.Join(dir, "checkers.pid"), "-b", filepath.Join(dir, "bfd.pid"))
-	l.start(d, cmd)
-	return d
+	return l.StartKeepalivedConf(h, conf)
 }
 
 func (l *Lab) start(d *Daemon, cmd *exec.Cmd) {
