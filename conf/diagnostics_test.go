@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	"github.com/hashicorp/hcl/v2"
@@ -123,5 +124,24 @@ func TestWriteDiagnosticsWithoutSource(t *testing.T) {
 	want := "error: Cannot read configuration file: open x: no such file or directory.\ngone.hcl:9:1: error: Far away\n"
 	if b.String() != want {
 		t.Errorf("got %q, want %q", b.String(), want)
+	}
+}
+
+// Many unknown attributes: every one is a diagnostic, and explaining keepalived names
+// walks the file for each, so only the printed ones are explained (all of them took time
+// quadratic in their number: 20,000 took 5 s).
+func TestManyUnknownAttributesFast(t *testing.T) {
+	var b strings.Builder
+	b.WriteString(valid)
+	for i := range 50_000 {
+		fmt.Fprintf(&b, "advert_int%d = 1\n", i)
+	}
+	start := time.Now()
+	_, diags := Parse([]byte(b.String()), "test.hcl")
+	if took := time.Since(start); took > 10*time.Second {
+		t.Errorf("took %s", took)
+	}
+	if len(diags.Errs()) < 50_000 {
+		t.Errorf("%d errors, want one per attribute", len(diags.Errs()))
 	}
 }

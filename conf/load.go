@@ -110,8 +110,10 @@ func parseSplit(src []byte, filename string, opts options, splits []int) (*Confi
 	d := newDecoder(opts)
 	d.diags = diags
 	cfg := d.decodeRoot(body, opts)
-	explainKeepalivedNames(body, d.diags)
 	sortDiagnostics(d.diags)
+	// Finding a name walks the file: only the diagnostics that are printed are explained,
+	// or 100,000 unknown attributes would take minutes (issue 14).
+	explainKeepalivedNames(body, d.diags[:min(len(d.diags), MaxDiagnostics)])
 	if d.diags.HasErrors() {
 		return nil, d.diags
 	}
