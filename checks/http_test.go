@@ -22,6 +22,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -153,6 +154,30 @@ func TestHTTPCheckConfigErrors(t *testing.T) {
 	} {
 		if _, err := NewHTTP(target, cfg); err == nil {
 			t.Errorf("%s: NewHTTP succeeded", name)
+		}
+	}
+	// A TLS file that is a FIFO or a device fails at once: checks are built while a reload
+	// holds the director, and on main reading one hung it (a FIFO) or ran it out of memory
+	// (/dev/zero).
+	fifo := filepath.Join(t.TempDir(), "ca.pem")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for name, cfg := range map[string]HTTPConfig{
+		"CA FIFO":        {TLS: true, CAFile: fifo},
+		"CA /dev/zero":   {TLS: true, CAFile: "/dev/zero"},
+		"cert /dev/zero": {TLS: true, CertFile: "/dev/zero", KeyFile: "/dev/zero"},
+		"CA a directory": {TLS: true, CAFile: t.TempDir()},
+	} {
+		done := make(chan error, 1)
+		go func() { _, err := NewHTTP(target, cfg); done <- err }()
+		select {
+		case err := <-done:
+			if err == nil || !strings.Contains(err.Error(), "not a regular file") {
+				t.Errorf("%s: NewHTTP: %v", name, err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%s: NewHTTP still reading after 10s", name)
 		}
 	}
 	if _, err := New("http", target, TCPConfig{}); err == nil {

@@ -25,8 +25,9 @@ type KernelOptions struct {
 	// Netns is the path of the network namespace whose IPVS table to program, such as
 	// /var/run/netns/lb or /proc/PID/ns/net. Empty means the caller's namespace.
 	Netns string
-	// Deadline bounds every netlink call (DefaultDeadline when zero). moby/ipvs retries
-	// receive timeouts forever, so without it a lost reply hangs the caller.
+	// Deadline bounds every netlink call, the request and its whole answer
+	// (DefaultDeadline when zero). A call that overruns fails with
+	// context.DeadlineExceeded and the next call opens a new socket (ipvsnl.Conn).
 	Deadline time.Duration
 	// Logger receives warnings (nil discards them).
 	Logger *slog.Logger

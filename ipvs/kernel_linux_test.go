@@ -1,17 +1,11 @@
 package ipvs
 
 import (
-	"context"
 	"errors"
-	"io"
-	"log/slog"
 	"os"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
-
-	moby "github.com/moby/ipvs"
 )
 
 // On a kernel without IPVS (this project's build host), OpenKernel must fail at once with
@@ -38,54 +32,6 @@ func TestOpenKernelUnavailable(t *testing.T) {
 	}
 	if _, err := OpenKernel(KernelOptions{Netns: "/nonexistent/netns"}); err == nil || !strings.Contains(err.Error(), "/nonexistent/netns") {
 		t.Errorf("bad netns path: err = %v, want it named", err)
-	}
-}
-
-// A netlink call that never returns (moby/ipvs retries receive timeouts forever) must come
-// back with a deadline error, and the next call must get a fresh socket.
-func TestKernelDeadline(t *testing.T) {
-	opened := 0
-	closed := make(chan struct{}, 1)
-	k := &Kernel{
-		closeFn: func(*moby.Handle) { closed <- struct{}{} },
-		opts:    KernelOptions{Deadline: 50 * time.Millisecond},
-		log:     slog.New(slog.NewTextHandler(io.Discard, nil)),
-		h:       &moby.Handle{},
-		newHandle: func(string) (*moby.Handle, error) {
-			opened++
-			return &moby.Handle{}, nil
-		},
-	}
-	// The hung call ends only when the watchdog closes its socket, as moby's loop does.
-	start := time.Now()
-	err := k.do(context.Background(), func(*moby.Handle) error { <-closed; return errors.New("use of closed file") })
-	if !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("hung call: err = %v, want DeadlineExceeded", err)
-	}
-	if d := time.Since(start); d > 10*time.Second {
-		t.Errorf("hung call returned after %v", d)
-	}
-	if err := k.do(context.Background(), func(*moby.Handle) error { return syscall.EEXIST }); !errors.Is(err, syscall.EEXIST) {
-		t.Errorf("next call: %v, want its own result", err)
-	}
-	if opened != 1 {
-		t.Errorf("handles opened after the timeout = %d, want 1", opened)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	if err := k.do(ctx, func(*moby.Handle) error { return nil }); !errors.Is(err, context.Canceled) {
-		t.Errorf("cancelled context: %v", err)
-	}
-	// Cancelling the caller's context abandons a hung call too.
-	ctx, cancel = context.WithCancel(context.Background())
-	time.AfterFunc(20*time.Millisecond, cancel)
-	k.opts.Deadline = time.Minute
-	if err := k.do(ctx, func(*moby.Handle) error { <-closed; return errors.New("closed") }); !errors.Is(err, context.Canceled) {
-		t.Errorf("cancelled mid-call: %v, want Canceled", err)
-	}
-	k.Close()
-	if err := k.do(context.Background(), func(*moby.Handle) error { return nil }); !errors.Is(err, ErrClosed) {
-		t.Errorf("after Close: %v, want ErrClosed", err)
 	}
 }
 

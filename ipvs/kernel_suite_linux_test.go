@@ -25,6 +25,7 @@ import (
 	"github.com/vigil-lb/vigil/internal/testing/loopback"
 	"github.com/vigil-lb/vigil/internal/testing/netlab"
 	"github.com/vigil-lb/vigil/ipvs"
+	"github.com/vigil-lb/vigil/ipvs/ipvsadm"
 	"github.com/vigil-lb/vigil/ipvs/ipvstest"
 )
 
@@ -231,15 +232,15 @@ func compareIPVSAdm(t *testing.T, h *netlab.Host, k *ipvs.Kernel, only ...string
 		write func(io.Writer, []ipvs.ListedService) error
 	}{
 		{[]string{"-Ln"}, func(w io.Writer, s []ipvs.ListedService) error {
-			return ipvs.WriteList(w, s, ipvs.ListOptions{Header: hdr})
+			return ipvsadm.WriteList(w, s, ipvsadm.ListOptions{Header: hdr})
 		}},
 		{[]string{"-Ln", "--stats"}, func(w io.Writer, s []ipvs.ListedService) error {
-			return ipvs.WriteList(w, s, ipvs.ListOptions{Stats: true, Header: hdr})
+			return ipvsadm.WriteList(w, s, ipvsadm.ListOptions{Stats: true, Header: hdr})
 		}},
 		{[]string{"-Ln", "--rate"}, func(w io.Writer, s []ipvs.ListedService) error {
-			return ipvs.WriteList(w, s, ipvs.ListOptions{Rate: true, Header: hdr})
+			return ipvsadm.WriteList(w, s, ipvsadm.ListOptions{Rate: true, Header: hdr})
 		}},
-		{[]string{"-Sn"}, ipvs.WriteSave},
+		{[]string{"-Sn"}, ipvsadm.WriteSave},
 	} {
 		name := "ipvsadm " + strings.Join(tc.args, " ")
 		if len(only) > 0 && !slices.Contains(only, strings.Join(tc.args, " ")) {

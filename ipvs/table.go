@@ -21,3 +21,26 @@ type Table interface {
 	SetTimeouts(ctx context.Context, t Timeouts) error
 	Close() error
 }
+
+// ListedService is a service with its destinations, as `ipvsadm -L` shows one.
+type ListedService struct {
+	ServiceInfo
+	Destinations []DestinationInfo
+}
+
+// ReadTable reads every service of t with its destinations.
+func ReadTable(ctx context.Context, t Table) ([]ListedService, error) {
+	svcs, err := t.Services(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]ListedService, 0, len(svcs))
+	for _, s := range svcs {
+		ds, err := t.Destinations(ctx, s.ServiceKey)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, ListedService{ServiceInfo: s, Destinations: ds})
+	}
+	return out, nil
+}

@@ -20,6 +20,7 @@ import (
 	"github.com/vigil-lb/vigil/internal/testing/testenv"
 	"github.com/vigil-lb/vigil/internal/testing/vmtest"
 	"github.com/vigil-lb/vigil/ipvs"
+	"github.com/vigil-lb/vigil/ipvs/ipvsadm"
 	"github.com/vigil-lb/vigil/ipvs/ipvstest"
 )
 
@@ -51,7 +52,7 @@ func listMain() int {
 	defer k.Close()
 	svcs, err := ipvs.ReadTable(context.Background(), k)
 	if err == nil {
-		err = ipvs.WriteSave(os.Stdout, svcs)
+		err = ipvsadm.WriteSave(os.Stdout, svcs)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -94,7 +95,7 @@ func rules(ds []ipvs.VirtualService) []byte {
 		ls = append(ls, l)
 	}
 	var b bytes.Buffer
-	ipvs.WriteSave(&b, ls)
+	ipvsadm.WriteSave(&b, ls)
 	return b.Bytes()
 }
 
@@ -211,7 +212,7 @@ func benchInGuest(t *testing.T) {
 		start := time.Now()
 		svcs, err := ipvs.ReadTable(ctx, k)
 		if err == nil {
-			err = ipvs.WriteSave(io.Discard, svcs)
+			err = ipvsadm.WriteSave(io.Discard, svcs)
 		}
 		if err != nil {
 			t.Fatal(err)

@@ -55,8 +55,8 @@ func userspaceCanServe(cfg *conf.Config, kernelErr error) error {
 	var what []string
 	marks := false
 	for _, vs := range cfg.VirtualServers {
-		if vs.IsFWMark() {
-			what = append(what, fmt.Sprintf("virtual_server %q (firewall mark %d)", vs.Name, vs.FWMark))
+		if mark := firstMark(vs); mark != 0 {
+			what = append(what, fmt.Sprintf("virtual_server %q (firewall mark %d)", vs.Name, mark))
 			marks = true
 			continue
 		}
@@ -84,6 +84,17 @@ func userspaceCanServe(cfg *conf.Config, kernelErr error) error {
 	}
 	return fmt.Errorf("dataplane auto: kernel IPVS is not available, and the userspace data plane (NAT semantics) cannot serve %s; fix: %s (kernel: %w)",
 		strings.Join(what, ", "), fix, kernelErr)
+}
+
+// firstMark is the first firewall mark vs balances (its own, or one of its group's), 0
+// for none.
+func firstMark(vs *conf.VirtualServer) uint32 {
+	for _, s := range vs.Services() {
+		if s.FWMark != 0 {
+			return s.FWMark
+		}
+	}
+	return 0
 }
 
 // errStartedWithoutKernel is why a reload on a director that fell back to userspace

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/vigil-lb/vigil/ipvs"
+	"github.com/vigil-lb/vigil/ipvs/ipvsadm"
 )
 
 // cmdIPVS implements `vigil ipvs list [--stats|--rate]` and `vigil ipvs save`: the kernel
@@ -74,13 +75,13 @@ func cmdIPVS(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	if sub == "save" {
-		err = ipvs.WriteSave(stdout, svcs)
+		err = ipvsadm.WriteSave(stdout, svcs)
 	} else {
 		hdr, herr := k.Header()
 		if herr != nil {
 			hdr = ""
 		}
-		err = ipvs.WriteList(stdout, svcs, ipvs.ListOptions{Stats: stats, Rate: rate, Header: hdr})
+		err = ipvsadm.WriteList(stdout, svcs, ipvsadm.ListOptions{Stats: stats, Rate: rate, Header: hdr})
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "vigil ipvs %s: %v\n", sub, err)

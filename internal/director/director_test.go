@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/vigil-lb/vigil/conf"
+	"github.com/vigil-lb/vigil/internal/status"
 	"github.com/vigil-lb/vigil/ipvs"
 	"github.com/vigil-lb/vigil/ipvs/ipvstest"
 	"github.com/vigil-lb/vigil/vrrp"
@@ -264,10 +265,10 @@ func TestReloadFailedKeepsRunning(t *testing.T) {
 	waitWeight(t, table, a.addr, 2)
 	d.ReloadFailed(fmt.Errorf("test.hcl:3,1: Unsupported argument"))
 	s := d.Snapshot()
-	if s.Config.Generation != 1 || s.Config.ReloadsFailed != 1 || s.Config.LastReloadOK {
+	if s.Config.Generation != 1 || s.Config.ReloadsFailed != 1 || s.Config.LastReloadOK == nil || *s.Config.LastReloadOK || s.Config.LastReloadResult != status.ReloadRejected {
 		t.Fatalf("config status = %+v", s.Config)
 	}
-	if s.VirtualServers[0].RealServers[0].AppliedWeight != 2 {
+	if aw := s.VirtualServers[0].RealServers[0].AppliedWeight; aw == nil || *aw != 2 {
 		t.Fatalf("applied weight changed after a failed reload: %+v", s.VirtualServers[0].RealServers[0])
 	}
 }
@@ -303,7 +304,8 @@ func TestSorryServerOnQuorumLoss(t *testing.T) {
 	waitWeight(t, table, a.addr, 2)
 }
 
-// fakeVRRP builds instances on an in-memory link, so tracking is observable.
+// fakeVRRP builds instances on an in-memory link, so tracking is observable. Notify
+// commands are not run.
 func fakeVRRP(link *vrrptest.Link) VRRPFactory {
 	return func(cfg vrrp.Config, log *slog.Logger, onTransition func(string, vrrp.State, vrrp.State)) (*vrrp.Instance, error) {
 		return vrrp.NewInstance(cfg, vrrp.Deps{
@@ -312,6 +314,7 @@ func fakeVRRP(link *vrrptest.Link) VRRPFactory {
 			Announcer:    &vrrptest.Announcer{},
 			Logger:       log,
 			OnTransition: onTransition,
+			Notify:       func(context.Context, []string, []string) error { return nil },
 		})
 	}
 }

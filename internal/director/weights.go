@@ -32,8 +32,8 @@ type rsState struct {
 	dynamic int
 }
 
-func newRSState(hasChecks bool) *rsState {
-	s := &rsState{dynamic: -1}
+func newRSState(hasChecks bool) rsState {
+	s := rsState{dynamic: -1}
 	if !hasChecks {
 		s.health = Up // a real server with no check is always up
 	}
@@ -89,26 +89,23 @@ func quorumUp(vs *conf.VirtualServer, sum int, was bool) bool {
 	return was
 }
 
-// vsPlan is the desired table state of one virtual server.
+// vsPlan is what the director knows of a virtual server beyond its real servers' states:
+// the outcome of planning it. Its desired table state is the reconciler's to keep.
 type vsPlan struct {
-	service  ipvs.VirtualService
 	healthy  int  // real servers that are up
 	quorumUp bool // the virtual server counts as up (VRRP tracking)
 	sorry    bool // the sorry server replaces the real servers
 }
 
-// planVirtualServer computes the desired kernel state of vs from its real servers' states.
-// wasUp is the previous quorum state (for hysteresis).
-func planVirtualServer(vs *conf.VirtualServer, states map[rsKey]*rsState, wasUp bool) vsPlan {
-	key := serviceKey(vs)
-	p := vsPlan{service: ipvs.VirtualService{Service: serviceOf(vs)}}
+// planVirtualServer computes the desired kernel state of vs from its real servers' states
+// (by index in vs.RealServers). wasUp is the previous quorum state (for hysteresis).
+func planVirtualServer(vs *conf.VirtualServer, states []rsState, wasUp bool) (vsPlan, ipvs.VirtualService) {
+	var p vsPlan
+	svc := ipvs.VirtualService{Service: serviceOf(vs), Destinations: make([]ipvs.RealServer, 0, len(vs.RealServers)+1)}
 	places := make([]placement, len(vs.RealServers))
 	sum := 0
 	for i, rs := range vs.RealServers {
-		s := states[rsKey{key, rs.Address}]
-		if s == nil {
-			s = newRSState(len(rs.Checks) > 0)
-		}
+		s := &states[i]
 		places[i] = place(vs, rs, s)
 		if places[i].alive {
 			sum += places[i].weight
@@ -127,13 +124,13 @@ func planVirtualServer(vs *conf.VirtualServer, states map[rsKey]*rsState, wasUp 
 			// connections already established finish.
 			pl.weight = 0
 		}
-		p.service.Destinations = append(p.service.Destinations, ipvs.RealServer{
+		svc.Destinations = append(svc.Destinations, ipvs.RealServer{
 			Destination: destinationOf(rs, pl.weight),
 			Removed:     !pl.present,
 		})
 	}
 	if p.sorry {
-		p.service.Destinations = append(p.service.Destinations, ipvs.RealServer{Destination: sorryDestination(vs)})
+		svc.Destinations = append(svc.Destinations, ipvs.RealServer{Destination: sorryDestination(vs)})
 	}
-	return p
+	return p, svc
 }
