@@ -27,12 +27,11 @@ const loopTick = 10 * time.Millisecond
 // probeLoop runs a scheduler's fast probes (fastProbe) on one goroutine around one epoll
 // instance, as HAProxy runs its checks: non-blocking sockets registered edge-triggered,
 // and one timer wheel holding both the checks' next-probe times and the probes'
-// deadlines. A probe costs its own system calls (on a reused socket, see idlePool:
-// setsockopt, connect and the disconnect that ends it; on a fresh one socket, two
-// setsockopt, connect, epoll_ctl, close; plus send and read for http), all made with
-// RawSyscall (internal/rawsys), and a share of one epoll_wait; no goroutine, no runtime
-// timer, no poller registration. Results go to the scheduler on the loop's goroutine,
-// many per wake-up.
+// deadlines. A probe costs its own system calls (socket, two setsockopt, connect,
+// epoll_ctl, close; plus send and read for http), all made with RawSyscall
+// (internal/rawsys), and a share of one epoll_wait; no goroutine, no runtime timer, no
+// poller registration. Results go to the scheduler on the loop's goroutine, many per
+// wake-up.
 //
 // The loop sleeps parked on the runtime's poller, not in a blocking epoll_wait
 // (rawsys.Poller says why), with a deadline for the next tick.
@@ -53,39 +52,9 @@ type probeLoop struct {
 	free    []*loopProbe
 	gen     int32
 	scratch [maxStatusHead]byte
-	idle    [2]idlePool // sockets kept for the next probes: [0] IPv4, [1] IPv6
-	trimAt  int64       // loop time of the next trim of the idle pools
 
 	started atomic.Uint64 // probes started, for tests
-	opened  atomic.Uint64 // sockets opened, for tests
 }
-
-// Socket reuse: a probe's socket, once the probe is over, is disconnected
-// (rawsys.Disconnect: the same RST as close(2) with SO_LINGER 0) and kept, still
-// registered with the poller, for the next probe of its address family, which only
-// clears TCP_QUICKACK again (the disconnect resets it) and connects. Per probe that
-// saves socket(2), the SO_LINGER setsockopt, epoll_ctl and the socket's teardown in
-// close(2) (its file, inode and sock freed, and allocated again): four system calls
-// instead of six for a connect-only probe. On the wire and at the real server nothing
-// changes, each probe being a new connection from a new port.
-//
-// A pool holds at most maxIdle sockets, and every idleTrim the sockets that no probe
-// took in the meantime are closed, so a burst or a shrunk configuration does not keep
-// descriptors for long. Probes bound to a source address get fresh sockets.
-type idlePool struct {
-	socks []idleSocket // a stack: the most recently used on top
-	low   int          // the fewest sockets in socks since the last trim
-}
-
-type idleSocket struct {
-	fd  int
-	tag int32 // its poller registration's (loopProbe.gen)
-}
-
-const (
-	maxIdle  = 512
-	idleTrim = 10 * time.Second
-)
 
 // loopTimer is a check's next probe (e) or a probe's deadline (p) in the loop's timer
 // wheel.
@@ -209,7 +178,6 @@ func (l *probeLoop) run() {
 		}
 		now := l.now()
 		due = l.timers.expire(now/int64(loopTick), due[:0])
-		trim := now >= l.trimAt
 		// With timers due, start them and collect whatever events are ready; otherwise
 		// park until an event or the next timer's tick.
 		park := len(due) == 0
@@ -223,10 +191,6 @@ func (l *probeLoop) run() {
 			l.sleeping = true
 		}
 		l.mu.Unlock()
-		if trim {
-			l.trimIdle()
-			l.trimAt = now + int64(idleTrim)
-		}
 		for _, t := range due {
 			if t.e != nil {
 				l.start(t.e, t.when)
@@ -273,26 +237,20 @@ func (l *probeLoop) start(e *entry, due int64) {
 	p := l.alloc()
 	p.e, p.fp, p.start, p.timeout = e, e.fast, time.Now(), timeout
 	p.due = l.base.Add(time.Duration(due))
-	fd, tag, ok := l.reuse(p.fp)
-	if !ok {
-		var err error
-		if fd, err = openProbe(p.fp); err != nil {
-			l.finish(p, Result{Reason: fmt.Sprintf("connect %s: %v", p.fp.addr, err)})
-			return
-		}
-		l.opened.Add(1)
-		l.gen++
-		if l.gen < 0 {
-			l.gen = 0
-		}
-		tag = l.gen
-		if err := l.p.Add(fd, unix.EPOLLIN|unix.EPOLLOUT|unix.EPOLLRDHUP|unix.EPOLLET, tag); err != 0 {
-			rawsys.Close(fd)
-			l.finish(p, Result{Reason: fmt.Sprintf("connect %s: epoll_ctl: %v", p.fp.addr, err)})
-			return
-		}
+	fd, err := openProbe(p.fp)
+	if err != nil {
+		l.finish(p, Result{Reason: fmt.Sprintf("connect %s: %v", p.fp.addr, err)})
+		return
 	}
-	p.fd, p.gen = fd, tag
+	l.gen++
+	if l.gen < 0 {
+		l.gen = 0
+	}
+	p.fd, p.gen = fd, l.gen
+	if err := l.p.Add(fd, unix.EPOLLIN|unix.EPOLLOUT|unix.EPOLLRDHUP|unix.EPOLLET, p.gen); err != 0 {
+		l.finish(p, Result{Reason: fmt.Sprintf("connect %s: epoll_ctl: %v", p.fp.addr, err)})
+		return
+	}
 	for fd >= len(l.byFD) {
 		l.byFD = append(l.byFD, nil)
 	}
@@ -334,67 +292,6 @@ func openProbe(fp *fastProbe) (int, error) {
 		return -1, err
 	}
 	return fd, nil
-}
-
-// reuse starts fp's connect on an idle socket of its family, if there is one.
-func (l *probeLoop) reuse(fp *fastProbe) (fd int, tag int32, ok bool) {
-	if fp.source.IsValid() {
-		return -1, 0, false
-	}
-	ip := fp.addr.Addr().Unmap()
-	pool := &l.idle[familyIndex(ip)]
-	for len(pool.socks) > 0 {
-		sk := pool.socks[len(pool.socks)-1]
-		pool.socks = pool.socks[:len(pool.socks)-1]
-		pool.low = min(pool.low, len(pool.socks))
-		_ = rawsys.SetsockoptInt(sk.fd, unix.IPPROTO_TCP, unix.TCP_QUICKACK, 0) // as openProbe
-		var sa rawsys.Sockaddr
-		sa.Set(netip.AddrPortFrom(ip, fp.addr.Port()), ip.Is6())
-		if e := rawsys.Connect(sk.fd, &sa); e == 0 || e == unix.EINPROGRESS {
-			return sk.fd, sk.tag, true
-		}
-		// Whatever went wrong, a fresh socket says it the way every probe did.
-		rawsys.Close(sk.fd)
-	}
-	return -1, 0, false
-}
-
-func familyIndex(ip netip.Addr) int {
-	if ip.Is6() {
-		return 1
-	}
-	return 0
-}
-
-// keep disconnects p's socket and keeps it for a later probe, or reports that it
-// cannot (the caller closes it).
-func (l *probeLoop) keep(p *loopProbe) bool {
-	fp := p.fp
-	ip := fp.addr.Addr().Unmap()
-	pool := &l.idle[familyIndex(ip)]
-	if fp.source.IsValid() || len(pool.socks) >= maxIdle {
-		return false
-	}
-	// The disconnect leaves ECONNRESET as the socket's error; the next connect clears it
-	// (tcp_connect_init) before anything could report it.
-	if rawsys.Disconnect(p.fd) != 0 {
-		return false
-	}
-	pool.socks = append(pool.socks, idleSocket{fd: p.fd, tag: p.gen})
-	return true
-}
-
-// trimIdle closes the idle sockets no probe took since the last trim.
-func (l *probeLoop) trimIdle() {
-	for i := range l.idle {
-		pool := &l.idle[i]
-		n := pool.low
-		for _, sk := range pool.socks[:n] {
-			rawsys.Close(sk.fd)
-		}
-		pool.socks = append(pool.socks[:0], pool.socks[n:]...)
-		pool.low = len(pool.socks)
-	}
 }
 
 // handle advances p on an epoll event.
@@ -499,14 +396,11 @@ func (l *probeLoop) finish(p *loopProbe, res Result) {
 	res.Weight = NoWeight
 	p.deadline.Stop()
 	if p.fd >= 0 {
+		// Closing also removes the socket from the epoll set: it has no other descriptor.
 		if p.fd < len(l.byFD) {
 			l.byFD[p.fd] = nil
 		}
-		if !l.keep(p) {
-			// Closing also removes the socket from the epoll set: it has no other
-			// descriptor.
-			rawsys.Close(p.fd)
-		}
+		rawsys.Close(p.fd)
 	}
 	e, due := p.e, p.due
 	l.release(p)
@@ -518,11 +412,6 @@ func (l *probeLoop) shutdown() {
 	for _, p := range l.byFD {
 		if p != nil {
 			l.finish(p, Result{Reason: "checks stopped"})
-		}
-	}
-	for i := range l.idle {
-		for _, sk := range l.idle[i].socks {
-			rawsys.Close(sk.fd)
 		}
 	}
 	l.p.Close()

@@ -94,15 +94,6 @@ func Connect(fd int, sa *Sockaddr) unix.Errno {
 	return e
 }
 
-// Disconnect is connect(2) to AF_UNSPEC: a TCP socket drops its connection as close(2)
-// with SO_LINGER 0 would (an RST unless it was still connecting; the socket's error is
-// then ECONNRESET until read) and may connect again, from a new port.
-func Disconnect(fd int) unix.Errno {
-	sa := unix.RawSockaddr{Family: unix.AF_UNSPEC}
-	_, _, e := unix.RawSyscall(unix.SYS_CONNECT, uintptr(fd), uintptr(unsafe.Pointer(&sa)), unsafe.Sizeof(sa))
-	return e
-}
-
 func Bind(fd int, sa *Sockaddr) unix.Errno {
 	_, _, e := unix.RawSyscall(unix.SYS_BIND, uintptr(fd), uintptr(unsafe.Pointer(&sa.b)), sa.n)
 	return e

@@ -19,6 +19,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/vigil-lb/vigil/internal/rawsys"
 	"github.com/vigil-lb/vigil/internal/testing/loopback"
 	"github.com/vigil-lb/vigil/internal/testing/testenv"
 	"github.com/vigil-lb/vigil/ipvs"
@@ -68,8 +69,8 @@ func (s *syncWriter) Write(p []byte) (int, error) {
 // TestRingFallsBackToEpoll: a kernel that refuses io_uring (a seccomp profile, the
 // io_uring_disabled sysctl, a kernel before 6.1) gets epoll loops, and the log says why.
 func TestRingFallsBackToEpoll(t *testing.T) {
-	defer func(f func(uint32, uint32) (*ring, error)) { setupRing = f }(setupRing)
-	setupRing = func(uint32, uint32) (*ring, error) {
+	defer func(f func(uint32, uint32) (*rawsys.Ring, error)) { setupRing = f }(setupRing)
+	setupRing = func(uint32, uint32) (*rawsys.Ring, error) {
 		return nil, fmt.Errorf("io_uring_setup: %w", unix.EPERM)
 	}
 	var log bytes.Buffer

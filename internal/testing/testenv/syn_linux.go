@@ -15,20 +15,6 @@ import (
 // closed when the test ends.
 func UnansweredSYN(t testing.TB) netip.AddrPort {
 	t.Helper()
-	addr := NeverAccepting(t, 0)
-	for range 2 {
-		if c, err := net.DialTimeout("tcp", addr.String(), 200*time.Millisecond); err == nil {
-			t.Cleanup(func() { c.Close() })
-		}
-	}
-	return addr
-}
-
-// NeverAccepting returns the address of a loopback listener with the given backlog that
-// nothing accepts on: it queues backlog+1 established connections, then drops SYNs. It is
-// closed when the test ends.
-func NeverAccepting(t testing.TB, backlog int) netip.AddrPort {
-	t.Helper()
 	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -37,12 +23,18 @@ func NeverAccepting(t testing.TB, backlog int) netip.AddrPort {
 	if err := unix.Bind(fd, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
 		t.Fatal(err)
 	}
-	if err := unix.Listen(fd, backlog); err != nil {
+	if err := unix.Listen(fd, 0); err != nil {
 		t.Fatal(err)
 	}
 	sa, err := unix.Getsockname(fd)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(sa.(*unix.SockaddrInet4).Port))
+	addr := netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(sa.(*unix.SockaddrInet4).Port))
+	for range 2 {
+		if c, err := net.DialTimeout("tcp", addr.String(), 200*time.Millisecond); err == nil {
+			t.Cleanup(func() { c.Close() })
+		}
+	}
+	return addr
 }
