@@ -182,7 +182,7 @@ var KeepalivedKeywords = append([]KeepalivedKeyword{
 	{In: kaRS + "/MISC_CHECK", Keyword: "delay_loop", VigilIn: vigilRS + `/check "exec"`, Vigil: "interval", Note: `A duration ("6s").`},
 	{In: kaRS + "/MISC_CHECK", Keyword: "retry", VigilIn: vigilRS + `/check "exec"`, Vigil: "fall", Note: "keepalived marks a server down after retry + 1 failures, so fall = retry + 1."},
 	{In: kaRS + "/MISC_CHECK", Keyword: "delay_before_retry", Note: "vigil retries at the check's interval."},
-}, append(checkerKeywords(), lvsKeywords()...)...)
+}, append(append(checkerKeywords(), lvsKeywords()...), trackKeywords()...)...)
 
 // checkerKeywords are the keywords HTTP_GET, SSL_GET and TCP_CHECK share, and the url
 // block of the first two.

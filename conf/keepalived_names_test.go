@@ -68,6 +68,7 @@ func vigilSchema(path string) (*hcl.BodySchema, bool) {
 		"": rootSchema, "global": globalSchema, "global/ipvs_timeouts": timeoutsSchema,
 		"vrrp_instance": vrrpSchema, "vrrp_instance/authentication": authSchema, "vrrp_instance/ipvs_sync": ipvsSyncSchema,
 		"vrrp_sync_group": syncGroupSchema, "virtual_server": vsSchema, "virtual_server/persistence": persistenceSchema,
+		"vrrp_script": vrrpScriptSchema, "track_process": trackProcessSchema, "track_file": trackFileSchema,
 		"virtual_server/real_server": rsSchema, "virtual_server_group": groupSchema, "virtual_server/real_server/check": {Attributes: attrSchema(commonCheckAttrs...)},
 	}[path]
 	return s, ok
@@ -128,6 +129,12 @@ func wrapIn(path, line string) string {
 		return "virtual_server \"web\" {\n  fwmark = 1\n  " + line + "\n}\n"
 	case "virtual_server/real_server":
 		return vs("    address = \"198.18.0.21\"\n    " + line)
+	case "vrrp_script":
+		return "vrrp_script \"chk\" {\n  command = [\"true\"]\n  " + line + "\n}\n"
+	case "track_process":
+		return "track_process \"p\" {\n  process = \"haproxy\"\n  " + line + "\n}\n"
+	case "track_file":
+		return "track_file \"f\" {\n  path = \"/run/prio\"\n  " + line + "\n}\n"
 	case "virtual_server_group":
 		return "virtual_server_group \"g\" {\n  fwmarks = [1]\n  " + line + "\n}\n"
 	}
