@@ -200,7 +200,7 @@ func (d *decoder) checkTarget(b *hcl.Block, at hcl.Attributes, rs *RealServer, c
 	}
 	if port == 0 {
 		d.errorf(b.DefRange, "Missing port",
-			"The real server has no port of its own (a fwmark service, or a group on several ports), so this %s check needs connect_port.", c.Kind)
+			"The real server has no port of its own (a fwmark service, a service on every port, or a group on several ports), so this %s check needs connect_port.", c.Kind)
 		return
 	}
 	c.Target = netip.AddrPortFrom(ip, uint16(port))

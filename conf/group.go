@@ -63,22 +63,37 @@ func (vs *VirtualServer) Services() []Service {
 
 // servicePort is the port a real server without one takes: the service's for an address
 // service, the one port of a group whose members are all addresses on that port. uniform
-// is false for a fwmark service and a group with several ports or with fwmarks: there a
-// real server without a port keeps, in each service, the port the client used.
+// is false for a fwmark service, an all-ports service and a group with several ports, with
+// fwmarks or with all-ports members: there a real server without a port keeps, in each
+// service, the port the client used.
 func (vs *VirtualServer) servicePort() (port uint16, uniform bool) {
 	switch {
 	case vs.Group != "":
 		for i, m := range vs.GroupMembers {
-			if m.FWMark != 0 || (i > 0 && m.Address.Port() != port) {
+			if m.FWMark != 0 || m.Address.Port() == 0 || (i > 0 && m.Address.Port() != port) {
 				return 0, false
 			}
 			port = m.Address.Port()
 		}
 		return port, len(vs.GroupMembers) > 0
-	case vs.IsFWMark():
+	case vs.IsFWMark(), vs.AllPorts():
 		return 0, false
 	}
 	return vs.Address.Port(), vs.Address.IsValid()
+}
+
+// AllPorts reports whether vs is an address service on every port (port 0): ipvsadm's
+// "-A -t VIP:0 -p", keepalived's persistent virtual_server without a port.
+func (vs *VirtualServer) AllPorts() bool { return vs.Address.IsValid() && vs.Address.Port() == 0 }
+
+// allPortsMembers reports whether a group holds a member without a port.
+func allPortsMembers(members []Service) bool {
+	for _, m := range members {
+		if m.FWMark == 0 && m.Address.Port() == 0 {
+			return true
+		}
+	}
+	return false
 }
 
 var groupSchema = &hcl.BodySchema{Attributes: attrSchema("addresses", "fwmarks", "family")}
@@ -204,9 +219,11 @@ func (d *decoder) groupMarks(a *hcl.Attribute, add func(Service, string, hcl.Ran
 	}
 }
 
-// parseGroupAddress parses one entry of a group's addresses, always with a port:
+// parseGroupAddress parses one entry of a group's addresses, with a port, or without one
+// (port 0: every port, for a persistent virtual server only):
 //
 //	"198.18.0.10:80"               one address
+//	"198.18.0.10"                  every port of one address
 //	"198.18.0.10-20:80"            keepalived's range: the last octet runs from 10 to 20
 //	"198.18.0.10-198.18.1.40:80"   a range between two addresses
 //	"198.18.0.0/28:80"             every address of a prefix (host bits must be zero)
@@ -216,25 +233,31 @@ func parseGroupAddress(s string) (first, last netip.Addr, port uint16, err error
 	var host, portStr string
 	if strings.HasPrefix(s, "[") {
 		end := strings.Index(s, "]")
-		if end < 0 || !strings.HasPrefix(s[end+1:], ":") {
-			return first, last, 0, fmt.Errorf("an IPv6 member is written \"[address]:port\"")
+		if end < 0 || (end+1 < len(s) && !strings.HasPrefix(s[end+1:], ":")) {
+			return first, last, 0, fmt.Errorf("an IPv6 member is written \"[address]:port\" (or \"[address]\" for every port)")
 		}
-		host, portStr = s[1:end], s[end+2:]
+		host = s[1:end]
+		if end+1 < len(s) {
+			portStr = s[end+2:]
+		}
 	} else {
-		i := strings.LastIndex(s, ":")
-		if i < 0 || strings.Count(s, ":") > 1 {
-			if strings.Count(s, ":") > 1 {
-				return first, last, 0, fmt.Errorf("an IPv6 member is written \"[address]:port\"")
-			}
-			return first, last, 0, fmt.Errorf("a group member needs a port: \"ip:port\"")
+		switch strings.Count(s, ":") {
+		case 0:
+			host = s
+		case 1:
+			i := strings.LastIndex(s, ":")
+			host, portStr = s[:i], s[i+1:]
+		default:
+			return first, last, 0, fmt.Errorf("an IPv6 member is written \"[address]:port\" (or \"[address]\" for every port)")
 		}
-		host, portStr = s[:i], s[i+1:]
 	}
-	p, perr := strconv.ParseUint(portStr, 10, 16)
-	if perr != nil || p == 0 {
-		return first, last, 0, fmt.Errorf("port %q is not in 1..65535", portStr)
+	if portStr != "" || strings.HasSuffix(s, ":") {
+		p, perr := strconv.ParseUint(portStr, 10, 16)
+		if perr != nil || p == 0 {
+			return first, last, 0, fmt.Errorf("port %q is not in 1..65535 (omit the port for every port)", portStr)
+		}
+		port = uint16(p)
 	}
-	port = uint16(p)
 	switch {
 	case strings.Contains(host, "/"):
 		pfx, err := netip.ParsePrefix(host)

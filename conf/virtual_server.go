@@ -72,9 +72,14 @@ func (d *decoder) decodeVirtualServer(b *hcl.Block) *VirtualServer {
 		d.errorf(b.DefRange, "Missing required argument",
 			"A virtual server needs address = \"ip:port\", fwmark = N or group = \"NAME\".")
 	case addrA != nil:
-		if ip, port, ok := d.endpoint(addrA, true); ok {
-			vs.Address = netip.AddrPortFrom(ip, uint16(port))
-			vs.Family = FamilyOf(ip)
+		if ip, port, ok := d.endpoint(addrA, false); ok {
+			if port < 0 && len(ofType(content.Blocks, "persistence")) == 0 {
+				d.errorf(addrA.Expr.Range(), "Missing port",
+					"address must be \"ip:port\" (IPv6: \"[ip]:port\"); without a port the service balances every port of the address (ipvsadm -A -t VIP:0 -p), which IPVS allows only for a persistent service: add a persistence block.")
+			} else {
+				vs.Address = netip.AddrPortFrom(ip, uint16(max(port, 0)))
+				vs.Family = FamilyOf(ip)
+			}
 		}
 		if famA != nil {
 			d.errorf(famA.NameRange, "Unexpected argument",
@@ -137,6 +142,9 @@ func (d *decoder) decodeVirtualServer(b *hcl.Block) *VirtualServer {
 
 	if pb := d.atMostOne(content.Blocks, "persistence"); pb != nil {
 		vs.Persistence = d.decodePersistence(pb, vs.Family)
+	} else if groupA != nil && allPortsMembers(vs.GroupMembers) {
+		d.errorf(groupA.Expr.Range(), "Members without a port",
+			"virtual_server_group %q has members without a port, which balance every port of their addresses (ipvsadm -A -t VIP:0 -p); IPVS allows that only for a persistent service: add a persistence block.", vs.Group)
 	}
 
 	notify := d.decodeVSNotify(at, vs)
@@ -338,9 +346,13 @@ func (d *decoder) realServerAddress(a *hcl.Attribute, vs *VirtualServer, rs *Rea
 			d.errorf(rng, "Port remap with "+string(rs.Forwarding),
 				"%s forwarding cannot remap ports: the services of group %q are on several ports (or fwmarks), so the real server takes the port of each; omit the port.", strings.ToUpper(string(rs.Forwarding)), vs.Group)
 			return
-		case !uniform && port != 0 && vs.IsFWMark():
+		case !uniform && port != 0 && (vs.IsFWMark() || vs.AllPorts()):
+			what := "a fwmark service"
+			if vs.AllPorts() {
+				what = "a service on every port"
+			}
 			d.errorf(rng, "Port remap with "+string(rs.Forwarding),
-				"%s forwarding cannot remap ports: a real server of a fwmark service takes the port the client used; omit the port.", strings.ToUpper(string(rs.Forwarding)))
+				"%s forwarding cannot remap ports: a real server of %s takes the port the client used; omit the port.", strings.ToUpper(string(rs.Forwarding)), what)
 			return
 		case uniform && port != int(svcPort):
 			d.errorf(rng, "Port remap with "+string(rs.Forwarding),

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"strings"
 
 	"github.com/vigil-lb/vigil/conf"
@@ -60,6 +61,11 @@ func userspaceCanServe(cfg *conf.Config, kernelErr error) error {
 			marks = true
 			continue
 		}
+		if allPorts(vs) {
+			what = append(what, fmt.Sprintf("virtual_server %q (every port of %s)", vs.Name, firstAllPorts(vs)))
+			marks = true // the proxy cannot listen on every port either
+			continue
+		}
 		byMethod := map[conf.Forwarding][]string{}
 		var methods []conf.Forwarding
 		for _, rs := range vs.RealServers {
@@ -95,6 +101,19 @@ func firstMark(vs *conf.VirtualServer) uint32 {
 		}
 	}
 	return 0
+}
+
+// allPorts reports whether vs balances every port of an address (its own, or a member
+// of its group), which only kernel IPVS can.
+func allPorts(vs *conf.VirtualServer) bool { return firstAllPorts(vs).IsValid() }
+
+func firstAllPorts(vs *conf.VirtualServer) netip.Addr {
+	for _, s := range vs.Services() {
+		if s.FWMark == 0 && s.Address.Port() == 0 {
+			return s.Address.Addr()
+		}
+	}
+	return netip.Addr{}
 }
 
 // errStartedWithoutKernel is why a reload on a director that fell back to userspace
