@@ -112,7 +112,7 @@ vrrp_instance "VI_1" {
 			LogFormat:      LogText,
 			Dataplane:      DataplaneAuto,
 			ResyncInterval: 30 * time.Second,
-			ManageSysctls:  true,
+			ManageSysctls:  true, ControlSocket: DefaultControlSocket, StateDir: DefaultStateDir,
 		},
 		VirtualServers: []*VirtualServer{{
 			Name:        "web",
@@ -298,6 +298,7 @@ vrrp_sync_group "G" {
 		Global: Global{
 			RouterID: "lb-a", LogLevel: LogDebug, LogFormat: LogJSON, Dataplane: DataplaneKernel,
 			ResyncInterval: time.Minute, RemoveOnShutdown: true,
+			ControlSocket: DefaultControlSocket, StateDir: DefaultStateDir,
 			IPVSTimeouts: IPVSTimeouts{TCP: 900 * time.Second, TCPFin: 120 * time.Second, UDP: 300 * time.Second},
 		},
 		VirtualServers: []*VirtualServer{{

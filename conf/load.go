@@ -104,6 +104,12 @@ func parseSplit(src []byte, filename string, opts options, splits []int) (*Confi
 		sortDiagnostics(diags)
 		return nil, diags
 	}
+	return decodeBody(body, diags, opts)
+}
+
+// decodeBody decodes and validates a parsed configuration (one file's, or several files'
+// put together); diags are the parser's warnings.
+func decodeBody(body *hclsyntax.Body, diags hcl.Diagnostics, opts options) (*Config, hcl.Diagnostics) {
 	if g := guardExpressions(body); g.HasErrors() {
 		return nil, append(diags, g...)
 	}

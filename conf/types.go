@@ -107,6 +107,15 @@ type Global struct {
 	// RemoveOnShutdown deletes vigil's virtual servers from the kernel when the daemon stops.
 	// False (default) leaves IPVS in place so traffic keeps flowing across a restart.
 	RemoveOnShutdown bool `json:"remove_on_shutdown"`
+	// ControlSocket is the unix socket of vigil drain / maint / ready / plan (mode 0600:
+	// root's); "" turns it off. Default DefaultControlSocket.
+	ControlSocket string `json:"control_socket"`
+	// StateDir holds the state file (administrative states, owned services); "" keeps
+	// them in memory only. Default DefaultStateDir.
+	StateDir string `json:"state_dir"`
+	// Include are the glob patterns of the files read beside this one (relative to the
+	// directory of the file that names them), as written.
+	Include []string `json:"include,omitempty"`
 
 	DeclRange hcl.Range `json:"-"` // the global block, or the start of the file when absent
 }

@@ -116,6 +116,7 @@ func (d *Director) install(cur *view, cfg *conf.Config, adopted map[rsKey]int) (
 			switch {
 			case !had:
 				s = newRSState(len(rs.Checks) > 0)
+				s.since = d.o.Now()
 				if w, ok := adopted[k]; ok && len(rs.Checks) > 0 {
 					s.health = adoptedHealth(rs, w)
 				}

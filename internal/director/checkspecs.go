@@ -25,6 +25,9 @@ func (d *Director) checkSpecs(next *view, prints map[*conf.Check]string) []check
 	for vi, vs := range next.cfg.VirtualServers {
 		key := vsKeyOf(vs)
 		for ri, rs := range vs.RealServers {
+			if next.services[vi].rs[ri].admin.state == Maint {
+				continue // maint pauses its checks
+			}
 			server := rsKey{key, rs.Address}.String()
 			seen := map[conf.CheckKind]int{}
 			for i, c := range rs.Checks {

@@ -12,6 +12,7 @@ import (
 	"github.com/vigil-lb/vigil/checks"
 	"github.com/vigil-lb/vigil/conf"
 	"github.com/vigil-lb/vigil/internal/notify"
+	"github.com/vigil-lb/vigil/internal/state"
 	"github.com/vigil-lb/vigil/internal/status"
 	"github.com/vigil-lb/vigil/ipvs"
 )
@@ -31,6 +32,9 @@ type Options struct {
 	CheckClock checks.Clock
 	// Now is the wall clock for status times; nil is time.Now.
 	Now func() time.Time
+	// StateFile keeps the administrative states and the owned services across restarts
+	// (statefile.go); "" keeps them in memory only.
+	StateFile string
 }
 
 // SysctlManager is a table that can read and set the IPVS sysctls of its namespace
@@ -82,6 +86,8 @@ type Director struct {
 	notifier *notify.Runner
 	resync   *time.Ticker
 	resyncOn bool
+	// saved is what the state file holds (as last read or written).
+	saved state.File
 }
 
 // New returns a director that has not applied anything yet.
@@ -131,10 +137,17 @@ func (d *Director) Start(ctx context.Context, cfg *conf.Config) error {
 	}
 	// Until the loop runs, this goroutine owns the state.
 	started := d.o.Now()
-	warnings := d.prepareKernel(ctx, nil, cfg)
+	saved, warnings := d.loadState()
+	warnings = append(warnings, d.prepareKernel(ctx, nil, cfg)...)
 	adopted := d.adopt(ctx, cfg)
 	next, known := d.install(&view{}, cfg, adopted)
 	next.started, next.warnings = started, warnings
+	if n := restoreAdmin(next, saved.admin); n > 0 {
+		d.log.Info("administrative states restored from the state file", "real_servers", n, "path", d.o.StateFile)
+	}
+	// The services a previous run owned: those the configuration no longer has go now.
+	d.rec.Own(saved.owned)
+	d.logDropped(cfg, saved.owned)
 	changes, err := d.applyAll(ctx, next, known)
 	if err != nil {
 		return fmt.Errorf("program the virtual servers: %w", err)
@@ -169,6 +182,7 @@ func (d *Director) Start(ctx context.Context, cfg *conf.Config) error {
 	next.phase = phaseRunning
 	d.cancel = cancel
 	d.publish(next)
+	d.saveState()
 	go d.loop(runCtx)
 	return nil
 }
@@ -217,6 +231,7 @@ func (d *Director) Stop(ctx context.Context, remove bool) {
 	next.phase = phaseStopped
 	next.counters.Writes = uint64(d.rec.Writes().Total())
 	d.publish(next)
+	d.saveState()
 }
 
 // Healthy is nil while the director runs (for /healthz).

@@ -137,6 +137,7 @@ func (d *Director) applyReload(ctx, runCtx context.Context, p reloadPlan, began 
 	c.LoadedAt = now
 	c.LastReloadDuration = time.Since(began)
 	d.publish(next)
+	d.saveState()
 	diff := p.diff
 	if len(diff) == 0 {
 		diff = []string{"(no change)"}

@@ -63,6 +63,7 @@ func (d *Director) Snapshot() status.Snapshot {
 			OnFailure: string(vs.OnFailure),
 			Healthy:   p.healthy,
 			Total:     len(vs.RealServers),
+			Ready:     p.ready,
 			QuorumUp:  p.quorumUp,
 			Present:   table.present(),
 			Stats:     table.stats(),
@@ -92,6 +93,12 @@ func (d *Director) Snapshot() status.Snapshot {
 				Forwarding:       string(rs.Forwarding),
 				Health:           st.health.String(),
 				ConfiguredWeight: rs.Weight,
+				AdminState:       st.admin.state.String(),
+				AdminRemove:      st.admin.remove,
+				AdminSince:       st.admin.since,
+				HealthSince:      st.since,
+				Flaps:            st.flaps,
+				History:          st.history,
 			}
 			if st.dynamic >= 0 {
 				r.DynamicWeight = &st.dynamic

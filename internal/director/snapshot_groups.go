@@ -80,6 +80,7 @@ func (t tableView) fill(r *status.RealServer, addr netip.AddrPort) {
 		}
 		r.ActiveConns += dst.ActiveConns
 		r.InactiveConns += dst.InactiveConns
+		r.PersistConns += dst.PersistConns
 		addStats(&r.Stats, stats(dst.Stats))
 	}
 	r.InTable = in

@@ -59,18 +59,21 @@ type IPVSCounters struct {
 
 // VirtualServer is one configured virtual server and what the table holds for it.
 type VirtualServer struct {
-	Name        string       `json:"name"`
-	Key         string       `json:"key"` // ipvsadm form: "TCP 198.18.0.254:80", "FWM 6666"
-	Protocol    string       `json:"protocol,omitempty"`
-	Address     string       `json:"address,omitempty"` // ip:port, empty for fwmark
-	FWMark      uint32       `json:"fwmark,omitempty"`
-	Family      string       `json:"family"`
-	Scheduler   string       `json:"scheduler"`
-	Flags       []string     `json:"scheduler_flags,omitempty"`
-	Persistence string       `json:"persistence,omitempty"` // e.g. "300s"
-	OnFailure   string       `json:"on_failure"`
-	Healthy     int          `json:"healthy_real_servers"`
-	Total       int          `json:"real_servers"`
+	Name        string   `json:"name"`
+	Key         string   `json:"key"` // ipvsadm form: "TCP 198.18.0.254:80", "FWM 6666"
+	Protocol    string   `json:"protocol,omitempty"`
+	Address     string   `json:"address,omitempty"` // ip:port, empty for fwmark
+	FWMark      uint32   `json:"fwmark,omitempty"`
+	Family      string   `json:"family"`
+	Scheduler   string   `json:"scheduler"`
+	Flags       []string `json:"scheduler_flags,omitempty"`
+	Persistence string   `json:"persistence,omitempty"` // e.g. "300s"
+	OnFailure   string   `json:"on_failure"`
+	Healthy     int      `json:"healthy_real_servers"`
+	Total       int      `json:"real_servers"`
+	// Ready counts the real servers in administrative state ready: 0 with some configured
+	// means the operator drained the whole virtual server.
+	Ready       int          `json:"ready_real_servers"`
 	QuorumUp    bool         `json:"quorum_up"`
 	SorryActive bool         `json:"sorry_server_active,omitempty"`
 	Present     bool         `json:"in_table"` // the table holds the service
@@ -122,6 +125,28 @@ type RealServer struct {
 	InactiveConns    uint32  `json:"inactive_connections"`
 	Stats            Stats   `json:"stats"`
 	Checks           []Check `json:"checks,omitempty"`
+	// AdminState is the operator's: ready (the weight follows health), drain or maint
+	// (vigil drain / maint / ready); AdminSince is when it was set.
+	AdminState  string    `json:"admin_state"`
+	AdminRemove bool      `json:"admin_remove,omitempty"` // maint --remove: out of the table
+	AdminSince  time.Time `json:"admin_since,omitzero"`
+	// PersistConns are the persistence templates the table holds for it (kernel IPVS).
+	PersistConns uint32 `json:"persistent_connections,omitempty"`
+	// HealthSince is when Health last changed (or the real server appeared); Flaps counts
+	// its changes between up and down; History holds its last 20 transitions of health and
+	// administrative state, oldest first.
+	HealthSince time.Time    `json:"health_since,omitzero"`
+	Flaps       uint64       `json:"flaps"`
+	History     []Transition `json:"history,omitempty"`
+}
+
+// Transition is one change of a real server's health or administrative state.
+type Transition struct {
+	At     time.Time `json:"at"`
+	Kind   string    `json:"kind"` // health | admin
+	From   string    `json:"from"`
+	To     string    `json:"to"`
+	Reason string    `json:"reason,omitempty"` // the check and what it saw, or who set it
 }
 
 // Check is one health check of a real server.
