@@ -50,6 +50,10 @@ var KeepalivedKeywords = append([]KeepalivedKeyword{
 	{In: "", Keyword: "vrrp_sync_group", VigilIn: "", Vigil: "vrrp_sync_group", Opens: true},
 	{In: "", Keyword: "virtual_server", VigilIn: "", Vigil: "virtual_server", Opens: true,
 		Note: `keepalived's "virtual_server IP PORT" becomes a named block with address = "IP:PORT" (or fwmark = N).`},
+	{In: "", Keyword: "vrrp_script", VigilIn: "", Vigil: "vrrp_script", Opens: true,
+		Note: `The script's name becomes the block's label: vrrp_script "chk_haproxy" { ... }.`},
+	{In: "", Keyword: "vrrp_track_process", VigilIn: "", Vigil: "track_process", Opens: true},
+	{In: "", Keyword: "vrrp_track_file", VigilIn: "", Vigil: "track_file", Opens: true},
 	{In: "", Keyword: "static_ipaddress", Note: "Configure the host's own addresses with the system's network setup; vigil manages only virtual addresses."},
 	{In: "", Keyword: "static_routes", Note: "Configure routes with the system's network setup; vigil manages only virtual addresses."},
 
@@ -93,6 +97,9 @@ var KeepalivedKeywords = append([]KeepalivedKeyword{
 	{In: kaVI, Keyword: "unicast_peer", VigilIn: kaVI, Vigil: "unicast_peers", Note: `It is a list: unicast_peers = ["198.18.0.12"].`},
 	{In: kaVI, Keyword: "mcast_src_ip", Note: "vigil sends multicast adverts from the interface's primary address, as keepalived does without mcast_src_ip."},
 	{In: kaVI, Keyword: "track_interface", VigilIn: kaVI, Vigil: "track_interface", Note: `One block per interface: track_interface "eth1" { weight = -50 }.`},
+	{In: kaVI, Keyword: "track_script", VigilIn: kaVI, Vigil: "track_script", Note: `One block per script: track_script "chk_haproxy" { weight = -60 }.`},
+	{In: kaVI, Keyword: "track_process", VigilIn: kaVI, Vigil: "track_process", Note: `One block per process: track_process "haproxy" { weight = -60 }.`},
+	{In: kaVI, Keyword: "track_file", VigilIn: kaVI, Vigil: "track_file", Note: `One block per file: track_file "prio" { weight = 1 }.`},
 	{In: kaVI, Keyword: "authentication", VigilIn: kaVI, Vigil: "authentication", Opens: true, Note: "VRRP version 2 only."},
 	{In: kaVI, Keyword: "notify_master", VigilIn: kaVI, Vigil: "notify_master", Note: `An argv list: notify_master = ["/etc/vigil/master.sh"].`},
 	{In: kaVI, Keyword: "notify_backup", VigilIn: kaVI, Vigil: "notify_backup", Note: "An argv list."},
@@ -118,11 +125,33 @@ var KeepalivedKeywords = append([]KeepalivedKeyword{
 
 	// vrrp_sync_group.
 	{In: "vrrp_sync_group", Keyword: "group", VigilIn: "vrrp_sync_group", Vigil: "instances", Note: `A list of the instances' names: instances = ["VI_1", "VI_2"].`},
+	{In: "vrrp_sync_group", Keyword: "track_script", VigilIn: "vrrp_sync_group", Vigil: "track_script", Note: `One block per script: track_script "chk" {}.`},
+	{In: "vrrp_sync_group", Keyword: "track_process", VigilIn: "vrrp_sync_group", Vigil: "track_process", Note: `One block per process: track_process "haproxy" {}.`},
+	{In: "vrrp_sync_group", Keyword: "track_file", VigilIn: "vrrp_sync_group", Vigil: "track_file", Note: `One block per file: track_file "prio" {}.`},
 	{In: "vrrp_sync_group", Keyword: "notify_master", Note: "vigil runs notify commands per instance: put them in the instances."},
 	{In: "vrrp_sync_group", Keyword: "notify_backup", Note: "vigil runs notify commands per instance: put them in the instances."},
 	{In: "vrrp_sync_group", Keyword: "notify_fault", Note: "vigil runs notify commands per instance: put them in the instances."},
 	{In: "vrrp_sync_group", Keyword: "notify", Note: "vigil runs notify commands per instance: put them in the instances."},
 	{In: "vrrp_sync_group", Keyword: "smtp_alert", Note: noMail},
+
+	// vrrp_script, vrrp_track_process, vrrp_track_file.
+	{In: "vrrp_script", Keyword: "script", VigilIn: "vrrp_script", Vigil: "command",
+		Note: `An argv list, run without a shell: command = ["/usr/bin/pgrep", "-x", "haproxy"] (or a string with shell = true).`},
+	{In: "vrrp_script", Keyword: "interval", VigilIn: "vrrp_script", Vigil: "interval", Note: `A duration: interval 2 is "2s".`},
+	{In: "vrrp_script", Keyword: "timeout", VigilIn: "vrrp_script", Vigil: "timeout", Note: `A duration ("1s").`},
+	{In: "vrrp_script", Keyword: "rise", VigilIn: "vrrp_script", Vigil: "rise"},
+	{In: "vrrp_script", Keyword: "fall", VigilIn: "vrrp_script", Vigil: "fall"},
+	{In: "vrrp_script", Keyword: "weight", VigilIn: "vrrp_script", Vigil: "weight"},
+	{In: "vrrp_script", Keyword: "user", VigilIn: "vrrp_script", Vigil: "user", Note: `"user" or "user:group".`},
+	{In: "vrrp_script", Keyword: "init_fail", Note: "vigil's instance waits for the script's first run instead of guessing its state."},
+	{In: "vrrp_track_process", Keyword: "process", VigilIn: "track_process", Vigil: "process",
+		Note: `keepalived's "process NAME ARG..." is process = "NAME" and args = ["ARG", ...].`},
+	{In: "vrrp_track_process", Keyword: "quorum", VigilIn: "track_process", Vigil: "quorum"},
+	{In: "vrrp_track_process", Keyword: "weight", VigilIn: "track_process", Vigil: "weight"},
+	{In: "vrrp_track_process", Keyword: "delay", VigilIn: "track_process", Vigil: "delay", Note: `A duration ("2s").`},
+	{In: "vrrp_track_file", Keyword: "file", VigilIn: "track_file", Vigil: "path"},
+	{In: "vrrp_track_file", Keyword: "weight", VigilIn: "track_file", Vigil: "weight"},
+	{In: "vrrp_track_file", Keyword: "init_file", VigilIn: "track_file", Vigil: "init", Note: "The value written when the file does not exist."},
 
 	// virtual_server.
 	{In: kaVS, Keyword: "lb_algo", VigilIn: kaVS, Vigil: "scheduler"},
@@ -163,6 +192,10 @@ var KeepalivedKeywords = append([]KeepalivedKeyword{
 	{In: kaRS, Keyword: "SSL_GET", VigilIn: vigilRS, Vigil: `check "https"`, Opens: true},
 	{In: kaRS, Keyword: "TCP_CHECK", VigilIn: vigilRS, Vigil: `check "tcp"`, Opens: true},
 	{In: kaRS, Keyword: "MISC_CHECK", VigilIn: vigilRS, Vigil: `check "exec"`, Opens: true},
+	{In: kaRS, Keyword: "DNS_CHECK", VigilIn: vigilRS, Vigil: `check "dns"`, Opens: true},
+	{In: kaRS, Keyword: "UDP_CHECK", VigilIn: vigilRS, Vigil: `check "udp"`, Opens: true},
+	{In: kaRS, Keyword: "PING_CHECK", VigilIn: vigilRS, Vigil: `check "ping"`, Opens: true},
+	{In: kaRS, Keyword: "SMTP_CHECK", VigilIn: vigilRS, Vigil: `check "smtp"`, Opens: true},
 
 	// HTTP_GET and SSL_GET (their shared keywords are added below).
 	{In: kaRS + "/HTTP_GET", Keyword: "url", VigilIn: vigilRS + `/check "http"`, Opens: true,
@@ -172,6 +205,15 @@ var KeepalivedKeywords = append([]KeepalivedKeyword{
 	{In: kaRS + "/HTTP_GET", Keyword: "virtualhost", VigilIn: vigilRS + `/check "http"`, Vigil: "host"},
 	{In: kaRS + "/SSL_GET", Keyword: "virtualhost", VigilIn: vigilRS + `/check "https"`, Vigil: "host"},
 	{In: kaRS + "/SSL_GET", Keyword: "sni_name", VigilIn: vigilRS + `/check "https"`, Vigil: "tls_server_name"},
+
+	// DNS_CHECK, UDP_CHECK, SMTP_CHECK (their shared keywords are added below).
+	{In: kaRS + "/DNS_CHECK", Keyword: "type", VigilIn: vigilRS + `/check "dns"`, Vigil: "query_type"},
+	{In: kaRS + "/DNS_CHECK", Keyword: "name", VigilIn: vigilRS + `/check "dns"`, Vigil: "query_name"},
+	{In: kaRS + "/UDP_CHECK", Keyword: "payload", VigilIn: vigilRS + `/check "udp"`, Vigil: "payload"},
+	{In: kaRS + "/UDP_CHECK", Keyword: "require_reply", VigilIn: vigilRS + `/check "udp"`, Vigil: "require_reply"},
+	{In: kaRS + "/UDP_CHECK", Keyword: "min_reply_length", VigilIn: vigilRS + `/check "udp"`, Vigil: "min_reply_length"},
+	{In: kaRS + "/UDP_CHECK", Keyword: "max_reply_length", VigilIn: vigilRS + `/check "udp"`, Vigil: "max_reply_length"},
+	{In: kaRS + "/SMTP_CHECK", Keyword: "helo_name", VigilIn: vigilRS + `/check "smtp"`, Vigil: "helo_name"},
 
 	// MISC_CHECK.
 	{In: kaRS + "/MISC_CHECK", Keyword: "misc_path", VigilIn: vigilRS + `/check "exec"`, Vigil: "command",
@@ -184,15 +226,20 @@ var KeepalivedKeywords = append([]KeepalivedKeyword{
 	{In: kaRS + "/MISC_CHECK", Keyword: "delay_before_retry", Note: "vigil retries at the check's interval."},
 }, checkerKeywords()...)
 
-// checkerKeywords are the keywords HTTP_GET, SSL_GET and TCP_CHECK share, and the url
-// block of the first two.
+// checkerKeywords are the keywords the network checkers share (PING_CHECK has no port),
+// and the url block of HTTP_GET and SSL_GET.
 func checkerKeywords() []KeepalivedKeyword {
 	var out []KeepalivedKeyword
-	for _, c := range []struct{ ka, vigil string }{{"HTTP_GET", "http"}, {"SSL_GET", "https"}, {"TCP_CHECK", "tcp"}} {
+	for _, c := range []struct{ ka, vigil string }{
+		{"HTTP_GET", "http"}, {"SSL_GET", "https"}, {"TCP_CHECK", "tcp"}, {"DNS_CHECK", "dns"},
+		{"UDP_CHECK", "udp"}, {"PING_CHECK", "ping"}, {"SMTP_CHECK", "smtp"},
+	} {
 		in, vin := kaRS+"/"+c.ka, vigilRS+`/check "`+c.vigil+`"`
+		if c.ka != "PING_CHECK" {
+			out = append(out, KeepalivedKeyword{In: in, Keyword: "connect_port", VigilIn: vin, Vigil: "connect_port"})
+		}
 		out = append(out,
 			KeepalivedKeyword{In: in, Keyword: "connect_ip", VigilIn: vin, Vigil: "connect_address"},
-			KeepalivedKeyword{In: in, Keyword: "connect_port", VigilIn: vin, Vigil: "connect_port"},
 			KeepalivedKeyword{In: in, Keyword: "bindto", VigilIn: vin, Vigil: "source_address"},
 			KeepalivedKeyword{In: in, Keyword: "connect_timeout", VigilIn: vin, Vigil: "timeout", Note: `A duration ("3s").`},
 			KeepalivedKeyword{In: in, Keyword: "delay_loop", VigilIn: vin, Vigil: "interval", Note: `A duration ("6s").`},
@@ -201,7 +248,7 @@ func checkerKeywords() []KeepalivedKeyword {
 			KeepalivedKeyword{In: in, Keyword: "delay_before_retry", Note: "vigil retries at the check's interval."},
 			KeepalivedKeyword{In: in, Keyword: "warmup", Note: "vigil spreads the first checks with jitter by itself."},
 		)
-		if c.ka == "TCP_CHECK" {
+		if c.ka != "HTTP_GET" && c.ka != "SSL_GET" {
 			continue
 		}
 		out = append(out,

@@ -67,7 +67,8 @@ func vigilSchema(path string) (*hcl.BodySchema, bool) {
 	s, ok := map[string]*hcl.BodySchema{
 		"": rootSchema, "global": globalSchema, "global/ipvs_timeouts": timeoutsSchema,
 		"vrrp_instance": vrrpSchema, "vrrp_instance/authentication": authSchema, "vrrp_instance/ipvs_sync": ipvsSyncSchema,
-		"vrrp_sync_group": syncGroupSchema, "virtual_server": vsSchema, "virtual_server/persistence": persistenceSchema,
+		"vrrp_sync_group": syncGroupSchema, "vrrp_script": vrrpScriptSchema, "track_process": trackProcessSchema, "track_file": trackFileSchema,
+		"virtual_server": vsSchema, "virtual_server/persistence": persistenceSchema,
 		"virtual_server/real_server": rsSchema, "virtual_server/real_server/check": {Attributes: attrSchema(commonCheckAttrs...)},
 	}[path]
 	return s, ok
@@ -124,6 +125,12 @@ func wrapIn(path, line string) string {
 		return v2("  authentication {\n    type = \"pass\"\n    password = \"x\"\n    " + line + "\n  }")
 	case "vrrp_sync_group":
 		return vi("") + "vrrp_sync_group \"G\" {\n  instances = [\"VI_1\"]\n  " + line + "\n}\n"
+	case "vrrp_script":
+		return "vrrp_script \"chk\" {\n  command = [\"true\"]\n  " + line + "\n}\n"
+	case "track_process":
+		return "track_process \"p\" {\n  process = \"haproxy\"\n  " + line + "\n}\n"
+	case "track_file":
+		return "track_file \"f\" {\n  path = \"/run/prio\"\n  " + line + "\n}\n"
 	case "virtual_server":
 		return "virtual_server \"web\" {\n  fwmark = 1\n  " + line + "\n}\n"
 	case "virtual_server/real_server":
