@@ -48,7 +48,7 @@ func (d *Director) checkSpecs(next *view, prints map[*conf.Check]string) []check
 					Rise:          c.Rise,
 					Fall:          c.Fall,
 					Key:           d.fingerprint(prints, c) + "|" + vs.Name + "|" + rs.Name,
-					Initial:       checkState(next.services[vi].rs[ri]),
+					Initial:       checkState(next.services.at(vi).rs[ri]),
 				}
 				keys[id] = sp.Key
 				// An unchanged check keeps the checker the scheduler runs; only a new or

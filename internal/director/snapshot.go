@@ -52,7 +52,7 @@ func (d *Director) Snapshot() status.Snapshot {
 
 	for i, vs := range cfg.VirtualServers {
 		key := serviceKey(vs)
-		sv := v.services[i]
+		sv := v.services.at(i)
 		p := sv.plan
 		svc, present := inTable[key]
 		dests := map[netip.AddrPort]ipvs.DestinationInfo{}

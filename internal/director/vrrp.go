@@ -94,7 +94,7 @@ func (d *Director) startVRRP(ctx context.Context, next *view) error {
 		// Tell it the tracked virtual servers' state before it runs, so a director
 		// whose pool is down never advertises its full priority.
 		for i, vs := range cfg.VirtualServers {
-			r.inst.SetTracked(trackVSName(vs.Name), next.services[i].plan.quorumUp)
+			r.inst.SetTracked(trackVSName(vs.Name), next.services.at(i).plan.quorumUp)
 		}
 		go func() {
 			defer close(r.done)
