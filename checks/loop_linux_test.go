@@ -16,6 +16,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/vigil-lb/vigil/internal/clock"
 	"github.com/vigil-lb/vigil/internal/testing/testenv"
 )
 
@@ -264,8 +265,8 @@ func TestLoopHTTP(t *testing.T) {
 }
 
 // TestLoopKeepsGeneralPath: checks the event loop cannot run (send/expect, a body match,
-// TLS, any other Checker) stay on goroutines beside those it runs, and a scheduler on an
-// injected clock runs everything through that clock.
+// TLS, any other Checker) stay on goroutines beside those it runs; an injected clock does
+// not change that, and Options.Goroutines runs everything through the clock.
 func TestLoopKeepsGeneralPath(t *testing.T) {
 	target := netip.MustParseAddrPort("127.0.0.1:1")
 	mustTCP := func(cfg TCPConfig) Checker {
@@ -305,13 +306,22 @@ func TestLoopKeepsGeneralPath(t *testing.T) {
 	if got, want := fastIDs(s), []string{"tcp", "http"}; !cmp.Equal(got, want) {
 		t.Errorf("system clock: on the event loop %v, want %v", got, want)
 	}
-	fake := NewScheduler(Options{Clock: NewFakeClock(time.Unix(0, 0))})
+	// The clock does not choose the engine: Goroutines does.
+	fake := NewScheduler(Options{Clock: clock.NewFake(time.Unix(0, 0))})
 	defer fake.Stop()
 	if err := fake.Set(specs); err != nil {
 		t.Fatal(err)
 	}
-	if got := fastIDs(fake); len(got) != 0 || fake.loop != nil {
-		t.Errorf("fake clock: on the event loop %v, want none", got)
+	if got, want := fastIDs(fake), []string{"tcp", "http"}; !cmp.Equal(got, want) {
+		t.Errorf("fake clock: on the event loop %v, want %v", got, want)
+	}
+	g := NewScheduler(Options{Clock: clock.NewFake(time.Unix(0, 0)), Goroutines: true})
+	defer g.Stop()
+	if err := g.Set(specs); err != nil {
+		t.Fatal(err)
+	}
+	if got := fastIDs(g); len(got) != 0 || g.loop != nil {
+		t.Errorf("Goroutines: on the event loop %v, want none", got)
 	}
 }
 

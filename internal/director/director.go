@@ -11,6 +11,7 @@ import (
 
 	"github.com/vigil-lb/vigil/checks"
 	"github.com/vigil-lb/vigil/conf"
+	"github.com/vigil-lb/vigil/internal/clock"
 	"github.com/vigil-lb/vigil/internal/status"
 	"github.com/vigil-lb/vigil/ipvs"
 )
@@ -24,12 +25,17 @@ type Options struct {
 	ConfigPath string
 	// Observer, if set, receives every probe's duration and result (metrics histogram).
 	Observer func(virtualServer, realServer, check string, took time.Duration, ok bool)
-	// NewVRRP builds a VRRP instance; nil uses the Linux one (raw sockets, netlink).
+	// NewVRRP builds a VRRP instance; nil uses the Linux one (raw sockets, netlink) on
+	// Clock.
 	NewVRRP VRRPFactory
-	// CheckClock drives the check scheduler; nil is the system clock.
-	CheckClock checks.Clock
-	// Now is the wall clock for status times; nil is time.Now.
-	Now func() time.Time
+	// Clock is the time of everything the director runs: status times, the periodic
+	// resync, the health checks, the VRRP trackers and the Linux VRRP instances; nil is
+	// the system clock.
+	Clock clock.Clock
+	// CheckGoroutines runs every health-check probe in a goroutine that Clock times
+	// (checks.Options.Goroutines), none on the checks' event loop, which keeps the system
+	// clock's time: set it with a fake Clock.
+	CheckGoroutines bool
 }
 
 // SysctlManager is a table that can read and set the IPVS sysctls of its namespace
@@ -77,7 +83,7 @@ type Director struct {
 	groups   map[string][]string // sync group -> instances
 	// track runs the VRRP trackers (vrrp_script, track_process, track_file).
 	track    trackerSet
-	resync   *time.Ticker
+	resync   clock.Ticker
 	resyncOn bool
 }
 
@@ -86,11 +92,9 @@ func New(o Options) *Director {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	if o.Now == nil {
-		o.Now = time.Now
-	}
+	o.Clock = clock.OrSystem(o.Clock)
 	if o.NewVRRP == nil {
-		o.NewVRRP = linuxVRRP
+		o.NewVRRP = linuxVRRP(o.Clock)
 	}
 	d := &Director{
 		o:        o,
@@ -104,13 +108,14 @@ func New(o Options) *Director {
 		groups:   map[string][]string{},
 	}
 	if sd, ok := o.Table.(ipvs.SyncDaemons); ok {
-		d.syncd = newSyncd(sd, d.log)
+		d.syncd = newSyncd(sd, d.log, o.Clock)
 	}
 	d.sched = checks.NewScheduler(checks.Options{
-		Logger:   o.Logger,
-		Clock:    o.CheckClock,
-		OnServer: d.enqueue,
-		OnCheck:  d.observe,
+		Logger:     o.Logger,
+		Clock:      o.Clock,
+		Goroutines: o.CheckGoroutines,
+		OnServer:   d.enqueue,
+		OnCheck:    d.observe,
 	})
 	return d
 }
@@ -126,7 +131,7 @@ func (d *Director) Start(ctx context.Context, cfg *conf.Config) error {
 		return errors.New("director already started")
 	}
 	// Until the loop runs, this goroutine owns the state.
-	started := d.o.Now()
+	started := d.o.Clock.Now()
 	warnings := d.prepareKernel(ctx, nil, cfg)
 	adopted := d.adopt(ctx, cfg)
 	next, known := d.install(&view{}, cfg, adopted)
@@ -160,7 +165,7 @@ func (d *Director) Start(ctx context.Context, cfg *conf.Config) error {
 		return err
 	}
 	next.vrrps = d.runningVRRP()
-	next.config = status.ConfigStatus{Path: d.o.ConfigPath, Generation: 1, LoadedAt: d.o.Now()}
+	next.config = status.ConfigStatus{Path: d.o.ConfigPath, Generation: 1, LoadedAt: d.o.Clock.Now()}
 	next.counters.Writes = uint64(d.rec.Writes().Total())
 	next.phase = phaseRunning
 	d.cancel = cancel
@@ -189,7 +194,7 @@ func (d *Director) Stop(ctx context.Context, remove bool) {
 	if err != nil {
 		return
 	}
-	stopVRRP(ctx, runs)
+	stopVRRP(ctx, d.o.Clock, runs)
 	d.sched.Stop()
 	d.cancel()
 	<-d.loopDone

@@ -32,7 +32,7 @@ func (d *Director) ReloadFailed(err error) {
 		next := d.next()
 		c := &next.config
 		c.ReloadsFailed++
-		c.LastReloadAt = d.o.Now()
+		c.LastReloadAt = d.o.Clock.Now()
 		c.LastReloadOK = false
 		c.LastReloadErr = err.Error()
 		c.LastReloadDiff = nil
@@ -86,7 +86,7 @@ func (d *Director) reload(ctx, runCtx context.Context, cfg *conf.Config) error {
 	if d.cur.phase != phaseRunning {
 		return errors.New("director is shutting down")
 	}
-	began := time.Now()
+	began := d.o.Clock.Now()
 	return d.applyReload(ctx, runCtx, d.planReload(cfg), began)
 }
 
@@ -114,7 +114,7 @@ func (d *Director) applyReload(ctx, runCtx context.Context, p reloadPlan, began 
 	setErr := d.sched.Set(d.checkSpecs(next, p.prints))
 	err := errors.Join(applyErr, setErr, vrrpErr)
 
-	now := d.o.Now()
+	now := d.o.Clock.Now()
 	c := &next.config
 	c.LastReloadAt = now
 	c.LastReloadDiff = p.diff
@@ -130,7 +130,7 @@ func (d *Director) applyReload(ctx, runCtx context.Context, p reloadPlan, began 
 	}
 	c.Generation++
 	c.LoadedAt = now
-	c.LastReloadDuration = time.Since(began)
+	c.LastReloadDuration = d.o.Clock.Now().Sub(began)
 	d.publish(next)
 	diff := p.diff
 	if len(diff) == 0 {
