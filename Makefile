@@ -2,6 +2,7 @@
 #
 #   make build   builds bin/vigil
 #   make test    installs what the tests need (as root, on Debian), then vet + race tests
+#                and a few seconds of fuzzing (make fuzz)
 #   make deps    only the installation step
 #   make cross   builds ./cmd/vigil and vets ./... for the other systems vigil builds on
 #
@@ -14,7 +15,7 @@ TIMEOUT ?= 40m
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 
 
-.PHONY: all build test deps vet fmt-check unit cross
+.PHONY: all build test deps vet fmt-check unit cross fuzz
 
 all: build
 
@@ -42,6 +43,15 @@ cross:
 
 test: deps fmt-check vet cross
 	$(GO) test -race -timeout $(TIMEOUT) $(PKGS)
+	$(MAKE) fuzz
+
+# fuzz: a few seconds of fuzzing of the whole path a file takes (their seeds, the hostile
+# inputs of issue 14, run in every go test too): bytes through conf.Load, and bytes as a
+# reload of a running director.
+FUZZTIME ?= 5s
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzLoad$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 10x ./conf
+	$(GO) test -run '^$$' -fuzz '^FuzzReload$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 10x ./internal/director
 
 # unit: the fast tests only (no VM, no peers that take long); for a developer loop.
 unit:

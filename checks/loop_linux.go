@@ -88,7 +88,7 @@ type loopProbe struct {
 	deadline loopTimer
 	state    probeState
 	sent     int
-	buf      []byte // status bytes read so far, when one read did not bring them all
+	head     *respHead // what was read so far, when one read did not bring a verdict
 }
 
 func newProbeLoop(s *Scheduler) (*probeLoop, error) {
@@ -346,17 +346,13 @@ func (l *probeLoop) handle(p *loopProbe, events uint32) {
 	l.read(p)
 }
 
-// read reads p's response until statusVerdict has a verdict or the socket is drained.
+// read reads p's response until it has a verdict (respHead) or the socket is drained.
 func (l *probeLoop) read(p *loopProbe) {
 	fp := p.fp
 	for {
-		// The first read goes to the loop's scratch buffer: a status line nearly always
-		// comes whole in one segment, and then the probe allocates nothing.
-		dst := l.scratch[:]
-		if p.buf != nil {
-			dst = p.buf[len(p.buf):cap(p.buf)]
-		}
-		n, err := rawsys.Read(p.fd, dst)
+		// Reads go to the loop's scratch buffer: a response head nearly always comes
+		// whole in one segment, and then the probe allocates nothing.
+		n, err := rawsys.Read(p.fd, l.scratch[:])
 		switch {
 		case err == unix.EINTR:
 			continue
@@ -366,22 +362,18 @@ func (l *probeLoop) read(p *loopProbe) {
 			l.finish(p, Result{Reason: fmt.Sprintf("read response from %s: %v", fp.addr, err)})
 			return
 		}
-		got := dst[:n]
-		if p.buf != nil {
-			p.buf = p.buf[:len(p.buf)+n]
-			got = p.buf
+		got := l.scratch[:n]
+		if p.head == nil {
+			if pass200(fp, got) {
+				l.finish(p, Result{OK: true, Reason: fp.passReason})
+				return
+			}
+			p.head = &respHead{}
 		}
-		if pass200(fp, got) {
-			l.finish(p, Result{OK: true, Reason: fp.passReason})
-			return
-		}
-		eof := n == 0 || len(got) >= maxStatusHead
-		if res, done := statusVerdict(fp.addr, fp.status, got, eof); done {
+		p.head.add(got)
+		if res, done := p.head.verdict(fp.addr, fp.status, n == 0); done {
 			l.finish(p, res)
 			return
-		}
-		if p.buf == nil {
-			p.buf = append(make([]byte, 0, maxStatusHead), got...)
 		}
 	}
 }
@@ -439,7 +431,7 @@ func (l *probeLoop) alloc() *loopProbe {
 }
 
 func (l *probeLoop) release(p *loopProbe) {
-	p.e, p.fp, p.state, p.sent, p.buf = nil, nil, connecting, 0, nil
+	p.e, p.fp, p.state, p.sent, p.head = nil, nil, connecting, 0, nil
 	// Keep a bounded free list: enough for a burst, not a leak after one.
 	if len(l.free) < 4096 {
 		l.free = append(l.free, p)

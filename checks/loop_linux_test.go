@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"regexp"
 	"runtime"
 	"strings"
 	"sync"
@@ -17,6 +18,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/vigil-lb/vigil/internal/clock"
+	"github.com/vigil-lb/vigil/internal/testing/loopback"
 	"github.com/vigil-lb/vigil/internal/testing/testenv"
 )
 
@@ -92,38 +94,11 @@ func loopSpec(id string, c Checker, timeout time.Duration) Spec {
 func unansweredSYN(t *testing.T) netip.AddrPort { return testenv.UnansweredSYN(t) }
 
 // closedPort returns a loopback port nothing listens on.
-func closedPort(t *testing.T) netip.AddrPort {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ap := addrOf(t, ln.Addr())
-	ln.Close()
-	return ap
-}
+func closedPort(t *testing.T) netip.AddrPort { return loopback.ClosedAddr(t, "127.0.0.1") }
 
 // rawServer accepts on loopback and runs serve on each connection, then closes it.
 func rawServer(t *testing.T, serve func(c net.Conn)) netip.AddrPort {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				serve(c)
-			}()
-		}
-	}()
-	return addrOf(t, ln.Addr())
+	return loopback.Listen(t, serve).Addr
 }
 
 // answer reads a request head and writes the parts of resp, pausing between them.
@@ -221,6 +196,18 @@ func TestLoopHTTP(t *testing.T) {
 	garbage := rawServer(t, answer("SSH-2.0-OpenSSH_9.2\r\n"))
 	hangup := rawServer(t, answer())
 	stall := rawServer(t, func(c net.Conn) { io.Copy(io.Discard, c) })
+	// A 200 status line is not a pass until the header fields end (on main it was).
+	endless := rawServer(t, func(c net.Conn) {
+		answer("HTTP/1.1 200 OK\r\n", "Server: hung\r\n")(c)
+		io.Copy(io.Discard, c)
+	})
+	cut := rawServer(t, answer("HTTP/1.1 200 OK\r\nServer: gone\r\n"))
+	bareLF := rawServer(t, answer("HTTP/1.1 200 OK\nServer: old\n\n"))
+	longHead := rawServer(t, answer("HTTP/1.1 200 OK\r\n", "Set-Cookie: "+strings.Repeat("a", 3000)+"\r\n", "X-B: 1\r\n\r\n"))
+	hugeHead := rawServer(t, func(c net.Conn) {
+		answer("HTTP/1.1 200 OK\r\n" + strings.Repeat("X-Pad: "+strings.Repeat("p", 1000)+"\r\n", 70))(c)
+		io.Copy(io.Discard, c)
+	})
 	cases := []struct {
 		id         string
 		target     netip.AddrPort
@@ -234,6 +221,11 @@ func TestLoopHTTP(t *testing.T) {
 		{"garbage", garbage, false, "http: " + garbage.String() + ` answered "SSH-2.0-OpenSSH_9.2\r\n", not an HTTP status line`},
 		{"hangup", hangup, false, "http: " + hangup.String() + " closed the connection without a response"},
 		{"stall", stall, false, "timeout after 300ms read response from " + stall.String()},
+		{"endless header fields", endless, false, "timeout after 300ms read response from " + endless.String()},
+		{"cut in the header fields", cut, false, "http: " + cut.String() + " closed the connection before the end of the response's header fields"},
+		{"bare LF", bareLF, true, "http 200 from " + bareLF.String()},
+		{"long head", longHead, true, "http 200 from " + longHead.String()},
+		{"huge head", hugeHead, false, "http: " + hugeHead.String() + " sent more than 64 KiB of header fields"},
 	}
 	var specs []Spec
 	checkers := map[string]Checker{}
@@ -485,3 +477,29 @@ func TestLoopSetStopsRemovedChecks(t *testing.T) {
 		t.Errorf("Snapshot after removal = %+v", got)
 	}
 }
+
+// The general path (a body match, TLS) reads the head with net/http: endless header
+// fields fail at the timeout, and it never reads more than a head and the body it judges.
+func TestHTTPGeneralPathHeaderFields(t *testing.T) {
+	endless := rawServer(t, func(c net.Conn) {
+		answer("HTTP/1.1 200 OK\r\n", "Server: hung\r\n")(c)
+		io.Copy(io.Discard, c)
+	})
+	flood := rawServer(t, func(c net.Conn) {
+		answer("HTTP/1.1 200 OK\r\n")(c)
+		line := []byte("X-Pad: " + strings.Repeat("p", 1000) + "\r\n")
+		for {
+			if _, err := c.Write(line); err != nil {
+				return
+			}
+		}
+	})
+	body := HTTPConfig{BodyRegexp: regexp.MustCompile("ok")}
+	if res := check(t, mustHTTP(t, endless, body), 300*time.Millisecond); res.OK || !strings.Contains(res.Reason, "timeout after 300ms") {
+		t.Errorf("endless header fields: OK=%v %q, want the timeout", res.OK, res.Reason)
+	}
+	if res := check(t, mustHTTP(t, flood, body), 5*time.Second); res.OK || !strings.Contains(res.Reason, "sent more than") {
+		t.Errorf("a flood of header fields: OK=%v %q, want refused at the cap", res.OK, res.Reason)
+	}
+}
+

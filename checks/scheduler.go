@@ -519,11 +519,14 @@ func (s *Scheduler) emitServer(ev ServerEvent) {
 		if ev.New == Down {
 			lvl = slog.LevelWarn
 		}
-		s.o.Logger.LogAttrs(context.Background(), lvl, "real server state changed",
-			slog.String("virtual_server", ev.VirtualServer), slog.String("real_server", ev.RealServer),
+		attrs := []slog.Attr{slog.String("virtual_server", ev.VirtualServer), slog.String("real_server", ev.RealServer),
 			slog.String("server", ev.Server), slog.String("check", ev.Check),
 			slog.String("old", ev.Old.String()), slog.String("new", ev.New.String()),
-			slog.String("reason", ev.Reason), slog.Int("weight", ev.Weight))
+			slog.String("reason", ev.Reason)}
+		if ev.Weight != NoWeight {
+			attrs = append(attrs, slog.Int("dynamic_weight", ev.Weight)) // absent is absent: no -1
+		}
+		s.o.Logger.LogAttrs(context.Background(), lvl, "real server state changed", attrs...)
 	}
 	if s.o.OnServer != nil {
 		s.o.OnServer(ev)

@@ -80,7 +80,7 @@ func TestUDPCheck(t *testing.T) {
 		{"silent, no reply required", func(t *testing.T) netip.AddrPort { return udpServer(t, silent) },
 			UDPConfig{Payload: []byte("x")}, true, "no ICMP error from udp 127.0.0.1:"},
 		{"silent, reply required", func(t *testing.T) netip.AddrPort { return udpServer(t, silent) },
-			UDPConfig{Payload: []byte("x"), RequireReply: true}, false, "timeout after 300ms waiting for a reply"},
+			UDPConfig{Payload: []byte("x"), RequireReply: true}, false, "timeout after 500ms waiting for a reply"},
 		{"closed port", closedUDPPort, UDPConfig{Payload: []byte("x")}, false, ": nothing listens on udp port"},
 		{"closed port, reply required", closedUDPPort, UDPConfig{RequireReply: true}, false, "ICMP port unreachable"},
 	}
@@ -93,9 +93,13 @@ func TestUDPCheck(t *testing.T) {
 			// An ICMP error must end the probe at once: give those a long timeout, so that
 			// reaching it shows, even on a loaded machine.
 			icmpError := !tc.ok && strings.Contains(tc.reason, "ICMP")
-			timeout := 300 * time.Millisecond
-			if icmpError {
+			timeout := 5 * time.Second // generous where the timeout is not the verdict
+			switch {
+			case icmpError:
 				timeout = 10 * time.Second
+			case !tc.cfg.RequireReply && len(tc.cfg.Expect) == 0 && strings.Contains(tc.reason, "no ICMP error"),
+				strings.Contains(tc.reason, "timeout after"):
+				timeout = 500 * time.Millisecond
 			}
 			start := time.Now()
 			res := check(t, c, timeout)

@@ -18,7 +18,7 @@ import (
 // Defaults and limits of check blocks.
 const (
 	DefaultCheckInterval = 2 * time.Second
-	DefaultCheckTimeout  = 1 * time.Second
+	DefaultCheckTimeout  = 1 * time.Second // or the interval, when that is shorter
 	DefaultRise          = 2
 	DefaultFall          = 3
 	DefaultMaxBodyBytes  = 1 << 20
@@ -120,6 +120,9 @@ func (d *decoder) decodeCheck(b *hcl.Block, rs *RealServer) *Check {
 		if v, ok := d.duration(a, time.Millisecond, time.Hour); ok {
 			c.Timeout = v
 		}
+	} else {
+		// The default fits any interval: interval = "500ms" alone is a valid check.
+		c.Timeout = min(DefaultCheckTimeout, c.Interval)
 	}
 	// A probe must end before the next one starts, so probes never pile up.
 	if c.Timeout > c.Interval {
@@ -197,7 +200,7 @@ func (d *decoder) checkTarget(b *hcl.Block, at hcl.Attributes, rs *RealServer, c
 	}
 	if port == 0 {
 		d.errorf(b.DefRange, "Missing port",
-			"The real server has no port (fwmark service), so this %s check needs connect_port.", c.Kind)
+			"The real server has no port of its own (a fwmark service, a service on every port, or a group on several ports), so this %s check needs connect_port.", c.Kind)
 		return
 	}
 	c.Target = netip.AddrPortFrom(ip, uint16(port))

@@ -88,28 +88,7 @@ func TestLVSCheckKindsInvalid(t *testing.T) {
 		{"unknown kind hint", "dnss", "", `Did you mean "dns"?`, "6:11"},
 	}
 	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			_, diags := parse([]byte(chk(tc.kind, tc.body)), "test.hcl", testOptions(nil))
-			if !diags.HasErrors() {
-				t.Fatalf("no error for %q", tc.body)
-			}
-			var found bool
-			var all []string
-			for _, dg := range diags {
-				text := dg.Summary + ": " + dg.Detail
-				pos := ""
-				if dg.Subject != nil {
-					pos = fmt.Sprintf("%d:%d", dg.Subject.Start.Line, dg.Subject.Start.Column)
-				}
-				all = append(all, pos+" "+text)
-				if strings.Contains(text, tc.want) && pos == tc.pos {
-					found = true
-				}
-			}
-			if !found {
-				t.Errorf("want %q at %s, got:\n%s", tc.want, tc.pos, strings.Join(all, "\n"))
-			}
-		})
+		t.Run(tc.name, func(t *testing.T) { wantError(t, chk(tc.kind, tc.body), tc.want, tc.pos) })
 	}
 }
 

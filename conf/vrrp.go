@@ -35,6 +35,7 @@ var vrrpSchema = &hcl.BodySchema{
 		{Type: "track_virtual_server", LabelNames: []string{"name"}},
 		{Type: "ipvs_sync"},
 		trackRefBlocks[0], trackRefBlocks[1], trackRefBlocks[2],
+		{Type: "authentication"},
 	},
 }
 
@@ -195,6 +196,7 @@ func (d *decoder) decodeVRRPInstance(b *hcl.Block) *VRRPInstance {
 		}
 		vi.IPVSSync = d.decodeIPVSSync(sb, vi)
 	}
+	vi.Authentication = d.decodeAuthentication(content.Blocks, vi)
 	vsBlocks := ofType(content.Blocks, "track_virtual_server")
 	d.uniqueNames(vsBlocks)
 	for _, tb := range vsBlocks {

@@ -465,3 +465,23 @@ func compareKeys(a, b ServiceKey) int {
 	}
 	return a.Addr.Compare(b.Addr)
 }
+
+// Own adds keys to the services r owns, so that one of them absent from the next Apply's
+// desired state is deleted from the table: a director that remembers, across a restart,
+// the services it created (its state file) removes those its configuration dropped
+// meanwhile.
+func (r *Reconciler) Own(keys []ServiceKey) {
+	for _, k := range keys {
+		r.owned[canonicalKey(k)] = true
+	}
+}
+
+// Owned returns the services r owns, in ipvsadm's order.
+func (r *Reconciler) Owned() []ServiceKey {
+	out := make([]ServiceKey, 0, len(r.owned))
+	for k := range r.owned {
+		out = append(out, k)
+	}
+	slices.SortFunc(out, compareKeys)
+	return out
+}

@@ -67,24 +67,14 @@ func (d *Director) adopt(ctx context.Context, cfg *conf.Config) map[rsKey]int {
 		have[s.ServiceKey] = true
 	}
 	for _, vs := range cfg.VirtualServers {
-		key := serviceKey(vs)
-		if !have[key] {
-			continue
-		}
-		dests, err := d.o.Table.Destinations(ctx, key)
-		if err != nil {
-			d.log.Warn("read destinations for adoption", "service", key.String(), "err", err)
-			continue
-		}
-		for _, dst := range dests {
-			out[rsKey{key, dst.Addr}] = dst.Weight
-		}
+		d.adoptVirtualServer(ctx, vs, have, out)
 	}
 	return out
 }
 
 // install builds the view of cfg on top of cur: real servers keep their state across it
-// (by service and address), and so do virtual servers their quorum. It rebuilds the loop's
+// (by virtual server and address, else by a shared service and address: see
+// carriedStates), and so do virtual servers their quorum. It rebuilds the loop's
 // index of the scheduler's servers. known[i] says whether virtual server i existed in cur.
 // adopted holds the weights the table already had at start-up.
 func (d *Director) install(cur *view, cfg *conf.Config, adopted map[rsKey]int) (next *view, known []bool) {
@@ -92,7 +82,7 @@ func (d *Director) install(cur *view, cfg *conf.Config, adopted map[rsKey]int) (
 		plan vsPlan
 		rs   map[netip.AddrPort]rsState
 	}
-	before := map[ipvs.ServiceKey]old{}
+	before := map[vsKey]old{}
 	if cur.cfg != nil {
 		for i, vs := range cur.cfg.VirtualServers {
 			sv := cur.services.at(i)
@@ -100,7 +90,7 @@ func (d *Director) install(cur *view, cfg *conf.Config, adopted map[rsKey]int) (
 			for j, rs := range vs.RealServers {
 				o.rs[rs.Address] = sv.rs[j]
 			}
-			before[serviceKey(vs)] = o
+			before[vsKeyOf(vs)] = o
 		}
 	}
 	v := *cur
@@ -109,8 +99,9 @@ func (d *Director) install(cur *view, cfg *conf.Config, adopted map[rsKey]int) (
 	next.services = makeServiceList(len(cfg.VirtualServers))
 	known = make([]bool, len(cfg.VirtualServers))
 	servers := make(map[string]rsRef, len(d.servers))
+	carry := newCarriedStates(cur)
 	for i, vs := range cfg.VirtualServers {
-		key := serviceKey(vs)
+		key := vsKeyOf(vs)
 		o, ok := before[key]
 		known[i] = ok
 		// A new virtual server counts as up before its first plan (hysteresis).
@@ -119,9 +110,13 @@ func (d *Director) install(cur *view, cfg *conf.Config, adopted map[rsKey]int) (
 			k := rsKey{key, rs.Address}
 			servers[k.String()] = rsRef{i, j}
 			s, had := o.rs[rs.Address]
+			if !ok {
+				s, had = carry.lookup(vs, rs)
+			}
 			switch {
 			case !had:
 				s = newRSState(len(rs.Checks) > 0)
+				s.since = d.o.Clock.Now()
 				if w, ok := adopted[k]; ok && len(rs.Checks) > 0 {
 					s.health = adoptedHealth(rs, w)
 				}
@@ -148,7 +143,7 @@ func (d *Director) applyAll(ctx context.Context, next *view, known []bool) (ipvs
 		was[i] = sv.plan.quorumUp
 		p, svc := planVirtualServer(vs, sv.rs, sv.plan.quorumUp)
 		sv.plan = p
-		desired = append(desired, svc)
+		desired = append(desired, expandServices(vs, svc)...)
 	}
 	changes, err := d.rec.Apply(ctx, desired)
 	if err != nil {
@@ -177,9 +172,12 @@ func (d *Director) commit(ctx context.Context, c *change) {
 		prev := sv.plan
 		p, svc := planVirtualServer(vs, sv.rs, prev.quorumUp)
 		sv.plan = p
-		if _, err := d.rec.Update(ctx, svc); err != nil {
-			next.counters.WriteErrors++
-			d.log.Error("write real servers; the next resync retries", "virtual_server", vs.Name, "err", err)
+		// A group's real server changes in each of its services: one write per service.
+		for _, svc := range expandServices(vs, svc) {
+			if _, err := d.rec.Update(ctx, svc); err != nil {
+				next.counters.WriteErrors++
+				d.log.Error("write real servers; the next resync retries", "virtual_server", vs.Name, "service", svc.ServiceKey.String(), "err", err)
+			}
 		}
 		if p.quorumUp != prev.quorumUp {
 			d.quorumChanged(vs, p)
@@ -201,6 +199,7 @@ func (d *Director) quorumChanged(vs *conf.VirtualServer, p vsPlan) {
 			"sorry_server", p.sorry)
 	}
 	d.setTracked(vs, p)
+	d.notifyQuorum(vs, p)
 }
 
 // setTracked tells every VRRP instance the state of vs (an instance ignores names it does

@@ -34,7 +34,7 @@ func TestLVSCheckTranslation(t *testing.T) {
 	port := pc.LocalAddr().(*net.UDPAddr).Port
 	src := `
 virtual_server "svc" {
-  address  = "127.0.0.1:` + strconv.Itoa(port) + `"
+  address  = "127.0.0.254:` + strconv.Itoa(port) + `"
   protocol = "udp"
   real_server "echo" {
     address = "127.0.0.1"

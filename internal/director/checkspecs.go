@@ -23,8 +23,11 @@ func (d *Director) checkSpecs(next *view, prints map[*conf.Check]string) []check
 	labels := map[string]string{}
 	keys := map[string]string{}
 	for vi, vs := range next.cfg.VirtualServers {
-		key := serviceKey(vs)
+		key := vsKeyOf(vs)
 		for ri, rs := range vs.RealServers {
+			if next.services.at(vi).rs[ri].admin.state == Maint {
+				continue // maint pauses its checks
+			}
 			server := rsKey{key, rs.Address}.String()
 			seen := map[conf.CheckKind]int{}
 			for i, c := range rs.Checks {

@@ -6,7 +6,6 @@ import (
 	"strings"
 
 	"github.com/vigil-lb/vigil/conf"
-	"github.com/vigil-lb/vigil/ipvs"
 )
 
 // configDiff describes what changed between two configurations, one line per change, in
@@ -16,13 +15,13 @@ func configDiff(old, cur *conf.Config, fingerprint func(*conf.Check) string) []s
 	if !reflect.DeepEqual(old.Global, cur.Global) {
 		out = append(out, globalDiff(old.Global, cur.Global)...)
 	}
-	oldVS := map[ipvs.ServiceKey]*conf.VirtualServer{}
+	oldVS := map[vsKey]*conf.VirtualServer{}
 	for _, vs := range old.VirtualServers {
-		oldVS[serviceKey(vs)] = vs
+		oldVS[vsKeyOf(vs)] = vs
 	}
-	seen := map[ipvs.ServiceKey]bool{}
+	seen := map[vsKey]bool{}
 	for _, vs := range cur.VirtualServers {
-		key := serviceKey(vs)
+		key := vsKeyOf(vs)
 		seen[key] = true
 		was := oldVS[key]
 		if was == nil {
@@ -58,8 +57,8 @@ func configDiff(old, cur *conf.Config, fingerprint func(*conf.Check) string) []s
 		}
 	}
 	for _, vs := range old.VirtualServers {
-		if !seen[serviceKey(vs)] {
-			out = append(out, fmt.Sprintf("- virtual_server %q (%s)", vs.Name, serviceKey(vs)))
+		if !seen[vsKeyOf(vs)] {
+			out = append(out, fmt.Sprintf("- virtual_server %q (%s)", vs.Name, vsKeyOf(vs)))
 		}
 	}
 	return out
@@ -74,6 +73,10 @@ func rsChanges(a, b *conf.RealServer) []string {
 	add("forwarding", a.Forwarding, b.Forwarding)
 	add("upper_threshold", a.UpperThreshold, b.UpperThreshold)
 	add("lower_threshold", a.LowerThreshold, b.LowerThreshold)
+	add("notify_up", argvText(a.NotifyUp), argvText(b.NotifyUp))
+	add("notify_down", argvText(a.NotifyDown), argvText(b.NotifyDown))
+	add("notify_timeout", a.NotifyTimeout, b.NotifyTimeout)
+	add("notify_user", a.NotifyUser, b.NotifyUser)
 	return out
 }
 
@@ -90,7 +93,11 @@ func vsChanges(a, b *conf.VirtualServer) []string {
 	add("quorum", a.Quorum, b.Quorum)
 	add("hysteresis", a.Hysteresis, b.Hysteresis)
 	add("sorry_server", a.SorryServer, b.SorryServer)
-	return out
+	add("quorum_up", argvText(a.QuorumUp), argvText(b.QuorumUp))
+	add("quorum_down", argvText(a.QuorumDown), argvText(b.QuorumDown))
+	add("notify_timeout", a.NotifyTimeout, b.NotifyTimeout)
+	add("notify_user", a.NotifyUser, b.NotifyUser)
+	return append(out, memberChanges(a, b)...)
 }
 
 // changeList collects the attributes that differ, as "name old -> new".

@@ -12,6 +12,8 @@ import (
 	"github.com/vigil-lb/vigil/checks"
 	"github.com/vigil-lb/vigil/conf"
 	"github.com/vigil-lb/vigil/internal/clock"
+	"github.com/vigil-lb/vigil/internal/notify"
+	"github.com/vigil-lb/vigil/internal/state"
 	"github.com/vigil-lb/vigil/internal/status"
 	"github.com/vigil-lb/vigil/ipvs"
 )
@@ -36,6 +38,9 @@ type Options struct {
 	// (checks.Options.Goroutines), none on the checks' event loop, which keeps the system
 	// clock's time: set it with a fake Clock.
 	CheckGoroutines bool
+	// StateFile keeps the administrative states and the owned services across restarts
+	// (statefile.go); "" keeps them in memory only.
+	StateFile string
 }
 
 // SysctlManager is a table that can read and set the IPVS sysctls of its namespace
@@ -82,9 +87,13 @@ type Director struct {
 	vrrps    map[string]*vrrpRun
 	groups   map[string][]string // sync group -> instances
 	// track runs the VRRP trackers (vrrp_script, track_process, track_file).
-	track    trackerSet
+	track trackerSet
+	// notifier runs notify_up / notify_down and quorum_up / quorum_down commands.
+	notifier *notify.Runner
 	resync   clock.Ticker
 	resyncOn bool
+	// saved is what the state file holds (as last read or written).
+	saved state.File
 }
 
 // New returns a director that has not applied anything yet.
@@ -110,6 +119,7 @@ func New(o Options) *Director {
 	if sd, ok := o.Table.(ipvs.SyncDaemons); ok {
 		d.syncd = newSyncd(sd, d.log, o.Clock)
 	}
+	d.notifier = notify.New(notify.Options{Logger: o.Logger})
 	d.sched = checks.NewScheduler(checks.Options{
 		Logger:     o.Logger,
 		Clock:      o.Clock,
@@ -132,10 +142,17 @@ func (d *Director) Start(ctx context.Context, cfg *conf.Config) error {
 	}
 	// Until the loop runs, this goroutine owns the state.
 	started := d.o.Clock.Now()
-	warnings := d.prepareKernel(ctx, nil, cfg)
+	saved, warnings := d.loadState()
+	warnings = append(warnings, d.prepareKernel(ctx, nil, cfg)...)
 	adopted := d.adopt(ctx, cfg)
 	next, known := d.install(&view{}, cfg, adopted)
 	next.started, next.warnings = started, warnings
+	if n := restoreAdmin(next, saved.admin); n > 0 {
+		d.log.Info("administrative states restored from the state file", "real_servers", n, "path", d.o.StateFile)
+	}
+	// The services a previous run owned: those the configuration no longer has go now.
+	d.rec.Own(saved.owned)
+	d.logDropped(cfg, saved.owned)
 	changes, err := d.applyAll(ctx, next, known)
 	if err != nil {
 		return fmt.Errorf("program the virtual servers: %w", err)
@@ -170,6 +187,7 @@ func (d *Director) Start(ctx context.Context, cfg *conf.Config) error {
 	next.phase = phaseRunning
 	d.cancel = cancel
 	d.publish(next)
+	d.saveState()
 	go d.loop(runCtx)
 	return nil
 }
@@ -196,6 +214,7 @@ func (d *Director) Stop(ctx context.Context, remove bool) {
 	}
 	stopVRRP(ctx, d.o.Clock, runs)
 	d.sched.Stop()
+	d.stopNotify(ctx)
 	d.cancel()
 	<-d.loopDone
 	// The loop has ended: this goroutine owns the state now.
@@ -217,6 +236,7 @@ func (d *Director) Stop(ctx context.Context, remove bool) {
 	next.phase = phaseStopped
 	next.counters.Writes = uint64(d.rec.Writes().Total())
 	d.publish(next)
+	d.saveState()
 }
 
 // Healthy is nil while the director runs (for /healthz).

@@ -14,6 +14,7 @@ import (
 
 	"github.com/vigil-lb/vigil/conf"
 	"github.com/vigil-lb/vigil/internal/clock"
+	"github.com/vigil-lb/vigil/internal/status"
 	"github.com/vigil-lb/vigil/ipvs"
 	"github.com/vigil-lb/vigil/ipvs/ipvstest"
 	"github.com/vigil-lb/vigil/vrrp"
@@ -124,9 +125,15 @@ type fixture struct {
 
 func start(t *testing.T, table ipvs.Table, cfg *conf.Config) *fixture {
 	t.Helper()
+	return startWith(t, table, cfg, Options{})
+}
+
+// startWith starts a fixture with the options of o that start does not set.
+func startWith(t *testing.T, table ipvs.Table, cfg *conf.Config, o Options) *fixture {
+	t.Helper()
 	clk := clock.NewFake(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
-	d := New(Options{Table: table, Logger: slog.New(slog.DiscardHandler), Dataplane: "kernel",
-		Clock: clk, CheckGoroutines: true})
+	o.Table, o.Logger, o.Dataplane, o.Clock, o.CheckGoroutines = table, slog.New(slog.DiscardHandler), "kernel", clk, true
+	d := New(o)
 	if err := d.Start(context.Background(), cfg); err != nil {
 		t.Fatalf("Start: %v", err)
 	}
@@ -287,10 +294,10 @@ func TestReloadFailedKeepsRunning(t *testing.T) {
 	d.waitWeight(a.addr, 2)
 	d.ReloadFailed(fmt.Errorf("test.hcl:3,1: Unsupported argument"))
 	s := d.Snapshot()
-	if s.Config.Generation != 1 || s.Config.ReloadsFailed != 1 || s.Config.LastReloadOK {
+	if s.Config.Generation != 1 || s.Config.ReloadsFailed != 1 || s.Config.LastReloadOK == nil || *s.Config.LastReloadOK || s.Config.LastReloadResult != status.ReloadRejected {
 		t.Fatalf("config status = %+v", s.Config)
 	}
-	if s.VirtualServers[0].RealServers[0].AppliedWeight != 2 {
+	if aw := s.VirtualServers[0].RealServers[0].AppliedWeight; aw == nil || *aw != 2 {
 		t.Fatalf("applied weight changed after a failed reload: %+v", s.VirtualServers[0].RealServers[0])
 	}
 }
@@ -326,7 +333,8 @@ func TestSorryServerOnQuorumLoss(t *testing.T) {
 	f.waitWeight(a.addr, 2)
 }
 
-// fakeVRRP builds instances on an in-memory link, so tracking is observable.
+// fakeVRRP builds instances on an in-memory link, so tracking is observable. Notify
+// commands are not run.
 func fakeVRRP(link *vrrptest.Link) VRRPFactory {
 	return func(cfg vrrp.Config, log *slog.Logger, onTransition func(string, vrrp.State, vrrp.State)) (*vrrp.Instance, error) {
 		return vrrp.NewInstance(cfg, vrrp.Deps{
@@ -335,6 +343,7 @@ func fakeVRRP(link *vrrptest.Link) VRRPFactory {
 			Announcer:    &vrrptest.Announcer{},
 			Logger:       log,
 			OnTransition: onTransition,
+			Notify:       func(context.Context, []string, []string) error { return nil },
 		})
 	}
 }

@@ -49,7 +49,11 @@
 // A real server whose checks all pass is up and gets its configured weight (or the one
 // an exec check with dynamic_weight reports); when a check falls it is down and gets
 // weight 0 (on_failure = "quiesce": established connections finish, no new ones arrive)
-// or is deleted (on_failure = "remove"). Each change is one write to the table. A new
+// or is deleted (on_failure = "remove"). Each change is one write to the table (one per
+// service for a virtual server on a virtual_server_group, whose real servers are checked
+// once and weighted in each of its services: groups.go). notify_up / notify_down and
+// quorum_up / quorum_down commands are queued from the loop and never waited for
+// (notify.go). A new
 // real server is down until its first check result; at start-up a real server that the
 // table already holds starts up (or down, if quiesced there) and its checks need fall
 // failures (or rise passes) to change that, so a restart of vigil changes nothing the

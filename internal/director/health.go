@@ -67,10 +67,14 @@ func (d *Director) observe(ev checks.CheckEvent) {
 // out) is written with it.
 func (d *Director) applyHealth(ctx context.Context, evs []checks.ServerEvent) {
 	c := d.edit()
+	now := d.o.Clock.Now()
 	for _, ev := range evs {
 		ref, ok := d.servers[ev.Server]
 		if !ok {
 			continue // a real server a reload removed
+		}
+		if c.base.services.at(ref.svc).rs[ref.rs].admin.state == Maint {
+			continue // a result of a check that maint has just paused
 		}
 		var h Health
 		switch ev.New {
@@ -82,7 +86,10 @@ func (d *Director) applyHealth(ctx context.Context, evs []checks.ServerEvent) {
 			continue
 		}
 		s := c.realServer(ref)
+		was := s.health
 		s.health, s.dynamic = h, ev.Weight
+		healthTransition(s, was, ev, now)
+		d.notifyHealth(c.next.cfg.VirtualServers[ref.svc], ref.rs, was, h, ev)
 	}
 	d.commit(ctx, c)
 }

@@ -31,19 +31,21 @@ func (d *Director) loop(ctx context.Context) {
 	}
 }
 
+var errNotRunning = errors.New("director is not running")
+
 // do runs fn on the loop and waits for it; fn gets the loop's context, which ends at
 // Stop. It is how every request other than health reaches the running state: Reload,
 // ReloadFailed, Resync and Stop's first step each are one call of do, and so is any new
 // request (an administrative state, a dry run).
 func (d *Director) do(ctx context.Context, fn func(context.Context)) error {
 	if d.view.Load() == nil {
-		return errors.New("director is not running")
+		return errNotRunning
 	}
 	done := make(chan struct{})
 	select {
 	case d.reqs <- func(c context.Context) { fn(c); close(done) }:
 	case <-d.loopDone:
-		return errors.New("director is not running")
+		return errNotRunning
 	case <-ctx.Done():
 		return ctx.Err()
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/vigil-lb/vigil/conf"
+	"github.com/vigil-lb/vigil/internal/status"
 )
 
 // Reload applies cfg as the difference from the running configuration: unchanged real
@@ -31,9 +32,11 @@ func (d *Director) ReloadFailed(err error) {
 	_ = d.do(context.Background(), func(context.Context) {
 		next := d.next()
 		c := &next.config
+		ok := false
 		c.ReloadsFailed++
 		c.LastReloadAt = d.o.Clock.Now()
-		c.LastReloadOK = false
+		c.LastReloadOK = &ok
+		c.LastReloadResult = status.ReloadRejected
 		c.LastReloadErr = err.Error()
 		c.LastReloadDiff = nil
 		d.publish(next)
@@ -118,20 +121,23 @@ func (d *Director) applyReload(ctx, runCtx context.Context, p reloadPlan, began 
 	c := &next.config
 	c.LastReloadAt = now
 	c.LastReloadDiff = p.diff
+	ok := err == nil
+	c.LastReloadOK = &ok
 	if err != nil {
 		c.ReloadsFailed++
-		c.LastReloadOK = false
+		c.LastReloadResult = status.ReloadPartial
 		c.LastReloadErr = err.Error()
 		d.log.Error("reload applied with errors; the next resync retries the table", "err", err)
 	} else {
 		c.ReloadsOK++
-		c.LastReloadOK = true
+		c.LastReloadResult = status.ReloadApplied
 		c.LastReloadErr = ""
 	}
 	c.Generation++
 	c.LoadedAt = now
 	c.LastReloadDuration = d.o.Clock.Now().Sub(began)
 	d.publish(next)
+	d.saveState()
 	diff := p.diff
 	if len(diff) == 0 {
 		diff = []string{"(no change)"}

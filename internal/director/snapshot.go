@@ -3,7 +3,7 @@ package director
 import (
 	"context"
 	"fmt"
-	"net/netip"
+	"os"
 	"runtime"
 	"time"
 
@@ -21,7 +21,7 @@ const snapshotTimeout = 3 * time.Second
 // part comes from one published view, so it is of one configuration generation; the
 // table, the checks and the VRRP instances are read live, each from its own owner.
 func (d *Director) Snapshot() status.Snapshot {
-	snap := status.Snapshot{Version: d.o.Version, Dataplane: d.o.Dataplane}
+	snap := status.Snapshot{Version: d.o.Version, PID: os.Getpid(), Dataplane: d.o.Dataplane}
 	v, checkList := d.viewAndChecks()
 	if v == nil {
 		return snap
@@ -51,18 +51,10 @@ func (d *Director) Snapshot() status.Snapshot {
 	}
 
 	for i, vs := range cfg.VirtualServers {
-		key := serviceKey(vs)
+		key := vsKeyOf(vs)
 		sv := v.services.at(i)
 		p := sv.plan
-		svc, present := inTable[key]
-		dests := map[netip.AddrPort]ipvs.DestinationInfo{}
-		if present {
-			if ds, err := d.o.Table.Destinations(ctx, key); err == nil {
-				for _, dst := range ds {
-					dests[dst.Addr] = dst
-				}
-			}
-		}
+		table := d.readTable(ctx, vs, inTable)
 		v := status.VirtualServer{
 			Name:      vs.Name,
 			Key:       key.String(),
@@ -71,14 +63,19 @@ func (d *Director) Snapshot() status.Snapshot {
 			OnFailure: string(vs.OnFailure),
 			Healthy:   p.healthy,
 			Total:     len(vs.RealServers),
+			Ready:     p.ready,
 			QuorumUp:  p.quorumUp,
-			Present:   present,
-			Stats:     stats(svc.Stats),
+			Present:   table.present(),
+			Stats:     table.stats(),
 		}
 		v.SorryActive = p.sorry
-		if vs.IsFWMark() {
+		switch {
+		case vs.Group != "":
+			v.Group, v.Protocol = vs.Group, string(vs.Protocol)
+			v.Services = table.services(vs, p.sorry)
+		case vs.IsFWMark():
 			v.FWMark = vs.FWMark
-		} else {
+		default:
 			v.Protocol, v.Address = string(vs.Protocol), vs.Address.String()
 		}
 		for _, f := range vs.SchedulerFlags {
@@ -96,14 +93,17 @@ func (d *Director) Snapshot() status.Snapshot {
 				Forwarding:       string(rs.Forwarding),
 				Health:           st.health.String(),
 				ConfiguredWeight: rs.Weight,
-				DynamicWeight:    st.dynamic,
-				AppliedWeight:    -1,
+				AdminState:       st.admin.state.String(),
+				AdminRemove:      st.admin.remove,
+				AdminSince:       st.admin.since,
+				HealthSince:      st.since,
+				Flaps:            st.flaps,
+				History:          st.history,
 			}
-			if dst, ok := dests[rs.Address]; ok {
-				r.InTable, r.AppliedWeight = true, dst.Weight
-				r.ActiveConns, r.InactiveConns = dst.ActiveConns, dst.InactiveConns
-				r.Stats = stats(dst.Stats)
+			if st.dynamic >= 0 {
+				r.DynamicWeight = &st.dynamic
 			}
+			table.fill(&r, rs.Address)
 			// The scheduler's checks of this configuration's: it may already run the
 			// next one's while a reload is being applied.
 			server := k.String()
@@ -119,12 +119,8 @@ func (d *Director) Snapshot() status.Snapshot {
 		}
 		if p.sorry {
 			r := status.RealServer{Name: "sorry_server", Address: vs.SorryServer.String(), Sorry: true,
-				Forwarding: string(vs.Forwarding), Health: "up", ConfiguredWeight: 1, DynamicWeight: -1, AppliedWeight: -1}
-			if dst, ok := dests[vs.SorryServer]; ok {
-				r.InTable, r.AppliedWeight = true, dst.Weight
-				r.ActiveConns, r.InactiveConns = dst.ActiveConns, dst.InactiveConns
-				r.Stats = stats(dst.Stats)
-			}
+				Forwarding: string(vs.Forwarding), Health: "up", ConfiguredWeight: 1}
+			table.fill(&r, vs.SorryServer)
 			v.RealServers = append(v.RealServers, r)
 		}
 		snap.VirtualServers = append(snap.VirtualServers, v)

@@ -211,7 +211,7 @@ virtual_server "web" {
 	defer d.Stop(context.Background(), false)
 	release := sync.OnceFunc(func() { close(tbl.release) })
 	defer release() // before Stop, also when the test fails
-	server := rsKey{vip, netip.MustParseAddrPort("198.18.0.21:80")}.String()
+	server := rsKey{vsKey{svc: vip}, netip.MustParseAddrPort("198.18.0.21:80")}.String()
 	d.enqueue(checks.ServerEvent{Server: server, Old: checks.Unknown, New: checks.Up, Weight: checks.NoWeight})
 	<-tbl.entered
 	answered := make(chan status.Snapshot)

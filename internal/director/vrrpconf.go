@@ -48,6 +48,7 @@ func vrrpConfig(vi *conf.VRRPInstance, g *conf.SyncGroup) vrrp.Config {
 		c.Tracks = append(c.Tracks, vrrp.Track{Name: trackVSName(t.Name), Kind: vrrp.TrackExternal, Weight: t.Weight})
 	}
 	addTracking(&c, vi, g)
+	c.Auth = vrrpAuth(vi.Authentication)
 	return c
 }
 

@@ -1,7 +1,10 @@
 package director
 
 import (
+	"time"
+
 	"github.com/vigil-lb/vigil/conf"
+	"github.com/vigil-lb/vigil/internal/status"
 	"github.com/vigil-lb/vigil/ipvs"
 )
 
@@ -30,6 +33,14 @@ type rsState struct {
 	health Health
 	// dynamic is the weight an exec check with dynamic_weight set, -1 for none.
 	dynamic int
+	// admin is the operator's state (vigil drain / maint / ready): admin.go.
+	admin adminState
+	// since is when health last changed (or the real server appeared); flaps counts its
+	// changes between up and down; history holds the last maxHistory transitions of
+	// health and admin state, oldest first (history.go).
+	since   time.Time
+	flaps   uint64
+	history []status.Transition
 }
 
 func newRSState(hasChecks bool) rsState {
@@ -62,6 +73,10 @@ type placement struct {
 // the dynamic one), down gets 0 (quiesce: established connections finish, no new ones
 // arrive) or leaves the table (remove), and unknown is treated as down, so a new real
 // server receives no traffic before its first check passes.
+//
+// The operator's state comes first: drain is weight 0 whatever the health (established
+// connections finish), maint is weight 0 too, or out of the table with --remove; neither
+// counts toward the quorum.
 func place(vs *conf.VirtualServer, rs *conf.RealServer, s *rsState) placement {
 	out := placement{present: vs.OnFailure != conf.Remove}
 	switch s.health {
@@ -71,6 +86,13 @@ func place(vs *conf.VirtualServer, rs *conf.RealServer, s *rsState) placement {
 			out.weight = s.dynamic
 		}
 		out.present, out.alive = true, true
+	}
+	switch s.admin.state {
+	case Drain:
+		out.weight, out.alive = 0, false
+	case Maint:
+		out.weight, out.alive = 0, false
+		out.present = !s.admin.remove && vs.OnFailure != conf.Remove
 	}
 	return out
 }
@@ -93,6 +115,7 @@ func quorumUp(vs *conf.VirtualServer, sum int, was bool) bool {
 // the outcome of planning it. Its desired table state is the reconciler's to keep.
 type vsPlan struct {
 	healthy  int  // real servers that are up
+	ready    int  // real servers the operator has not drained or put in maintenance
 	quorumUp bool // the virtual server counts as up (VRRP tracking)
 	sorry    bool // the sorry server replaces the real servers
 }
@@ -118,6 +141,9 @@ func planVirtualServer(vs *conf.VirtualServer, states []rsState, wasUp bool) (vs
 		}
 		if s.health == Up {
 			p.healthy++
+		}
+		if s.admin.state == Ready {
+			p.ready++
 		}
 	}
 	p.quorumUp = quorumUp(vs, sum, wasUp)

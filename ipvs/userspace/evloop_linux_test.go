@@ -88,7 +88,7 @@ func bothEngines(t *testing.T, f func(t *testing.T, opts Options)) {
 	t.Run("epoll", func(t *testing.T) { f(t, Options{epoll: true}) })
 }
 
-// loopLoads returns the fewest and most connections a loop of tb's engine counts.
+// loopLoads returns the fewest and most connections a loop of tb's carrier counts.
 func loopLoads(tb *Table) (lo, hi int32) {
 	lo, hi = 1<<30, 0
 	add := func(v int32) { lo, hi = min(lo, v), max(hi, v) }
@@ -355,7 +355,7 @@ func testEarlyForwardRetry(t *testing.T, opts Options) {
 
 // TestEventLoopSpreadsConnections: connections opened at once are shared between the
 // loops, though whichever loop wakes first could accept them all (and did, before
-// engine.spread: 64 of 64 on one loop); and every loop's count returns to 0.
+// spread: 64 of 64 on one loop); and every loop's count returns to 0.
 func TestEventLoopSpreadsConnections(t *testing.T) { bothEngines(t, testSpreadsConnections) }
 
 func testSpreadsConnections(t *testing.T, opts Options) {

@@ -24,12 +24,21 @@ type dest struct {
 	available  bool        // IP_VS_DEST_F_AVAILABLE: false once deleted
 	warned     bool        // a non-NAT forwarding warning was logged
 	unreached  atomic.Bool // the last connection attempt failed (logged once per run)
+	// loops: the real server is the service's own listener (connectsToItself). The
+	// schedulers see it at weight 0, so the proxy never connects to it.
+	loops bool
 
 	active, inactive int32
 	stats            counters
 }
 
-func (d *dest) weight() int { return d.cfg.Weight }
+// weight is the weight the schedulers see.
+func (d *dest) weight() int {
+	if d.loops {
+		return 0
+	}
+	return d.cfg.Weight
+}
 
 // target is where connections to d go: a port of 0 (DR/TUN/fwmark style) follows the
 // service's port.
@@ -219,6 +228,10 @@ func (s *service) addDest(cfg ipvs.Destination) error {
 		return fmt.Errorf("add destination %s to %s: %w", cfg.Addr, s.key, syscall.EEXIST)
 	}
 	d := &dest{addr: cfg.Addr, cfg: cfg, lastWeight: cfg.Weight, available: true}
+	if d.loops = s.connectsToItself(d.target(s.key.Addr.Port())); d.loops {
+		s.t.log.Error("real server is this service's own listener: the userspace data plane never connects to it (each connection would come back to it)",
+			"service", s.key.String(), "real_server", d.addr.String())
+	}
 	s.warnForwarding(d)
 	s.dests = append([]*dest{d}, s.dests...)
 	s.sched.changed(s.dests)

@@ -37,7 +37,7 @@ import (
 // in the loop's time instead of interrupting whatever the thread runs next.
 type uloop struct {
 	cmdQueue
-	r    *ring
+	r    *rawsys.Ring
 	c    *ringCarrier
 	evfd int // the eventfd the ring reads, to wake the loop
 	done chan struct{}
@@ -122,8 +122,12 @@ func (l *uloop) halt() <-chan struct{} {
 // release frees what a stopped loop still holds.
 func (l *uloop) release() { unix.Close(l.evfd) }
 
-// setupRing is newRing; tests replace it to see the fallback to epoll.
-var setupRing = newRing
+// setupRing sets up a loop's ring: for its thread only, the kernel's work for
+// completions deferred to the loop's own calls. Tests replace it to see the fallback to
+// epoll.
+var setupRing = func(entries, cqEntries uint32) (*rawsys.Ring, error) {
+	return rawsys.NewRing(entries, cqEntries, rawsys.SetupCoopTaskrun|rawsys.SetupSingleIssuer|rawsys.SetupDeferTaskrun)
+}
 
 // newULoop starts a loop on its own locked thread; it fails if the kernel refuses the
 // ring (no io_uring, disabled by sysctl or seccomp, or too old for DEFER_TASKRUN).
@@ -158,7 +162,7 @@ func (l *uloop) run(started chan<- error) {
 		started <- err
 		return
 	}
-	r.fault = l.c.env.fault
+	r.Fault = l.c.env.fault
 	l.r = r
 	l.armWake()
 	started <- nil
@@ -167,10 +171,10 @@ func (l *uloop) run(started chan<- error) {
 		if l.connecting > 0 {
 			timeout = int64(connectCheck)
 		}
-		r.enter(true, timeout)
-		r.reap(l.dispatch)
-		if r.err != nil {
-			l.die(fmt.Errorf("io_uring event loop: %w", r.err))
+		r.Enter(true, timeout)
+		r.Reap(l.dispatch)
+		if r.Err() != nil {
+			l.die(fmt.Errorf("io_uring event loop: %w", r.Err()))
 			return
 		}
 		if l.connecting > 0 {
@@ -182,7 +186,7 @@ func (l *uloop) run(started chan<- error) {
 	}
 	// Every connection and listener is gone (ringCarrier.stop); closing the ring
 	// cancels the eventfd's read.
-	r.close()
+	r.Close()
 }
 
 // die ends a loop whose ring failed: its connections are reset (no one would move their
@@ -198,29 +202,29 @@ func (l *uloop) die(err error) {
 		}
 	}
 	// What accepts completed since the last pass were never carried.
-	l.r.reap(func(e *cqe) {
-		if uint8(e.userData) == uopAccept && e.res >= 0 {
-			resetClose(int(e.res))
+	l.r.Reap(func(e *rawsys.CQE) {
+		if uint8(e.UserData) == uopAccept && e.Res >= 0 {
+			resetClose(int(e.Res))
 		}
 	})
-	l.r.close()
+	l.r.Close()
 	l.load.Store(deadLoad)
 	l.cmdQueue.die()
 	l.c.report(l.c, err)
 }
 
 func (l *uloop) armWake() {
-	s := l.r.get()
-	s.opcode = ioringOpRead
-	s.fd = int32(l.evfd)
-	s.addr = uint64(uintptr(unsafe.Pointer(&l.wakeBuf)))
-	s.len = 8
-	s.off = ^uint64(0)
-	s.userData = userData(uopWake, 0, 0)
+	s := l.r.Get()
+	s.Opcode = rawsys.OpRead
+	s.Fd = int32(l.evfd)
+	s.Addr = uint64(uintptr(unsafe.Pointer(&l.wakeBuf)))
+	s.Len = 8
+	s.Off = ^uint64(0)
+	s.UserData = userData(uopWake, 0, 0)
 }
 
-func (l *uloop) dispatch(e *cqe) {
-	op, slot, gen := uint8(e.userData), int32(uint32(e.userData)>>8), uint32(e.userData>>32)
+func (l *uloop) dispatch(e *rawsys.CQE) {
+	op, slot, gen := uint8(e.UserData), int32(uint32(e.UserData)>>8), uint32(e.UserData>>32)
 	switch op {
 	case uopIgnore:
 		return
@@ -231,7 +235,7 @@ func (l *uloop) dispatch(e *cqe) {
 		}
 		return
 	case uopAccept:
-		l.accepted(l.listeners[slot], int(gen), e.res)
+		l.accepted(l.listeners[slot], int(gen), e.Res)
 		return
 	}
 	c := l.conns[slot]
@@ -243,11 +247,11 @@ func (l *uloop) dispatch(e *cqe) {
 	}
 	switch op {
 	case uopRecv0, uopRecv1:
-		c.received(int(op-uopRecv0), e.res, e.flags)
+		c.received(int(op-uopRecv0), e.Res, e.Flags)
 	case uopSend0, uopSend1:
-		c.sendFailed(e.res)
+		c.sendFailed(e.Res)
 	case uopConnect:
-		c.connectDone(e.res)
+		c.connectDone(e.Res)
 	}
 	if c.closing && c.inflight == 0 && !c.released {
 		c.release()
@@ -265,31 +269,31 @@ func (l *uloop) checkDeadlines(now time.Time) {
 
 // cancel cancels the request with user data ud.
 func (l *uloop) cancel(ud uint64) {
-	s := l.r.get()
-	s.opcode = ioringOpAsyncCancel
-	s.fd = -1
-	s.addr = ud
-	s.flags = sqeCQESkipSuccess
-	s.userData = userData(uopIgnore, 0, 0)
+	s := l.r.Get()
+	s.Opcode = rawsys.OpAsyncCancel
+	s.Fd = -1
+	s.Addr = ud
+	s.Flags = rawsys.SQECQESkipSuccess
+	s.UserData = userData(uopIgnore, 0, 0)
 }
 
 // cancelFD cancels every request on fd.
 func (l *uloop) cancelFD(fd int) {
-	s := l.r.get()
-	s.opcode = ioringOpAsyncCancel
-	s.fd = int32(fd)
-	s.opFlags = ioringAsyncCancelAll | ioringAsyncCancelFD
-	s.flags = sqeCQESkipSuccess
-	s.userData = userData(uopIgnore, 0, 0)
+	s := l.r.Get()
+	s.Opcode = rawsys.OpAsyncCancel
+	s.Fd = int32(fd)
+	s.OpFlags = rawsys.AsyncCancelAll | rawsys.AsyncCancelFD
+	s.Flags = rawsys.SQECQESkipSuccess
+	s.UserData = userData(uopIgnore, 0, 0)
 }
 
 // closeFD closes fd in the next submission.
 func (l *uloop) closeFD(fd int) {
-	s := l.r.get()
-	s.opcode = ioringOpClose
-	s.fd = int32(fd)
-	s.flags = sqeCQESkipSuccess
-	s.userData = userData(uopIgnore, 0, 0)
+	s := l.r.Get()
+	s.Opcode = rawsys.OpClose
+	s.Fd = int32(fd)
+	s.Flags = rawsys.SQECQESkipSuccess
+	s.UserData = userData(uopIgnore, 0, 0)
 }
 
 // ---- Listening sockets ----
@@ -318,13 +322,13 @@ func (l *uloop) addListener(fd int, s *service) {
 func (l *uloop) armAccept(ln *ulistener, i int) {
 	a := &ln.addrs[i]
 	a.n = uint32(unix.SizeofSockaddrAny)
-	s := l.r.get()
-	s.opcode = ioringOpAccept
-	s.fd = int32(ln.fd)
-	s.addr = uint64(uintptr(unsafe.Pointer(&a.rsa)))
-	s.off = uint64(uintptr(unsafe.Pointer(&a.n)))
-	s.opFlags = unix.SOCK_NONBLOCK | unix.SOCK_CLOEXEC
-	s.userData = userData(uopAccept, ln.slot, uint32(i))
+	s := l.r.Get()
+	s.Opcode = rawsys.OpAccept
+	s.Fd = int32(ln.fd)
+	s.Addr = uint64(uintptr(unsafe.Pointer(&a.rsa)))
+	s.Off = uint64(uintptr(unsafe.Pointer(&a.n)))
+	s.OpFlags = unix.SOCK_NONBLOCK | unix.SOCK_CLOEXEC
+	s.UserData = userData(uopAccept, ln.slot, uint32(i))
 	ln.pending++
 }
 
@@ -499,11 +503,11 @@ func (c *uconn) connect(to netip.AddrPort) bool {
 	c.sfd, c.connecting, c.timedOut = fd, true, false
 	c.deadline = time.Now().Add(c.f.dialTimeout())
 	c.l.connecting++
-	s := c.l.r.get()
-	s.opcode = ioringOpPollAdd
-	s.fd = int32(c.sfd)
-	s.opFlags = unix.POLLOUT
-	s.userData = userData(uopConnect, c.slot, c.gen)
+	s := c.l.r.Get()
+	s.Opcode = rawsys.OpPollAdd
+	s.Fd = int32(c.sfd)
+	s.OpFlags = unix.POLLOUT
+	s.UserData = userData(uopConnect, c.slot, c.gen)
 	c.inflight++
 	return true
 }
@@ -563,19 +567,19 @@ func (c *uconn) recv(dir int, pollFirst bool) {
 		src = c.sfd
 	}
 	buf := *c.p[dir].buf
-	s := c.l.r.get()
+	s := c.l.r.Get()
 	c.fillRecv(s, dir, src, buf, pollFirst)
 }
 
-func (c *uconn) fillRecv(s *sqe, dir, fd int, buf []byte, pollFirst bool) {
-	s.opcode = ioringOpRecv
-	s.fd = int32(fd)
-	s.addr = uint64(uintptr(unsafe.Pointer(unsafe.SliceData(buf))))
-	s.len = uint32(len(buf))
+func (c *uconn) fillRecv(s *rawsys.SQE, dir, fd int, buf []byte, pollFirst bool) {
+	s.Opcode = rawsys.OpRecv
+	s.Fd = int32(fd)
+	s.Addr = uint64(uintptr(unsafe.Pointer(unsafe.SliceData(buf))))
+	s.Len = uint32(len(buf))
 	if pollFirst {
-		s.ioprio = ioringRecvSendPollFirst
+		s.Ioprio = rawsys.RecvSendPollFirst
 	}
-	s.userData = userData(uopRecv0+uint8(dir), c.slot, c.gen)
+	s.UserData = userData(uopRecv0+uint8(dir), c.slot, c.gen)
 	c.inflight++
 }
 
@@ -587,19 +591,19 @@ func (c *uconn) forward(dir int) {
 	}
 	p := &c.p[dir]
 	buf := *p.buf
-	c.l.r.reserve(2) // the send and the recv linked to it
-	s := c.l.r.get()
-	s.opcode = ioringOpSend
-	s.fd = int32(dst)
-	s.addr = uint64(uintptr(unsafe.Pointer(unsafe.SliceData(buf))))
-	s.len = uint32(p.n)
-	s.opFlags = unix.MSG_NOSIGNAL | unix.MSG_WAITALL
-	s.flags = sqeIOLink | sqeCQESkipSuccess
-	s.userData = userData(uopSend0+uint8(dir), c.slot, c.gen)
+	c.l.r.Reserve(2) // the send and the recv linked to it
+	s := c.l.r.Get()
+	s.Opcode = rawsys.OpSend
+	s.Fd = int32(dst)
+	s.Addr = uint64(uintptr(unsafe.Pointer(unsafe.SliceData(buf))))
+	s.Len = uint32(p.n)
+	s.OpFlags = unix.MSG_NOSIGNAL | unix.MSG_WAITALL
+	s.Flags = rawsys.SQEIOLink | rawsys.SQECQESkipSuccess
+	s.UserData = userData(uopSend0+uint8(dir), c.slot, c.gen)
 	// Not counted in inflight: the recv it is linked to completes after it, whatever
 	// happens, and that completion accounts for both.
 	p.n = 0
-	c.fillRecv(c.l.r.get(), dir, src, buf, true)
+	c.fillRecv(c.l.r.Get(), dir, src, buf, true)
 }
 
 func (c *uconn) received(dir int, res int32, flags uint32) {

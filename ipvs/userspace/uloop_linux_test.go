@@ -19,6 +19,8 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/vigil-lb/vigil/internal/rawsys"
+	"github.com/vigil-lb/vigil/internal/testing/loopback"
 	"github.com/vigil-lb/vigil/internal/testing/testenv"
 	"github.com/vigil-lb/vigil/ipvs"
 )
@@ -67,8 +69,8 @@ func (s *syncWriter) Write(p []byte) (int, error) {
 // TestRingFallsBackToEpoll: a kernel that refuses io_uring (a seccomp profile, the
 // io_uring_disabled sysctl, a kernel before 6.1) gets epoll loops, and the log says why.
 func TestRingFallsBackToEpoll(t *testing.T) {
-	defer func(f func(uint32, uint32) (*ring, error)) { setupRing = f }(setupRing)
-	setupRing = func(uint32, uint32) (*ring, error) {
+	defer func(f func(uint32, uint32) (*rawsys.Ring, error)) { setupRing = f }(setupRing)
+	setupRing = func(uint32, uint32) (*rawsys.Ring, error) {
 		return nil, fmt.Errorf("io_uring_setup: %w", unix.EPERM)
 	}
 	var log bytes.Buffer
@@ -166,28 +168,14 @@ func TestEventLoopStreamsBothWays(t *testing.T) {
 // answerAndClose starts a real server that answers each connection's first line with
 // "name: line" and closes at once, as an HTTP server does with Connection: close.
 func answerAndClose(t *testing.T, name string) *backend {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				c.SetDeadline(time.Now().Add(10 * time.Second))
-				line, err := bufio.NewReader(c).ReadString('\n')
-				if err == nil {
-					io.WriteString(c, name+": "+line)
-				}
-			}()
+	srv := loopback.Listen(t, func(c net.Conn) {
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		line, err := bufio.NewReader(c).ReadString('\n')
+		if err == nil {
+			io.WriteString(c, name+": "+line)
 		}
-	}()
-	return &backend{name: name, ln: ln, addr: ln.Addr().(*net.TCPAddr).AddrPort()}
+	})
+	return &backend{name: name, addr: srv.Addr, srv: srv}
 }
 
 // TestEventLoopManyShortConnections: connections opened and closed as fast as clients

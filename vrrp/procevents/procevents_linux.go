@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strconv"
+	"strings"
 
 	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
@@ -17,8 +19,8 @@ type Listener struct {
 // Listen subscribes to the proc connector (CAP_NET_ADMIN). The connector exists only in
 // the initial network namespace: from another one (a director in a container, or
 // started into a namespace by nsenter or ip netns exec) the socket is opened in the
-// namespace of pid 1 or, failing that, of vigil's parent, whichever accepts the
-// subscription (entering one needs CAP_SYS_ADMIN).
+// namespace of pid 1 or, failing that, of the nearest ancestor process whose namespace
+// accepts the subscription (entering one needs CAP_SYS_ADMIN).
 func Listen() (*Listener, error) {
 	l, err := listen(nil)
 	if !noConnectorHere(err) {
@@ -28,7 +30,15 @@ func Listen() (*Listener, error) {
 		return l, nil
 	}
 	errs := []error{fmt.Errorf("this network namespace: %w", err)}
-	for _, ns := range []string{"/proc/1/ns/net", fmt.Sprintf("/proc/%d/ns/net", os.Getppid())} {
+	seen := map[string]bool{}
+	for _, pid := range append([]int{1}, ancestors()...) {
+		ns := fmt.Sprintf("/proc/%d/ns/net", pid)
+		if id, err := os.Readlink(ns); err == nil {
+			if seen[id] {
+				continue
+			}
+			seen[id] = true
+		}
 		l, err := listen(func() (*netlink.Conn, error) { return dialIn(ns) })
 		if err == nil {
 			return l, nil
@@ -107,4 +117,26 @@ func (l *Listener) Next() ([]Event, error) {
 func (l *Listener) Close() error {
 	_ = l.subscribe(false) // the kernel counts listeners; stop being one
 	return l.conn.Close()
+}
+
+// ancestors lists the parent, grandparent... of this process, up to (not including)
+// pid 1, from /proc/PID/status.
+func ancestors() []int {
+	var out []int
+	for pid := os.Getppid(); pid > 1 && len(out) < 64; {
+		out = append(out, pid)
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+		if err != nil {
+			break
+		}
+		next := 0
+		for _, line := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(line, "PPid:"); ok {
+				next, _ = strconv.Atoi(strings.TrimSpace(v))
+				break
+			}
+		}
+		pid = next
+	}
+	return out
 }

@@ -1,6 +1,6 @@
 //go:build linux
 
-package userspace
+package rawsys
 
 import (
 	"errors"
@@ -14,19 +14,17 @@ import (
 )
 
 // An io_uring instance (io_uring(7)), driven with raw system calls: x/sys has no
-// bindings, and the loop needs only a submission queue, a completion queue and one
+// bindings, and an event loop needs only a submission queue, a completion queue and one
 // io_uring_enter per pass.
 //
 // The structures and constants below are linux/io_uring.h's.
 
 const (
-	sysIOURingSetup = 425
-	sysIOURingEnter = 426
+	sysIOURingSetup    = 425
+	sysIOURingEnter    = 426
+	sysIOURingRegister = 427
 
-	ioringSetupCQSize       = 1 << 3
-	ioringSetupCoopTaskrun  = 1 << 8
-	ioringSetupSingleIssuer = 1 << 12
-	ioringSetupDeferTaskrun = 1 << 13
+	ioringSetupCQSize = 1 << 3
 
 	ioringFeatNoDrop = 1 << 1
 	ioringFeatExtArg = 1 << 8
@@ -38,21 +36,45 @@ const (
 	ioringOffCQRing = 0x8000000
 	ioringOffSQEs   = 0x10000000
 
-	sqeIOLink         = 1 << 2
-	sqeCQESkipSuccess = 1 << 6
+	ioringRegisterFiles   = 2
+	ioringRegisterEventfd = 4
+)
 
-	ioringOpPollAdd     = 6
-	ioringOpAccept      = 13
-	ioringOpAsyncCancel = 14
-	ioringOpClose       = 19
-	ioringOpRead        = 22
-	ioringOpSend        = 26
-	ioringOpRecv        = 27
-	ioringOpShutdown    = 34
+// Set-up flags (NewRing).
+const (
+	SetupCoopTaskrun  = 1 << 8
+	SetupSingleIssuer = 1 << 12
+	SetupDeferTaskrun = 1 << 13
+)
 
-	ioringAsyncCancelAll    = 1 << 0
-	ioringAsyncCancelFD     = 1 << 1
-	ioringRecvSendPollFirst = 1 << 0 // in ioprio
+// Submission entry flags (SQE.Flags).
+const (
+	SQEFixedFile      = 1 << 0
+	SQEIOLink         = 1 << 2
+	SQEIOHardlink     = 1 << 3
+	SQECQESkipSuccess = 1 << 6
+)
+
+// Opcodes (SQE.Opcode) and their flags.
+const (
+	OpPollAdd     = 6
+	OpAccept      = 13
+	OpAsyncCancel = 14
+	OpConnect     = 16
+	OpClose       = 19
+	OpRead        = 22
+	OpSend        = 26
+	OpRecv        = 27
+	OpShutdown    = 34
+	OpSocket      = 45
+	OpURingCmd    = 46
+
+	AsyncCancelAll    = 1 << 0 // in OpFlags
+	AsyncCancelFD     = 1 << 1
+	AsyncCancelAny    = 1 << 2
+	RecvSendPollFirst = 1 << 0 // in Ioprio
+
+	CmdSetsockopt = 3 // SOCKET_URING_OP_SETSOCKOPT, in Off (cmd_op), Linux 6.7
 )
 
 type sqringOffsets struct {
@@ -72,27 +94,31 @@ type uringParams struct {
 	cqOff                                                                  cqringOffsets
 }
 
-type sqe struct {
-	opcode   uint8
-	flags    uint8
-	ioprio   uint16
-	fd       int32
-	off      uint64
-	addr     uint64
-	len      uint32
-	opFlags  uint32
-	userData uint64
-	bufIndex uint16
-	_        uint16
-	fileIdx  uint32
-	addr3    uint64
-	_        uint64
+// SQE is a submission queue entry. For OpURingCmd with CmdSetsockopt, Addr holds the
+// level in its low and the option in its high 32 bits, FileIndex the option's length
+// and Addr3 a pointer to its value.
+type SQE struct {
+	Opcode    uint8
+	Flags     uint8
+	Ioprio    uint16
+	Fd        int32
+	Off       uint64
+	Addr      uint64
+	Len       uint32
+	OpFlags   uint32
+	UserData  uint64
+	BufIndex  uint16
+	_         uint16
+	FileIndex uint32 // a fixed file's slot + 1 (OpSocket, OpClose); splice_fd_in, optlen
+	Addr3     uint64
+	_         uint64
 }
 
-type cqe struct {
-	userData uint64
-	res      int32
-	flags    uint32
+// CQE is a completion queue entry.
+type CQE struct {
+	UserData uint64
+	Res      int32
+	Flags    uint32
 }
 
 type getEventsArg struct {
@@ -102,55 +128,57 @@ type getEventsArg struct {
 	ts        uint64
 }
 
-// ring is one io_uring. Not safe for concurrent use: with SINGLE_ISSUER and
+// Ring is one io_uring. Not safe for concurrent use: with SINGLE_ISSUER and
 // DEFER_TASKRUN only the thread that created it may submit and reap, so its owner
 // locks itself to that thread.
-type ring struct {
+type Ring struct {
 	fd             int
 	sqMem, cqMem   []byte
 	sqeMem         []byte
 	sqHead, sqTail *uint32
 	sqMask         uint32
 	sqEntries      uint32
-	sqes           []sqe
+	sqes           []SQE
 	cqHead, cqTail *uint32
 	cqMask         uint32
-	cqes           []cqe
+	cqes           []CQE
 	tail           uint32 // next free SQE; published on submit
 
-	// err is sticky: once io_uring_enter has failed in a way no retry mends, get hands
+	// err is sticky: once io_uring_enter has failed in a way no retry mends, Get hands
 	// out a scratch entry nothing submits, and the owner gives the ring up after its pass.
 	err     error
-	scratch sqe
-	fault   func(call string) syscall.Errno // tests: carrierEnv.fault
+	scratch SQE
+	// Fault, when set (tests), is asked before each io_uring_enter; an errno it returns
+	// is taken as the call's.
+	Fault func(call string) syscall.Errno
 }
 
-// newRing sets up a ring with entries submission slots and cqEntries completion slots,
-// for the calling thread only.
-func newRing(entries, cqEntries uint32) (*ring, error) {
-	p := uringParams{flags: ioringSetupCQSize | ioringSetupCoopTaskrun | ioringSetupSingleIssuer | ioringSetupDeferTaskrun, cqEntries: cqEntries}
+// NewRing sets up a ring with entries submission slots, cqEntries completion slots and
+// the Setup flags (SetupSingleIssuer: for the calling thread only).
+func NewRing(entries, cqEntries, flags uint32) (*Ring, error) {
+	p := uringParams{flags: ioringSetupCQSize | flags, cqEntries: cqEntries}
 	fd, _, e := unix.Syscall(sysIOURingSetup, uintptr(entries), uintptr(unsafe.Pointer(&p)), 0)
 	if e != 0 {
 		return nil, fmt.Errorf("io_uring_setup: %w", e)
 	}
-	r := &ring{fd: int(fd)}
+	r := &Ring{fd: int(fd)}
 	if p.features&ioringFeatNoDrop == 0 || p.features&ioringFeatExtArg == 0 {
-		r.close()
+		r.Close()
 		return nil, fmt.Errorf("io_uring: kernel lacks IORING_FEAT_NODROP or IORING_FEAT_EXT_ARG (features %#x)", p.features)
 	}
 	var err error
 	sqSize := int(p.sqOff.array + p.sqEntries*4)
 	if r.sqMem, err = unix.Mmap(r.fd, ioringOffSQRing, sqSize, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED|unix.MAP_POPULATE); err != nil {
-		r.close()
+		r.Close()
 		return nil, fmt.Errorf("io_uring: mmap submission ring: %w", err)
 	}
-	cqSize := int(p.cqOff.cqes + p.cqEntries*uint32(unsafe.Sizeof(cqe{})))
+	cqSize := int(p.cqOff.cqes + p.cqEntries*uint32(unsafe.Sizeof(CQE{})))
 	if r.cqMem, err = unix.Mmap(r.fd, ioringOffCQRing, cqSize, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED|unix.MAP_POPULATE); err != nil {
-		r.close()
+		r.Close()
 		return nil, fmt.Errorf("io_uring: mmap completion ring: %w", err)
 	}
-	if r.sqeMem, err = unix.Mmap(r.fd, ioringOffSQEs, int(p.sqEntries)*int(unsafe.Sizeof(sqe{})), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED|unix.MAP_POPULATE); err != nil {
-		r.close()
+	if r.sqeMem, err = unix.Mmap(r.fd, ioringOffSQEs, int(p.sqEntries)*int(unsafe.Sizeof(SQE{})), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED|unix.MAP_POPULATE); err != nil {
+		r.Close()
 		return nil, fmt.Errorf("io_uring: mmap submission entries: %w", err)
 	}
 	sq, cq := unsafe.Pointer(&r.sqMem[0]), unsafe.Pointer(&r.cqMem[0])
@@ -163,16 +191,17 @@ func newRing(entries, cqEntries uint32) (*ring, error) {
 	for i := range array {
 		array[i] = uint32(i)
 	}
-	r.sqes = unsafe.Slice((*sqe)(unsafe.Pointer(&r.sqeMem[0])), p.sqEntries)
+	r.sqes = unsafe.Slice((*SQE)(unsafe.Pointer(&r.sqeMem[0])), p.sqEntries)
 	r.cqHead = (*uint32)(unsafe.Add(cq, p.cqOff.head))
 	r.cqTail = (*uint32)(unsafe.Add(cq, p.cqOff.tail))
 	r.cqMask = *(*uint32)(unsafe.Add(cq, p.cqOff.ringMask))
-	r.cqes = unsafe.Slice((*cqe)(unsafe.Add(cq, p.cqOff.cqes)), p.cqEntries)
+	r.cqes = unsafe.Slice((*CQE)(unsafe.Add(cq, p.cqOff.cqes)), p.cqEntries)
 	r.tail = atomic.LoadUint32(r.sqTail)
 	return r, nil
 }
 
-func (r *ring) close() {
+// Close unmaps and closes the ring; the kernel cancels what is still in flight.
+func (r *Ring) Close() {
 	for _, m := range [][]byte{r.sqeMem, r.cqMem, r.sqMem} {
 		if m != nil {
 			unix.Munmap(m)
@@ -181,35 +210,35 @@ func (r *ring) close() {
 	unix.Close(r.fd)
 }
 
-// get returns a zeroed submission entry, submitting what is queued first if the queue
+// Get returns a zeroed submission entry, submitting what is queued first if the queue
 // is full.
-func (r *ring) get() *sqe {
-	if r.reserve(1); r.err != nil {
-		r.scratch = sqe{}
+func (r *Ring) Get() *SQE {
+	if r.Reserve(1); r.err != nil {
+		r.scratch = SQE{}
 		return &r.scratch
 	}
 	e := &r.sqes[r.tail&r.sqMask]
-	*e = sqe{}
+	*e = SQE{}
 	r.tail++
 	return e
 }
 
-// reserve makes room for n entries, submitting what is queued if it must: the entries
+// Reserve makes room for n entries, submitting what is queued if it must: the entries
 // of a linked chain have to go to the kernel in the same submission.
-func (r *ring) reserve(n uint32) {
+func (r *Ring) Reserve(n uint32) {
 	for try := 0; r.err == nil && r.tail-atomic.LoadUint32(r.sqHead)+n > r.sqEntries; try++ {
 		if try == 1000 {
 			r.err = errors.New("io_uring submission queue stays full: the kernel takes no entries")
 			return
 		}
-		r.enter(false, 0)
+		r.Enter(false, 0)
 	}
 }
 
-// enter submits what is queued and runs the ring's deferred work, which posts
+// Enter submits what is queued and runs the ring's deferred work, which posts
 // completions. With wait it blocks until at least one completion is ready, or until
-// timeout (nanoseconds, if positive) has passed. An error it cannot retry sets r.err.
-func (r *ring) enter(wait bool, timeout int64) {
+// timeout (nanoseconds, if positive) has passed. An error it cannot retry sets Err.
+func (r *Ring) Enter(wait bool, timeout int64) {
 	if r.err != nil {
 		return
 	}
@@ -239,8 +268,8 @@ func (r *ring) enter(wait bool, timeout int64) {
 	} else {
 		_, _, e = unix.RawSyscall6(sysIOURingEnter, uintptr(r.fd), toSubmit, 0, flags, 0, 0)
 	}
-	if r.fault != nil {
-		if f := r.fault("io_uring_enter"); f != 0 {
+	if r.Fault != nil {
+		if f := r.Fault("io_uring_enter"); f != 0 {
 			e = f
 		}
 	}
@@ -254,12 +283,39 @@ func (r *ring) enter(wait bool, timeout int64) {
 	}
 }
 
-// reap calls f for every completion ready, then releases their slots.
-func (r *ring) reap(f func(*cqe)) {
+// Reap calls f for every completion ready, then releases their slots.
+func (r *Ring) Reap(f func(*CQE)) {
 	head := *r.cqHead
 	tail := atomic.LoadUint32(r.cqTail)
 	for ; head != tail; head++ {
 		f(&r.cqes[head&r.cqMask])
 	}
 	atomic.StoreUint32(r.cqHead, head)
+}
+
+// Err is the error that ended the ring, if any (see Enter).
+func (r *Ring) Err() error { return r.err }
+
+// RegisterFilesSparse gives the ring n empty fixed-file slots (SQEFixedFile; OpSocket
+// fills one given FileIndex).
+func (r *Ring) RegisterFilesSparse(n int) error {
+	fds := make([]int32, n)
+	for i := range fds {
+		fds[i] = -1
+	}
+	_, _, e := unix.Syscall6(sysIOURingRegister, uintptr(r.fd), ioringRegisterFiles, uintptr(unsafe.Pointer(&fds[0])), uintptr(n), 0, 0)
+	if e != 0 {
+		return fmt.Errorf("io_uring_register files: %w", e)
+	}
+	return nil
+}
+
+// RegisterEventfd makes the kernel signal evfd whenever it posts a completion.
+func (r *Ring) RegisterEventfd(evfd int) error {
+	fd := int32(evfd)
+	_, _, e := unix.Syscall6(sysIOURingRegister, uintptr(r.fd), ioringRegisterEventfd, uintptr(unsafe.Pointer(&fd)), 1, 0, 0)
+	if e != 0 {
+		return fmt.Errorf("io_uring_register eventfd: %w", e)
+	}
+	return nil
 }
