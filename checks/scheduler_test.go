@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/vigil-lb/vigil/internal/clock"
 )
 
 // script is a checker whose results are set by the test.
@@ -71,9 +73,9 @@ func (r *recorder) transitions() []string {
 	return out
 }
 
-func newTestScheduler(t *testing.T, jitter time.Duration) (*Scheduler, *FakeClock, *recorder, *bytes.Buffer) {
+func newTestScheduler(t *testing.T, jitter time.Duration) (*Scheduler, *clock.Fake, *recorder, *bytes.Buffer) {
 	t.Helper()
-	clk := NewFakeClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	clk := clock.NewFake(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 	rec := &recorder{}
 	var logs bytes.Buffer
 	var logMu sync.Mutex
@@ -248,7 +250,7 @@ func TestSchedulerSetKeepsUnchangedRestartsChanged(t *testing.T) {
 }
 
 func TestSchedulerJitterSpreadsFirstProbes(t *testing.T) {
-	clk := NewFakeClock(time.Unix(0, 0))
+	clk := clock.NewFake(time.Unix(0, 0))
 	var first sync.Map
 	s := NewScheduler(Options{Clock: clk})
 	t.Cleanup(s.Stop)

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/vigil-lb/vigil/internal/clock"
 	"github.com/vigil-lb/vigil/vrrp/advert"
 	"github.com/vigil-lb/vigil/vrrp/fsm"
 )
@@ -35,8 +36,8 @@ type Deps struct {
 	// Links watches the instance's own interface (down: Fault, like keepalived) and its
 	// interface tracks. Nil: interfaces are taken as up.
 	Links LinkWatcher
-	// Clock defaults to SystemClock, Logger to slog.Default(), Notify to ExecCommand.
-	Clock  Clock
+	// Clock defaults to the system clock, Logger to slog.Default(), Notify to ExecCommand.
+	Clock  clock.Clock
 	Logger *slog.Logger
 	Notify CommandRunner
 	// OnTransition, if set, is called (from Run's goroutine) after each state change.
@@ -69,7 +70,7 @@ type Instance struct {
 	cfg    Config
 	deps   Deps
 	log    *slog.Logger
-	clock  Clock
+	clock  clock.Clock
 	garp   GARPConfig
 	group  *SyncGroup
 	vips   []netip.Addr
@@ -94,9 +95,7 @@ func NewInstance(cfg Config, deps Deps) (*Instance, error) {
 	if deps.Transport == nil || deps.Addresses == nil || deps.Announcer == nil {
 		return nil, fmt.Errorf("vrrp instance %q: transport, address manager and announcer are required", cfg.Name)
 	}
-	if deps.Clock == nil {
-		deps.Clock = SystemClock{}
-	}
+	deps.Clock = clock.OrSystem(deps.Clock)
 	if deps.Logger == nil {
 		deps.Logger = slog.Default()
 	}
