@@ -1,5 +1,5 @@
-// Package checks probes real servers (http, tcp, mysql, exec) and turns the results into
-// up/down health with rise/fall, on a jittered schedule.
+// Package checks probes real servers (http, tcp, mysql, exec, dns, udp, ping, smtp) and
+// turns the results into up/down health with rise/fall, on a jittered schedule.
 //
 // A Checker runs one probe bounded by a context; the Scheduler decides when probes run,
 // how long they may take, and what a run of results means.
@@ -59,10 +59,11 @@ type Result struct {
 }
 
 // Kinds lists the kinds New understands.
-var Kinds = []string{"http", "tcp", "mysql", "exec"}
+var Kinds = []string{"http", "tcp", "mysql", "exec", "dns", "udp", "ping", "smtp"}
 
 // New builds a checker of the named kind for target. cfg must be the kind's config, by
-// value or pointer: HTTPConfig, TCPConfig, MySQLConfig or ExecConfig.
+// value or pointer: HTTPConfig, TCPConfig, MySQLConfig, ExecConfig, DNSConfig, UDPConfig,
+// PingConfig or SMTPConfig. A ping check ignores target's port.
 func New(kind string, target netip.AddrPort, cfg any) (Checker, error) {
 	switch kind {
 	case "http":
@@ -89,6 +90,22 @@ func New(kind string, target netip.AddrPort, cfg any) (Checker, error) {
 			break
 		}
 		return NewExec(target, c)
+	case "dns":
+		if c, ok := deref[DNSConfig](cfg); ok {
+			return NewDNS(target, c)
+		}
+	case "udp":
+		if c, ok := deref[UDPConfig](cfg); ok {
+			return NewUDP(target, c)
+		}
+	case "ping":
+		if c, ok := deref[PingConfig](cfg); ok {
+			return NewPing(target.Addr(), c)
+		}
+	case "smtp":
+		if c, ok := deref[SMTPConfig](cfg); ok {
+			return NewSMTP(target, c)
+		}
 	default:
 		return nil, fmt.Errorf("new check for %s: unknown kind %q (want one of %v)", target, kind, Kinds)
 	}
@@ -120,13 +137,19 @@ func WithTimeout(ctx context.Context, timeout time.Duration) (context.Context, c
 
 // timeoutReason describes a probe that ran out of time, naming the budget it had.
 func timeoutReason(ctx context.Context, start time.Time, doing string) string {
-	budget := time.Since(start)
+	return fmt.Sprintf("timeout after %s %s", roundDur(budgetOf(ctx, start)), doing)
+}
+
+// budgetOf is the time a probe that started at start had: the configured timeout when
+// WithTimeout set it, else what its context allowed.
+func budgetOf(ctx context.Context, start time.Time) time.Duration {
 	if b, ok := ctx.Value(budgetKey{}).(time.Duration); ok {
-		budget = b
-	} else if dl, ok := ctx.Deadline(); ok {
-		budget = dl.Sub(start)
+		return b
 	}
-	return fmt.Sprintf("timeout after %s %s", roundDur(budget), doing)
+	if dl, ok := ctx.Deadline(); ok {
+		return dl.Sub(start)
+	}
+	return time.Since(start)
 }
 
 func roundDur(d time.Duration) time.Duration {

@@ -159,7 +159,7 @@ func (h *httpChecker) tlsConfig() (*tls.Config, error) {
 		tc.ServerName = strings.Trim(host, "[]")
 	}
 	if h.cfg.CAFile != "" {
-		pem, err := os.ReadFile(h.cfg.CAFile)
+		pem, err := readPEMFile(h.cfg.CAFile)
 		if err != nil {
 			return nil, fmt.Errorf("read CA file: %w", err)
 		}
@@ -170,7 +170,15 @@ func (h *httpChecker) tlsConfig() (*tls.Config, error) {
 		tc.RootCAs = pool
 	}
 	if h.cfg.CertFile != "" || h.cfg.KeyFile != "" {
-		cert, err := tls.LoadX509KeyPair(h.cfg.CertFile, h.cfg.KeyFile)
+		certPEM, err := readPEMFile(h.cfg.CertFile)
+		if err != nil {
+			return nil, fmt.Errorf("load client certificate %s: %w", h.cfg.CertFile, err)
+		}
+		keyPEM, err := readPEMFile(h.cfg.KeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("load client certificate key %s: %w", h.cfg.KeyFile, err)
+		}
+		cert, err := tls.X509KeyPair(certPEM, keyPEM)
 		if err != nil {
 			return nil, fmt.Errorf("load client certificate %s: %w", h.cfg.CertFile, err)
 		}
@@ -238,9 +246,14 @@ func (h *httpChecker) check(ctx context.Context, start time.Time) Result {
 	if _, err := c.Write(h.request); err != nil {
 		return Result{Reason: ioReason(ctx, start, "send request to "+h.addr.String(), err)}
 	}
-	br := bufio.NewReaderSize(c, 2048)
+	// net/http reads header fields without end: the probe reads no more than a head and
+	// the body it may judge.
+	br := bufio.NewReaderSize(&cappedReader{r: c, left: maxResponseHead + int(h.cfg.MaxBodyBytes)}, 2048)
 	resp, err := http.ReadResponse(br, nil)
 	if err != nil {
+		if errors.Is(err, errTooLong) {
+			return Result{Reason: fmt.Sprintf("http: %s sent more than %d KiB of header fields", h.addr, maxResponseHead>>10)}
+		}
 		if err == io.EOF || errors.Is(err, io.ErrUnexpectedEOF) {
 			return Result{Reason: fmt.Sprintf("http: %s closed the connection without a response", h.addr)}
 		}
@@ -303,21 +316,22 @@ func (h *httpChecker) checkStatusOnly(ctx context.Context, start time.Time) Resu
 	if _, err := f.Write(h.request); err != nil {
 		return Result{Reason: ioReason(ctx, start, "send request to "+h.addr.String(), err)}
 	}
-	// A status line is short; a small buffer keeps the probe's goroutine stack small,
-	// which matters when thousands of probes are in flight.
-	buf := make([]byte, 0, maxStatusLine)
+	// Reads are small: that keeps the probe's goroutine stack small, which matters when
+	// thousands of probes are in flight.
+	var head respHead
+	buf := make([]byte, maxStatusLine)
 	for {
-		if res, done := statusVerdict(h.addr, h.cfg.ExpectStatus, buf, false); done {
+		m, err := f.Read(buf)
+		head.add(buf[:m])
+		if res, done := head.verdict(h.addr, h.cfg.ExpectStatus, false); done {
 			return res
 		}
-		if len(buf) == cap(buf) {
-			buf = append(make([]byte, 0, maxStatusHead), buf...)
-		}
-		m, err := f.Read(buf[len(buf):cap(buf)])
-		buf = buf[:len(buf)+m]
 		if err != nil {
-			if err == io.EOF || bytes.IndexByte(buf, '\n') >= 0 {
-				res, _ := statusVerdict(h.addr, h.cfg.ExpectStatus, buf, true)
+			if ctx.Err() != nil || isTimeout(err) {
+				return Result{Reason: ioReason(ctx, start, "read response from "+h.addr.String(), err)}
+			}
+			if err == io.EOF || bytes.IndexByte(head.buf, '\n') >= 0 {
+				res, _ := head.verdict(h.addr, h.cfg.ExpectStatus, true)
 				return res
 			}
 			return Result{Reason: ioReason(ctx, start, "read response from "+h.addr.String(), err)}

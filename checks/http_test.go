@@ -11,6 +11,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/hex"
 	"encoding/pem"
+	"io"
 	"math/big"
 	"net"
 	"net/http"
@@ -21,8 +22,11 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
+
+	"github.com/vigil-lb/vigil/internal/testing/loopback"
 )
 
 func addrOf(t *testing.T, a net.Addr) netip.AddrPort {
@@ -152,6 +156,30 @@ func TestHTTPCheckConfigErrors(t *testing.T) {
 			t.Errorf("%s: NewHTTP succeeded", name)
 		}
 	}
+	// A TLS file that is a FIFO or a device fails at once: checks are built while a reload
+	// holds the director, and on main reading one hung it (a FIFO) or ran it out of memory
+	// (/dev/zero).
+	fifo := filepath.Join(t.TempDir(), "ca.pem")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for name, cfg := range map[string]HTTPConfig{
+		"CA FIFO":        {TLS: true, CAFile: fifo},
+		"CA /dev/zero":   {TLS: true, CAFile: "/dev/zero"},
+		"cert /dev/zero": {TLS: true, CertFile: "/dev/zero", KeyFile: "/dev/zero"},
+		"CA a directory": {TLS: true, CAFile: t.TempDir()},
+	} {
+		done := make(chan error, 1)
+		go func() { _, err := NewHTTP(target, cfg); done <- err }()
+		select {
+		case err := <-done:
+			if err == nil || !strings.Contains(err.Error(), "not a regular file") {
+				t.Errorf("%s: NewHTTP: %v", name, err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%s: NewHTTP still reading after 10s", name)
+		}
+	}
 	if _, err := New("http", target, TCPConfig{}); err == nil {
 		t.Error("New(http, TCPConfig) succeeded")
 	}
@@ -162,27 +190,8 @@ func TestHTTPCheckConfigErrors(t *testing.T) {
 
 // TestHTTPCheckHungServer: a server that accepts and never answers fails at the timeout.
 func TestHTTPCheckHungServer(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		var held []net.Conn
-		defer func() {
-			for _, c := range held {
-				c.Close()
-			}
-		}()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			held = append(held, c)
-		}
-	}()
-	c := mustHTTP(t, addrOf(t, ln.Addr()), HTTPConfig{})
+	srv := loopback.Listen(t, func(c net.Conn) { io.Copy(io.Discard, c) }) // reads, never answers
+	c := mustHTTP(t, srv.Addr, HTTPConfig{})
 	start := time.Now()
 	res := check(t, c, 300*time.Millisecond)
 	took := time.Since(start)
@@ -195,12 +204,7 @@ func TestHTTPCheckHungServer(t *testing.T) {
 }
 
 func TestHTTPCheckClosedPort(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	target := addrOf(t, ln.Addr())
-	ln.Close()
+	target := loopback.ClosedAddr(t, "127.0.0.1")
 	res := check(t, mustHTTP(t, target, HTTPConfig{}), 5*time.Second)
 	if want := "connect " + target.String() + ": connection refused"; res.OK || res.Reason != want {
 		t.Errorf("got OK=%v %q, want %q", res.OK, res.Reason, want)

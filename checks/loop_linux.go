@@ -1,14 +1,11 @@
 package checks
 
 import (
-	"errors"
 	"fmt"
 	"math"
 	"net/netip"
-	"os"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 	"unsafe"
 
@@ -36,21 +33,13 @@ const loopTick = 10 * time.Millisecond
 // poller registration. Results go to the scheduler on the loop's goroutine, many per
 // wake-up.
 //
-// The loop sleeps parked on the runtime's poller, not in a blocking epoll_wait: the epoll
-// fd is itself registered there (an *os.File), with a read deadline for the next tick.
-// A goroutine blocked in a system call keeps its P in the syscall state, so sysmon keeps
-// polling every 20 us to 10 ms, retakes the P, hands it to another thread and wakes that
-// one, and the loop's thread wakes sysmon again when the call returns: at 10,000 probes a
-// second that was 1,600-3,000 context switches a second (connect-only probes on
-// loopback). Parked, the P is idle, sysmon sleeps, and one thread does it all: about 360
-// context switches a second for the same probes (docs/benchmarks.md, issue 4).
+// The loop sleeps parked on the runtime's poller, not in a blocking epoll_wait
+// (rawsys.Poller says why), with a deadline for the next tick.
 type probeLoop struct {
-	s          *Scheduler
-	epfd, evfd int
-	base       time.Time // loop times are nanoseconds since base (monotonic)
-	done       chan struct{}
-	epf        *os.File        // epfd, registered with the runtime's poller
-	rc         syscall.RawConn // epf's, to park on it
+	s    *Scheduler
+	p    *rawsys.Poller
+	base time.Time // loop times are nanoseconds since base (monotonic)
+	done chan struct{}
 
 	mu       sync.Mutex
 	timers   timerWheel
@@ -99,39 +88,15 @@ type loopProbe struct {
 	deadline loopTimer
 	state    probeState
 	sent     int
-	buf      []byte // status bytes read so far, when one read did not bring them all
+	head     *respHead // what was read so far, when one read did not bring a verdict
 }
 
 func newProbeLoop(s *Scheduler) (*probeLoop, error) {
-	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	p, err := rawsys.NewPoller("check-epoll")
 	if err != nil {
-		return nil, fmt.Errorf("start check event loop: %w", os.NewSyscallError("epoll_create1", err))
-	}
-	evfd, err := unix.Eventfd(0, unix.EFD_NONBLOCK|unix.EFD_CLOEXEC)
-	if err != nil {
-		unix.Close(epfd)
-		return nil, fmt.Errorf("start check event loop: %w", os.NewSyscallError("eventfd", err))
-	}
-	ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(evfd), Pad: -1}
-	if err := unix.EpollCtl(epfd, unix.EPOLL_CTL_ADD, evfd, &ev); err != nil {
-		unix.Close(epfd)
-		unix.Close(evfd)
-		return nil, fmt.Errorf("start check event loop: %w", os.NewSyscallError("epoll_ctl", err))
-	}
-	// Non-blocking, so that os.NewFile registers it with the runtime's poller.
-	if err := unix.SetNonblock(epfd, true); err != nil {
-		unix.Close(epfd)
-		unix.Close(evfd)
-		return nil, fmt.Errorf("start check event loop: %w", os.NewSyscallError("fcntl", err))
-	}
-	epf := os.NewFile(uintptr(epfd), "check-epoll")
-	rc, err := epf.SyscallConn()
-	if err != nil {
-		epf.Close()
-		unix.Close(evfd)
 		return nil, fmt.Errorf("start check event loop: %w", err)
 	}
-	l := &probeLoop{s: s, epfd: epfd, evfd: evfd, epf: epf, rc: rc, base: time.Now(), done: make(chan struct{})}
+	l := &probeLoop{s: s, p: p, base: time.Now(), done: make(chan struct{})}
 	go l.run()
 	return l, nil
 }
@@ -184,10 +149,7 @@ func (t *loopTimer) Stop() bool {
 	return true
 }
 
-func (l *probeLoop) wake() {
-	one := [8]byte{1}
-	_, _ = unix.Write(l.evfd, one[:])
-}
+func (l *probeLoop) wake() { l.p.Wake() }
 
 // close aborts the probes in flight (their results reach the scheduler, which is stopped
 // and drops them) and ends the loop.
@@ -219,86 +181,71 @@ func (l *probeLoop) run() {
 		// With timers due, start them and collect whatever events are ready; otherwise
 		// park until an event or the next timer's tick.
 		park := len(due) == 0
-		timed := false
+		var deadline time.Time // of the park: the next timer's tick, or none
 		if park {
 			l.wakeAt = math.MaxInt64
 			if next, ok := l.timers.next(); ok {
-				l.wakeAt, timed = next*int64(loopTick), true
+				l.wakeAt = next * int64(loopTick)
+				deadline = l.base.Add(time.Duration(l.wakeAt))
 			}
 			l.sleeping = true
 		}
 		l.mu.Unlock()
+		expiring := false
 		for _, t := range due {
 			if t.e != nil {
 				l.start(t.e, t.when)
 			} else {
-				l.expire(t.p)
+				expiring = true
 			}
 		}
-		var n int
-		var err error
-		if park {
-			n, err = l.park(events, timed)
-		} else {
-			n, err = errnoResult(rawsys.EpollPoll(l.epfd, events))
-		}
-		if err != nil && !errors.Is(err, unix.EINTR) {
-			// Not expected on a valid epoll fd; back off rather than spin.
-			l.s.o.Logger.Error("check event loop: epoll_wait failed", "error", err)
-			time.Sleep(10 * time.Millisecond)
-		}
-		if park {
-			l.mu.Lock()
-			l.sleeping = false
-			l.mu.Unlock()
-		}
-		for i := range max(n, 0) {
-			ev := &events[i]
-			if ev.Pad == -1 {
-				var b [8]byte
-				_, _ = unix.Read(l.evfd, b[:])
-				continue
-			}
-			if fd := int(ev.Fd); fd < len(l.byFD) {
-				if p := l.byFD[fd]; p != nil && p.gen == ev.Pad {
-					l.handle(p, ev.Events)
+		if expiring {
+			// A probe whose answer is waiting in its socket is judged by the answer: the
+			// loop itself may run late (a loaded host, a slow OnCheck), and the answer may
+			// have come in time. So the ready events go first, then what is still in
+			// flight times out (a finished probe's e is nil: it was released, and nothing
+			// allocates a probe between here and the expiry).
+			l.dispatch(events, false, time.Time{})
+			for _, t := range due {
+				if t.p != nil && t.p.e != nil {
+					l.expire(t.p)
 				}
 			}
 		}
+		l.dispatch(events, park, deadline)
 	}
 }
 
-// errnoResult turns a rawsys count and errno into the count (0 on an error) and an error.
-func errnoResult(n int, e unix.Errno) (int, error) {
-	if e != 0 {
-		return 0, e
-	}
-	return n, nil
-}
-
-// park waits on the runtime's poller until the epoll fd has events, or until wakeAt when
-// timed, and returns the events.
-func (l *probeLoop) park(events []unix.EpollEvent, timed bool) (int, error) {
-	deadline := time.Time{}
-	if timed {
-		deadline = l.base.Add(time.Duration(l.wakeAt))
-	}
-	_ = l.epf.SetReadDeadline(deadline)
+// dispatch collects the ready events, parked until deadline when park is set, and
+// advances their probes.
+func (l *probeLoop) dispatch(events []unix.EpollEvent, park bool, deadline time.Time) {
 	var n int
-	var perr error
-	// Read calls the function first and parks only when it returns false, until the
-	// poller sees the epoll fd readable (an edge after the call) or the deadline.
-	err := l.rc.Read(func(fd uintptr) bool {
-		n, perr = errnoResult(rawsys.EpollPoll(int(fd), events))
-		return n > 0 || (perr != nil && perr != unix.EINTR)
-	})
-	if errors.Is(err, os.ErrDeadlineExceeded) {
-		return 0, nil
+	var err error
+	if park {
+		n, _, err = l.p.Wait(events, deadline)
+	} else {
+		n, _, err = l.p.Poll(events)
 	}
 	if err != nil {
-		return 0, err
+		// Not expected on a valid epoll fd; back off rather than spin.
+		l.s.o.Logger.Error("check event loop: epoll_wait failed", "error", err)
+		time.Sleep(10 * time.Millisecond)
 	}
-	return n, perr
+	if park {
+		// Before the events: a result re-arms its check, which must not wake a loop
+		// that is awake.
+		l.mu.Lock()
+		l.sleeping = false
+		l.mu.Unlock()
+	}
+	for i := range n {
+		ev := &events[i]
+		if fd := int(ev.Fd); fd < len(l.byFD) {
+			if p := l.byFD[fd]; p != nil && p.gen == ev.Pad {
+				l.handle(p, ev.Events)
+			}
+		}
+	}
 }
 
 // start opens e's probe, due at loop time due: a non-blocking socket set to close with an
@@ -322,8 +269,7 @@ func (l *probeLoop) start(e *entry, due int64) {
 		l.gen = 0
 	}
 	p.fd, p.gen = fd, l.gen
-	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLOUT | unix.EPOLLRDHUP | unix.EPOLLET, Fd: int32(fd), Pad: p.gen}
-	if err := rawsys.EpollCtl(l.epfd, unix.EPOLL_CTL_ADD, fd, &ev); err != 0 {
+	if err := l.p.Add(fd, unix.EPOLLIN|unix.EPOLLOUT|unix.EPOLLRDHUP|unix.EPOLLET, p.gen); err != 0 {
 		l.finish(p, Result{Reason: fmt.Sprintf("connect %s: epoll_ctl: %v", p.fp.addr, err)})
 		return
 	}
@@ -422,17 +368,13 @@ func (l *probeLoop) handle(p *loopProbe, events uint32) {
 	l.read(p)
 }
 
-// read reads p's response until statusVerdict has a verdict or the socket is drained.
+// read reads p's response until it has a verdict (respHead) or the socket is drained.
 func (l *probeLoop) read(p *loopProbe) {
 	fp := p.fp
 	for {
-		// The first read goes to the loop's scratch buffer: a status line nearly always
-		// comes whole in one segment, and then the probe allocates nothing.
-		dst := l.scratch[:]
-		if p.buf != nil {
-			dst = p.buf[len(p.buf):cap(p.buf)]
-		}
-		n, err := rawsys.Read(p.fd, dst)
+		// Reads go to the loop's scratch buffer: a response head nearly always comes
+		// whole in one segment, and then the probe allocates nothing.
+		n, err := rawsys.Read(p.fd, l.scratch[:])
 		switch {
 		case err == unix.EINTR:
 			continue
@@ -442,22 +384,18 @@ func (l *probeLoop) read(p *loopProbe) {
 			l.finish(p, Result{Reason: fmt.Sprintf("read response from %s: %v", fp.addr, err)})
 			return
 		}
-		got := dst[:n]
-		if p.buf != nil {
-			p.buf = p.buf[:len(p.buf)+n]
-			got = p.buf
+		got := l.scratch[:n]
+		if p.head == nil {
+			if pass200(fp, got) {
+				l.finish(p, Result{OK: true, Reason: fp.passReason})
+				return
+			}
+			p.head = &respHead{}
 		}
-		if pass200(fp, got) {
-			l.finish(p, Result{OK: true, Reason: fp.passReason})
-			return
-		}
-		eof := n == 0 || len(got) >= maxStatusHead
-		if res, done := statusVerdict(fp.addr, fp.status, got, eof); done {
+		p.head.add(got)
+		if res, done := p.head.verdict(fp.addr, fp.status, n == 0); done {
 			l.finish(p, res)
 			return
-		}
-		if p.buf == nil {
-			p.buf = append(make([]byte, 0, maxStatusHead), got...)
 		}
 	}
 }
@@ -498,8 +436,7 @@ func (l *probeLoop) shutdown() {
 			l.finish(p, Result{Reason: "checks stopped"})
 		}
 	}
-	l.epf.Close()
-	unix.Close(l.evfd)
+	l.p.Close()
 }
 
 func (l *probeLoop) alloc() *loopProbe {
@@ -516,7 +453,7 @@ func (l *probeLoop) alloc() *loopProbe {
 }
 
 func (l *probeLoop) release(p *loopProbe) {
-	p.e, p.fp, p.state, p.sent, p.buf = nil, nil, connecting, 0, nil
+	p.e, p.fp, p.state, p.sent, p.head = nil, nil, connecting, 0, nil
 	// Keep a bounded free list: enough for a burst, not a leak after one.
 	if len(l.free) < 4096 {
 		l.free = append(l.free, p)

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/vigil-lb/vigil/internal/clock"
 )
 
 // script is a checker whose results are set by the test.
@@ -71,9 +73,9 @@ func (r *recorder) transitions() []string {
 	return out
 }
 
-func newTestScheduler(t *testing.T, jitter time.Duration) (*Scheduler, *FakeClock, *recorder, *bytes.Buffer) {
+func newTestScheduler(t *testing.T, jitter time.Duration) (*Scheduler, *clock.Fake, *recorder, *bytes.Buffer) {
 	t.Helper()
-	clk := NewFakeClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	clk := clock.NewFake(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 	rec := &recorder{}
 	var logs bytes.Buffer
 	var logMu sync.Mutex
@@ -154,6 +156,10 @@ func TestSchedulerRiseFall(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), `"msg":"real server state changed","virtual_server":"web","real_server":"rs1","server":"rs1","check":"rs1/http","old":"up","new":"down","reason":"fail"`) {
 		t.Errorf("no structured down line in:\n%s", logs)
+	}
+	// Absent is absent: a check that sets no weight logs none, not the sentinel -1.
+	if strings.Contains(logs.String(), "weight") {
+		t.Errorf("a check without a dynamic weight logs one:\n%s", logs)
 	}
 	st := s.Snapshot()
 	if len(st) != 1 || st[0].Transitions != 3 || st[0].Passes != 3 || st[0].Fails != 3 {
@@ -244,7 +250,7 @@ func TestSchedulerSetKeepsUnchangedRestartsChanged(t *testing.T) {
 }
 
 func TestSchedulerJitterSpreadsFirstProbes(t *testing.T) {
-	clk := NewFakeClock(time.Unix(0, 0))
+	clk := clock.NewFake(time.Unix(0, 0))
 	var first sync.Map
 	s := NewScheduler(Options{Clock: clk})
 	t.Cleanup(s.Stop)
@@ -278,7 +284,7 @@ func TestSchedulerJitterSpreadsFirstProbes(t *testing.T) {
 }
 
 func TestSchedulerDynamicWeight(t *testing.T) {
-	s, clk, rec, _ := newTestScheduler(t, 0)
+	s, clk, rec, logs := newTestScheduler(t, 0)
 	w := atomic.Int64{}
 	w.Store(5)
 	c := CheckerFunc(func(context.Context) Result { return Result{OK: true, Weight: int(w.Load())} })
@@ -297,6 +303,9 @@ func TestSchedulerDynamicWeight(t *testing.T) {
 	}
 	if want := []int{5, 7}; !cmp.Equal(got, want) {
 		t.Errorf("server event weights = %v, want %v", got, want)
+	}
+	if !strings.Contains(logs.String(), `"dynamic_weight":5`) {
+		t.Errorf("the up transition does not log its dynamic weight:\n%s", logs)
 	}
 }
 

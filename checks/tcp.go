@@ -122,7 +122,7 @@ func (t *tcpChecker) check(ctx context.Context, start time.Time) Result {
 }
 
 // deadlineConn applies ctx's deadline to c and unblocks c's I/O when ctx is cancelled.
-func deadlineConn(ctx context.Context, c net.Conn) (stop func() bool) {
+func deadlineConn(ctx context.Context, c interface{ SetDeadline(time.Time) error }) (stop func() bool) {
 	if dl, ok := ctx.Deadline(); ok {
 		_ = c.SetDeadline(dl)
 	}

@@ -3,47 +3,35 @@ package checks
 import (
 	"io"
 	"net"
+	"net/netip"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/vigil-lb/vigil/internal/testing/loopback"
 )
 
 // banner listens on loopback and greets each connection with greeting, echoing what it
 // reads after that into got.
-func banner(t *testing.T, greeting string) (net.Listener, chan string) {
+func banner(t *testing.T, greeting string) (netip.AddrPort, chan string) {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
 	got := make(chan string, 16)
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				c.Write([]byte(greeting))
-				c.SetReadDeadline(time.Now().Add(2 * time.Second))
-				b := make([]byte, 64)
-				n, _ := io.ReadAtLeast(c, b, 1)
-				select {
-				case got <- string(b[:n]):
-				default:
-				}
-			}()
+	srv := loopback.Listen(t, func(c net.Conn) {
+		c.Write([]byte(greeting))
+		c.SetReadDeadline(time.Now().Add(2 * time.Second))
+		b := make([]byte, 64)
+		n, _ := io.ReadAtLeast(c, b, 1)
+		select {
+		case got <- string(b[:n]):
+		default:
 		}
-	}()
-	return ln, got
+	})
+	return srv.Addr, got
 }
 
 func TestTCPCheck(t *testing.T) {
-	ln, _ := banner(t, "220 mail.test ESMTP\r\n")
-	target := addrOf(t, ln.Addr())
+	target, _ := banner(t, "220 mail.test ESMTP\r\n")
 
 	for _, tc := range []struct {
 		name       string
@@ -70,31 +58,17 @@ func TestTCPCheck(t *testing.T) {
 }
 
 func TestTCPCheckSendExpect(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				b := make([]byte, 16)
-				n, _ := c.Read(b)
-				if string(b[:n]) == "PING\r\n" {
-					// Answer in two pieces: the check must keep reading until it matches.
-					c.Write([]byte("+PO"))
-					time.Sleep(20 * time.Millisecond)
-					c.Write([]byte("NG\r\n"))
-				}
-			}()
+	srv := loopback.Listen(t, func(c net.Conn) {
+		b := make([]byte, 16)
+		n, _ := c.Read(b)
+		if string(b[:n]) == "PING\r\n" {
+			// Answer in two pieces: the check must keep reading until it matches.
+			c.Write([]byte("+PO"))
+			time.Sleep(20 * time.Millisecond)
+			c.Write([]byte("NG\r\n"))
 		}
-	}()
-	c, err := NewTCP(addrOf(t, ln.Addr()), TCPConfig{Send: []byte("PING\r\n"), Expect: regexp.MustCompile(`^\+PONG\r\n`)})
+	})
+	c, err := NewTCP(srv.Addr, TCPConfig{Send: []byte("PING\r\n"), Expect: regexp.MustCompile(`^\+PONG\r\n`)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,12 +78,7 @@ func TestTCPCheckSendExpect(t *testing.T) {
 }
 
 func TestTCPCheckClosedPortFailsFast(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	target := addrOf(t, ln.Addr())
-	ln.Close()
+	target := loopback.ClosedAddr(t, "127.0.0.1")
 	c, err := NewTCP(target, TCPConfig{})
 	if err != nil {
 		t.Fatal(err)
@@ -125,8 +94,8 @@ func TestTCPCheckClosedPortFailsFast(t *testing.T) {
 }
 
 func TestTCPCheckSilentServerTimesOut(t *testing.T) {
-	ln, _ := banner(t, "") // says nothing
-	c, err := NewTCP(addrOf(t, ln.Addr()), TCPConfig{Expect: regexp.MustCompile(`^220`)})
+	target, _ := banner(t, "") // says nothing
+	c, err := NewTCP(target, TCPConfig{Expect: regexp.MustCompile(`^220`)})
 	if err != nil {
 		t.Fatal(err)
 	}

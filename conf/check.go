@@ -18,7 +18,7 @@ import (
 // Defaults and limits of check blocks.
 const (
 	DefaultCheckInterval = 2 * time.Second
-	DefaultCheckTimeout  = 1 * time.Second
+	DefaultCheckTimeout  = 1 * time.Second // or the interval, when that is shorter
 	DefaultRise          = 2
 	DefaultFall          = 3
 	DefaultMaxBodyBytes  = 1 << 20
@@ -34,13 +34,20 @@ var (
 		CheckTCP:   {"send", "expect"},
 		CheckMySQL: {"user", "password", "database", "tls", "query", "expect"},
 		CheckExec:  {"command", "shell", "user", "dynamic_weight", "env"},
+		CheckDNS:   {"query_type", "query_name"},
+		CheckUDP:   {"payload", "expect", "require_reply", "min_reply_length", "max_reply_length"},
+		CheckSMTP:  {"helo_name"},
 	}
 )
 
 // checkSchema returns the attributes a kind accepts, plus extra names already reported.
 func checkSchema(kind CheckKind, extra []string) *hcl.BodySchema {
 	names := slices.Clone(commonCheckAttrs)
-	if kind != CheckExec {
+	switch kind {
+	case CheckExec:
+	case CheckPing: // ICMP has no port
+		names = append(names, "connect_address", "source_address")
+	default:
 		names = append(names, networkCheckAttrs...)
 	}
 	names = append(names, kindAttrs[kind]...)
@@ -59,6 +66,11 @@ func (d *decoder) foreignAttrs(body hcl.Body, kind CheckKind) []string {
 	var extra []string
 	for name, a := range sb.Attributes {
 		if slices.ContainsFunc(own.Attributes, func(s hcl.AttributeSchema) bool { return s.Name == name }) {
+			continue
+		}
+		if kind == CheckPing && name == "connect_port" {
+			d.errorf(a.NameRange, "Unsupported argument", "connect_port is not an argument of ping checks: ICMP echo has no port.")
+			extra = append(extra, name)
 			continue
 		}
 		for _, k := range CheckKinds {
@@ -81,7 +93,7 @@ func (d *decoder) decodeCheck(b *hcl.Block, rs *RealServer) *Check {
 		kind = CheckHTTP
 	}
 	if !slices.Contains(CheckKinds, kind) {
-		names := []string{"http", "https", "tcp", "mysql", "exec"}
+		names := []string{"http", "https", "tcp", "mysql", "exec", "dns", "udp", "ping", "smtp"}
 		d.errorf(b.LabelRanges[0], "Unknown check kind",
 			"%q is not a check kind; use one of %s.%s", label, strings.Join(names, ", "), didYouMean(label, names))
 		return nil
@@ -108,6 +120,9 @@ func (d *decoder) decodeCheck(b *hcl.Block, rs *RealServer) *Check {
 		if v, ok := d.duration(a, time.Millisecond, time.Hour); ok {
 			c.Timeout = v
 		}
+	} else {
+		// The default fits any interval: interval = "500ms" alone is a valid check.
+		c.Timeout = min(DefaultCheckTimeout, c.Interval)
 	}
 	// A probe must end before the next one starts, so probes never pile up.
 	if c.Timeout > c.Interval {
@@ -143,6 +158,14 @@ func (d *decoder) decodeCheck(b *hcl.Block, rs *RealServer) *Check {
 		c.MySQL = d.decodeMySQL(b, at)
 	case CheckExec:
 		c.Exec = d.decodeExec(b, at)
+	case CheckDNS:
+		c.DNS = d.decodeDNS(at)
+	case CheckUDP:
+		c.UDP = d.decodeUDP(at)
+	case CheckPing:
+		c.Ping = &PingCheck{}
+	case CheckSMTP:
+		c.SMTP = d.decodeSMTP(at)
 	}
 	return c
 }
@@ -171,9 +194,13 @@ func (d *decoder) checkTarget(b *hcl.Block, at hcl.Attributes, rs *RealServer, c
 	if !ip.IsValid() {
 		return // the real server's address is already reported
 	}
+	if c.Kind == CheckPing {
+		c.Target = netip.AddrPortFrom(ip, 0)
+		return
+	}
 	if port == 0 {
 		d.errorf(b.DefRange, "Missing port",
-			"The real server has no port (fwmark service), so this %s check needs connect_port.", c.Kind)
+			"The real server has no port of its own (a fwmark service, a service on every port, or a group on several ports), so this %s check needs connect_port.", c.Kind)
 		return
 	}
 	c.Target = netip.AddrPortFrom(ip, uint16(port))
@@ -435,20 +462,7 @@ func (d *decoder) decodeExec(b *hcl.Block, at hcl.Attributes) *ExecCheck {
 		}
 	}
 	if a := d.required(at, "command", b, " for an exec check"); a != nil {
-		if e.Shell {
-			if s, ok := d.nonEmpty(a); ok {
-				e.Command = []string{"/bin/sh", "-c", s}
-			}
-		} else if v, diags := a.Expr.Value(d.ctx); !diags.HasErrors() && v.Type() == cty.String {
-			d.errorf(a.Expr.Range(), "Incorrect attribute value type",
-				"command is an argv list, e.g. [\"/usr/local/bin/check\", \"--quick\"]; for a shell command line set shell = true.")
-		} else if argv, ok := d.strList(a); ok {
-			if len(argv) == 0 || argv[0] == "" {
-				d.errorf(a.Expr.Range(), "Empty command", "command must name a program as its first element.")
-			} else {
-				e.Command = argv
-			}
-		}
+		e.Command = d.command(a, e.Shell, `["/usr/local/bin/check", "--quick"]`)
 	}
 	if a := at["user"]; a != nil {
 		if s, ok := d.nonEmpty(a); ok {
@@ -471,4 +485,29 @@ func (d *decoder) decodeExec(b *hcl.Block, at hcl.Attributes) *ExecCheck {
 		}
 	}
 	return e
+}
+
+// command decodes a command attribute: an argv list, or with shell a string run as
+// /bin/sh -c STRING. example is an argv for the message.
+func (d *decoder) command(a *hcl.Attribute, shell bool, example string) []string {
+	if shell {
+		if s, ok := d.nonEmpty(a); ok {
+			return []string{"/bin/sh", "-c", s}
+		}
+		return nil
+	}
+	if v, diags := a.Expr.Value(d.ctx); !diags.HasErrors() && v.Type() == cty.String {
+		d.errorf(a.Expr.Range(), "Incorrect attribute value type",
+			"command is an argv list, e.g. %s; for a shell command line set shell = true.", example)
+		return nil
+	}
+	argv, ok := d.strList(a)
+	if !ok {
+		return nil
+	}
+	if len(argv) == 0 || argv[0] == "" {
+		d.errorf(a.Expr.Range(), "Empty command", "command must name a program as its first element.")
+		return nil
+	}
+	return argv
 }

@@ -112,7 +112,7 @@ vrrp_instance "VI_1" {
 			LogFormat:      LogText,
 			Dataplane:      DataplaneAuto,
 			ResyncInterval: 30 * time.Second,
-			ManageSysctls:  true,
+			ManageSysctls:  true, ControlSocket: DefaultControlSocket, StateDir: DefaultStateDir,
 		},
 		VirtualServers: []*VirtualServer{{
 			Name:        "web",
@@ -298,6 +298,7 @@ vrrp_sync_group "G" {
 		Global: Global{
 			RouterID: "lb-a", LogLevel: LogDebug, LogFormat: LogJSON, Dataplane: DataplaneKernel,
 			ResyncInterval: time.Minute, RemoveOnShutdown: true,
+			ControlSocket: DefaultControlSocket, StateDir: DefaultStateDir,
 			IPVSTimeouts: IPVSTimeouts{TCP: 900 * time.Second, TCPFin: 120 * time.Second, UDP: 300 * time.Second},
 		},
 		VirtualServers: []*VirtualServer{{
@@ -499,7 +500,7 @@ func TestWriteDiagnostics(t *testing.T) {
 }
 
 func TestEnvDefault(t *testing.T) {
-	src := "global {\n  router_id = env(\"RID\", \"fallback\")\n}\n"
+	src := "global {\n  router_id = env(\"RID\", \"fallback\")\n}\nvirtual_server \"web\" {\n  fwmark = 1\n}\n"
 	if got := mustParse(t, src, nil).Global.RouterID; got != "fallback" {
 		t.Errorf("unset with default: router_id = %q, want fallback", got)
 	}
@@ -512,6 +513,44 @@ func TestLoadMissingFile(t *testing.T) {
 	cfg, diags := Load(filepath.Join(t.TempDir(), "nope.hcl"))
 	if cfg != nil || !diags.HasErrors() || !strings.Contains(diags.Error(), "no such file") {
 		t.Errorf("Load(missing) = %v, %v; want a read error", cfg, diags)
+	}
+}
+
+// A check's timeout defaults to the smaller of 1s and its interval, so a short interval
+// alone is valid; on main interval = "500ms" was an error ("timeout (1s) must not exceed
+// its interval (500ms)").
+func TestCheckTimeoutDefault(t *testing.T) {
+	for _, tt := range []struct {
+		body          string
+		interval, out time.Duration
+	}{
+		{`      interval = "500ms"`, 500 * time.Millisecond, 500 * time.Millisecond},
+		{`      interval = "10ms"`, 10 * time.Millisecond, 10 * time.Millisecond},
+		{`      interval = "1s"`, time.Second, time.Second},
+		{`      interval = "5s"`, 5 * time.Second, time.Second},
+		{``, 2 * time.Second, time.Second},
+		{`      interval = "500ms"` + "\n" + `      timeout = "100ms"`, 500 * time.Millisecond, 100 * time.Millisecond},
+	} {
+		c := mustParse(t, chk("tcp", tt.body), nil).VirtualServers[0].RealServers[0].Checks[0]
+		if c.Interval != tt.interval || c.Timeout != tt.out {
+			t.Errorf("%q: interval %s timeout %s, want %s and %s", tt.body, c.Interval, c.Timeout, tt.interval, tt.out)
+		}
+	}
+}
+
+// What is no loop stays valid: a real server that is another virtual server on kernel
+// IPVS (which does not proxy), or one of another protocol, or on another port.
+func TestNotLoops(t *testing.T) {
+	other := "virtual_server \"b\" {\n  address = \"198.18.0.253:80\"\n  protocol = \"%s\"\n}\n"
+	for name, src := range map[string]string{
+		"kernel":                  "global {\n  dataplane = \"kernel\"\n}\n" + vs("    address = \"198.18.0.253\"") + fmt.Sprintf(other, "tcp"),
+		"other protocol":          "global {\n  dataplane = \"userspace\"\n}\n" + vs("    address = \"198.18.0.253\"") + fmt.Sprintf(other, "udp"),
+		"other port":              "global {\n  dataplane = \"userspace\"\n}\n" + vs("    address = \"198.18.0.253:81\"") + fmt.Sprintf(other, "tcp"),
+		"own address, other port": vs("    address = \"198.18.0.254:8080\""),
+	} {
+		if _, diags := parse([]byte(src), "test.hcl", testOptions(nil)); diags.HasErrors() {
+			t.Errorf("%s: %v", name, diags)
+		}
 	}
 }
 

@@ -21,6 +21,9 @@ import (
 type decoder struct {
 	ctx   *hcl.EvalContext
 	diags hcl.Diagnostics
+	// groups are the virtual_server_group blocks by name, decoded before the virtual
+	// servers that refer to them.
+	groups map[string]*VirtualServerGroup
 }
 
 func (d *decoder) errorf(rng hcl.Range, summary, format string, args ...any) {

@@ -2,6 +2,7 @@ package conf
 
 import (
 	"net/netip"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -12,11 +13,15 @@ import (
 const (
 	DefaultListen         = "127.0.0.1:9110"
 	DefaultResyncInterval = 30 * time.Second
+	// DefaultControlSocket is in the systemd unit's RuntimeDirectory=vigil.
+	DefaultControlSocket = "/run/vigil/vigil.sock"
+	// DefaultStateDir is the systemd unit's StateDirectory=vigil.
+	DefaultStateDir = "/var/lib/vigil"
 )
 
 var globalSchema = &hcl.BodySchema{
 	Attributes: attrSchema("router_id", "listen", "log_level", "log_format", "dataplane",
-		"resync_interval", "manage_sysctls", "remove_on_shutdown"),
+		"resync_interval", "manage_sysctls", "remove_on_shutdown", "control_socket", "state_dir", "include"),
 	Blocks: []hcl.BlockHeaderSchema{{Type: "ipvs_timeouts"}},
 }
 
@@ -30,6 +35,8 @@ func (d *decoder) decodeGlobal(b *hcl.Block, root hcl.Body, opts options) Global
 		Dataplane:      DataplaneAuto,
 		ResyncInterval: DefaultResyncInterval,
 		ManageSysctls:  true,
+		ControlSocket:  DefaultControlSocket,
+		StateDir:       DefaultStateDir,
 	}
 	if b == nil {
 		g.DeclRange = hcl.Range{Filename: root.MissingItemRange().Filename, Start: hcl.InitialPos, End: hcl.InitialPos}
@@ -89,6 +96,24 @@ func (d *decoder) decodeGlobal(b *hcl.Block, root hcl.Body, opts options) Global
 		if v, ok := d.boolean(a); ok {
 			g.RemoveOnShutdown = v
 		}
+	}
+	for _, f := range []struct {
+		name string
+		dst  *string
+	}{{"control_socket", &g.ControlSocket}, {"state_dir", &g.StateDir}} {
+		if a := at[f.name]; a != nil {
+			if s, ok := d.str(a); ok {
+				s = strings.TrimSpace(s)
+				if s != "" && !filepath.IsAbs(s) {
+					d.errorf(a.Expr.Range(), "Relative path", "%s must be an absolute path, or \"\" to turn it off.", f.name)
+					continue
+				}
+				*f.dst = s
+			}
+		}
+	}
+	if a := at["include"]; a != nil {
+		g.Include = d.includePatterns(a)
 	}
 	if tb := d.atMostOne(content.Blocks, "ipvs_timeouts"); tb != nil {
 		tc, diags := tb.Body.Content(timeoutsSchema)

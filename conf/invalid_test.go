@@ -155,32 +155,49 @@ func TestInvalid(t *testing.T) {
 		{"ipvs_sync in two instances", vi("  ipvs_sync {}") + "vrrp_instance \"VI_2\" {\n  interface = \"eth1\"\n  virtual_router_id = 52\n  virtual_ipaddresses = [\"198.18.1.254/24\"]\n  ipvs_sync {}\n}\n", "Duplicate ipvs_sync", "11:3"},
 		{"ipvs_sync with the userspace data plane", "global {\n  dataplane = \"userspace\"\n}\n" + vi("  ipvs_sync {}"), "ipvs_sync without kernel IPVS", "8:3"},
 		{"duplicate VIP across instances", vi("") + "vrrp_instance \"VI_2\" {\n  interface = \"eth0\"\n  virtual_router_id = 52\n  virtual_ipaddresses = [\"198.18.0.254/24\"]\n}\n", "Duplicate virtual address", "7:1"},
+		// Loops.
+		{"real server is its virtual server", vs("    address = \"198.18.0.254\""), "Real server is its own virtual server", "5:15"},
+		{"real server is its virtual server, with the port", vs("    address = \"198.18.0.254:80\""), `"rs1" has the virtual server's own address 198.18.0.254:80`, "5:15"},
+		{"real server is its virtual server, IPv4-mapped", vs("    address = \"[::ffff:198.18.0.254]:80\""), "Real server is its own virtual server", "5:15"},
+		{"real server is its virtual server, DR", strings.Replace(vs("    address = \"198.18.0.254\""), "protocol = \"tcp\"", "protocol = \"tcp\"\n  forwarding = \"dr\"", 1), "Real server is its own virtual server", "6:15"},
+		{"sorry server is its virtual server", strings.Replace(vs("    address = \"198.18.0.21\""), "protocol = \"tcp\"", "protocol = \"tcp\"\n  sorry_server = \"198.18.0.254\"", 1), "Sorry server is its own virtual server", "4:18"},
+		{"real server is another virtual server (userspace)", "global {\n  dataplane = \"userspace\"\n}\n" + vs("    address = \"198.18.0.253\"") +
+			"virtual_server \"b\" {\n  address = \"198.18.0.253:80\"\n  protocol = \"tcp\"\n}\n", `is virtual server "b" (198.18.0.253:80), which the userspace data plane`, "8:15"},
+		{"real server is another virtual server (auto)", vs("    address = \"198.18.0.253\"") +
+			"virtual_server \"b\" {\n  address = \"198.18.0.253:80\"\n  protocol = \"tcp\"\n  real_server \"x\" {\n    address = \"198.18.0.254:80\"\n  }\n}\n", `(dataplane = "auto")`, "5:15"},
+		{"sorry server is another virtual server", "global {\n  dataplane = \"userspace\"\n}\n" + strings.Replace(vs("    address = \"198.18.0.21\""), "protocol = \"tcp\"", "protocol = \"tcp\"\n  sorry_server = \"198.18.0.253\"", 1) +
+			"virtual_server \"b\" {\n  address = \"198.18.0.253:80\"\n  protocol = \"tcp\"\n}\n", "Sorry server is a virtual server", "4:1"},
 		// vrrp_sync_group.
 		{"sync group unknown instance", vi("") + "vrrp_sync_group \"G\" {\n  instances = [\"VI_2\"]\n}\n", `Did you mean "VI_1"?`, "7:1"},
 		{"instance in two sync groups", vi("") + "vrrp_sync_group \"G1\" {\n  instances = [\"VI_1\"]\n}\nvrrp_sync_group \"G2\" {\n  instances = [\"VI_1\"]\n}\n", "Instance in two sync groups", "10:1"},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			cfg, diags := parse([]byte(tt.src), "test.hcl", testOptions(nil))
-			if cfg != nil || !diags.HasErrors() {
-				t.Fatalf("parse succeeded, want error %q at %s", tt.want, tt.pos)
-			}
-			var got []string
-			for _, d := range diags {
-				pos := "none"
-				if d.Subject != nil {
-					pos = fmt.Sprintf("%d:%d", d.Subject.Start.Line, d.Subject.Start.Column)
-				}
-				msg := d.Summary + ": " + d.Detail
-				if pos == tt.pos && strings.Contains(msg, tt.want) {
-					return
-				}
-				got = append(got, pos+" "+msg)
-			}
-			t.Errorf("no diagnostic %q at %s; got:\n  %s", tt.want, tt.pos, strings.Join(got, "\n  "))
-		})
+		t.Run(tt.name, func(t *testing.T) { wantDiagnostic(t, tt.src, tt.want, tt.pos) })
 	}
 	if len(tests) < 40 {
 		t.Errorf("only %d invalid configurations; the acceptance needs at least 40", len(tests))
 	}
+}
+
+// wantDiagnostic fails t unless src is refused with a diagnostic containing want (in
+// "Summary: Detail") whose subject starts at pos ("line:col").
+func wantDiagnostic(t *testing.T, src, want, pos string) {
+	t.Helper()
+	cfg, diags := parse([]byte(src), "test.hcl", testOptions(nil))
+	if cfg != nil || !diags.HasErrors() {
+		t.Fatalf("parse succeeded, want error %q at %s", want, pos)
+	}
+	var got []string
+	for _, d := range diags {
+		at := "none"
+		if d.Subject != nil {
+			at = fmt.Sprintf("%d:%d", d.Subject.Start.Line, d.Subject.Start.Column)
+		}
+		msg := d.Summary + ": " + d.Detail
+		if at == pos && strings.Contains(msg, want) {
+			return
+		}
+		got = append(got, at+" "+msg)
+	}
+	t.Errorf("no diagnostic %q at %s; got:\n  %s", want, pos, strings.Join(got, "\n  "))
 }

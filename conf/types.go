@@ -12,10 +12,15 @@ import (
 // Config is a whole, validated vigil configuration with every default filled in.
 // Slices keep the order of the file.
 type Config struct {
-	Global         Global           `json:"global"`
-	VirtualServers []*VirtualServer `json:"virtual_servers"`
-	VRRPInstances  []*VRRPInstance  `json:"vrrp_instances"`
-	SyncGroups     []*SyncGroup     `json:"vrrp_sync_groups"`
+	Global              Global                `json:"global"`
+	VirtualServerGroups []*VirtualServerGroup `json:"virtual_server_groups"`
+	VirtualServers      []*VirtualServer      `json:"virtual_servers"`
+	VRRPInstances       []*VRRPInstance       `json:"vrrp_instances"`
+	SyncGroups          []*SyncGroup          `json:"vrrp_sync_groups"`
+	// The tracked items that vrrp_instance and vrrp_sync_group blocks name.
+	VRRPScripts    []*VRRPScript   `json:"vrrp_scripts"`
+	TrackProcesses []*TrackProcess `json:"track_processes"`
+	TrackFiles     []*TrackFile    `json:"track_files"`
 }
 
 // VirtualServer returns the virtual server called name, or nil.
@@ -102,6 +107,15 @@ type Global struct {
 	// RemoveOnShutdown deletes vigil's virtual servers from the kernel when the daemon stops.
 	// False (default) leaves IPVS in place so traffic keeps flowing across a restart.
 	RemoveOnShutdown bool `json:"remove_on_shutdown"`
+	// ControlSocket is the unix socket of vigil drain / maint / ready / plan (mode 0600:
+	// root's); "" turns it off. Default DefaultControlSocket.
+	ControlSocket string `json:"control_socket"`
+	// StateDir holds the state file (administrative states, owned services); "" keeps
+	// them in memory only. Default DefaultStateDir.
+	StateDir string `json:"state_dir"`
+	// Include are the glob patterns of the files read beside this one (relative to the
+	// directory of the file that names them), as written.
+	Include []string `json:"include,omitempty"`
 
 	DeclRange hcl.Range `json:"-"` // the global block, or the start of the file when absent
 }
@@ -201,7 +215,12 @@ type VirtualServer struct {
 	Address netip.AddrPort `json:"address"`
 	// FWMark is the firewall mark for a fwmark service; 0 for an address service.
 	FWMark uint32 `json:"fwmark"`
-	// Family is always set: derived from Address, or the family attribute of a fwmark service.
+	// Group names the virtual_server_group this virtual server balances (Address and FWMark
+	// are then unset), and GroupMembers are its services; see Services.
+	Group        string    `json:"group,omitempty"`
+	GroupMembers []Service `json:"group_members,omitempty"`
+	// Family is always set: derived from Address, the group, or the family attribute of a
+	// fwmark service.
 	Family Family `json:"family"`
 	// Protocol is required for an address service. For a fwmark service it is optional
 	// ("" when unset); it only allows ops (udp) and documents the service.
@@ -220,7 +239,14 @@ type VirtualServer struct {
 	// SorryServer replaces the real servers while the quorum is lost; invalid when unset.
 	// Its port defaults to the service port (0 for a fwmark service without one).
 	SorryServer netip.AddrPort `json:"sorry_server"`
-	RealServers []*RealServer  `json:"real_servers"`
+	// QuorumUp and QuorumDown run (argv, nil for none) when the quorum is gained or lost;
+	// NotifyTimeout bounds each run (0 when there is no command), NotifyUser runs them as
+	// that user ("": vigil's own).
+	QuorumUp      []string      `json:"quorum_up,omitempty"`
+	QuorumDown    []string      `json:"quorum_down,omitempty"`
+	NotifyTimeout time.Duration `json:"notify_timeout,omitempty"`
+	NotifyUser    string        `json:"notify_user,omitempty"`
+	RealServers   []*RealServer `json:"real_servers"`
 
 	DeclRange hcl.Range `json:"-"`
 }
@@ -258,8 +284,15 @@ type RealServer struct {
 	UpperThreshold uint32     `json:"upper_threshold"` // 0: none
 	LowerThreshold uint32     `json:"lower_threshold"` // 0: none
 	Checks         []*Check   `json:"checks"`
+	// NotifyUp and NotifyDown run (argv, nil for none) when the real server comes up or goes
+	// down; NotifyTimeout (0 when there is no command) and NotifyUser as the virtual server's.
+	NotifyUp      []string      `json:"notify_up,omitempty"`
+	NotifyDown    []string      `json:"notify_down,omitempty"`
+	NotifyTimeout time.Duration `json:"notify_timeout,omitempty"`
+	NotifyUser    string        `json:"notify_user,omitempty"`
 
-	DeclRange hcl.Range `json:"-"`
+	DeclRange    hcl.Range `json:"-"`
+	AddressRange hcl.Range `json:"-"` // the address attribute's value
 }
 
 // CheckKind names a health checker.
@@ -271,13 +304,17 @@ const (
 	CheckTCP   CheckKind = "tcp"
 	CheckMySQL CheckKind = "mysql"
 	CheckExec  CheckKind = "exec"
+	CheckDNS   CheckKind = "dns"
+	CheckUDP   CheckKind = "udp"
+	CheckPing  CheckKind = "ping"
+	CheckSMTP  CheckKind = "smtp"
 )
 
 // CheckKinds lists every valid CheckKind.
-var CheckKinds = []CheckKind{CheckHTTP, CheckTCP, CheckMySQL, CheckExec}
+var CheckKinds = []CheckKind{CheckHTTP, CheckTCP, CheckMySQL, CheckExec, CheckDNS, CheckUDP, CheckPing, CheckSMTP}
 
-// Check is one check "KIND" block. Exactly one of HTTP, TCP, MySQL, Exec is non-nil,
-// the one that matches Kind.
+// Check is one check "KIND" block. Exactly one of HTTP, TCP, MySQL, Exec, DNS, UDP, Ping,
+// SMTP is non-nil, the one that matches Kind.
 type Check struct {
 	Kind     CheckKind     `json:"kind"`
 	Interval time.Duration `json:"interval"`
@@ -286,7 +323,7 @@ type Check struct {
 	Fall     int           `json:"fall"`    // consecutive failures to go down
 
 	// Target is where a network check connects: connect_address / connect_port, else the
-	// real server's address and port. Invalid for exec checks.
+	// real server's address and port. Invalid for exec checks; the port is 0 for ping.
 	Target netip.AddrPort `json:"target"`
 	// Source is the local address to bind (source_address); invalid when unset.
 	Source netip.Addr `json:"source"`
@@ -295,6 +332,10 @@ type Check struct {
 	TCP   *TCPCheck   `json:"tcp,omitempty"`
 	MySQL *MySQLCheck `json:"mysql,omitempty"`
 	Exec  *ExecCheck  `json:"exec,omitempty"`
+	DNS   *DNSCheck   `json:"dns,omitempty"`
+	UDP   *UDPCheck   `json:"udp,omitempty"`
+	Ping  *PingCheck  `json:"ping,omitempty"`
+	SMTP  *SMTPCheck  `json:"smtp,omitempty"`
 
 	DeclRange hcl.Range `json:"-"`
 }
@@ -396,17 +437,23 @@ type VRRPInstance struct {
 	// advertises (make-before-break), at most 3 x advert_interval + skew.
 	Handover           bool           `json:"handover"`
 	VirtualIPAddresses []netip.Prefix `json:"virtual_ipaddresses"`
+	// VIPDevices are the entries of VirtualIPAddresses with a dev or label.
+	VIPDevices []VIPDevice `json:"virtual_ipaddress_devices"`
 	// UnicastSource is invalid when unset (the interface's primary address is used).
 	UnicastSource netip.Addr `json:"unicast_src"`
 	// UnicastPeers empty means multicast (224.0.0.18 / ff02::12).
 	UnicastPeers        []netip.Addr         `json:"unicast_peers"`
 	TrackInterfaces     []TrackInterface     `json:"track_interfaces"`
 	TrackVirtualServers []TrackVirtualServer `json:"track_virtual_servers"`
+	// Tracking holds the track_script, track_process and track_file blocks.
+	Tracking Tracking `json:"tracking"`
 	// IPVSSync, when set, runs the kernel's connection-synchronisation daemons by this
 	// instance's state: master while master, backup otherwise.
 	IPVSSync *IPVSSync `json:"ipvs_sync,omitempty"`
 	Notify   Notify    `json:"notify"`
 	GARP     GARP      `json:"garp"`
+	// Authentication is VRRPv2's (keepalived's PASS or AH); nil: none.
+	Authentication *Authentication `json:"authentication,omitempty"`
 
 	DeclRange hcl.Range `json:"-"`
 }
@@ -455,6 +502,8 @@ type GARP struct {
 type SyncGroup struct {
 	Name      string   `json:"name"`
 	Instances []string `json:"instances"`
+	// Tracking applies to every member.
+	Tracking Tracking `json:"tracking"`
 
 	DeclRange hcl.Range `json:"-"`
 }

@@ -23,8 +23,9 @@ const (
 )
 
 var vsSchema = &hcl.BodySchema{
-	Attributes: attrSchema("address", "fwmark", "family", "protocol", "scheduler", "scheduler_flags",
-		"forwarding", "on_failure", "quorum", "hysteresis", "sorry_server"),
+	Attributes: attrSchema("address", "fwmark", "group", "family", "protocol", "scheduler", "scheduler_flags",
+		"forwarding", "on_failure", "quorum", "hysteresis", "sorry_server",
+		"quorum_up", "quorum_down", "notify_timeout", "notify_user"),
 	Blocks: []hcl.BlockHeaderSchema{
 		{Type: "persistence"},
 		{Type: "real_server", LabelNames: []string{"name"}},
@@ -34,8 +35,9 @@ var vsSchema = &hcl.BodySchema{
 var persistenceSchema = &hcl.BodySchema{Attributes: attrSchema("timeout", "netmask")}
 
 var rsSchema = &hcl.BodySchema{
-	Attributes: attrSchema("address", "weight", "forwarding", "upper_threshold", "lower_threshold"),
-	Blocks:     []hcl.BlockHeaderSchema{{Type: "check", LabelNames: []string{"kind"}}},
+	Attributes: attrSchema("address", "weight", "forwarding", "upper_threshold", "lower_threshold",
+		"notify_up", "notify_down", "notify_timeout", "notify_user"),
+	Blocks: []hcl.BlockHeaderSchema{{Type: "check", LabelNames: []string{"kind"}}},
 }
 
 var (
@@ -58,18 +60,26 @@ func (d *decoder) decodeVirtualServer(b *hcl.Block) *VirtualServer {
 	d.diags = append(d.diags, diags...)
 	at := content.Attributes
 
-	addrA, markA, famA := at["address"], at["fwmark"], at["family"]
+	addrA, markA, famA, groupA := at["address"], at["fwmark"], at["family"], at["group"]
 	switch {
+	case groupA != nil:
+		d.groupConflicts(groupA, addrA, markA, famA)
+		d.useGroup(groupA, vs)
 	case addrA != nil && markA != nil:
 		d.errorf(markA.NameRange, "Conflicting arguments",
 			"A virtual server has either address or fwmark, not both; address is set at %s.", addrA.NameRange)
 	case addrA == nil && markA == nil:
 		d.errorf(b.DefRange, "Missing required argument",
-			"A virtual server needs address = \"ip:port\" or fwmark = N.")
+			"A virtual server needs address = \"ip:port\", fwmark = N or group = \"NAME\".")
 	case addrA != nil:
-		if ip, port, ok := d.endpoint(addrA, true); ok {
-			vs.Address = netip.AddrPortFrom(ip, uint16(port))
-			vs.Family = FamilyOf(ip)
+		if ip, port, ok := d.endpoint(addrA, false); ok {
+			if port < 0 && len(ofType(content.Blocks, "persistence")) == 0 {
+				d.errorf(addrA.Expr.Range(), "Missing port",
+					"address must be \"ip:port\" (IPv6: \"[ip]:port\"); without a port the service balances every port of the address (ipvsadm -A -t VIP:0 -p), which IPVS allows only for a persistent service: add a persistence block.")
+			} else {
+				vs.Address = netip.AddrPortFrom(ip, uint16(max(port, 0)))
+				vs.Family = FamilyOf(ip)
+			}
 		}
 		if famA != nil {
 			d.errorf(famA.NameRange, "Unexpected argument",
@@ -91,7 +101,7 @@ func (d *decoder) decodeVirtualServer(b *hcl.Block) *VirtualServer {
 		if p, ok := enum(d, a, protocols); ok {
 			vs.Protocol = p
 		}
-	} else if addrA != nil && markA == nil {
+	} else if (addrA != nil && markA == nil && groupA == nil) || groupHasAddresses(vs) {
 		// keepalived silently falls back to UDP here; vigil refuses to guess.
 		d.errorf(b.DefRange, "Missing required argument",
 			"The argument \"protocol\" is required for an address service: \"tcp\", \"udp\" or \"sctp\".")
@@ -132,13 +142,17 @@ func (d *decoder) decodeVirtualServer(b *hcl.Block) *VirtualServer {
 
 	if pb := d.atMostOne(content.Blocks, "persistence"); pb != nil {
 		vs.Persistence = d.decodePersistence(pb, vs.Family)
+	} else if groupA != nil && allPortsMembers(vs.GroupMembers) {
+		d.errorf(groupA.Expr.Range(), "Members without a port",
+			"virtual_server_group %q has members without a port, which balance every port of their addresses (ipvsadm -A -t VIP:0 -p); IPVS allows that only for a persistent service: add a persistence block.", vs.Group)
 	}
 
+	notify := d.decodeVSNotify(at, vs)
 	rsBlocks := ofType(content.Blocks, "real_server")
 	d.uniqueNames(rsBlocks)
 	seen := map[netip.AddrPort]*RealServer{}
 	for _, rb := range rsBlocks {
-		rs := d.decodeRealServer(rb, vs)
+		rs := d.decodeRealServer(rb, vs, notify)
 		if rs.Address.IsValid() {
 			if first, ok := seen[rs.Address]; ok {
 				d.errorf(rb.DefRange, "Duplicate real server",
@@ -263,7 +277,7 @@ func (d *decoder) netmask(a *hcl.Attribute, fam Family) (int, bool) {
 	return n, true
 }
 
-func (d *decoder) decodeRealServer(b *hcl.Block, vs *VirtualServer) *RealServer {
+func (d *decoder) decodeRealServer(b *hcl.Block, vs *VirtualServer, notify notifyDefaults) *RealServer {
 	rs := &RealServer{
 		Name:       d.checkName(b),
 		Weight:     DefaultWeight,
@@ -304,6 +318,7 @@ func (d *decoder) decodeRealServer(b *hcl.Block, vs *VirtualServer) *RealServer 
 			}
 		}
 	}
+	d.decodeRSNotify(at, notify, rs)
 	for _, cb := range ofType(content.Blocks, "check") {
 		if c := d.decodeCheck(cb, rs); c != nil {
 			rs.Checks = append(rs.Checks, c)
@@ -321,25 +336,36 @@ func (d *decoder) realServerAddress(a *hcl.Attribute, vs *VirtualServer, rs *Rea
 			"Real server %s is %s but virtual server %q is %s.", ip, FamilyOf(ip), vs.Name, vs.Family)
 		return
 	}
+	svcPort, uniform := vs.servicePort()
 	if port < 0 {
-		port = 0
-		if !vs.IsFWMark() {
-			port = int(vs.Address.Port())
-		}
+		port = int(svcPort) // 0: the port follows each service
 	}
 	if rs.Forwarding == DR || rs.Forwarding == Tunnel {
 		switch {
-		case vs.IsFWMark() && port != 0:
+		case !uniform && port != 0 && vs.Group != "":
 			d.errorf(rng, "Port remap with "+string(rs.Forwarding),
-				"%s forwarding cannot remap ports: a real server of a fwmark service takes the port the client used; omit the port.", strings.ToUpper(string(rs.Forwarding)))
+				"%s forwarding cannot remap ports: the services of group %q are on several ports (or fwmarks), so the real server takes the port of each; omit the port.", strings.ToUpper(string(rs.Forwarding)), vs.Group)
 			return
-		case !vs.IsFWMark() && vs.Address.IsValid() && port != int(vs.Address.Port()):
+		case !uniform && port != 0 && (vs.IsFWMark() || vs.AllPorts()):
+			what := "a fwmark service"
+			if vs.AllPorts() {
+				what = "a service on every port"
+			}
 			d.errorf(rng, "Port remap with "+string(rs.Forwarding),
-				"%s forwarding cannot remap ports: the real server's port (%d) must equal the virtual server's (%d), or be omitted.", strings.ToUpper(string(rs.Forwarding)), port, vs.Address.Port())
+				"%s forwarding cannot remap ports: a real server of %s takes the port the client used; omit the port.", strings.ToUpper(string(rs.Forwarding)), what)
+			return
+		case uniform && port != int(svcPort):
+			d.errorf(rng, "Port remap with "+string(rs.Forwarding),
+				"%s forwarding cannot remap ports: the real server's port (%d) must equal the virtual server's (%d), or be omitted.", strings.ToUpper(string(rs.Forwarding)), port, svcPort)
 			return
 		}
 	}
 	rs.Address = netip.AddrPortFrom(ip, uint16(port))
+	rs.AddressRange = rng
+	if !vs.IsFWMark() && rs.Address == vs.Address {
+		d.errorf(rng, "Real server is its own virtual server",
+			"Real server %q has the virtual server's own address %s: every connection would come back to the virtual server. Give the address of a server behind it.", rs.Name, fmtAddr(rs.Address))
+	}
 }
 
 func (d *decoder) decodeSorryServer(a *hcl.Attribute, vs *VirtualServer, rss map[netip.AddrPort]*RealServer) {
@@ -352,20 +378,60 @@ func (d *decoder) decodeSorryServer(a *hcl.Attribute, vs *VirtualServer, rss map
 		d.errorf(rng, "Address family mismatch", "sorry_server %s is %s but the virtual server is %s.", ip, FamilyOf(ip), vs.Family)
 		return
 	}
+	svcPort, _ := vs.servicePort()
 	if port < 0 {
-		port = int(vs.Address.Port()) // 0 for fwmark
+		port = int(svcPort) // 0 for fwmark: the port follows each service
 	}
-	if (vs.Forwarding == DR || vs.Forwarding == Tunnel) && port != int(vs.Address.Port()) {
+	if (vs.Forwarding == DR || vs.Forwarding == Tunnel) && port != int(svcPort) {
 		d.errorf(rng, "Port remap with "+string(vs.Forwarding),
 			"The sorry server is reached with %s forwarding, which cannot remap ports: omit its port or use the virtual server's.", strings.ToUpper(string(vs.Forwarding)))
 		return
 	}
 	ap := netip.AddrPortFrom(ip, uint16(port))
+	if !vs.IsFWMark() && ap == vs.Address {
+		d.errorf(rng, "Sorry server is its own virtual server",
+			"sorry_server %s is the virtual server's own address: every connection would come back to it.", fmtAddr(ap))
+		return
+	}
 	if rs, ok := rss[ap]; ok {
 		d.errorf(rng, "Invalid sorry_server", "sorry_server %s is also real server %q; it must be a separate server.", fmtAddr(ap), rs.Name)
 		return
 	}
 	vs.SorryServer = ap
+}
+
+// checkLoops refuses, where the userspace proxy may carry the traffic (dataplane
+// userspace, or auto on a host without IPVS), a real server or sorry server that is
+// another virtual server: the proxy listens on that address itself, so two such services
+// can send each connection round between them for ever.
+func (d *decoder) checkLoops(cfg *Config) {
+	if cfg.Global.Dataplane == DataplaneKernel {
+		return
+	}
+	type listener struct {
+		proto Protocol
+		addr  netip.AddrPort
+	}
+	own := map[listener]*VirtualServer{}
+	for _, vs := range cfg.VirtualServers {
+		if !vs.IsFWMark() && vs.Address.IsValid() {
+			own[listener{vs.Protocol, vs.Address}] = vs
+		}
+	}
+	for _, vs := range cfg.VirtualServers {
+		for _, rs := range vs.RealServers {
+			if other, ok := own[listener{vs.Protocol, rs.Address}]; ok && other != vs {
+				d.errorf(rs.AddressRange, "Real server is a virtual server",
+					"Real server %q of %q is virtual server %q (%s), which the userspace data plane (dataplane = %q) listens on itself: connections could go round between the two. Give the address of a server behind it, or set dataplane = \"kernel\".",
+					rs.Name, vs.Name, other.Name, fmtAddr(rs.Address), cfg.Global.Dataplane)
+			}
+		}
+		if other, ok := own[listener{vs.Protocol, vs.SorryServer}]; ok && vs.SorryServer.IsValid() && other != vs {
+			d.errorf(vs.DeclRange, "Sorry server is a virtual server",
+				"The sorry_server of %q is virtual server %q (%s), which the userspace data plane (dataplane = %q) listens on itself. Give the address of a server behind it, or set dataplane = \"kernel\".",
+				vs.Name, other.Name, fmtAddr(vs.SorryServer), cfg.Global.Dataplane)
+		}
+	}
 }
 
 // checkVirtualServerKeys rejects two services the kernel would see as one.
@@ -378,24 +444,29 @@ func (d *decoder) checkVirtualServerKeys(vss []*VirtualServer) {
 	}
 	seen := map[key]*VirtualServer{}
 	for _, vs := range vss {
-		var k key
-		switch {
-		case vs.IsFWMark():
-			k = key{mark: vs.FWMark, fam: vs.Family}
-		case vs.Address.IsValid() && vs.Protocol != "":
-			k = key{proto: vs.Protocol, addr: vs.Address}
-		default:
-			continue
-		}
-		if first, ok := seen[k]; ok {
-			what := fmt.Sprintf("%s %s", vs.Protocol, vs.Address)
-			if vs.IsFWMark() {
-				what = fmt.Sprintf("fwmark %d (%s)", vs.FWMark, vs.Family)
+		for _, svc := range vs.Services() {
+			var k key
+			switch {
+			case svc.FWMark != 0:
+				k = key{mark: svc.FWMark, fam: vs.Family}
+			case svc.Address.IsValid() && vs.Protocol != "":
+				k = key{proto: vs.Protocol, addr: svc.Address}
+			default:
+				continue
 			}
-			d.errorf(vs.DeclRange, "Duplicate virtual server",
-				"Virtual server %q is the same IPVS service (%s) as %q at %s.", vs.Name, what, first.Name, first.DeclRange)
-			continue
+			if first, ok := seen[k]; ok {
+				what := fmt.Sprintf("%s %s", vs.Protocol, svc.Address)
+				if svc.FWMark != 0 {
+					what = fmt.Sprintf("fwmark %d (%s)", svc.FWMark, vs.Family)
+				}
+				if vs.Group != "" {
+					what += fmt.Sprintf(", of group %q", vs.Group)
+				}
+				d.errorf(vs.DeclRange, "Duplicate virtual server",
+					"Virtual server %q is the same IPVS service (%s) as %q at %s.", vs.Name, what, first.Name, first.DeclRange)
+				break // one report per virtual server is enough
+			}
+			seen[k] = vs
 		}
-		seen[k] = vs
 	}
 }

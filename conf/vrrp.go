@@ -34,6 +34,8 @@ var vrrpSchema = &hcl.BodySchema{
 		{Type: "track_interface", LabelNames: []string{"name"}},
 		{Type: "track_virtual_server", LabelNames: []string{"name"}},
 		{Type: "ipvs_sync"},
+		trackRefBlocks[0], trackRefBlocks[1], trackRefBlocks[2],
+		{Type: "authentication"},
 	},
 }
 
@@ -41,7 +43,7 @@ var ipvsSyncSchema = &hcl.BodySchema{Attributes: attrSchema("interface", "sync_i
 
 var trackSchema = &hcl.BodySchema{Attributes: attrSchema("weight")}
 
-var syncGroupSchema = &hcl.BodySchema{Attributes: attrSchema("instances")}
+var syncGroupSchema = &hcl.BodySchema{Attributes: attrSchema("instances"), Blocks: trackRefBlocks}
 
 func (d *decoder) decodeVRRPInstance(b *hcl.Block) *VRRPInstance {
 	vi := &VRRPInstance{
@@ -194,12 +196,14 @@ func (d *decoder) decodeVRRPInstance(b *hcl.Block) *VRRPInstance {
 		}
 		vi.IPVSSync = d.decodeIPVSSync(sb, vi)
 	}
+	vi.Authentication = d.decodeAuthentication(content.Blocks, vi)
 	vsBlocks := ofType(content.Blocks, "track_virtual_server")
 	d.uniqueNames(vsBlocks)
 	for _, tb := range vsBlocks {
 		w := d.trackWeight(tb)
 		vi.TrackVirtualServers = append(vi.TrackVirtualServers, TrackVirtualServer{Name: tb.Labels[0], Weight: w, DeclRange: tb.DefRange})
 	}
+	vi.Tracking = d.decodeTracking(content.Blocks)
 	return vi
 }
 
@@ -246,7 +250,7 @@ func (d *decoder) advertInterval(a *hcl.Attribute, vi *VRRPInstance, v time.Dura
 }
 
 func (d *decoder) virtualIPs(a *hcl.Attribute, vi *VRRPInstance) {
-	list, ok := d.strList(a)
+	list, ok := d.vipEntries(a)
 	if !ok {
 		return
 	}
@@ -260,8 +264,8 @@ func (d *decoder) virtualIPs(a *hcl.Attribute, vi *VRRPInstance) {
 		return
 	}
 	seen := map[netip.Addr]bool{}
-	for _, s := range list {
-		p, err := parsePrefix(s)
+	for _, ent := range list {
+		p, err := parsePrefix(ent.address)
 		if err != nil {
 			d.errorf(rng, "Invalid address", "virtual_ipaddresses: %s.", err)
 			continue
@@ -284,6 +288,7 @@ func (d *decoder) virtualIPs(a *hcl.Attribute, vi *VRRPInstance) {
 		}
 		seen[ip] = true
 		vi.VirtualIPAddresses = append(vi.VirtualIPAddresses, p)
+		d.vipDevice(rng, vi, ip, ent)
 	}
 	if vi.Version == 2 && vi.Family == Inet6 {
 		d.errorf(rng, "IPv6 with VRRP version 2", "VRRP version 2 (RFC 3768) is IPv4 only; use version = 3 for IPv6 virtual addresses.")
@@ -425,6 +430,7 @@ func (d *decoder) decodeSyncGroup(b *hcl.Block) *SyncGroup {
 	sg := &SyncGroup{Name: d.checkName(b), DeclRange: b.DefRange}
 	content, diags := b.Body.Content(syncGroupSchema)
 	d.diags = append(d.diags, diags...)
+	sg.Tracking = d.decodeTracking(content.Blocks)
 	if a := d.required(content.Attributes, "instances", b, ""); a != nil {
 		if list, ok := d.strList(a); ok {
 			if len(list) == 0 {

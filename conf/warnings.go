@@ -21,6 +21,7 @@ func (c *Config) Warnings() hcl.Diagnostics {
 		}
 	}
 	for _, vs := range c.VirtualServers {
+		checkWarnings(vs, warn)
 		if !c.Global.ManageSysctls {
 			// Without expire_quiescent_template a persistence template keeps sending a client
 			// to a quiesced (weight 0) real server until the template expires.
@@ -46,10 +47,15 @@ func (c *Config) Warnings() hcl.Diagnostics {
 			warn(vs.DeclRange, "Quorum unreachable",
 				"virtual server %q needs quorum %d (+ hysteresis %d) but its real servers' weights add up to %d: it can never be up.", vs.Name, vs.Quorum, vs.Hysteresis, total)
 		}
-		if len(c.VRRPInstances) > 0 && vs.Address.IsValid() && !vips[vs.Address.Addr().String()] {
-			warn(vs.DeclRange, "Address not managed by VRRP",
-				"virtual server %q listens on %s, which is not a virtual_ipaddresses entry of any vrrp_instance; it will not follow failover.", vs.Name, vs.Address.Addr())
+		for _, svc := range vs.Services() {
+			if len(c.VRRPInstances) > 0 && svc.Address.IsValid() && !vips[svc.Address.Addr().String()] {
+				warn(vs.DeclRange, "Address not managed by VRRP",
+					"virtual server %q listens on %s, which is not a virtual_ipaddresses entry of any vrrp_instance; it will not follow failover.", vs.Name, svc.Address.Addr())
+				break
+			}
 		}
 	}
+	c.trackingWarnings(warn)
+	groupWarnings(c, warn)
 	return diags
 }

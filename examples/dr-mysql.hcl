@@ -4,6 +4,9 @@
 #   ipvsadm -a -t 198.18.0.254:3306 -r 198.18.0.21:3306 -g
 #   ipvsadm -a -t 198.18.0.254:3306 -r 198.18.0.22:3306 -g
 # The password comes from the environment; the default keeps this example valid without it.
+# The check logs in and runs the default query (SELECT 1; any successful query passes)
+# every 2 s: a real server is quiesced after 3 failures (about 7 s) and back after 2
+# successes.
 
 global {
   router_id = "lb-dr-mysql"
@@ -20,9 +23,8 @@ virtual_server "mysql" {
     check "mysql" {
       user     = "monitor"
       password = env("VIGIL_MYSQL_PASSWORD", "monitor")
-      query    = "SELECT 1"
-      interval = "3s"
-      timeout  = "2s"
+      interval = "2s"
+      timeout  = "1s"
     }
   }
 
@@ -31,9 +33,8 @@ virtual_server "mysql" {
     check "mysql" {
       user     = "monitor"
       password = env("VIGIL_MYSQL_PASSWORD", "monitor")
-      query    = "SELECT 1"
-      interval = "3s"
-      timeout  = "2s"
+      interval = "2s"
+      timeout  = "1s"
     }
   }
 }

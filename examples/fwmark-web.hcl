@@ -1,5 +1,9 @@
 # HTTP and HTTPS as one firewall-mark service with 300 s persistence, so a client's plain
-# and TLS connections land on the same real server. Mark the packets first:
+# and TLS connections land on the same real server. Mark the packets first, with nftables:
+#   nft add table ip vigil
+#   nft 'add chain ip vigil pre { type filter hook prerouting priority mangle; }'
+#   nft 'add rule ip vigil pre ip daddr 198.18.0.254 tcp dport { 80, 443 } meta mark set 6666'
+# or with iptables:
 #   iptables -t mangle -A PREROUTING -d 198.18.0.254 -p tcp -m multiport --dports 80,443 -j MARK --set-mark 6666
 # ipvsadm equivalent:
 #   ipvsadm -A -f 6666 -s rr -p 300

@@ -1,5 +1,7 @@
 # A NAT (masquerading) web cluster: the director rewrites the destination and the real
 # servers route their replies back through it (their default gateway is the director).
+# The director has two interfaces: the clients' network, where it holds the VIP, and the
+# real servers' network 198.18.0.0/24; it forwards between them (net.ipv4.ip_forward = 1).
 # ipvsadm equivalent:
 #   ipvsadm -A -t 198.18.0.254:80 -s wrr
 #   ipvsadm -a -t 198.18.0.254:80 -r 198.18.0.21:8080 -m -w 2

@@ -94,6 +94,7 @@ func fromNLDestination(d ipvsnl.Destination) DestinationInfo {
 		},
 		ActiveConns:   d.ActiveConns,
 		InactiveConns: d.InactiveConns,
+		PersistConns:  d.PersistConns,
 		Stats:         Stats(d.Stats),
 	}
 }

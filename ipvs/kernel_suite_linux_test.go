@@ -22,6 +22,7 @@ import (
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 
+	"github.com/vigil-lb/vigil/internal/testing/loopback"
 	"github.com/vigil-lb/vigil/internal/testing/netlab"
 	"github.com/vigil-lb/vigil/ipvs"
 	"github.com/vigil-lb/vigil/ipvs/ipvsadm"
@@ -376,27 +377,17 @@ func serveWhoami(t *testing.T, h *netlab.Host, name string, ports ...int) {
 	for _, p := range ports {
 		ln, err := h.Listen("tcp4", fmt.Sprintf("0.0.0.0:%d", p))
 		mustf(t, err, "listen in "+name)
-		t.Cleanup(func() { ln.Close() })
-		go func() {
+		loopback.Serve(t, ln, func(c net.Conn) {
+			r := bufio.NewReader(c)
 			for {
-				c, err := ln.Accept()
-				if err != nil {
+				if _, err := r.ReadString('\n'); err != nil {
 					return
 				}
-				go func() {
-					defer c.Close()
-					r := bufio.NewReader(c)
-					for {
-						if _, err := r.ReadString('\n'); err != nil {
-							return
-						}
-						if _, err := io.WriteString(c, name+"\n"); err != nil {
-							return
-						}
-					}
-				}()
+				if _, err := io.WriteString(c, name+"\n"); err != nil {
+					return
+				}
 			}
-		}()
+		})
 	}
 }
 

@@ -171,6 +171,7 @@ type ServiceInfo struct {
 type DestinationInfo struct {
 	Destination
 	ActiveConns, InactiveConns uint32
+	PersistConns               uint32 // persistence templates (kernel IPVS; 0 elsewhere)
 	Stats                      Stats
 }
 

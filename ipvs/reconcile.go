@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net/netip"
 	"slices"
-	"sync"
 )
 
 // VirtualService is one service of the desired state with its real servers.
@@ -58,12 +57,19 @@ type ReconcilerOptions struct {
 // before (a service dropped from the configuration is deleted); it never touches any other
 // service and never flushes, so kube-proxy or an operator can share the table. Existing
 // matching services and destinations are adopted in place, so a restart of vigil resets
-// no connection. Safe for concurrent use; calls are serialised.
+// no connection.
+//
+// Its record of the desired state is the only one: a caller hands it the whole desired
+// state (Apply) or one service's (Update) and it works out the writes by comparing with
+// that record, which is what it last wrote. A write that failed marks its service
+// unknown, so the next Update of it reads the table first and Resync repairs it.
+//
+// A Reconciler belongs to one goroutine (the director's loop); it is not safe for
+// concurrent use.
 type Reconciler struct {
 	table Table
 	log   *slog.Logger
 
-	mu      sync.Mutex
 	desired map[ServiceKey]*desiredService
 	order   []ServiceKey        // desired services in configuration order
 	owned   map[ServiceKey]bool // every service ever desired; dropped ones are deleted
@@ -73,6 +79,8 @@ type Reconciler struct {
 type desiredService struct {
 	svc   Service
 	dests []RealServer
+	// unknown: a write failed, so the table may hold anything; the next Update reads it.
+	unknown bool
 }
 
 func (d *desiredService) dest(addr netip.AddrPort) *RealServer {
@@ -95,8 +103,6 @@ func NewReconciler(table Table, opts ReconcilerOptions) *Reconciler {
 
 // Writes returns the writes made since NewReconciler, per kind (for metrics).
 func (r *Reconciler) Writes() Changes {
-	r.mu.Lock()
-	defer r.mu.Unlock()
 	return r.writes
 }
 
@@ -110,18 +116,10 @@ var ErrUnknown = errors.New("not in the desired state")
 // not now are deleted. Errors on one service do not stop the others; they are joined. The
 // desired state is recorded even on error, so the next Resync retries.
 func (r *Reconciler) Apply(ctx context.Context, desired []VirtualService) (Changes, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
 	next := make(map[ServiceKey]*desiredService, len(desired))
 	order := make([]ServiceKey, 0, len(desired))
 	for _, vs := range desired {
-		k := vs.ServiceKey
-		switch {
-		case k.Family == 0 && k.IsFWMark():
-			k.Family = Inet4
-		case !k.IsFWMark():
-			k = AddrKey(k.Protocol, k.Addr)
-		}
+		k := canonicalKey(vs.ServiceKey)
 		vs.ServiceKey = k
 		if _, dup := next[k]; dup {
 			return Changes{}, fmt.Errorf("apply: service %s listed twice", k)
@@ -134,49 +132,121 @@ func (r *Reconciler) Apply(ctx context.Context, desired []VirtualService) (Chang
 	return r.sync(ctx)
 }
 
-// ApplyService replaces the desired state of one service and brings just that service in
-// line: one read of the service list and one of its destinations, then only the writes
-// that differ. It is what a change confined to one service (a quorum change that brings
-// in or takes out its sorry server) costs, instead of re-reading every service. The
-// service becomes owned if it was not.
-func (r *Reconciler) ApplyService(ctx context.Context, vs VirtualService) (Changes, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	k := vs.ServiceKey
-	switch {
-	case k.Family == 0 && k.IsFWMark():
-		k.Family = Inet4
-	case !k.IsFWMark():
-		k = AddrKey(k.Protocol, k.Addr)
-	}
+// Update makes vs the desired state of its service and writes only what differs from the
+// reconciler's record of that service, without reading the table: a weight is one
+// UpdateDestination, a real server taken out or put back (on_failure = "remove") one
+// DeleteDestination or AddDestination, a sorry server coming in one AddDestination. It is
+// what a health change costs. A service not desired before is created; a service whose
+// last write failed is first read back from the table, as Apply would. The service
+// becomes owned if it was not.
+func (r *Reconciler) Update(ctx context.Context, vs VirtualService) (Changes, error) {
+	k := canonicalKey(vs.ServiceKey)
 	vs.ServiceKey = k
-	if r.desired[k] == nil {
-		r.order = append(r.order, k)
-	}
-	ds := &desiredService{svc: vs.Service, dests: slices.Clone(vs.Destinations)}
-	r.desired[k] = ds
-	r.owned[k] = true
-
 	var c Changes
 	defer func() { r.writes.Add(c) }()
+	ds := r.desired[k]
+	var err error
+	switch {
+	case ds == nil:
+		ds = &desiredService{svc: vs.Service, dests: slices.Clone(vs.Destinations)}
+		r.desired[k] = ds
+		r.order = append(r.order, k)
+		r.owned[k] = true
+		err = r.syncService(ctx, ds, Service{}, false, &c)
+	case ds.unknown:
+		ds.svc, ds.dests = vs.Service, append(ds.dests[:0], vs.Destinations...)
+		err = r.readAndSync(ctx, ds, &c)
+	default:
+		err = r.writeDiff(ctx, ds, vs, &c)
+		// The record keeps its array: a health change allocates nothing here.
+		ds.svc, ds.dests = vs.Service, append(ds.dests[:0], vs.Destinations...)
+	}
+	ds.unknown = err != nil
+	return c, err
+}
+
+// readAndSync brings one service in line after reading it from the table.
+func (r *Reconciler) readAndSync(ctx context.Context, ds *desiredService, c *Changes) error {
 	have, err := r.table.Services(ctx)
 	if err != nil {
-		return c, fmt.Errorf("reconcile %s: %w", k, err)
+		return err
 	}
 	for _, s := range have {
-		if s.ServiceKey == k {
-			return c, r.syncService(ctx, ds, s.Service, true, &c)
+		if s.ServiceKey == ds.svc.ServiceKey {
+			return r.syncService(ctx, ds, s.Service, true, c)
 		}
 	}
-	return c, r.syncService(ctx, ds, Service{}, false, &c)
+	return r.syncService(ctx, ds, Service{}, false, c)
+}
+
+// writeDiff makes the writes that turn the recorded old into want.
+func (r *Reconciler) writeDiff(ctx context.Context, old *desiredService, want VirtualService, c *Changes) error {
+	k := want.ServiceKey
+	if old.svc.Canonical() != want.Service.Canonical() {
+		if err := r.table.UpdateService(ctx, want.Service); err != nil {
+			return err
+		}
+		c.ServicesUpdated++
+	}
+	var errs []error
+	var buf [64]bool
+	matched := buf[:0]
+	if len(old.dests) <= len(buf) {
+		matched = buf[:len(old.dests)]
+	} else {
+		matched = make([]bool, len(old.dests))
+	}
+	for i, d := range want.Destinations {
+		// The director lists a service's real servers in the same order every time, so
+		// the old entry is almost always at the same index.
+		j := i
+		if j >= len(old.dests) || old.dests[j].Addr != d.Addr {
+			j = slices.IndexFunc(old.dests, func(o RealServer) bool { return o.Addr == d.Addr })
+		}
+		inTable := j >= 0 && !old.dests[j].Removed
+		if j >= 0 {
+			matched[j] = true
+		}
+		switch {
+		case d.Removed && inTable:
+			if err := r.table.DeleteDestination(ctx, k, d.Addr); err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			c.DestinationsDeleted++
+		case d.Removed:
+		case !inTable:
+			if err := r.table.AddDestination(ctx, k, d.Destination); err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			c.DestinationsAdded++
+		case old.dests[j].Destination != d.Destination:
+			if err := r.table.UpdateDestination(ctx, k, d.Destination); err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			c.DestinationsUpdated++
+		}
+	}
+	// Recorded destinations the new state no longer names (a sorry server going out).
+	for j, o := range old.dests {
+		if matched[j] || o.Removed {
+			continue
+		}
+		if err := r.table.DeleteDestination(ctx, k, o.Addr); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		c.DestinationsDeleted++
+	}
+	return errors.Join(errs...)
 }
 
 // Resync compares the table with the last desired state and repairs any drift: missing
 // services and destinations are re-added, wrong settings and weights fixed, foreign
 // destinations in owned services removed. repairs counts the writes.
 func (r *Reconciler) Resync(ctx context.Context) (repairs int, err error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
 	c, err := r.sync(ctx)
 	if n := c.Total(); n > 0 {
 		r.log.Info("IPVS resync repaired drift", "writes", n, "changes", c)
@@ -187,8 +257,6 @@ func (r *Reconciler) Resync(ctx context.Context) (repairs int, err error) {
 // SetWeight records a new weight for one destination and writes it with exactly one
 // UpdateDestination. A destination kept out by SetRemoved only has its weight recorded.
 func (r *Reconciler) SetWeight(ctx context.Context, svc ServiceKey, addr netip.AddrPort, weight int) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
 	d, err := r.lookup(svc, addr)
 	if err != nil {
 		return fmt.Errorf("set weight of %s in %s: %w", addr, svc, err)
@@ -198,6 +266,7 @@ func (r *Reconciler) SetWeight(ctx context.Context, svc ServiceKey, addr netip.A
 		return nil
 	}
 	if err := r.table.UpdateDestination(ctx, svc, d.Destination); err != nil {
+		r.desired[svc].unknown = true
 		return err
 	}
 	r.writes.DestinationsUpdated++
@@ -207,8 +276,6 @@ func (r *Reconciler) SetWeight(ctx context.Context, svc ServiceKey, addr netip.A
 // SetRemoved takes a destination out of the table (one DeleteDestination) or puts it back
 // with its recorded settings (one AddDestination): on_failure = "remove".
 func (r *Reconciler) SetRemoved(ctx context.Context, svc ServiceKey, addr netip.AddrPort, removed bool) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
 	d, err := r.lookup(svc, addr)
 	if err != nil {
 		return fmt.Errorf("remove %s from %s: %w", addr, svc, err)
@@ -219,12 +286,14 @@ func (r *Reconciler) SetRemoved(ctx context.Context, svc ServiceKey, addr netip.
 	d.Removed = removed
 	if removed {
 		if err := r.table.DeleteDestination(ctx, svc, addr); err != nil {
+			r.desired[svc].unknown = true
 			return err
 		}
 		r.writes.DestinationsDeleted++
 		return nil
 	}
 	if err := r.table.AddDestination(ctx, svc, d.Destination); err != nil {
+		r.desired[svc].unknown = true
 		return err
 	}
 	r.writes.DestinationsAdded++
@@ -243,12 +312,15 @@ func (r *Reconciler) lookup(svc ServiceKey, addr netip.AddrPort) (*RealServer, e
 	return d, nil
 }
 
-// sync brings the table in line with r.desired. r.mu is held.
+// sync brings the table in line with r.desired.
 func (r *Reconciler) sync(ctx context.Context) (Changes, error) {
 	var c Changes
 	defer func() { r.writes.Add(c) }()
 	have, err := r.table.Services(ctx)
 	if err != nil {
+		for _, ds := range r.desired {
+			ds.unknown = true
+		}
 		return c, fmt.Errorf("reconcile: %w", err)
 	}
 	haveBy := make(map[ServiceKey]Service, len(have))
@@ -259,7 +331,9 @@ func (r *Reconciler) sync(ctx context.Context) (Changes, error) {
 	for _, k := range r.order {
 		ds := r.desired[k]
 		cur, exists := haveBy[k]
-		if err := r.syncService(ctx, ds, cur, exists, &c); err != nil {
+		err := r.syncService(ctx, ds, cur, exists, &c)
+		ds.unknown = err != nil
+		if err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -362,6 +436,18 @@ func (r *Reconciler) syncService(ctx context.Context, ds *desiredService, cur Se
 	return errors.Join(errs...)
 }
 
+// canonicalKey is k as the table lists it: a firewall mark's family defaults to IPv4, an
+// address's is taken from the address.
+func canonicalKey(k ServiceKey) ServiceKey {
+	switch {
+	case k.Family == 0 && k.IsFWMark():
+		k.Family = Inet4
+	case !k.IsFWMark():
+		k = AddrKey(k.Protocol, k.Addr)
+	}
+	return k
+}
+
 // compareKeys orders services as ipvsadm lists them: address services before firewall
 // marks, then by family, protocol, address and port.
 func compareKeys(a, b ServiceKey) int {
@@ -378,4 +464,24 @@ func compareKeys(a, b ServiceKey) int {
 		return int(a.Protocol) - int(b.Protocol)
 	}
 	return a.Addr.Compare(b.Addr)
+}
+
+// Own adds keys to the services r owns, so that one of them absent from the next Apply's
+// desired state is deleted from the table: a director that remembers, across a restart,
+// the services it created (its state file) removes those its configuration dropped
+// meanwhile.
+func (r *Reconciler) Own(keys []ServiceKey) {
+	for _, k := range keys {
+		r.owned[canonicalKey(k)] = true
+	}
+}
+
+// Owned returns the services r owns, in ipvsadm's order.
+func (r *Reconciler) Owned() []ServiceKey {
+	out := make([]ServiceKey, 0, len(r.owned))
+	for k := range r.owned {
+		out = append(out, k)
+	}
+	slices.SortFunc(out, compareKeys)
+	return out
 }

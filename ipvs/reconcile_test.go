@@ -385,20 +385,48 @@ func TestErrorsKeepErrno(t *testing.T) {
 	}
 }
 
-// ApplyService touches only its own service: a sorry server coming in is one write, and
-// the other owned service is neither read for destinations nor written.
-func TestApplyServiceTouchesOneService(t *testing.T) {
-	ctx := context.Background()
-	tb := ipvstest.New()
+// applied returns a reconciler that has applied svcs to tb, with tb's log cleared.
+func applied(t *testing.T, tb interface {
+	ipvs.Table
+	ResetOps()
+}, svcs ...ipvs.VirtualService) *ipvs.Reconciler {
+	t.Helper()
 	r := ipvs.NewReconciler(tb, ipvs.ReconcilerOptions{})
-	if _, err := r.Apply(ctx, []ipvs.VirtualService{web(), fwm()}); err != nil {
+	if _, err := r.Apply(context.Background(), svcs); err != nil {
 		t.Fatal(err)
 	}
 	tb.ResetOps()
+	return r
+}
+
+// readCounter counts the table reads a reconciler makes.
+type readCounter struct {
+	*ipvstest.Table
+	reads int
+}
+
+func (c *readCounter) Services(ctx context.Context) ([]ipvs.ServiceInfo, error) {
+	c.reads++
+	return c.Table.Services(ctx)
+}
+
+func (c *readCounter) Destinations(ctx context.Context, k ipvs.ServiceKey) ([]ipvs.DestinationInfo, error) {
+	c.reads++
+	return c.Table.Destinations(ctx, k)
+}
+
+// Update touches only its own service and diffs against its record instead of reading the
+// table: a sorry server coming in while the real servers are quiesced is three writes and
+// no read, and the other owned service is neither read nor written.
+func TestUpdateTouchesOneService(t *testing.T) {
+	ctx := context.Background()
+	tb := &readCounter{Table: ipvstest.New()}
+	r := applied(t, tb, web(), fwm())
+	tb.reads = 0
 	w := web()
 	w.Destinations[0].Weight, w.Destinations[1].Weight = 0, 0
 	w.Destinations = append(w.Destinations, ipvs.RealServer{Destination: dest(rs3, 1)})
-	c, err := r.ApplyService(ctx, w)
+	c, err := r.Update(ctx, w)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -408,11 +436,96 @@ func TestApplyServiceTouchesOneService(t *testing.T) {
 		op(ipvstest.AddDestination, webKey, rs3),
 	}
 	if d := diff(want, tb.Ops()); d != "" || c.Total() != 3 {
-		t.Errorf("ApplyService wrote %d (-want +got):\n%s", c.Total(), d)
+		t.Errorf("Update wrote %d (-want +got):\n%s", c.Total(), d)
+	}
+	if tb.reads != 0 {
+		t.Errorf("Update read the table %d times, want none", tb.reads)
 	}
 	// The new desired state is what a resync keeps.
 	tb.ResetOps()
 	if n, err := r.Resync(ctx); err != nil || n != 0 {
-		t.Errorf("Resync after ApplyService = %d, %v; want 0 repairs", n, err)
+		t.Errorf("Resync after Update = %d, %v; want 0 repairs", n, err)
+	}
+
+	// The sorry server goes out and the real servers come back: three writes again.
+	tb.ResetOps()
+	if c, err := r.Update(ctx, web()); err != nil || c.Total() != 3 {
+		t.Fatalf("Update back = %+v, %v", c, err)
+	}
+	want = []ipvstest.Op{
+		op(ipvstest.UpdateDestination, webKey, rs1),
+		op(ipvstest.UpdateDestination, webKey, rs2),
+		op(ipvstest.DeleteDestination, webKey, rs3),
+	}
+	if d := diff(want, tb.Ops()); d != "" {
+		t.Errorf("Update back wrote (-want +got):\n%s", d)
+	}
+}
+
+// Update follows on_failure = "remove" from its record: out is one delete, back in one add
+// with the weight it should have, and a service it never had is created.
+func TestUpdateRemovedAndNew(t *testing.T) {
+	ctx := context.Background()
+	tb := ipvstest.New()
+	r := applied(t, tb, web())
+	w := web()
+	w.Destinations[0].Removed = true
+	if _, err := r.Update(ctx, w); err != nil {
+		t.Fatal(err)
+	}
+	w.Destinations[0].Weight = 7 // still out: nothing to write
+	if _, err := r.Update(ctx, w); err != nil {
+		t.Fatal(err)
+	}
+	w.Destinations[0].Removed = false
+	if _, err := r.Update(ctx, w); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Update(ctx, fwm()); err != nil {
+		t.Fatal(err)
+	}
+	want := []ipvstest.Op{
+		op(ipvstest.DeleteDestination, webKey, rs1),
+		op(ipvstest.AddDestination, webKey, rs1),
+		op(ipvstest.AddService, markKey, netip.AddrPort{}),
+		op(ipvstest.AddDestination, markKey, netip.AddrPortFrom(rs1.Addr(), 0)),
+	}
+	if d := diff(want, tb.Ops()); d != "" {
+		t.Errorf("writes (-want +got):\n%s", d)
+	}
+	if got := snapshot(t, tb)[webKey]; got[len(got)-1] != dest(rs1, 7) {
+		t.Errorf("rs1 back in the table as %+v, want weight 7", got[len(got)-1])
+	}
+}
+
+// After a write fails the record no longer says what the table holds: the next Update of
+// that service reads the table and repairs what it finds, instead of trusting the record.
+func TestUpdateAfterFailedWriteReadsTable(t *testing.T) {
+	ctx := context.Background()
+	tb := &readCounter{Table: ipvstest.New()}
+	r := applied(t, tb, web())
+	tb.Fail(ipvstest.UpdateDestination, syscall.ENOMEM)
+	w := web()
+	w.Destinations[0].Weight = 0
+	if _, err := r.Update(ctx, w); !errors.Is(err, syscall.ENOMEM) {
+		t.Fatalf("Update with a failing table = %v, want ENOMEM", err)
+	}
+	tb.Fail(ipvstest.UpdateDestination, nil)
+	tb.ResetOps()
+	tb.reads = 0
+	// Same desired state again: the record alone would say there is nothing to write.
+	if _, err := r.Update(ctx, w); err != nil {
+		t.Fatal(err)
+	}
+	if d := diff([]ipvstest.Op{op(ipvstest.UpdateDestination, webKey, rs1)}, tb.Ops()); d != "" {
+		t.Errorf("retry wrote (-want +got):\n%s", d)
+	}
+	if tb.reads == 0 {
+		t.Error("retry did not read the table")
+	}
+	// Back in line: the next Update trusts the record again.
+	tb.reads = 0
+	if _, err := r.Update(ctx, web()); err != nil || tb.reads != 0 {
+		t.Errorf("Update after the repair: err %v, %d reads, want none", err, tb.reads)
 	}
 }

@@ -28,6 +28,9 @@ type Config struct {
 	// VIPs are the virtual addresses with their prefix length, all of one family; the
 	// family of the first selects IPv4 or IPv6 (v3 only).
 	VIPs []netip.Prefix
+	// VIPDevices put some of VIPs on another interface or give them a label
+	// (keepalived's dev and label); the others go on Interface.
+	VIPDevices []VIPDevice
 	// UnicastSrc and UnicastPeers replace multicast when UnicastPeers is not empty.
 	UnicastSrc   netip.Addr
 	UnicastPeers []netip.Addr
@@ -66,11 +69,22 @@ const (
 	// TrackExternal is reported by the caller through SetTracked (a virtual server's
 	// health, reported by the director).
 	TrackExternal
+	// TrackScript (a vrrp_script's verdict) and TrackProcess (a process quorum) are up or
+	// down, reported through SetTracked by a Tracker that Trackers runs. The instance
+	// starts only once each has reported.
+	TrackScript
+	TrackProcess
+	// TrackFile is the integer in a file, reported through SetTrackedValue by a
+	// FileTracker; the instance starts only once it has reported.
+	TrackFile
 )
 
-// Track is one tracked item. Weight 0: the router is in Fault while the item is down.
-// Otherwise (keepalived semantics) a positive weight is added to the priority while the
-// item is up, a negative weight while it is down; the result is clamped to 1..254.
+// Track is one tracked item, with keepalived's rules. An up/down item: weight 0 puts
+// the router in Fault while the item is down; a positive weight is added to the priority
+// while it is up, a negative weight while it is down. A TrackFile: value x weight is
+// added (limited to -254..253); at -254 the router is in Fault, and with weight 0 any
+// value but 0 puts it in Fault. The priority stays within 1..254; an owner's (255)
+// never changes.
 type Track struct {
 	Name   string
 	Kind   TrackKind
@@ -134,6 +148,7 @@ func (c *Config) Validate() error {
 		}
 	}
 	errs = append(errs, c.Auth.validate(c)...)
+	c.validateDevices(bad)
 	for _, t := range c.Tracks {
 		if t.Weight < -254 || t.Weight > 254 {
 			bad("track %q: weight %d outside -254..254", t.Name, t.Weight)

@@ -24,15 +24,15 @@ func OpenLinux(cfg Config, logger *slog.Logger) (Deps, error) {
 	if err != nil {
 		return Deps{}, fmt.Errorf("vrrp instance %q: %w", cfg.Name, err)
 	}
-	an, err := announce.Open(cfg.Interface)
+	ans, err := openAnnouncers(cfg, func(dev string) (Announcer, error) { return announce.Open(dev) })
 	if err != nil {
 		tr.Close()
 		return Deps{}, fmt.Errorf("vrrp instance %q: %w", cfg.Name, err)
 	}
 	return Deps{
 		Transport: tr,
-		Addresses: vip.New(cfg.Interface),
-		Announcer: an,
+		Addresses: vip.NewPlaced(cfg.Interface, cfg.placements()),
+		Announcer: ans,
 		Links:     link.Watcher{},
 		Logger:    logger,
 	}, nil

@@ -9,14 +9,18 @@
 //   - vrrp/vip: virtual addresses added and removed through netlink (Linux);
 //   - vrrp/announce: gratuitous ARP and unsolicited neighbour advertisements (Linux);
 //   - vrrp/link: interface up/down from netlink link updates (Linux);
+//   - vrrp/procevents: process exec, fork and exit from the proc connector, and /proc
+//     (Linux), for track_process;
+//   - vrrp/filewatch: a file's changes through inotify (Linux), for track_file;
 //   - vrrp/vrrptest: in-memory fakes of the kernel boundary; vrrptest/vrrpd and
 //     vrrptest/vrrplab: a one-instance daemon and the namespace lab for wire tests;
 //   - this package: Instance, which drives the state machine with real timers, the
-//     transport and the address manager, applies tracking (interfaces, and virtual
-//     servers reported by the director), runs notify commands in order, and moves sync
-//     groups together.
+//     transport and the address manager, applies tracking with keepalived's rules
+//     (interfaces; virtual servers reported by the director; vrrp_script, track_process
+//     and track_file through the trackers that Trackers runs), runs notify commands in
+//     order, and moves sync groups together.
 //
 // The package knows nothing of configuration files, health checks or IPVS: the director
-// translates its configuration into Config and reports virtual-server health through
-// Instance.SetTracked.
+// translates its configuration into Config and the trackers' configurations, and reports
+// virtual-server health through Instance.SetTracked.
 package vrrp

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/vigil-lb/vigil/internal/clock"
 	"github.com/vigil-lb/vigil/vrrp/advert"
 	"github.com/vigil-lb/vigil/vrrp/fsm"
 )
@@ -35,8 +36,8 @@ type Deps struct {
 	// Links watches the instance's own interface (down: Fault, like keepalived) and its
 	// interface tracks. Nil: interfaces are taken as up.
 	Links LinkWatcher
-	// Clock defaults to SystemClock, Logger to slog.Default(), Notify to ExecCommand.
-	Clock  Clock
+	// Clock defaults to the system clock, Logger to slog.Default(), Notify to ExecCommand.
+	Clock  clock.Clock
 	Logger *slog.Logger
 	Notify CommandRunner
 	// OnTransition, if set, is called (from Run's goroutine) after each state change.
@@ -69,7 +70,7 @@ type Instance struct {
 	cfg    Config
 	deps   Deps
 	log    *slog.Logger
-	clock  Clock
+	clock  clock.Clock
 	garp   GARPConfig
 	group  *SyncGroup
 	vips   []netip.Addr
@@ -77,7 +78,7 @@ type Instance struct {
 
 	mu         sync.Mutex
 	st         Status
-	tracks     map[string]bool // by name; missing: not yet reported (taken as up)
+	tracks     map[string]int // by trackKey: 1 up, 0 down, or a file's value; missing: not yet reported
 	groupFault bool
 	forced     []fsm.EventKind
 	running    bool
@@ -94,9 +95,7 @@ func NewInstance(cfg Config, deps Deps) (*Instance, error) {
 	if deps.Transport == nil || deps.Addresses == nil || deps.Announcer == nil {
 		return nil, fmt.Errorf("vrrp instance %q: transport, address manager and announcer are required", cfg.Name)
 	}
-	if deps.Clock == nil {
-		deps.Clock = SystemClock{}
-	}
+	deps.Clock = clock.OrSystem(deps.Clock)
 	if deps.Logger == nil {
 		deps.Logger = slog.Default()
 	}
@@ -106,7 +105,7 @@ func NewInstance(cfg Config, deps Deps) (*Instance, error) {
 		log:      deps.Logger.With("vrrp_instance", cfg.Name),
 		clock:    deps.Clock,
 		garp:     cfg.GARP.withDefaults(),
-		tracks:   map[string]bool{},
+		tracks:   map[string]int{},
 		handover: cfg.Handover,
 		wake:     make(chan struct{}, 1),
 		release:  make(chan struct{}, 1),
@@ -122,12 +121,16 @@ func NewInstance(cfg Config, deps Deps) (*Instance, error) {
 // Config returns the configuration the instance runs with.
 func (in *Instance) Config() Config { return in.cfg }
 
-// SetTracked reports the state of a tracked item (a TrackExternal item such as a virtual
-// server's health; interfaces are watched by the instance itself). Unknown names are
-// ignored. It never blocks.
-func (in *Instance) SetTracked(name string, up bool) {
+// SetTracked reports the state of a tracked item (a virtual server's health, a script's
+// or a process's state; interfaces are watched by the instance itself). Unknown names
+// are ignored. It never blocks.
+func (in *Instance) SetTracked(name string, up bool) { in.SetTrackedValue(name, b2i(up)) }
+
+// SetTrackedValue reports the value of a TrackFile item (for up/down items: 1 up, 0
+// down). It never blocks.
+func (in *Instance) SetTrackedValue(name string, v int) {
 	in.mu.Lock()
-	in.tracks[name] = up
+	in.tracks[name] = v
 	in.mu.Unlock()
 	in.poke()
 }
@@ -175,44 +178,23 @@ func (in *Instance) Status() Status {
 	}
 	s.Tracks = make(map[string]bool, len(in.cfg.Tracks))
 	for _, t := range in.cfg.Tracks {
-		key := t.Name
-		if t.Kind == TrackInterface {
-			key = linkKey(t.Name)
-		}
-		up, ok := in.tracks[key]
-		s.Tracks[t.Name] = up || !ok
+		v, ok := in.tracks[trackKey(t)]
+		s.Tracks[t.Name] = trackUp(t, v, ok)
 	}
 	return s
 }
 
-// evaluate returns the effective priority and whether a weight-0 item (or our own
-// interface) is down, with keepalived's weight semantics.
-func (in *Instance) evaluate() (uint8, bool) {
+// evaluate returns the effective priority, whether a tracked item (or our own
+// interface) holds the instance in Fault, and whether an awaited track has not reported
+// yet (see effective).
+func (in *Instance) evaluate() (prio uint8, fault, pending bool) {
 	in.mu.Lock()
 	defer in.mu.Unlock()
-	if up, ok := in.tracks[linkKey(in.cfg.Interface)]; ok && !up {
-		return in.cfg.Priority, true
+	prio, fault, pending = effective(in.cfg.Priority, in.cfg.Tracks, in.tracks)
+	if v, ok := in.tracks[linkKey(in.cfg.Interface)]; ok && v == 0 {
+		return in.cfg.Priority, true, pending
 	}
-	prio := int(in.cfg.Priority)
-	fault := false
-	for _, t := range in.cfg.Tracks {
-		key := t.Name
-		if t.Kind == TrackInterface {
-			key = linkKey(t.Name)
-		}
-		up, ok := in.tracks[key]
-		up = up || !ok
-		switch {
-		case t.Weight == 0 && !up:
-			fault = true
-		case t.Weight > 0 && up, t.Weight < 0 && !up:
-			prio += t.Weight
-		}
-	}
-	if in.cfg.Priority == 255 {
-		return 255, fault // the owner's priority never changes
-	}
-	return uint8(min(max(prio, 1), 254)), fault
+	return prio, fault, pending
 }
 
 // linkKey keeps watched interfaces apart from external tracks of the same name.
@@ -263,7 +245,7 @@ func (in *Instance) Run(ctx context.Context) error {
 		go func() {
 			err := in.deps.Links.Watch(watchCtx, names, func(name string, up bool) {
 				in.mu.Lock()
-				in.tracks[linkKey(name)] = up
+				in.tracks[linkKey(name)] = b2i(up)
 				in.mu.Unlock()
 				in.poke()
 			})
@@ -274,7 +256,7 @@ func (in *Instance) Run(ctx context.Context) error {
 	}
 
 	r := &runner{in: in, src: in.deps.Transport.Source()}
-	prio, fault := in.evaluate()
+	prio, fault, pending := in.evaluate()
 	r.m = fsm.Machine{Params: fsm.Params{
 		Version: in.cfg.Version, Priority: prio, Interval: in.cfg.Interval,
 		Preempt: in.cfg.Preempt, PreemptDelay: in.cfg.PreemptDelay, Primary: r.src,
@@ -294,7 +276,11 @@ func (in *Instance) Run(ctx context.Context) error {
 	}
 	clearCancel()
 	r.applyFault(in.clock.Now())
-	r.step(fsm.Event{Kind: fsm.Startup}, in.clock.Now())
+	if pending {
+		in.log.Info("waiting for the first state of the tracked scripts, processes and files before starting")
+	} else {
+		r.start(in.clock.Now())
+	}
 
 	timer := in.clock.NewTimer(time.Hour)
 	defer timer.Stop()
@@ -317,6 +303,7 @@ loop:
 		select {
 		case <-stop:
 			stop = nil
+			r.stopping = true
 			now := in.clock.Now()
 			r.m.Params.Handover = in.handoverSetting()
 			r.step(fsm.Event{Kind: fsm.Shutdown}, now)
@@ -380,6 +367,8 @@ type runner struct {
 	src      netip.Addr
 	ownFault bool
 	fault    bool // ownFault or the sync group's
+	started  bool // Startup was stepped (it waits for awaited tracks)
+	stopping bool // ctx is done: never start
 	garpAt   time.Time
 	refresh  time.Time
 	auth     authState
@@ -592,7 +581,7 @@ func sameAddrs(a, b []netip.Addr) bool {
 // reevaluate applies tracking and sync-group input that arrived since the last time.
 func (r *runner) reevaluate(now time.Time) {
 	in := r.in
-	prio, fault := in.evaluate()
+	prio, fault, pending := in.evaluate()
 	in.mu.Lock()
 	forced := in.forced
 	in.forced = nil
@@ -608,9 +597,17 @@ func (r *runner) reevaluate(now time.Time) {
 		}
 	}
 	r.applyFault(now)
+	if !r.started && !pending && !r.m.Leaving() && !r.stopping {
+		r.start(now)
+	}
 	for _, k := range forced {
 		r.step(fsm.Event{Kind: k}, now)
 	}
+}
+
+func (r *runner) start(now time.Time) {
+	r.started = true
+	r.step(fsm.Event{Kind: fsm.Startup}, now)
 }
 
 func (r *runner) applyFault(now time.Time) {
@@ -663,10 +660,10 @@ func (g *SyncGroup) setFault(from *Instance, fault bool) {
 	}
 	members := slices.Clone(g.members)
 	g.mu.Unlock()
+	// Every member, from included: when two members fault at once (a track of the whole
+	// group) and clear one after the other, the last to clear must also clear its own
+	// view, which the first set while it was still faulted.
 	for _, m := range members {
-		if m == from {
-			continue
-		}
 		m.mu.Lock()
 		changed := m.groupFault != anyFault
 		m.groupFault = anyFault

@@ -4,6 +4,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"runtime/debug"
 
 	"github.com/vigil-lb/vigil/conf"
 )
@@ -15,8 +16,11 @@ func cmdCheck(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	file := fs.String("f", "", "configuration `file` to validate (required)")
 	print := fs.Bool("print", false, "print the effective configuration, defaults filled in, as JSON (secrets redacted)")
+	limits := configLimits(fs)
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: vigil check -f FILE [--print]\n\nValidate a configuration file and report every problem with file:line:col.\nExit status: 0 valid, 1 invalid, 2 usage error.\n\nFlags:\n")
+		fmt.Fprintf(fs.Output(), "Usage: vigil check -f FILE [--print] [--max-config-size 16MiB]\n\n"+
+			"Validate a configuration file and report every problem with file:line:col (the first\n"+
+			"%d, then how many more).\nExit status: 0 valid, 1 invalid (whatever the file holds), 2 usage error.\n\nFlags:\n", conf.MaxDiagnostics)
 		fs.PrintDefaults()
 	}
 	if code, ok := parseFlags(fs, args, stdout, stderr); !ok {
@@ -27,13 +31,17 @@ func cmdCheck(args []string, stdout, stderr io.Writer) int {
 		fs.Usage()
 		return 2
 	}
-	cfg, diags := conf.Load(*file)
+	// A check is one parse and then exit: collecting garbage half as often saves a tenth of
+	// its CPU on a large file for a few MB (docs/benchmarks.md, issue 14).
+	defer debug.SetGCPercent(debug.SetGCPercent(200))
+	cfg, src, diags := conf.LoadLimited(*file, limits())
+	sources := map[string][]byte{*file: src}
 	if diags.HasErrors() {
-		conf.WriteDiagnostics(stderr, diags, nil)
+		conf.WriteDiagnostics(stderr, diags, sources)
 		fmt.Fprintf(stderr, "%s: %d error(s)\n", *file, len(diags.Errs()))
 		return 1
 	}
-	conf.WriteDiagnostics(stderr, append(diags, cfg.Warnings()...), nil)
+	conf.WriteDiagnostics(stderr, append(diags, cfg.Warnings()...), sources)
 	if *print {
 		out, err := cfg.JSON()
 		if err != nil {

@@ -3,10 +3,13 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
 
 func runCheck(t *testing.T, args ...string) (code int, stdout, stderr string) {
@@ -156,6 +159,102 @@ virtual_server "db" {
 	} {
 		if c.got != c.want {
 			t.Errorf("%s = %q, want %q", c.name, c.got, c.want)
+		}
+	}
+}
+
+// Every invalid file is exit 1 with a short report, whatever it holds; only a usage error
+// is 2. On main 120 KB of nested brackets overflowed the parser's stack (exit 2, 1 GB),
+// 50 MB of random bytes took 5.7 GB, and 5 MB of garbage printed 100 MB of diagnostics.
+func TestCheckHostileInputs(t *testing.T) {
+	dir := t.TempDir()
+	rnd := rand.New(rand.NewPCG(14, 14))
+	randomBytes := func(n int) []byte {
+		b := make([]byte, n)
+		for i := range b {
+			b[i] = byte(rnd.Uint32())
+		}
+		return b
+	}
+	garbage := func(n int) []byte {
+		const chars = "abcdefghijklmnopqrstuvwxyz0123456789 \n{}[]()=,.\"#+-*/<>!&|?:$%~"
+		b := make([]byte, n)
+		for i := range b {
+			b[i] = chars[rnd.IntN(len(chars))]
+		}
+		return b
+	}
+	file := func(name string, content []byte) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, content, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	sparse := filepath.Join(dir, "sparse-50MiB")
+	if f, err := os.Create(sparse); err != nil {
+		t.Fatal(err)
+	} else {
+		f.Truncate(50 << 20)
+		f.Close()
+	}
+	fifo := filepath.Join(dir, "fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name, path, want string
+	}{
+		{"nested brackets", file("nested", []byte("x = "+strings.Repeat("[", 60_000)+strings.Repeat("]", 60_000))), "Nested too deeply"},
+		{"nested braces", file("braces", []byte(strings.Repeat("a {\n", 40_000))), "Nested too deeply"},
+		{"nested templates", file("templates", []byte("x = "+strings.Repeat(`"${`, 40_000))), "Nested too deeply"},
+		{"negations", file("bangs", []byte("x = "+strings.Repeat("!", 500_000)+"true")), "Nested too deeply"},
+		{"random bytes", file("random", randomBytes(5<<20)), "Invalid UTF-8"},
+		{"NUL bytes", file("zeros", make([]byte, 1<<20)), "Control character"},
+		{"50 MiB", sparse, "is 50 MiB; the limit is 16 MiB"},
+		{"20 MiB of garbage", file("garbage20", garbage(20<<20)), "is 20 MiB; the limit is 16 MiB"},
+		{"5 MiB of garbage", file("garbage5", garbage(5<<20)), "error"},
+		{"1 MiB of tokens on one line", file("tokens", []byte("x = ["+strings.Repeat("1,", 800_000)+"]")), "Too many tokens"},
+		{"a million digits", file("digits", []byte("x = "+strings.Repeat("7", 1_000_000))), "Number too long"},
+		{"a 15 MiB string", file("string", []byte("x = \""+strings.Repeat("s", 15<<20)+"\"\n")), "Too much text"},
+		{"16 MiB of comments", file("comments", bytes.Repeat([]byte("# "+strings.Repeat("c", 61)+"\n"), (16<<20)/64)), "Nothing to run"},
+		{"long lines of names", file("names", bytes.Repeat([]byte(strings.Repeat("name ", 200)+"\n"), 1000)), "error"},
+		{"empty", file("empty", nil), "Nothing to run"},
+		{"directory", dir, "is a directory"},
+		{"FIFO", fifo, "not a regular file (a FIFO)"},
+		{"device", "/dev/zero", "not a regular file (a device)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			start := time.Now()
+			code, stdout, stderr := runCheck(t, "-f", tt.path)
+			if code != 1 {
+				t.Errorf("exit %d, want 1", code)
+			}
+			if !strings.Contains(stderr, tt.want) {
+				t.Errorf("stderr lacks %q:\n%.2000s", tt.want, stderr)
+			}
+			if n := len(stdout) + len(stderr); n > 64<<10 {
+				t.Errorf("%d bytes of output", n)
+			}
+			if took := time.Since(start); took > 20*time.Second {
+				t.Errorf("took %s", took)
+			}
+		})
+	}
+}
+
+func TestCheckMaxConfigSize(t *testing.T) {
+	f := writeFile(t, "virtual_server \"web\" {\n  fwmark = 1\n}\n"+strings.Repeat("# padding\n", 200))
+	if code, _, stderr := runCheck(t, "-f", f, "--max-config-size", "1KiB"); code != 1 || !strings.Contains(stderr, "the limit is 1 KiB") {
+		t.Errorf("--max-config-size 1KiB: exit %d, stderr %q", code, stderr)
+	}
+	if code, _, stderr := runCheck(t, "-f", f, "--max-config-size=4k"); code != 0 {
+		t.Errorf("--max-config-size=4k: exit %d, stderr %q", code, stderr)
+	}
+	for _, bad := range []string{"lots", "0", "-5MiB", "2TiB"} {
+		if code, _, stderr := runCheck(t, "-f", f, "--max-config-size", bad); code != 2 || !strings.Contains(stderr, "max-config-size") {
+			t.Errorf("--max-config-size %s: exit %d, stderr %q", bad, code, stderr)
 		}
 	}
 }

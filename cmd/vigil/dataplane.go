@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"strings"
 
 	"github.com/vigil-lb/vigil/conf"
@@ -55,9 +56,14 @@ func userspaceCanServe(cfg *conf.Config, kernelErr error) error {
 	var what []string
 	marks := false
 	for _, vs := range cfg.VirtualServers {
-		if vs.IsFWMark() {
-			what = append(what, fmt.Sprintf("virtual_server %q (firewall mark %d)", vs.Name, vs.FWMark))
+		if mark := firstMark(vs); mark != 0 {
+			what = append(what, fmt.Sprintf("virtual_server %q (firewall mark %d)", vs.Name, mark))
 			marks = true
+			continue
+		}
+		if allPorts(vs) {
+			what = append(what, fmt.Sprintf("virtual_server %q (every port of %s)", vs.Name, firstAllPorts(vs)))
+			marks = true // the proxy cannot listen on every port either
 			continue
 		}
 		byMethod := map[conf.Forwarding][]string{}
@@ -84,6 +90,30 @@ func userspaceCanServe(cfg *conf.Config, kernelErr error) error {
 	}
 	return fmt.Errorf("dataplane auto: kernel IPVS is not available, and the userspace data plane (NAT semantics) cannot serve %s; fix: %s (kernel: %w)",
 		strings.Join(what, ", "), fix, kernelErr)
+}
+
+// firstMark is the first firewall mark vs balances (its own, or one of its group's), 0
+// for none.
+func firstMark(vs *conf.VirtualServer) uint32 {
+	for _, s := range vs.Services() {
+		if s.FWMark != 0 {
+			return s.FWMark
+		}
+	}
+	return 0
+}
+
+// allPorts reports whether vs balances every port of an address (its own, or a member
+// of its group), which only kernel IPVS can.
+func allPorts(vs *conf.VirtualServer) bool { return firstAllPorts(vs).IsValid() }
+
+func firstAllPorts(vs *conf.VirtualServer) netip.Addr {
+	for _, s := range vs.Services() {
+		if s.FWMark == 0 && s.Address.Port() == 0 {
+			return s.Address.Addr()
+		}
+	}
+	return netip.Addr{}
 }
 
 // errStartedWithoutKernel is why a reload on a director that fell back to userspace

@@ -49,6 +49,7 @@ func TestOpenTable(t *testing.T) {
 		dr     = `address = "198.18.0.254:80"` + "\n  forwarding = \"dr\""
 		tun    = `address = "198.18.0.254:80"` + "\n  forwarding = \"tun\""
 		fwmark = `fwmark = 6666` + "\n  forwarding = \"dr\""
+		all    = `address = "198.18.0.254"` + "\n  forwarding = \"nat\"\n  persistence {}"
 	)
 	for _, tc := range []struct {
 		name      string
@@ -67,6 +68,8 @@ func TestOpenTable(t *testing.T) {
 			[]string{`forwarding = "tun": rs1, rs2`, "modprobe ip_vs"}, nil},
 		{"auto without kernel IPVS, fwmark is an error the userspace cannot fix", "auto", fwmark, noKernel, "",
 			[]string{`virtual_server "web" (firewall mark 6666)`, "modprobe ip_vs"}, []string{`dataplane = "userspace"`}},
+		{"auto without kernel IPVS, an all-ports service is an error the userspace cannot fix", "auto", all, noKernel, "",
+			[]string{`virtual_server "web" (every port of 198.18.0.254)`, "modprobe ip_vs"}, []string{`dataplane = "userspace"`}},
 		{"auto with a kernel error that is not a missing IPVS", "auto", nat, broken, "", []string{"permission denied"}, nil},
 		{"kernel without kernel IPVS", "kernel", nat, noKernel, "", []string{"dataplane kernel", "load the ip_vs module"}, nil},
 		{"userspace asked for, DR proxied", "userspace", dr, noKernel, "userspace", nil, nil},

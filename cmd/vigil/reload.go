@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -21,50 +22,92 @@ const defaultPIDFile = "/run/vigil/vigil.pid"
 // reloadPoll is how often `vigil reload` asks /status whether the reload has landed.
 const reloadPoll = 100 * time.Millisecond
 
+// Exit statuses of `vigil reload` beyond 0 (applied), 1 (failed) and 2 (usage).
+const exitAppliedWithErrors = 3
+
 // cmdReload is `vigil reload`: send SIGHUP to the running vigil, then watch /status until
 // the reload is accounted for (config generation or failed-reload count moves) and report
 // its outcome. SIGHUP alone gives no answer; the API is what turns it into one.
 func cmdReload(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("vigil reload", flag.ContinueOnError)
-	pidFile := fs.String("pid-file", defaultPIDFile, "`file` holding the pid of `vigil run`")
-	addr := fs.String("addr", defaultAddr, "`host:port` of the running vigil's API (global.listen), to confirm the reload")
+	file := fs.String("f", "", "the configuration `file` vigil run reads: its global.listen is the API to ask, and the pid is the one the API reports")
+	pidFile := fs.String("pid-file", defaultPIDFile, "`file` holding the pid of `vigil run` (without -f)")
+	addr := fs.String("addr", defaultAddr, "`host:port` of the running vigil's API (global.listen), to confirm the reload (without -f)")
 	timeout := fs.Duration("timeout", 10*time.Second, "how long to wait for vigil to report the reload")
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: vigil reload [--pid-file %s] [--addr %s] [--timeout 10s]\n\n"+
+		fmt.Fprintf(fs.Output(), "Usage: vigil reload [-f FILE | --pid-file %s --addr %s] [--timeout 10s]\n\n"+
 			"Ask the running vigil to reload its configuration (SIGHUP) and report the result:\n"+
-			"the new generation and what changed, or why the new configuration was refused\n"+
-			"(the old one keeps running). Exit status 1 when the reload failed or could not be\n"+
-			"confirmed.\n\nFlags:\n", defaultPIDFile, defaultAddr)
+			"the new generation and what changed, or every error of a rejected file as `vigil check`\n"+
+			"prints them (the old configuration keeps running).\n"+
+			"Exit status: 0 applied; 1 rejected, or not confirmed; 2 usage error; 3 applied with\n"+
+			"errors (the new configuration runs, but the table refused some writes; the next resync\n"+
+			"retries them).\n\nFlags:\n", defaultPIDFile, defaultAddr)
 		fs.PrintDefaults()
 	}
 	if code, ok := parseFlags(fs, args, stdout, stderr); !ok {
 		return code
 	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 
-	pid, err := readPID(*pidFile)
-	if err != nil {
-		fmt.Fprintf(stderr, "vigil reload: %v (is `vigil run --pid-file %s` running? under systemd: systemctl reload vigil)\n", err, *pidFile)
-		return 1
+	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
+	defer cancel()
+
+	var pid int
+	var before status.Snapshot
+	var baseErr error
+	if *file != "" {
+		// The file names the API; the API names the daemon, which must be running this file.
+		if !set["addr"] {
+			a, err := apiAddr(*file)
+			switch {
+			case errors.Is(err, errAPIOff):
+				fmt.Fprintf(stderr, "vigil reload: %v\n", err)
+				return 1
+			case err != nil:
+				// The file being reloaded may well be the broken one: the API then is where
+				// it is by default, and the path /status reports proves it is the right one.
+				fmt.Fprintf(stderr, "vigil reload: %v; asking %s\n", err, *addr)
+			default:
+				*addr = a
+			}
+		}
+		before, _, baseErr = fetchStatus(ctx, *addr)
+		if baseErr != nil {
+			fmt.Fprintf(stderr, "vigil reload: %v\n", baseErr)
+			return 1
+		}
+		if !sameFile(before.Config.Path, *file) {
+			fmt.Fprintf(stderr, "vigil reload: the vigil at %s runs %s, not %s\n", *addr, before.Config.Path, *file)
+			return 1
+		}
+		pid = before.PID
 	}
-
+	if pid == 0 || set["pid-file"] {
+		p, err := readPID(*pidFile)
+		if err != nil {
+			fmt.Fprintf(stderr, "vigil reload: %v (is `vigil run --pid-file %s` running? with -f FILE the pid comes from the API; under systemd: systemctl reload vigil)\n", err, *pidFile)
+			return 1
+		}
+		pid = p
+	}
 	if err := checkIsVigil(pid); err != nil {
 		fmt.Fprintf(stderr, "vigil reload: %v; stale pid file %s?\n", err, *pidFile)
 		return 1
 	}
 
-	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
-	defer cancel()
-
 	// The state before the signal is the baseline: without it a reload that had already
 	// happened would be taken for ours.
-	before, _, baseErr := fetchStatus(ctx, *addr)
+	if *file == "" {
+		before, _, baseErr = fetchStatus(ctx, *addr)
+	}
 
 	proc, err := os.FindProcess(pid)
 	if err == nil {
 		err = proc.Signal(syscall.SIGHUP)
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "vigil reload: send SIGHUP to pid %d (from %s): %v (is `vigil run` running?)\n", pid, *pidFile, err)
+		fmt.Fprintf(stderr, "vigil reload: send SIGHUP to pid %d: %v (is `vigil run` running?)\n", pid, err)
 		return 1
 	}
 	if baseErr != nil {
@@ -77,12 +120,37 @@ func cmdReload(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "vigil reload: sent SIGHUP to pid %d, but vigil did not report a reload within %s: %v\n", pid, *timeout, err)
 		return 1
 	}
-	c := after.Config
-	if c.ReloadsFailed != before.Config.ReloadsFailed {
-		fmt.Fprintf(stderr, "reload failed; generation %d keeps running:\n%s\n", c.Generation, indent(orDash(c.LastReloadErr)))
+	return reportReload(before.Config, after.Config, stdout, stderr)
+}
+
+// reportReload says how the reload from before to after went, and returns the exit status.
+func reportReload(before, c status.ConfigStatus, stdout, stderr io.Writer) int {
+	result := c.LastReloadResult
+	if result == "" { // a vigil from before last_reload_result: infer it from the counters
+		switch {
+		case c.ReloadsFailed == before.ReloadsFailed:
+			result = status.ReloadApplied
+		case c.Generation != before.Generation:
+			result = status.ReloadPartial
+		default:
+			result = status.ReloadRejected
+		}
+	}
+	if result == status.ReloadRejected {
+		// The file's diagnostics, exactly as `vigil check` prints them.
+		fmt.Fprintf(stderr, "reload rejected; generation %d keeps running:\n%s", c.Generation, orDash(c.LastReloadErr))
+		if !strings.HasSuffix(c.LastReloadErr, "\n") {
+			fmt.Fprintln(stderr)
+		}
 		return 1
 	}
-	fmt.Fprintf(stdout, "reloaded: generation %d", c.Generation)
+	code := 0
+	if result == status.ReloadPartial {
+		fmt.Fprintf(stdout, "reloaded with errors: generation %d runs", c.Generation)
+		code = exitAppliedWithErrors
+	} else {
+		fmt.Fprintf(stdout, "reloaded: generation %d", c.Generation)
+	}
 	if c.LastReloadDuration > 0 {
 		fmt.Fprintf(stdout, " (applied in %s)", fmtLatency(c.LastReloadDuration))
 	}
@@ -93,7 +161,10 @@ func cmdReload(args []string, stdout, stderr io.Writer) int {
 	for _, line := range c.LastReloadDiff {
 		fmt.Fprintf(stdout, "  %s\n", line)
 	}
-	return 0
+	if code != 0 {
+		fmt.Fprintf(stderr, "reload applied with errors; the table refused some writes and the next resync retries them:\n%s\n", indent(orDash(c.LastReloadErr)))
+	}
+	return code
 }
 
 // waitReload polls /status until the reload counters differ from before. Errors while

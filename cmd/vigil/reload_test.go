@@ -89,7 +89,7 @@ func TestCmdReload(t *testing.T) {
 		{
 			name: "success with a diff",
 			onHUP: func(c *status.ConfigStatus) {
-				c.Generation, c.ReloadsOK, c.LastReloadOK = 5, 4, true
+				c.Generation, c.ReloadsOK, c.LastReloadOK = 5, 4, new(true)
 				c.LastReloadDuration = 3210 * time.Microsecond
 				c.LastReloadDiff = []string{
 					"+ real_server web/rs4 198.18.0.24:80 weight 1",
@@ -102,7 +102,7 @@ func TestCmdReload(t *testing.T) {
 		{
 			name: "success without changes",
 			onHUP: func(c *status.ConfigStatus) {
-				c.Generation, c.ReloadsOK, c.LastReloadOK = 5, 4, true
+				c.Generation, c.ReloadsOK, c.LastReloadOK = 5, 4, new(true)
 			},
 			wantCode:   0,
 			wantStdout: "reloaded: generation 5\n  no changes\n",
@@ -110,13 +110,34 @@ func TestCmdReload(t *testing.T) {
 		{
 			name: "invalid configuration",
 			onHUP: func(c *status.ConfigStatus) {
-				c.ReloadsFailed, c.LastReloadOK = 2, false
-				c.LastReloadErr = "vigil.hcl:3,5-11: Unsupported argument\nvigil.hcl:9,1-4: Missing name"
+				c.ReloadsFailed, c.LastReloadOK, c.LastReloadResult = 2, new(false), status.ReloadRejected
+				c.LastReloadErr = "vigil.hcl:3:5: error: Unsupported argument: x\n    3 |   x = 1\n      |   ^\nvigil.hcl:9:1: error: Missing name: y\nvigil.hcl: 2 error(s)\n"
 			},
 			wantCode: 1,
 			wantStderr: []string{
-				"reload failed; generation 4 keeps running:\n  vigil.hcl:3,5-11: Unsupported argument\n  vigil.hcl:9,1-4: Missing name\n",
+				"reload rejected; generation 4 keeps running:\nvigil.hcl:3:5: error: Unsupported argument: x\n    3 |   x = 1\n      |   ^\nvigil.hcl:9:1: error: Missing name: y\nvigil.hcl: 2 error(s)\n",
 			},
+		},
+		{
+			name: "applied with errors",
+			onHUP: func(c *status.ConfigStatus) {
+				c.Generation, c.ReloadsFailed, c.LastReloadOK, c.LastReloadResult = 5, 2, new(false), status.ReloadPartial
+				c.LastReloadErr = "add destination 198.18.0.24:80 to TCP 198.18.0.254:80: file exists"
+				c.LastReloadDiff = []string{"+ real_server web/rs4 198.18.0.24:80 weight 1"}
+			},
+			wantCode:   exitAppliedWithErrors,
+			wantStdout: "reloaded with errors: generation 5 runs\n  + real_server web/rs4 198.18.0.24:80 weight 1\n",
+			wantStderr: []string{"reload applied with errors; the table refused some writes and the next resync retries them:\n  add destination 198.18.0.24:80 to TCP 198.18.0.254:80: file exists\n"},
+		},
+		{
+			name: "applied with errors, by a vigil without last_reload_result",
+			onHUP: func(c *status.ConfigStatus) {
+				c.Generation, c.ReloadsFailed = 5, 2
+				c.LastReloadErr = "add destination: file exists"
+			},
+			wantCode:   exitAppliedWithErrors,
+			wantStdout: "reloaded with errors: generation 5 runs\n  no changes\n",
+			wantStderr: []string{"  add destination: file exists\n"},
 		},
 		{
 			name:         "daemon ignores the signal",
@@ -157,6 +178,48 @@ func TestCmdReload(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// With -f FILE, vigil reload finds the API in the file's global.listen and the daemon's
+// pid in /status: no pid file, no --addr.
+func TestCmdReloadFile(t *testing.T) {
+	d := &fakeDirector{snap: reloadSnapshot()}
+	addr := serveFake(t, d)
+	dir := t.TempDir()
+	path := filepath.Join(dir, "vigil.hcl")
+	// The rest of the file need not validate here: its password is the daemon's secret.
+	src := fmt.Sprintf("global {\n  listen = %q\n}\nvirtual_server \"db\" {\n  password = env(\"ONLY_THE_DAEMON_HAS_IT\")\n}\n", addr)
+	if err := os.WriteFile(path, []byte(src), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	d.update(func(s *status.Snapshot) { s.PID, s.Config.Path = os.Getpid(), path })
+	onSIGHUP(t, func() {
+		time.AfterFunc(50*time.Millisecond, func() {
+			d.update(func(s *status.Snapshot) {
+				s.Config.Generation, s.Config.ReloadsOK, s.Config.LastReloadResult = 5, 4, status.ReloadApplied
+			})
+		})
+	})
+	var stdout, stderr bytes.Buffer
+	if code := cmdReload([]string{"-f", path, "--timeout", "30s"}, &stdout, &stderr); code != 0 || stdout.String() != "reloaded: generation 5\n  no changes\n" {
+		t.Errorf("vigil reload -f: exit %d, stdout %q, stderr %q", code, stdout.String(), stderr.String())
+	}
+
+	// A daemon that runs another file is not signalled.
+	d.update(func(s *status.Snapshot) { s.Config.Path = "/etc/vigil/other.hcl" })
+	stdout.Reset()
+	stderr.Reset()
+	if code := cmdReload([]string{"-f", path}, &stdout, &stderr); code != 1 || !strings.Contains(stderr.String(), "runs /etc/vigil/other.hcl, not "+path) {
+		t.Errorf("vigil reload -f for another daemon's file: exit %d, stderr %q", code, stderr.String())
+	}
+
+	// A file whose API is off says so.
+	off := filepath.Join(dir, "off.hcl")
+	os.WriteFile(off, []byte("global {\n  listen = \"\"\n}\n"), 0o600)
+	stderr.Reset()
+	if code := cmdReload([]string{"-f", off}, &stdout, &stderr); code != 1 || !strings.Contains(stderr.String(), `sets listen = "": the API is off`) {
+		t.Errorf("vigil reload -f with listen off: exit %d, stderr %q", code, stderr.String())
 	}
 }
 
@@ -455,24 +518,68 @@ func TestDaemonEndToEnd(t *testing.T) {
 		t.Errorf("vigil reload output:\n%s\nwant generation 2 and a diff naming rs2", stdout.String())
 	}
 
-	// Reload of a broken file: refused, reported, generation 2 keeps running.
-	if err := os.WriteFile(cfgPath, []byte("virtual_server \"web\" {\n"), 0o600); err != nil {
-		t.Fatal(err)
+	// Reloads of broken and hostile files: each rejected and reported exactly as `vigil
+	// check` reports the file, and generation 2 keeps running. On main the nested
+	// brackets killed the daemon (stack overflow) and the empty file deleted everything.
+	// vigil reload -f finds the API in the global block of the very file it reloads, even
+	// one broken after that block; for a file without one (empty, all garbage), --addr
+	// and --pid-file say where the daemon is.
+	global := fmt.Sprintf("global {\n  listen = %q\n}\n", apiAddr)
+	broken := map[string][]byte{
+		"unclosed block":  []byte(global + "virtual_server \"web\" {\n"),
+		"empty":           nil,
+		"nested brackets": []byte(global + "x = " + strings.Repeat("[", 60_000) + strings.Repeat("]", 60_000) + "\n"),
+		"binary":          append([]byte(global), bytes.Repeat([]byte{0xff, 0x00, 0x9b}, 100_000)...),
+		"all garbage":     append([]byte("\x7fELF\x02\x01"), bytes.Repeat([]byte{0xff, 0x00, 0x9b}, 100_000)...),
+		"many errors":     []byte(global + strings.Repeat("unknown = 1\n", 20_000)),
+		"password":        []byte(strings.Replace(string(cfgBytes(t, cfgPath)), fmt.Sprintf("password = %q", plantedPassword), fmt.Sprintf("password = %q 2", plantedPassword), 1)),
 	}
+	for _, name := range []string{"unclosed block", "empty", "nested brackets", "binary", "all garbage", "many errors", "password"} {
+		if err := os.WriteFile(cfgPath, broken[name], 0o600); err != nil {
+			t.Fatal(err)
+		}
+		var checkOut bytes.Buffer
+		if code := cmdCheck([]string{"-f", cfgPath}, io.Discard, &checkOut); code != 1 {
+			t.Errorf("%s: vigil check: exit %d, want 1", name, code)
+		}
+		stdout.Reset()
+		stderr.Reset()
+		args := []string{"-f", cfgPath, "--timeout", "30s"}
+		if !bytes.HasPrefix(broken[name], []byte("global")) && name != "password" {
+			args = []string{"--addr", apiAddr, "--pid-file", pidFile, "--timeout", "30s"}
+		}
+		if code := cmdReload(args, &stdout, &stderr); code != 1 {
+			t.Errorf("%s: vigil reload: exit %d, want 1; stdout %q", name, code, stdout.String())
+		}
+		if want := "reload rejected; generation 2 keeps running:\n" + checkOut.String(); stderr.String() != want {
+			t.Errorf("%s: vigil reload stderr:\n%s\nwant (vigil check's report):\n%s", name, stderr.String(), want)
+		}
+		if n := len(stderr.String()); n > 64<<10 {
+			t.Errorf("%s: %d bytes of report", name, n)
+		}
+		assertNoSecret(t, name+": vigil reload", stderr.String())
+		s, _, err := fetchStatus(t.Context(), apiAddr)
+		if err != nil {
+			t.Fatalf("%s: the daemon is gone: %v", name, err)
+		}
+		if got := len(s.VirtualServers[0].RealServers); s.Config.Generation != 2 || got != 3 {
+			t.Errorf("%s: after the rejected reload: generation %d with %d real servers, want generation 2's 3", name, s.Config.Generation, got)
+		}
+	}
+	if n := strings.Count(logs.String(), "reload rejected"); n != len(broken) {
+		t.Errorf("%d rejected reloads logged, want %d", n, len(broken))
+	}
+	for _, line := range strings.Split(logs.String(), "\n") {
+		if len(line) > 8<<10 {
+			t.Errorf("a log line of %d bytes: %.200s...", len(line), line)
+		}
+	}
+
+	// vigil status -f finds the API from the file's listen (it reads only the global block).
+	os.WriteFile(cfgPath, fmt.Appendf(nil, "global {\n  listen = %q\n}\n", apiAddr), 0o600)
 	stdout.Reset()
-	stderr.Reset()
-	if code := cmdReload([]string{"--pid-file", pidFile, "--addr", apiAddr, "--timeout", "30s"}, &stdout, &stderr); code != 1 {
-		t.Errorf("vigil reload of a broken config: exit %d, want 1; stdout %q", code, stdout.String())
-	}
-	if !strings.Contains(stderr.String(), "reload failed; generation 2 keeps running:") {
-		t.Errorf("vigil reload of a broken config: stderr %q", stderr.String())
-	}
-	s, _, err := fetchStatus(t.Context(), apiAddr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := len(s.VirtualServers[0].RealServers); got != 3 {
-		t.Errorf("after the refused reload: %d real servers, want the 3 of generation 2", got)
+	if code := cmdStatus([]string{"-f", cfgPath}, &stdout, &stderr); code != 0 || !strings.Contains(stdout.String(), "TCP  "+vsAddr) {
+		t.Errorf("vigil status -f: exit %d, output:\n%s", code, stdout.String())
 	}
 
 	// SIGTERM stops it cleanly.
@@ -489,6 +596,15 @@ func TestDaemonEndToEnd(t *testing.T) {
 		t.Fatal("vigil run did not stop within 60s of SIGTERM")
 	}
 	assertNoSecret(t, "the daemon's log", logs.String())
+}
+
+func cfgBytes(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
 
 // plantedPassword is the MySQL password of the end-to-end config.

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"flag"
 	"fmt"
@@ -10,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"strconv"
 	"syscall"
 	"time"
@@ -40,8 +40,9 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	pidFile := fs.String("pid-file", "", "write the process ID to this `file` (for vigil reload)")
 	removeOnStop := fs.Bool("remove-on-shutdown", false, "delete vigil's virtual servers from the table when stopping (default: leave IPVS in place so connections survive a restart)")
 	noRealtime := fs.Bool("no-realtime", false, "do not run at SCHED_RR priority 10 when VRRP instances are configured")
+	limits := configLimits(fs)
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: vigil run [-f FILE] [--pid-file FILE] [--remove-on-shutdown] [--no-realtime]\n\n"+
+		fmt.Fprintf(fs.Output(), "Usage: vigil run [-f FILE] [--pid-file FILE] [--remove-on-shutdown] [--no-realtime] [--max-config-size 16MiB]\n\n"+
 			"Run the director: program the virtual servers, health-check the real servers, run\n"+
 			"VRRP and serve /metrics, /status and /healthz on global.listen.\n"+
 			"SIGHUP reloads the configuration; SIGTERM or SIGINT stops (a second one ends the VRRP handover and exits).\n\nFlags:\n")
@@ -55,9 +56,9 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "vigil run: %v\n", err)
 		return 1
 	}
-	cfg, diags := conf.Load(path)
+	cfg, src, diags := conf.LoadLimited(path, limits())
 	if diags.HasErrors() {
-		conf.WriteDiagnostics(stderr, diags, nil)
+		conf.WriteDiagnostics(stderr, diags, map[string][]byte{path: src})
 		fmt.Fprintf(stderr, "vigil run: %s: %d error(s); nothing was changed\n", path, len(diags.Errs()))
 		return 1
 	}
@@ -81,7 +82,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 
-	d := &runner{path: path, log: log, level: level, removeOnStop: *removeOnStop || cfg.Global.RemoveOnShutdown}
+	d := &runner{path: path, limits: limits(), log: log, level: level, removeOnStop: *removeOnStop || cfg.Global.RemoveOnShutdown}
 	if err := d.run(cfg, *pidFile); err != nil {
 		log.Error("vigil stopped", "err", err)
 		return 1
@@ -91,6 +92,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 
 type runner struct {
 	path         string
+	limits       conf.Limits
 	log          *slog.Logger
 	level        *slog.LevelVar
 	removeOnStop bool
@@ -150,6 +152,7 @@ func (d *runner) run(cfg *conf.Config, pidFile string) error {
 	if err := dir.Start(ctx, cfg); err != nil {
 		return fmt.Errorf("start: %w", err)
 	}
+	debug.FreeOSMemory() // what parsing the file took, as after every reload
 	d.log.Info("vigil running", "version", version, "config", d.path, "dataplane", dataplane,
 		"virtual_servers", len(cfg.VirtualServers), "vrrp_instances", len(cfg.VRRPInstances))
 	daemon.SdNotify(false, daemon.SdNotifyReady)
@@ -194,19 +197,19 @@ func (d *runner) run(cfg *conf.Config, pidFile string) error {
 	}
 }
 
-// reload parses and validates the file again; on any error nothing changes.
+// reload reads, validates and applies the file again (director.ReloadFile); on any error
+// in the file nothing changes.
 func (d *runner) reload(ctx context.Context, dir *director.Director) {
 	daemon.SdNotify(false, daemon.SdNotifyReloading+"\nMONOTONIC_USEC="+strconv.FormatInt(monotonicMicros(), 10))
 	defer daemon.SdNotify(false, daemon.SdNotifyReady)
+	// Parsing a large or hostile file takes memory the daemon will not need again: give it
+	// back now rather than when the scavenger gets to it (docs/benchmarks.md, issue 14).
+	defer debug.FreeOSMemory()
 	d.log.Info("reloading", "config", d.path)
-	cfg, diags := conf.Load(d.path)
-	if diags.HasErrors() {
-		var buf bytes.Buffer
-		conf.WriteDiagnostics(&buf, diags, nil)
-		d.log.Error("reload rejected: the configuration has errors; everything keeps running as it was",
-			"errors", len(diags.Errs()), "diagnostics", buf.String())
-		dir.ReloadFailed(fmt.Errorf("%s: %d error(s): %s", d.path, len(diags.Errs()), diags.Errs()[0]))
-		return
+	// Both kinds of failure are logged (and shown in /status) by the director.
+	cfg, _ := dir.ReloadFile(ctx, d.path, d.limits)
+	if cfg == nil {
+		return // rejected: nothing changed
 	}
 	if err := d.reloadDataplaneError(cfg); err != nil {
 		d.log.Error("reload rejected; everything keeps running as it was", "err", err)
@@ -217,9 +220,6 @@ func (d *runner) reload(ctx context.Context, dir *director.Director) {
 		d.log.Warn("log_format changes take effect at the next start", "running", d.format, "configured", cfg.Global.LogFormat)
 	}
 	d.level.Set(cfg.Global.LogLevel.SlogLevel())
-	if err := dir.Reload(ctx, cfg); err != nil {
-		d.log.Error("reload failed", "err", err)
-	}
 }
 
 func newLogger(w io.Writer, format conf.LogFormat, level *slog.LevelVar) *slog.Logger {

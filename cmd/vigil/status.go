@@ -22,18 +22,28 @@ const defaultAddr = "127.0.0.1:9110"
 // spirit of `ipvsadm -Ln`, with health columns.
 func cmdStatus(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("vigil status", flag.ContinueOnError)
+	file := fs.String("f", "", "read the API's address from this configuration `file` (its global.listen)")
 	addr := fs.String("addr", defaultAddr, "`host:port` of the running vigil's API (global.listen)")
 	asJSON := fs.Bool("json", false, "print the raw /status JSON instead of the table")
 	stats := fs.Bool("stats", false, "show traffic counters (connections, packets, bytes) instead of health, like ipvsadm -Ln --stats")
 	timeout := fs.Duration("timeout", 5*time.Second, "give up on the request after this long")
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: vigil status [--addr %s] [--json | --stats]\n\n"+
+		fmt.Fprintf(fs.Output(), "Usage: vigil status [-f FILE | --addr %s] [--json | --stats]\n\n"+
 			"Show the virtual servers, real servers, health checks and VRRP instances of a\n"+
 			"running vigil, read from its /status endpoint.\n\nFlags:\n", defaultAddr)
 		fs.PrintDefaults()
 	}
 	if code, ok := parseFlags(fs, args, stdout, stderr); !ok {
 		return code
+	}
+
+	if *file != "" {
+		a, err := apiAddr(*file)
+		if err != nil {
+			fmt.Fprintf(stderr, "vigil status: %v\n", err)
+			return 1
+		}
+		*addr = a
 	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
@@ -132,6 +142,15 @@ func fetchStatus(ctx context.Context, addr string) (snap status.Snapshot, raw []
 	return snap, raw, nil
 }
 
+// firstLine is the first line of s, saying where the rest is when there is more: a
+// rejected file's diagnostics run to many lines.
+func firstLine(s string) string {
+	if first, rest, ok := strings.Cut(strings.TrimSpace(s), "\n"); ok && rest != "" {
+		return first + " (and more: vigil status --json)"
+	}
+	return strings.TrimSpace(s)
+}
+
 // renderStatus writes the snapshot as an operator reads it: a header, the VRRP instances,
 // then the IPVS table as `ipvsadm -Ln` lays it out with vigil's health columns, then the
 // director's own counters and warnings.
@@ -145,8 +164,10 @@ func renderStatus(w io.Writer, s status.Snapshot) {
 		orDash(c.Path), c.Generation, fmtTime(c.LoadedAt), c.ReloadsOK, c.ReloadsFailed)
 	switch {
 	case c.LastReloadAt.IsZero():
-	case !c.LastReloadOK:
-		fmt.Fprintf(&b, "last reload FAILED at %s: %s\n", fmtTime(c.LastReloadAt), c.LastReloadErr)
+	case c.LastReloadResult == status.ReloadPartial:
+		fmt.Fprintf(&b, "last reload APPLIED WITH ERRORS at %s: %s\n", fmtTime(c.LastReloadAt), firstLine(c.LastReloadErr))
+	case c.LastReloadOK != nil && !*c.LastReloadOK:
+		fmt.Fprintf(&b, "last reload FAILED at %s: %s\n", fmtTime(c.LastReloadAt), firstLine(c.LastReloadErr))
 	default:
 		fmt.Fprintf(&b, "last reload ok at %s, applied in %s\n", fmtTime(c.LastReloadAt), fmtLatency(c.LastReloadDuration))
 	}
@@ -217,6 +238,9 @@ func vsProto(vs status.VirtualServer) string {
 }
 
 func vsAddr(vs status.VirtualServer) string {
+	if vs.Group != "" {
+		return "group " + vs.Group
+	}
 	if vs.FWMark != 0 {
 		return fmt.Sprint(vs.FWMark)
 	}
@@ -244,7 +268,15 @@ func vsNotes(vs status.VirtualServer) string {
 	if vs.SorryActive {
 		notes = append(notes, "sorry server active")
 	}
-	if !vs.Present {
+	if len(vs.Services) > 0 {
+		in := 0
+		for _, s := range vs.Services {
+			if s.Present {
+				in++
+			}
+		}
+		notes = append(notes, fmt.Sprintf("%d services, %d in table", len(vs.Services), in))
+	} else if !vs.Present {
 		notes = append(notes, "NOT IN TABLE")
 	}
 	return strings.Join(notes, ", ")
@@ -265,12 +297,12 @@ func forwardName(f string) string {
 
 func rsWeight(rs status.RealServer) string {
 	applied := "-"
-	if rs.InTable && rs.AppliedWeight >= 0 {
-		applied = fmt.Sprint(rs.AppliedWeight)
+	if rs.InTable && rs.AppliedWeight != nil {
+		applied = fmt.Sprint(*rs.AppliedWeight)
 	}
 	w := fmt.Sprintf("%d/%s", rs.ConfiguredWeight, applied)
-	if rs.DynamicWeight >= 0 {
-		w += fmt.Sprintf(" (dyn %d)", rs.DynamicWeight)
+	if rs.DynamicWeight != nil {
+		w += fmt.Sprintf(" (dyn %d)", *rs.DynamicWeight)
 	}
 	return w
 }

@@ -33,7 +33,7 @@ func fixedSnapshot() status.Snapshot {
 		Version: "1.2.3", RouterID: "lb-a", Dataplane: "kernel", Started: t0,
 		Config: status.ConfigStatus{
 			Path: "/etc/vigil/vigil.hcl", Generation: 3, LoadedAt: t0.Add(time.Minute),
-			ReloadsOK: 2, ReloadsFailed: 1, LastReloadAt: t0.Add(2 * time.Minute), LastReloadOK: false,
+			ReloadsOK: 2, ReloadsFailed: 1, LastReloadAt: t0.Add(2 * time.Minute), LastReloadOK: new(false),
 			LastReloadErr: "vigil.hcl:12,3-9: Unsupported argument; An argument named \"wieght\" is not expected here. Did you mean \"weight\"?",
 		},
 		VirtualServers: []status.VirtualServer{
@@ -41,16 +41,16 @@ func fixedSnapshot() status.Snapshot {
 				Name: "web", Key: "TCP 198.18.0.254:80", Protocol: "tcp", Address: "198.18.0.254:80", Family: "inet",
 				Scheduler: "rr", OnFailure: "quiesce", Healthy: 2, Total: 3, QuorumUp: true, Present: true,
 				RealServers: []status.RealServer{
-					{Name: "rs1", Address: "198.18.0.21:80", Forwarding: "dr", Health: "up", ConfiguredWeight: 1, DynamicWeight: -1, AppliedWeight: 1, InTable: true,
+					{Name: "rs1", Address: "198.18.0.21:80", Forwarding: "dr", Health: "up", ConfiguredWeight: 1, AppliedWeight: new(1), InTable: true,
 						ActiveConns: 3, InactiveConns: 10,
 						Checks: []status.Check{{Kind: "http", State: "up", LastOK: true, LastLatency: 1234567 * time.Nanosecond, LastAt: t0, Probes: 40}}},
-					{Name: "rs2", Address: "198.18.0.22:80", Forwarding: "dr", Health: "up", ConfiguredWeight: 1, DynamicWeight: -1, AppliedWeight: 1, InTable: true,
+					{Name: "rs2", Address: "198.18.0.22:80", Forwarding: "dr", Health: "up", ConfiguredWeight: 1, AppliedWeight: new(1), InTable: true,
 						ActiveConns: 2, InactiveConns: 8,
 						Checks: []status.Check{
 							{Kind: "http", State: "up", LastOK: false, LastReason: "context deadline exceeded", LastAt: t0, Probes: 40, Failures: 1},
 							{Kind: "tcp", State: "up", LastOK: true, LastLatency: 870 * time.Microsecond, LastAt: t0, Probes: 40},
 						}},
-					{Name: "rs3", Address: "198.18.0.23:80", Forwarding: "dr", Health: "down", ConfiguredWeight: 2, DynamicWeight: -1, AppliedWeight: 0, InTable: true,
+					{Name: "rs3", Address: "198.18.0.23:80", Forwarding: "dr", Health: "down", ConfiguredWeight: 2, AppliedWeight: new(0), InTable: true,
 						ActiveConns: 0, InactiveConns: 4,
 						Checks: []status.Check{{Kind: "http", State: "down", LastReason: "dial tcp 198.18.0.23:80: connect: connection refused", LastAt: t0, Probes: 40, Failures: 12}}},
 				},
@@ -59,16 +59,16 @@ func fixedSnapshot() status.Snapshot {
 				Name: "mysql", Key: "TCP 198.18.0.254:3306", Protocol: "tcp", Address: "198.18.0.254:3306", Family: "inet",
 				Scheduler: "wlc", OnFailure: "remove", Healthy: 0, Total: 1, QuorumUp: false, SorryActive: true, Present: true,
 				RealServers: []status.RealServer{
-					{Name: "db1", Address: "198.18.0.31:3306", Forwarding: "nat", Health: "down", ConfiguredWeight: 1, DynamicWeight: -1, AppliedWeight: -1, InTable: false,
+					{Name: "db1", Address: "198.18.0.31:3306", Forwarding: "nat", Health: "down", ConfiguredWeight: 1, InTable: false,
 						Checks: []status.Check{{Kind: "mysql", State: "down", LastReason: "Error 1045 (28000): Access denied for user 'monitor'@'198.18.0.1'", LastAt: t0, Probes: 5, Failures: 5}}},
-					{Name: "sorry", Address: "198.18.0.40:3306", Forwarding: "nat", Health: "up", ConfiguredWeight: 1, DynamicWeight: -1, AppliedWeight: 1, InTable: true, Sorry: true},
+					{Name: "sorry", Address: "198.18.0.40:3306", Forwarding: "nat", Health: "up", ConfiguredWeight: 1, AppliedWeight: new(1), InTable: true, Sorry: true},
 				},
 			},
 			{
 				Name: "web6", Key: "TCP [2001:db8::1]:443", Protocol: "tcp", Address: "[2001:db8::1]:443", Family: "inet6",
 				Scheduler: "mh", Flags: []string{"mh-port"}, OnFailure: "quiesce", Healthy: 1, Total: 1, QuorumUp: true, Present: true,
 				RealServers: []status.RealServer{
-					{Name: "v6a", Address: "[2001:db8::21]:443", Forwarding: "tun", Health: "up", ConfiguredWeight: 10, DynamicWeight: 7, AppliedWeight: 7, InTable: true,
+					{Name: "v6a", Address: "[2001:db8::21]:443", Forwarding: "tun", Health: "up", ConfiguredWeight: 10, DynamicWeight: new(7), AppliedWeight: new(7), InTable: true,
 						ActiveConns: 1200, InactiveConns: 34000,
 						Checks: []status.Check{{Kind: "exec", State: "up", LastOK: true, LastLatency: 2500 * time.Millisecond, LastAt: t0, Probes: 3}}},
 				},
@@ -77,8 +77,7 @@ func fixedSnapshot() status.Snapshot {
 				Name: "marked", Key: "FWM 6666", FWMark: 6666, Family: "inet", Scheduler: "sh", Persistence: "300s",
 				OnFailure: "quiesce", Healthy: 1, Total: 1, QuorumUp: true, Present: false,
 				RealServers: []status.RealServer{
-					{Name: "a", Address: "198.18.0.51:0", Forwarding: "dr", Health: "unknown", ConfiguredWeight: 1, DynamicWeight: -1, AppliedWeight: -1,
-						Checks: []status.Check{{Kind: "tcp", State: "unknown"}}},
+					{Name: "a", Address: "198.18.0.51:0", Forwarding: "dr", Health: "unknown", ConfiguredWeight: 1, Checks: []status.Check{{Kind: "tcp", State: "unknown"}}},
 				},
 			},
 		},
@@ -311,10 +310,14 @@ func TestRenderStatusLastReload(t *testing.T) {
 		want string // the third line, "" for none
 	}{
 		{"never reloaded", status.ConfigStatus{Generation: 1, LoadedAt: t0}, ""},
-		{"ok", status.ConfigStatus{Generation: 2, ReloadsOK: 1, LastReloadAt: t0, LastReloadOK: true, LastReloadDuration: 4200 * time.Microsecond},
+		{"ok", status.ConfigStatus{Generation: 2, ReloadsOK: 1, LastReloadAt: t0, LastReloadOK: new(true), LastReloadDuration: 4200 * time.Microsecond},
 			"last reload ok at 2026-11-22T17:00:00Z, applied in 4.2ms"},
-		{"failed", status.ConfigStatus{Generation: 1, ReloadsFailed: 1, LastReloadAt: t0, LastReloadErr: "x.hcl:1,1-2: Bad"},
-			"last reload FAILED at 2026-11-22T17:00:00Z: x.hcl:1,1-2: Bad"},
+		{"failed", status.ConfigStatus{Generation: 1, ReloadsFailed: 1, LastReloadAt: t0, LastReloadOK: new(false),
+			LastReloadResult: status.ReloadRejected, LastReloadErr: "x.hcl:1:1: error: Bad\n    1 | x\n      | ^\nx.hcl: 1 error(s)\n"},
+			"last reload FAILED at 2026-11-22T17:00:00Z: x.hcl:1:1: error: Bad (and more: vigil status --json)"},
+		{"applied with errors", status.ConfigStatus{Generation: 2, ReloadsFailed: 1, LastReloadAt: t0, LastReloadOK: new(false),
+			LastReloadResult: status.ReloadPartial, LastReloadErr: "add destination 198.18.0.21:80 to TCP 198.18.0.254:80: file exists"},
+			"last reload APPLIED WITH ERRORS at 2026-11-22T17:00:00Z: add destination 198.18.0.21:80 to TCP 198.18.0.254:80: file exists"},
 	}
 	for _, tt := range tests {
 		var out bytes.Buffer

@@ -51,7 +51,7 @@ func snapshot() status.Snapshot {
 		Version: "1.2.3", RouterID: "lb-a", Dataplane: "kernel", Started: t0,
 		Config: status.ConfigStatus{
 			Path: "/etc/vigil/vigil.hcl", Generation: 2, LoadedAt: t0.Add(time.Minute),
-			ReloadsOK: 1, LastReloadAt: t0.Add(time.Minute), LastReloadOK: true,
+			ReloadsOK: 1, LastReloadAt: t0.Add(time.Minute), LastReloadOK: new(true),
 			LastReloadDiff: []string{"+ real_server web/rs3 198.18.0.23:80 weight 1"},
 		},
 		VirtualServers: []status.VirtualServer{{
@@ -59,12 +59,10 @@ func snapshot() status.Snapshot {
 			Family: "inet", Scheduler: "wrr", Flags: []string{"sh-port"}, Persistence: "300s", OnFailure: "quiesce",
 			Healthy: 1, Total: 2, QuorumUp: true, Present: true, Stats: status.Stats{Conns: 5, InBytes: 1 << 33},
 			RealServers: []status.RealServer{
-				{Name: "rs1", Address: "198.18.0.21:80", Forwarding: "dr", Health: "up", ConfiguredWeight: 3, DynamicWeight: -1,
-					AppliedWeight: 3, InTable: true, ActiveConns: 2, InactiveConns: 7, Stats: status.Stats{Conns: 5},
+				{Name: "rs1", Address: "198.18.0.21:80", Forwarding: "dr", Health: "up", ConfiguredWeight: 3, AppliedWeight: new(3), InTable: true, ActiveConns: 2, InactiveConns: 7, Stats: status.Stats{Conns: 5},
 					Checks: []status.Check{{Kind: "http", State: "up", LastOK: true, LastLatency: 1500 * time.Microsecond,
 						LastAt: t0.Add(90 * time.Second), Probes: 10, Interval: 2 * time.Second, Timeout: time.Second, Rise: 2, Fall: 3}}},
-				{Name: "db", Address: "198.18.0.22:80", Forwarding: "dr", Health: "down", ConfiguredWeight: 1, DynamicWeight: -1,
-					AppliedWeight: -1, InTable: false,
+				{Name: "db", Address: "198.18.0.22:80", Forwarding: "dr", Health: "down", ConfiguredWeight: 1, InTable: false,
 					Checks: []status.Check{{Kind: "mysql", State: "down", LastReason: "Error 1045: Access denied for user 'monitor'", Probes: 10, Failures: 10, Transitions: 0}}},
 			},
 		}},

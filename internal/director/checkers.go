@@ -79,6 +79,8 @@ func newChecker(vs *conf.VirtualServer, rs *conf.RealServer, c *conf.Check) (che
 			cfg.Env = append(cfg.Env, k+"="+e.Env[k])
 		}
 		return checks.NewExec(rs.Address, cfg)
+	case conf.CheckDNS, conf.CheckUDP, conf.CheckPing, conf.CheckSMTP:
+		return newLVSChecker(c)
 	}
 	return nil, fmt.Errorf("check %q of real server %s: unknown kind", c.Kind, rs.Address)
 }

@@ -1,19 +1,3 @@
-// Package director owns vigil's running state: it applies a configuration to the health
-// checks, the IPVS reconciler and the VRRP instances, and turns health into weights.
-//
-// It is the one place that knows all of conf, checks, ipvs and vrrp; those packages do not
-// know each other. All state changes happen on one goroutine (the loop): health events from
-// the check scheduler, reloads and periodic resyncs are queued to it, so a reload never
-// races a weight change.
-//
-// Health to weight: a real server whose checks all pass is up and gets its configured
-// weight (or the one an exec check with dynamic_weight reports); when a check falls it is
-// down and gets weight 0 (on_failure = "quiesce": established connections finish, no new
-// ones arrive) or is deleted (on_failure = "remove"). Each change is one write to the
-// table. A new real server is down until its first check result; at start-up a real
-// server that the table already holds starts up (or down, if quiesced there) and its
-// checks need fall failures (or rise passes) to change that, so a restart of vigil changes
-// nothing the kernel does.
 package director
 
 import (
@@ -22,10 +6,14 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/vigil-lb/vigil/checks"
 	"github.com/vigil-lb/vigil/conf"
+	"github.com/vigil-lb/vigil/internal/clock"
+	"github.com/vigil-lb/vigil/internal/notify"
+	"github.com/vigil-lb/vigil/internal/state"
 	"github.com/vigil-lb/vigil/internal/status"
 	"github.com/vigil-lb/vigil/ipvs"
 )
@@ -39,12 +27,20 @@ type Options struct {
 	ConfigPath string
 	// Observer, if set, receives every probe's duration and result (metrics histogram).
 	Observer func(virtualServer, realServer, check string, took time.Duration, ok bool)
-	// NewVRRP builds a VRRP instance; nil uses the Linux one (raw sockets, netlink).
+	// NewVRRP builds a VRRP instance; nil uses the Linux one (raw sockets, netlink) on
+	// Clock.
 	NewVRRP VRRPFactory
-	// CheckClock drives the check scheduler; nil is the system clock.
-	CheckClock checks.Clock
-	// Now is the wall clock for status times; nil is time.Now.
-	Now func() time.Time
+	// Clock is the time of everything the director runs: status times, the periodic
+	// resync, the health checks, the VRRP trackers and the Linux VRRP instances; nil is
+	// the system clock.
+	Clock clock.Clock
+	// CheckGoroutines runs every health-check probe in a goroutine that Clock times
+	// (checks.Options.Goroutines), none on the checks' event loop, which keeps the system
+	// clock's time: set it with a fake Clock.
+	CheckGoroutines bool
+	// StateFile keeps the administrative states and the owned services across restarts
+	// (statefile.go); "" keeps them in memory only.
+	StateFile string
 }
 
 // SysctlManager is a table that can read and set the IPVS sysctls of its namespace
@@ -58,85 +54,78 @@ type SysctlManager interface {
 type Director struct {
 	o     Options
 	log   *slog.Logger
-	rec   *ipvs.Reconciler
 	sched *checks.Scheduler
-
-	// Server events are queued by the scheduler's callback and drained by the loop.
-	evMu    sync.Mutex
-	evQueue []checks.ServerEvent
-	evWake  chan struct{}
-	reqs    chan func(context.Context)
-	// labels maps a check ID to its metric label ("http", "http#2"), under evMu.
-	labels map[string]string
-	// prints are the running configuration's check fingerprints and specKeys the Key of
-	// every check the scheduler runs, by ID (the loop's).
-	prints   map[*conf.Check]string
-	specKeys map[string]string
-
-	mu       sync.Mutex // guards everything below; the loop is the only writer
-	cfg      *conf.Config
-	vsByKey  map[ipvs.ServiceKey]*conf.VirtualServer
-	servers  map[string]rsKey // check scheduler server ID -> real server
-	states   map[rsKey]*rsState
-	plans    map[ipvs.ServiceKey]vsPlan
-	vrrps    map[string]*vrrpRun
-	groups   map[string][]string // sync group -> instances
-	config   status.ConfigStatus
-	counters status.IPVSCounters
-	warnings []string
-	started  time.Time
-	phase    phase
-	loopDone chan struct{}
-	cancel   context.CancelFunc
-
-	// syncd runs the kernel's connection-sync daemons (nil when the table has none);
-	// its goroutine ends with syncDone.
+	// syncd runs the kernel's connection-sync daemons (nil when the table has none); its
+	// goroutine ends with syncDone.
 	syncd    *syncd
 	syncDone chan struct{}
 
-	// Owned by the loop goroutine.
-	resyncEvery *time.Ticker
-	resyncOn    bool
+	// Readers load these; only the owner stores them.
+	view   atomic.Pointer[view]
+	labels atomic.Pointer[map[string]string] // check ID -> metric label ("http", "http#2")
+	// checksSeq is odd while a reload changes the scheduler's checks and publishes its
+	// view, so Snapshot can pair the checks with the view of the same configuration.
+	checksSeq atomic.Uint64
+
+	// mail carries the scheduler's server events to the loop; reqs the other requests.
+	mail     mailbox
+	reqs     chan func(context.Context)
+	loopDone chan struct{}
+	cancel   context.CancelFunc
+	// life serialises Start and Stop (never taken by a reader).
+	life sync.Mutex
+
+	// Owned by the loop goroutine (see the package doc).
+	cur *view
+	rec *ipvs.Reconciler
+	// servers maps a check scheduler server ID to its real server in cur.
+	servers map[string]rsRef
+	// prints are the running configuration's check fingerprints and specKeys the Key of
+	// every check the scheduler runs, by ID.
+	prints   map[*conf.Check]string
+	specKeys map[string]string
+	vrrps    map[string]*vrrpRun
+	groups   map[string][]string // sync group -> instances
+	// track runs the VRRP trackers (vrrp_script, track_process, track_file).
+	track trackerSet
+	// notifier runs notify_up / notify_down and quorum_up / quorum_down commands.
+	notifier *notify.Runner
+	resync   clock.Ticker
+	resyncOn bool
+	// saved is what the state file holds (as last read or written).
+	saved state.File
 }
-
-type phase int
-
-const (
-	phaseNew phase = iota
-	phaseRunning
-	phaseStopping
-	phaseStopped
-)
 
 // New returns a director that has not applied anything yet.
 func New(o Options) *Director {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	if o.Now == nil {
-		o.Now = time.Now
-	}
+	o.Clock = clock.OrSystem(o.Clock)
 	if o.NewVRRP == nil {
-		o.NewVRRP = linuxVRRP
+		o.NewVRRP = linuxVRRP(o.Clock)
 	}
 	d := &Director{
-		o:       o,
-		log:     o.Logger,
-		rec:     ipvs.NewReconciler(o.Table, ipvs.ReconcilerOptions{Logger: o.Logger}),
-		evWake:  make(chan struct{}, 1),
-		reqs:    make(chan func(context.Context)),
-		vsByKey: map[ipvs.ServiceKey]*conf.VirtualServer{},
-		servers: map[string]rsKey{},
-		states:  map[rsKey]*rsState{},
-		plans:   map[ipvs.ServiceKey]vsPlan{},
-		vrrps:   map[string]*vrrpRun{},
-		groups:  map[string][]string{},
+		o:        o,
+		log:      o.Logger,
+		rec:      ipvs.NewReconciler(o.Table, ipvs.ReconcilerOptions{Logger: o.Logger}),
+		mail:     mailbox{wake: make(chan struct{}, 1)},
+		reqs:     make(chan func(context.Context)),
+		loopDone: make(chan struct{}),
+		servers:  map[string]rsRef{},
+		vrrps:    map[string]*vrrpRun{},
+		groups:   map[string][]string{},
 	}
+	if sd, ok := o.Table.(ipvs.SyncDaemons); ok {
+		d.syncd = newSyncd(sd, d.log, o.Clock)
+	}
+	d.notifier = notify.New(notify.Options{Logger: o.Logger})
 	d.sched = checks.NewScheduler(checks.Options{
-		Logger:   o.Logger,
-		Clock:    o.CheckClock,
-		OnServer: d.enqueue,
-		OnCheck:  d.observe,
+		Logger:     o.Logger,
+		Clock:      o.Clock,
+		Goroutines: o.CheckGoroutines,
+		OnServer:   d.enqueue,
+		OnCheck:    d.observe,
 	})
 	return d
 }
@@ -146,35 +135,36 @@ func New(o Options) *Director {
 // checks, the VRRP instances and the periodic resync. It returns once the table is
 // programmed; the rest runs until Stop. On error nothing keeps running.
 func (d *Director) Start(ctx context.Context, cfg *conf.Config) error {
-	d.mu.Lock()
-	if d.phase != phaseNew {
-		d.mu.Unlock()
+	d.life.Lock()
+	defer d.life.Unlock()
+	if d.view.Load() != nil || d.cur != nil {
 		return errors.New("director already started")
 	}
-	d.started = d.o.Now()
-	d.mu.Unlock()
-
-	warnings := d.prepareKernel(ctx, nil, cfg)
+	// Until the loop runs, this goroutine owns the state.
+	started := d.o.Clock.Now()
+	saved, warnings := d.loadState()
+	warnings = append(warnings, d.prepareKernel(ctx, nil, cfg)...)
 	adopted := d.adopt(ctx, cfg)
-
-	d.mu.Lock()
-	d.warnings = warnings
-	d.install(cfg, adopted)
-	changes, err := d.syncLocked(ctx)
-	d.mu.Unlock()
+	next, known := d.install(&view{}, cfg, adopted)
+	next.started, next.warnings = started, warnings
+	if n := restoreAdmin(next, saved.admin); n > 0 {
+		d.log.Info("administrative states restored from the state file", "real_servers", n, "path", d.o.StateFile)
+	}
+	// The services a previous run owned: those the configuration no longer has go now.
+	d.rec.Own(saved.owned)
+	d.logDropped(cfg, saved.owned)
+	changes, err := d.applyAll(ctx, next, known)
 	if err != nil {
 		return fmt.Errorf("program the virtual servers: %w", err)
 	}
 	d.log.Info("virtual servers programmed", "virtual_servers", len(cfg.VirtualServers),
 		"writes", changes.Total(), "adopted_real_servers", len(adopted))
 
-	if err := d.sched.Set(d.checkSpecs(cfg, nil)); err != nil {
+	if err := d.sched.Set(d.checkSpecs(next, nil)); err != nil {
 		return fmt.Errorf("start the health checks: %w", err)
 	}
 	runCtx, cancel := context.WithCancel(context.Background())
-	d.mu.Lock()
-	if sd, ok := d.o.Table.(ipvs.SyncDaemons); ok {
-		d.syncd = newSyncd(sd, d.log)
+	if d.syncd != nil {
 		d.syncd.configure(syncConfig(cfg))
 		d.syncDone = make(chan struct{})
 		go func() {
@@ -184,384 +174,51 @@ func (d *Director) Start(ctx context.Context, cfg *conf.Config) error {
 	} else if t := syncConfig(cfg); t.configure {
 		msg := fmt.Sprintf("vrrp_instance %q: ipvs_sync ignored: the %s data plane has no connection synchronisation", t.instance, d.o.Dataplane)
 		d.log.Warn(msg)
-		d.warnings = append(d.warnings, msg)
+		next.warnings = append(next.warnings, msg)
 	}
-	if err := d.startVRRPLocked(runCtx, cfg); err != nil {
-		d.mu.Unlock()
+	if err := d.startVRRP(runCtx, next); err != nil {
 		cancel()
 		d.sched.Stop()
 		return err
 	}
-	d.config = status.ConfigStatus{Path: d.o.ConfigPath, Generation: 1, LoadedAt: d.o.Now()}
-	d.phase = phaseRunning
+	next.vrrps = d.runningVRRP()
+	next.config = status.ConfigStatus{Path: d.o.ConfigPath, Generation: 1, LoadedAt: d.o.Clock.Now()}
+	next.counters.Writes = uint64(d.rec.Writes().Total())
+	next.phase = phaseRunning
 	d.cancel = cancel
-	d.loopDone = make(chan struct{})
-	d.mu.Unlock()
-
+	d.publish(next)
+	d.saveState()
 	go d.loop(runCtx)
 	return nil
-}
-
-// prepareKernel sets the IPVS sysctls the configuration needs (or warns where it may not)
-// and the connection timeouts.
-// old is the running configuration on a reload (nil at start): unchanged timeouts are not
-// written again.
-func (d *Director) prepareKernel(ctx context.Context, old, cfg *conf.Config) (warnings []string) {
-	warn := func(msg string) {
-		d.log.Warn(msg)
-		warnings = append(warnings, msg)
-	}
-	var persistentQuiesce, remove, direct bool
-	for _, vs := range cfg.VirtualServers {
-		if vs.OnFailure == conf.Remove {
-			remove = true
-		} else if vs.Persistence != nil {
-			persistentQuiesce = true
-		}
-		for _, rs := range vs.RealServers {
-			direct = direct || rs.Forwarding == conf.DR || rs.Forwarding == conf.Tunnel
-		}
-	}
-	need := ipvs.NeededSysctls(persistentQuiesce, remove, direct)
-	if sm, ok := d.o.Table.(SysctlManager); ok && need != (ipvs.Sysctls{}) {
-		if cfg.Global.ManageSysctls {
-			changed, err := sm.EnsureSysctls(need)
-			switch {
-			case err != nil:
-				warn(fmt.Sprintf("set IPVS sysctls: %v", err))
-			case len(changed) > 0:
-				d.log.Info("IPVS sysctls set so that failed real servers really stop receiving clients", "set", changed)
-			}
-		} else if have, err := sm.Sysctls(); err == nil {
-			for _, name := range have.Missing(need) {
-				warn(fmt.Sprintf("%s is 0 and manage_sysctls = false: clients may keep reaching a failed real server; set it to 1", name))
-			}
-		}
-	}
-	if t := cfg.Global.IPVSTimeouts; t != (conf.IPVSTimeouts{}) && (old == nil || old.Global.IPVSTimeouts != t) {
-		err := d.o.Table.SetTimeouts(ctx, ipvs.Timeouts{TCP: t.TCP, TCPFin: t.TCPFin, UDP: t.UDP})
-		if err != nil {
-			warn(fmt.Sprintf("set IPVS timeouts: %v", err))
-		}
-	}
-	return warnings
-}
-
-// adopt reads the weights the table already holds for configured real servers.
-func (d *Director) adopt(ctx context.Context, cfg *conf.Config) map[rsKey]int {
-	out := map[rsKey]int{}
-	svcs, err := d.o.Table.Services(ctx)
-	if err != nil {
-		d.log.Warn("read the table for adoption; starting as if it were empty", "err", err)
-		return out
-	}
-	have := map[ipvs.ServiceKey]bool{}
-	for _, s := range svcs {
-		have[s.ServiceKey] = true
-	}
-	for _, vs := range cfg.VirtualServers {
-		key := serviceKey(vs)
-		if !have[key] {
-			continue
-		}
-		dests, err := d.o.Table.Destinations(ctx, key)
-		if err != nil {
-			d.log.Warn("read destinations for adoption", "service", key.String(), "err", err)
-			continue
-		}
-		for _, dst := range dests {
-			out[rsKey{key, dst.Addr}] = dst.Weight
-		}
-	}
-	return out
-}
-
-// install makes cfg the running configuration: real servers keep their state across it
-// (by service and address). d.mu is held.
-func (d *Director) install(cfg *conf.Config, adopted map[rsKey]int) {
-	states := map[rsKey]*rsState{}
-	vsByKey := map[ipvs.ServiceKey]*conf.VirtualServer{}
-	servers := map[string]rsKey{}
-	plans := map[ipvs.ServiceKey]vsPlan{}
-	for _, vs := range cfg.VirtualServers {
-		key := serviceKey(vs)
-		vsByKey[key] = vs
-		if p, ok := d.plans[key]; ok {
-			plans[key] = p
-		}
-		for _, rs := range vs.RealServers {
-			k := rsKey{key, rs.Address}
-			servers[k.String()] = k
-			s, ok := d.states[k]
-			switch {
-			case !ok:
-				s = newRSState(len(rs.Checks) > 0)
-				if w, ok := adopted[k]; ok && len(rs.Checks) > 0 {
-					s.health = adoptedHealth(rs, w)
-				}
-			case len(rs.Checks) == 0:
-				s.health, s.dynamic = Up, -1 // its checks were removed: always up
-			}
-			states[k] = s
-		}
-	}
-	d.cfg, d.states, d.vsByKey, d.servers, d.plans = cfg, states, vsByKey, servers, plans
-}
-
-// desiredLocked plans every virtual server. d.mu is held.
-func (d *Director) desiredLocked() []ipvs.VirtualService {
-	out := make([]ipvs.VirtualService, 0, len(d.cfg.VirtualServers))
-	for _, vs := range d.cfg.VirtualServers {
-		key := serviceKey(vs)
-		prev, ok := d.plans[key]
-		p := planVirtualServer(vs, d.states, !ok || prev.quorumUp)
-		d.plans[key] = p
-		out = append(out, p.service)
-	}
-	return out
-}
-
-// syncLocked applies the whole desired state through the reconciler. d.mu is held.
-func (d *Director) syncLocked(ctx context.Context) (ipvs.Changes, error) {
-	before := d.quorumStates()
-	changes, err := d.rec.Apply(ctx, d.desiredLocked())
-	if err != nil {
-		d.counters.WriteErrors++
-	}
-	d.reportQuorumLocked(before)
-	return changes, err
-}
-
-func (d *Director) quorumStates() map[string]bool {
-	out := map[string]bool{}
-	for key, p := range d.plans {
-		if vs := d.vsByKey[key]; vs != nil {
-			out[vs.Name] = p.quorumUp
-		}
-	}
-	return out
-}
-
-// reportQuorumLocked logs the quorum changes since before and tells the VRRP instances
-// the state of every virtual server they may track. d.mu is held.
-func (d *Director) reportQuorumLocked(before map[string]bool) {
-	for _, vs := range d.cfg.VirtualServers {
-		p := d.plans[serviceKey(vs)]
-		if was, known := before[vs.Name]; known && was != p.quorumUp {
-			d.quorumChangedLocked(vs, p)
-			continue
-		}
-		for _, run := range d.vrrps {
-			run.inst.SetTracked(trackVSName(vs.Name), p.quorumUp)
-		}
-	}
-}
-
-// quorumChangedLocked logs a virtual server's new quorum state and reports it to the VRRP
-// instances (an instance ignores names it does not track). d.mu is held.
-func (d *Director) quorumChangedLocked(vs *conf.VirtualServer, p vsPlan) {
-	if p.quorumUp {
-		d.log.Info("virtual server quorum up", "virtual_server", vs.Name, "healthy_real_servers", p.healthy)
-	} else {
-		d.log.Warn("virtual server quorum lost", "virtual_server", vs.Name, "healthy_real_servers", p.healthy,
-			"sorry_server", p.sorry)
-	}
-	for _, run := range d.vrrps {
-		run.inst.SetTracked(trackVSName(vs.Name), p.quorumUp)
-	}
-}
-
-// enqueue is the scheduler's OnServer: it never blocks the scheduler.
-func (d *Director) enqueue(ev checks.ServerEvent) {
-	d.evMu.Lock()
-	d.evQueue = append(d.evQueue, ev)
-	d.evMu.Unlock()
-	select {
-	case d.evWake <- struct{}{}:
-	default:
-	}
-}
-
-func (d *Director) observe(ev checks.CheckEvent) {
-	if d.o.Observer == nil {
-		return
-	}
-	d.evMu.Lock()
-	label, ok := d.labels[ev.ID]
-	d.evMu.Unlock()
-	if !ok {
-		label = ev.Kind
-	}
-	d.o.Observer(ev.VirtualServer, ev.RealServer, label, ev.Result.Latency, ev.Result.OK)
-}
-
-// loop is the only goroutine that changes state after Start.
-func (d *Director) loop(ctx context.Context) {
-	defer close(d.loopDone)
-	d.resyncEvery = time.NewTicker(time.Hour)
-	defer d.resyncEvery.Stop()
-	d.setResyncInterval(d.cfg.Global.ResyncInterval)
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-d.evWake:
-			d.evMu.Lock()
-			q := d.evQueue
-			d.evQueue = nil
-			d.evMu.Unlock()
-			for _, ev := range q {
-				d.health(ctx, ev)
-			}
-		case fn := <-d.reqs:
-			fn(ctx)
-		case <-d.resyncEvery.C:
-			if d.resyncOn {
-				d.resync(ctx)
-			}
-		}
-	}
-}
-
-// setResyncInterval (re)arms the periodic resync; 0 turns it off. Only the loop calls it.
-func (d *Director) setResyncInterval(every time.Duration) {
-	d.resyncOn = every > 0
-	if every > 0 {
-		d.resyncEvery.Reset(every)
-	}
-}
-
-// do runs fn on the loop and waits for it.
-func (d *Director) do(ctx context.Context, fn func(context.Context)) error {
-	done := make(chan struct{})
-	select {
-	case d.reqs <- func(c context.Context) { fn(c); close(done) }:
-	case <-d.loopDone:
-		return errors.New("director is not running")
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	<-done
-	return nil
-}
-
-// health applies one real server's new health: one write to the table, or a full apply
-// when the virtual server's quorum (and so its sorry server) changes.
-func (d *Director) health(ctx context.Context, ev checks.ServerEvent) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	k, ok := d.servers[ev.Server]
-	if !ok {
-		return // a real server a reload removed
-	}
-	s, vs := d.states[k], d.vsByKey[k.svc]
-	if s == nil || vs == nil {
-		return
-	}
-	switch ev.New {
-	case checks.Up:
-		s.health = Up
-	case checks.Down:
-		s.health = Down
-	default:
-		return
-	}
-	s.dynamic = ev.Weight
-	prev := d.plans[k.svc]
-	p := planVirtualServer(vs, d.states, prev.quorumUp)
-	d.plans[k.svc] = p
-	if p.sorry != prev.sorry || len(p.service.Destinations) != len(prev.service.Destinations) {
-		// The sorry server comes in or goes out: this service alone is reconciled.
-		if _, err := d.rec.ApplyService(ctx, p.service); err != nil {
-			d.counters.WriteErrors++
-			d.log.Error("apply quorum change; the next resync retries", "virtual_server", vs.Name, "err", err)
-		}
-	} else {
-		for i, want := range p.service.Destinations {
-			had := prev.service.Destinations[i]
-			if err := d.writeDestination(ctx, k.svc, had, want); err != nil {
-				d.counters.WriteErrors++
-				d.log.Error("write real server weight; the next resync retries", "virtual_server", vs.Name,
-					"real_server", ev.RealServer, "err", err)
-			}
-		}
-	}
-	if p.quorumUp != prev.quorumUp {
-		d.quorumChangedLocked(vs, p)
-	}
-}
-
-// writeDestination makes the minimal write that turns had into want: nothing, one
-// UpdateDestination (weight), one DeleteDestination or one AddDestination.
-func (d *Director) writeDestination(ctx context.Context, svc ipvs.ServiceKey, had, want ipvs.RealServer) error {
-	addr := want.Addr
-	switch {
-	case want.Removed && !had.Removed:
-		return d.rec.SetRemoved(ctx, svc, addr, true)
-	case !want.Removed && had.Removed:
-		if err := d.rec.SetWeight(ctx, svc, addr, want.Weight); err != nil { // recorded only
-			return err
-		}
-		return d.rec.SetRemoved(ctx, svc, addr, false)
-	case !want.Removed && want.Weight != had.Weight:
-		return d.rec.SetWeight(ctx, svc, addr, want.Weight)
-	}
-	return nil
-}
-
-// resync repairs drift between the table and the desired state (an operator's ipvsadm -C,
-// a destination deleted by hand).
-func (d *Director) resync(ctx context.Context) {
-	repairs, err := d.rec.Resync(ctx)
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	d.counters.Resyncs++
-	d.counters.Repairs += uint64(repairs)
-	d.counters.LastResyncAt = d.o.Now()
-	d.counters.LastResyncErr = ""
-	if err != nil {
-		d.counters.LastResyncErr = err.Error()
-		d.log.Error("IPVS resync", "err", err)
-	}
-	if repairs > 0 {
-		d.log.Warn("IPVS table drifted from the configuration; repaired", "repairs", repairs)
-	}
-}
-
-// Resync runs one resync now (for tests and operators) and returns the repairs made.
-func (d *Director) Resync(ctx context.Context) (int, error) {
-	var before uint64
-	err := d.do(ctx, func(c context.Context) {
-		d.mu.Lock()
-		before = d.counters.Repairs
-		d.mu.Unlock()
-		d.resync(c)
-	})
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return int(d.counters.Repairs - before), err
 }
 
 // Stop shuts down: VRRP instances send priority 0 and release their addresses, checks
 // stop, and the table is left as it is (so connections survive a restart) unless remove
 // is set, which deletes the services vigil owns.
 func (d *Director) Stop(ctx context.Context, remove bool) {
-	d.mu.Lock()
-	if d.phase != phaseRunning {
-		d.mu.Unlock()
+	d.life.Lock()
+	defer d.life.Unlock()
+	if v := d.view.Load(); v == nil || v.phase != phaseRunning {
 		return
 	}
-	d.phase = phaseStopping
-	runs := make([]*vrrpRun, 0, len(d.vrrps))
-	for _, r := range d.vrrps {
-		runs = append(runs, r)
+	// The loop keeps applying health while the instances hand over.
+	var runs []*vrrpRun
+	err := d.do(context.WithoutCancel(ctx), func(context.Context) {
+		next := d.next()
+		next.phase = phaseStopping
+		d.publish(next)
+		runs = next.vrrps
+	})
+	if err != nil {
+		return
 	}
-	d.mu.Unlock()
-
-	stopVRRP(ctx, runs)
+	stopVRRP(ctx, d.o.Clock, runs)
 	d.sched.Stop()
+	d.stopNotify(ctx)
 	d.cancel()
 	<-d.loopDone
+	// The loop has ended: this goroutine owns the state now.
+	d.track.stop()
 	if d.syncd != nil {
 		<-d.syncDone
 		d.syncd.stop(ctx)
@@ -575,20 +232,21 @@ func (d *Director) Stop(ctx context.Context, remove bool) {
 	} else if d.o.Dataplane != "userspace" {
 		d.log.Info("IPVS table left in place; established connections keep flowing")
 	}
-	d.mu.Lock()
-	d.phase = phaseStopped
-	d.mu.Unlock()
+	next := d.next()
+	next.phase = phaseStopped
+	next.counters.Writes = uint64(d.rec.Writes().Total())
+	d.publish(next)
+	d.saveState()
 }
 
 // Healthy is nil while the director runs (for /healthz).
 func (d *Director) Healthy() error {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	switch d.phase {
-	case phaseRunning:
-		return nil
-	case phaseNew:
+	v := d.view.Load()
+	if v == nil {
 		return errors.New("starting")
+	}
+	if v.phase == phaseRunning {
+		return nil
 	}
 	return errors.New("shutting down")
 }

@@ -41,7 +41,7 @@ func BenchmarkHealthToWeight(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer d.Stop(ctx, false)
-	server := rsKey{serviceKey(vs), rs.Address}.String()
+	server := rsKey{vsKeyOf(vs), rs.Address}.String()
 	up := false
 	b.ResetTimer()
 	for b.Loop() {

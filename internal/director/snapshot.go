@@ -3,8 +3,8 @@ package director
 import (
 	"context"
 	"fmt"
-	"net/netip"
-	"sort"
+	"os"
+	"runtime"
 	"time"
 
 	"github.com/vigil-lb/vigil/checks"
@@ -17,40 +17,25 @@ import (
 const snapshotTimeout = 3 * time.Second
 
 // Snapshot returns the state of every virtual server, real server, check and VRRP
-// instance, with the table's weights and counters. It never holds a secret.
+// instance, with the table's weights and counters. It never holds a secret. The director's
+// part comes from one published view, so it is of one configuration generation; the
+// table, the checks and the VRRP instances are read live, each from its own owner.
 func (d *Director) Snapshot() status.Snapshot {
-	d.mu.Lock()
-	cfg := d.cfg
-	states := make(map[rsKey]rsState, len(d.states))
-	for k, s := range d.states {
-		states[k] = *s
-	}
-	plans := make(map[ipvs.ServiceKey]vsPlan, len(d.plans))
-	for k, p := range d.plans {
-		plans[k] = p
-	}
-	snap := status.Snapshot{
-		Version:   d.o.Version,
-		Dataplane: d.o.Dataplane,
-		Started:   d.started,
-		Config:    d.config,
-		IPVS:      d.counters,
-		Warnings:  append([]string(nil), d.warnings...),
-	}
-	snap.Config.LastReloadDiff = append([]string(nil), d.config.LastReloadDiff...)
-	snap.IPVS.Writes = uint64(d.rec.Writes().Total())
-	runs := make([]*vrrpRun, 0, len(d.vrrps))
-	for _, r := range d.vrrps {
-		runs = append(runs, r)
-	}
-	d.mu.Unlock()
-	if cfg == nil {
+	snap := status.Snapshot{Version: d.o.Version, PID: os.Getpid(), Dataplane: d.o.Dataplane}
+	v, checkList := d.viewAndChecks()
+	if v == nil {
 		return snap
 	}
+	snap.Started = v.started
+	snap.Config = v.config
+	snap.Config.LastReloadDiff = append([]string(nil), v.config.LastReloadDiff...)
+	snap.IPVS = v.counters
+	snap.Warnings = append([]string(nil), v.warnings...)
+	cfg := v.cfg
 	snap.RouterID = cfg.Global.RouterID
 
 	checksOf := map[string][]checks.CheckStatus{}
-	for _, c := range d.sched.Snapshot() {
+	for _, c := range checkList {
 		checksOf[c.Server] = append(checksOf[c.Server], c)
 	}
 
@@ -65,18 +50,11 @@ func (d *Director) Snapshot() status.Snapshot {
 		snap.Warnings = append(snap.Warnings, fmt.Sprintf("read the table: %v", err))
 	}
 
-	for _, vs := range cfg.VirtualServers {
-		key := serviceKey(vs)
-		p := plans[key]
-		svc, present := inTable[key]
-		dests := map[netip.AddrPort]ipvs.DestinationInfo{}
-		if present {
-			if ds, err := d.o.Table.Destinations(ctx, key); err == nil {
-				for _, dst := range ds {
-					dests[dst.Addr] = dst
-				}
-			}
-		}
+	for i, vs := range cfg.VirtualServers {
+		key := vsKeyOf(vs)
+		sv := v.services.at(i)
+		p := sv.plan
+		table := d.readTable(ctx, vs, inTable)
 		v := status.VirtualServer{
 			Name:      vs.Name,
 			Key:       key.String(),
@@ -85,14 +63,19 @@ func (d *Director) Snapshot() status.Snapshot {
 			OnFailure: string(vs.OnFailure),
 			Healthy:   p.healthy,
 			Total:     len(vs.RealServers),
+			Ready:     p.ready,
 			QuorumUp:  p.quorumUp,
-			Present:   present,
-			Stats:     stats(svc.Stats),
+			Present:   table.present(),
+			Stats:     table.stats(),
 		}
 		v.SorryActive = p.sorry
-		if vs.IsFWMark() {
+		switch {
+		case vs.Group != "":
+			v.Group, v.Protocol = vs.Group, string(vs.Protocol)
+			v.Services = table.services(vs, p.sorry)
+		case vs.IsFWMark():
 			v.FWMark = vs.FWMark
-		} else {
+		default:
 			v.Protocol, v.Address = string(vs.Protocol), vs.Address.String()
 		}
 		for _, f := range vs.SchedulerFlags {
@@ -101,49 +84,50 @@ func (d *Director) Snapshot() status.Snapshot {
 		if vs.Persistence != nil {
 			v.Persistence = vs.Persistence.Timeout.String()
 		}
-		for _, rs := range vs.RealServers {
+		for j, rs := range vs.RealServers {
 			k := rsKey{key, rs.Address}
-			st := states[k]
+			st := sv.rs[j]
 			r := status.RealServer{
 				Name:             rs.Name,
 				Address:          rs.Address.String(),
 				Forwarding:       string(rs.Forwarding),
 				Health:           st.health.String(),
 				ConfiguredWeight: rs.Weight,
-				DynamicWeight:    st.dynamic,
-				AppliedWeight:    -1,
+				AdminState:       st.admin.state.String(),
+				AdminRemove:      st.admin.remove,
+				AdminSince:       st.admin.since,
+				HealthSince:      st.since,
+				Flaps:            st.flaps,
+				History:          st.history,
 			}
-			if dst, ok := dests[rs.Address]; ok {
-				r.InTable, r.AppliedWeight = true, dst.Weight
-				r.ActiveConns, r.InactiveConns = dst.ActiveConns, dst.InactiveConns
-				r.Stats = stats(dst.Stats)
+			if st.dynamic >= 0 {
+				r.DynamicWeight = &st.dynamic
 			}
-			for _, c := range checksOf[k.String()] {
-				r.Checks = append(r.Checks, checkStatus(c))
+			table.fill(&r, rs.Address)
+			// The scheduler's checks of this configuration's: it may already run the
+			// next one's while a reload is being applied.
+			server := k.String()
+			for ci, cc := range rs.Checks {
+				id := checkID(server, ci, cc.Kind)
+				for _, c := range checksOf[server] {
+					if c.ID == id {
+						r.Checks = append(r.Checks, checkStatus(c))
+					}
+				}
 			}
 			v.RealServers = append(v.RealServers, r)
 		}
 		if p.sorry {
 			r := status.RealServer{Name: "sorry_server", Address: vs.SorryServer.String(), Sorry: true,
-				Forwarding: string(vs.Forwarding), Health: "up", ConfiguredWeight: 1, DynamicWeight: -1, AppliedWeight: -1}
-			if dst, ok := dests[vs.SorryServer]; ok {
-				r.InTable, r.AppliedWeight = true, dst.Weight
-				r.ActiveConns, r.InactiveConns = dst.ActiveConns, dst.InactiveConns
-				r.Stats = stats(dst.Stats)
-			}
+				Forwarding: string(vs.Forwarding), Health: "up", ConfiguredWeight: 1}
+			table.fill(&r, vs.SorryServer)
 			v.RealServers = append(v.RealServers, r)
 		}
 		snap.VirtualServers = append(snap.VirtualServers, v)
 	}
 
-	groupOf := map[string]string{}
-	for _, g := range cfg.SyncGroups {
-		for _, n := range g.Instances {
-			groupOf[n] = g.Name
-		}
-	}
-	sort.Slice(runs, func(i, j int) bool { return runs[i].cfg.Name < runs[j].cfg.Name })
-	for _, r := range runs {
+	groupOf := groupNames(cfg)
+	for _, r := range v.vrrps {
 		vs := vrrpStatus(r.cfg, r.inst.Status(), groupOf[r.cfg.Name])
 		if d.syncd != nil {
 			if t, role, errText, ok := d.syncd.status(r.cfg.Name); ok {
@@ -153,6 +137,27 @@ func (d *Director) Snapshot() status.Snapshot {
 		snap.VRRP = append(snap.VRRP, vs)
 	}
 	return snap
+}
+
+// viewAndChecks returns the current view and the scheduler's checks of the same
+// configuration. A reload holds checksSeq odd from changing the checks to publishing its
+// view, which takes no I/O; a reader that overlaps it tries again.
+func (d *Director) viewAndChecks() (*view, []checks.CheckStatus) {
+	for {
+		seq := d.checksSeq.Load()
+		if seq%2 == 1 {
+			runtime.Gosched()
+			continue
+		}
+		v := d.view.Load()
+		if v == nil {
+			return nil, nil
+		}
+		list := d.sched.Snapshot()
+		if d.checksSeq.Load() == seq {
+			return v, list
+		}
+	}
 }
 
 func stats(s ipvs.Stats) status.Stats {
@@ -204,10 +209,7 @@ func vrrpStatus(c vrrp.Config, st vrrp.Status, group string) status.VRRPInstance
 		}
 	}
 	for _, t := range c.Tracks {
-		kind, name := "interface", t.Name
-		if t.Kind == vrrp.TrackExternal {
-			kind, name = "virtual_server", name[len(trackVSName("")):]
-		}
+		kind, name := trackedStatus(t)
 		up, known := st.Tracks[t.Name]
 		out.Tracked = append(out.Tracked, status.Tracked{Kind: kind, Name: name, Up: up || !known, Weight: t.Weight})
 	}

@@ -80,10 +80,11 @@ func sorryDestination(vs *conf.VirtualServer) ipvs.Destination {
 	return ipvs.Destination{Addr: vs.SorryServer, Weight: 1, Forwarding: forwardingOf(vs.Forwarding)}
 }
 
-// rsKey identifies a real server across reloads: the kernel service it belongs to and its
-// address. A renamed real server at the same address keeps its health.
+// rsKey identifies a real server across reloads: the virtual server it belongs to (its
+// kernel service, or its group) and its configured address. A renamed real server at the
+// same address keeps its health.
 type rsKey struct {
-	svc  ipvs.ServiceKey
+	svc  vsKey
 	addr netip.AddrPort
 }
 

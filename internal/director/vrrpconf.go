@@ -5,9 +5,11 @@ import (
 	"github.com/vigil-lb/vigil/vrrp"
 )
 
-// vrrpConfig translates a vrrp_instance block. Tracked virtual servers become external
-// tracks named "virtual_server:NAME", which the director reports from quorum state.
-func vrrpConfig(vi *conf.VRRPInstance) vrrp.Config {
+// vrrpConfig translates a vrrp_instance block of sync group g (nil: none). Tracked
+// virtual servers become external tracks named "virtual_server:NAME", which the director
+// reports from quorum state; scripts, processes and files are tracked by the trackers
+// (vrrp_track.go).
+func vrrpConfig(vi *conf.VRRPInstance, g *conf.SyncGroup) vrrp.Config {
 	c := vrrp.Config{
 		Name:         vi.Name,
 		Interface:    vi.Interface,
@@ -45,6 +47,8 @@ func vrrpConfig(vi *conf.VRRPInstance) vrrp.Config {
 	for _, t := range vi.TrackVirtualServers {
 		c.Tracks = append(c.Tracks, vrrp.Track{Name: trackVSName(t.Name), Kind: vrrp.TrackExternal, Weight: t.Weight})
 	}
+	addTracking(&c, vi, g)
+	c.Auth = vrrpAuth(vi.Authentication)
 	return c
 }
 

@@ -1,7 +1,10 @@
 package director
 
 import (
+	"time"
+
 	"github.com/vigil-lb/vigil/conf"
+	"github.com/vigil-lb/vigil/internal/status"
 	"github.com/vigil-lb/vigil/ipvs"
 )
 
@@ -30,10 +33,18 @@ type rsState struct {
 	health Health
 	// dynamic is the weight an exec check with dynamic_weight set, -1 for none.
 	dynamic int
+	// admin is the operator's state (vigil drain / maint / ready): admin.go.
+	admin adminState
+	// since is when health last changed (or the real server appeared); flaps counts its
+	// changes between up and down; history holds the last maxHistory transitions of
+	// health and admin state, oldest first (history.go).
+	since   time.Time
+	flaps   uint64
+	history []status.Transition
 }
 
-func newRSState(hasChecks bool) *rsState {
-	s := &rsState{dynamic: -1}
+func newRSState(hasChecks bool) rsState {
+	s := rsState{dynamic: -1}
 	if !hasChecks {
 		s.health = Up // a real server with no check is always up
 	}
@@ -62,6 +73,10 @@ type placement struct {
 // the dynamic one), down gets 0 (quiesce: established connections finish, no new ones
 // arrive) or leaves the table (remove), and unknown is treated as down, so a new real
 // server receives no traffic before its first check passes.
+//
+// The operator's state comes first: drain is weight 0 whatever the health (established
+// connections finish), maint is weight 0 too, or out of the table with --remove; neither
+// counts toward the quorum.
 func place(vs *conf.VirtualServer, rs *conf.RealServer, s *rsState) placement {
 	out := placement{present: vs.OnFailure != conf.Remove}
 	switch s.health {
@@ -71,6 +86,13 @@ func place(vs *conf.VirtualServer, rs *conf.RealServer, s *rsState) placement {
 			out.weight = s.dynamic
 		}
 		out.present, out.alive = true, true
+	}
+	switch s.admin.state {
+	case Drain:
+		out.weight, out.alive = 0, false
+	case Maint:
+		out.weight, out.alive = 0, false
+		out.present = !s.admin.remove && vs.OnFailure != conf.Remove
 	}
 	return out
 }
@@ -89,32 +111,39 @@ func quorumUp(vs *conf.VirtualServer, sum int, was bool) bool {
 	return was
 }
 
-// vsPlan is the desired table state of one virtual server.
+// vsPlan is what the director knows of a virtual server beyond its real servers' states:
+// the outcome of planning it. Its desired table state is the reconciler's to keep.
 type vsPlan struct {
-	service  ipvs.VirtualService
 	healthy  int  // real servers that are up
+	ready    int  // real servers the operator has not drained or put in maintenance
 	quorumUp bool // the virtual server counts as up (VRRP tracking)
 	sorry    bool // the sorry server replaces the real servers
 }
 
-// planVirtualServer computes the desired kernel state of vs from its real servers' states.
-// wasUp is the previous quorum state (for hysteresis).
-func planVirtualServer(vs *conf.VirtualServer, states map[rsKey]*rsState, wasUp bool) vsPlan {
-	key := serviceKey(vs)
-	p := vsPlan{service: ipvs.VirtualService{Service: serviceOf(vs)}}
-	places := make([]placement, len(vs.RealServers))
+// planVirtualServer computes the desired kernel state of vs from its real servers' states
+// (by index in vs.RealServers). wasUp is the previous quorum state (for hysteresis).
+func planVirtualServer(vs *conf.VirtualServer, states []rsState, wasUp bool) (vsPlan, ipvs.VirtualService) {
+	var p vsPlan
+	svc := ipvs.VirtualService{Service: serviceOf(vs), Destinations: make([]ipvs.RealServer, 0, len(vs.RealServers)+1)}
+	var buf [16]placement
+	places := buf[:0]
+	if n := len(vs.RealServers); n <= len(buf) {
+		places = buf[:n]
+	} else {
+		places = make([]placement, n)
+	}
 	sum := 0
 	for i, rs := range vs.RealServers {
-		s := states[rsKey{key, rs.Address}]
-		if s == nil {
-			s = newRSState(len(rs.Checks) > 0)
-		}
+		s := &states[i]
 		places[i] = place(vs, rs, s)
 		if places[i].alive {
 			sum += places[i].weight
 		}
 		if s.health == Up {
 			p.healthy++
+		}
+		if s.admin.state == Ready {
+			p.ready++
 		}
 	}
 	p.quorumUp = quorumUp(vs, sum, wasUp)
@@ -127,13 +156,13 @@ func planVirtualServer(vs *conf.VirtualServer, states map[rsKey]*rsState, wasUp 
 			// connections already established finish.
 			pl.weight = 0
 		}
-		p.service.Destinations = append(p.service.Destinations, ipvs.RealServer{
+		svc.Destinations = append(svc.Destinations, ipvs.RealServer{
 			Destination: destinationOf(rs, pl.weight),
 			Removed:     !pl.present,
 		})
 	}
 	if p.sorry {
-		p.service.Destinations = append(p.service.Destinations, ipvs.RealServer{Destination: sorryDestination(vs)})
+		svc.Destinations = append(svc.Destinations, ipvs.RealServer{Destination: sorryDestination(vs)})
 	}
-	return p
+	return p, svc
 }

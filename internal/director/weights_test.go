@@ -73,17 +73,13 @@ func TestPlanSorryServer(t *testing.T) {
 			{Name: "b", Address: netip.MustParseAddrPort("198.18.0.22:80"), Weight: 2, Forwarding: conf.DR, Checks: []*conf.Check{{}}},
 		},
 	}
-	key := serviceKey(vs)
-	states := map[rsKey]*rsState{
-		{key, vs.RealServers[0].Address}: {health: Down, dynamic: -1},
-		{key, vs.RealServers[1].Address}: {health: Up, dynamic: -1},
-	}
-	p := planVirtualServer(vs, states, true)
+	states := []rsState{{health: Down, dynamic: -1}, {health: Up, dynamic: -1}}
+	p, _ := planVirtualServer(vs, states, true)
 	if !p.quorumUp || p.sorry || p.healthy != 1 {
 		t.Fatalf("one up: quorumUp=%v sorry=%v healthy=%d, want true false 1", p.quorumUp, p.sorry, p.healthy)
 	}
-	states[rsKey{key, vs.RealServers[1].Address}].health = Down
-	p = planVirtualServer(vs, states, true)
+	states[1].health = Down
+	p, svc := planVirtualServer(vs, states, true)
 	want := []ipvs.RealServer{
 		{Destination: ipvs.Destination{Addr: vs.RealServers[0].Address, Weight: 0, Forwarding: ipvs.Direct}},
 		{Destination: ipvs.Destination{Addr: vs.RealServers[1].Address, Weight: 0, Forwarding: ipvs.Direct}},
@@ -92,7 +88,7 @@ func TestPlanSorryServer(t *testing.T) {
 	if p.quorumUp || !p.sorry {
 		t.Fatalf("all down: quorumUp=%v sorry=%v, want false true", p.quorumUp, p.sorry)
 	}
-	if diff := cmp.Diff(want, p.service.Destinations, cmpopts.EquateComparable(netip.AddrPort{})); diff != "" {
+	if diff := cmp.Diff(want, svc.Destinations, cmpopts.EquateComparable(netip.AddrPort{})); diff != "" {
 		t.Errorf("destinations (-want +got):\n%s", diff)
 	}
 }

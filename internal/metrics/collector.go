@@ -96,7 +96,7 @@ func newCollector(src Source, info BuildInfo, m *Metrics) *collector {
 		vrrpTransitions: desc("vigil_vrrp_transitions_total", "VRRP state changes.", vrrpLabels),
 		vrrpSent:        desc("vigil_vrrp_adverts_sent_total", "VRRP advertisements sent.", vrrpLabels),
 		vrrpReceived:    desc("vigil_vrrp_adverts_received_total", "VRRP advertisements received.", vrrpLabels),
-		vrrpInvalid:     desc("vigil_vrrp_invalid_adverts_total", "VRRP advertisements discarded, by reason.", append(append([]string(nil), vrrpLabels...), "reason")),
+		vrrpInvalid:     desc("vigil_vrrp_adverts_dropped_total", "VRRP advertisements dropped, by reason (authentication, ttl, checksum, ...).", append(append([]string(nil), vrrpLabels...), "reason")),
 		ipvsSync: desc("vigil_ipvs_sync_daemon", "1 for the kernel IPVS connection-sync daemon the instance runs (role master or backup, none when stopped), 0 while the last attempt to set it failed.",
 			append(append([]string(nil), vrrpLabels...), "role")),
 
@@ -157,32 +157,25 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		gauge(c.vsQuorumUp, b2f(vs.QuorumUp), vs.Name)
 		gauge(c.vsInTable, b2f(vs.Present), vs.Name)
 
-		svc := serviceLabelValues(vs)
-		if vs.Present {
-			l := append([]string{vs.Name}, svc...)
-			counter(c.svcConns, vs.Stats.Conns, l...)
-			counter(c.svcInPkts, vs.Stats.InPkts, l...)
-			counter(c.svcOutPkts, vs.Stats.OutPkts, l...)
-			counter(c.svcInBytes, vs.Stats.InBytes, l...)
-			counter(c.svcOutBytes, vs.Stats.OutBytes, l...)
+		svc := serviceLabelValues(vs.FWMark, vs.Protocol, vs.Address)
+		switch {
+		case len(vs.Services) > 0:
+			// A group's virtual server: each IPVS service and its destinations on their own.
+			c.groupSeries(vs, gauge, counter)
+		case vs.Present:
+			c.serviceSeries(counter, vs.Stats, append([]string{vs.Name}, svc...))
 		}
 
 		for _, rs := range vs.RealServers {
 			gauge(c.rsHealthy, b2f(rs.Health == "up"), vs.Name, rs.Name)
 			gauge(c.rsWeight, float64(rs.ConfiguredWeight), vs.Name, rs.Name)
 			gauge(c.rsInTable, b2f(rs.InTable), vs.Name, rs.Name)
-			if rs.InTable && rs.AppliedWeight >= 0 {
-				gauge(c.rsAppliedWeight, float64(rs.AppliedWeight), vs.Name, rs.Name)
+			if rs.InTable && rs.AppliedWeight != nil {
+				gauge(c.rsAppliedWeight, float64(*rs.AppliedWeight), vs.Name, rs.Name)
 			}
-			if rs.InTable {
+			if rs.InTable && len(vs.Services) == 0 {
 				l := append(append([]string{vs.Name, rs.Name}, svc...), remoteLabelValues(rs.Address)...)
-				gauge(c.beActive, float64(rs.ActiveConns), l...)
-				gauge(c.beInactive, float64(rs.InactiveConns), l...)
-				counter(c.beConns, rs.Stats.Conns, l...)
-				counter(c.beInPkts, rs.Stats.InPkts, l...)
-				counter(c.beOutPkts, rs.Stats.OutPkts, l...)
-				counter(c.beInBytes, rs.Stats.InBytes, l...)
-				counter(c.beOutBytes, rs.Stats.OutBytes, l...)
+				c.backendSeries(gauge, counter, l, rs.ActiveConns, rs.InactiveConns, rs.Stats)
 			}
 			for i, name := range CheckLabels(rs.Checks) {
 				ck := rs.Checks[i]
@@ -220,9 +213,9 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	counter(c.reloads, cs.ReloadsFailed, "failure")
 	// Before any reload the initial load stands in for the last one: the daemon would not be
 	// running had it failed, and an absent series would break "time since reload" alerts.
-	lastAt, lastOK := cs.LastReloadAt, cs.LastReloadOK
+	lastAt, lastOK := cs.LastReloadAt, cs.LastReloadOK == nil || *cs.LastReloadOK
 	if lastAt.IsZero() {
-		lastAt, lastOK = cs.LoadedAt, true
+		lastAt = cs.LoadedAt
 	}
 	if !lastAt.IsZero() {
 		gauge(c.lastReloadTime, unixSeconds(lastAt))
@@ -262,12 +255,12 @@ func CheckLabels(checks []status.Check) []string {
 // serviceLabelValues renders proto, local_address, local_port, local_mark the way
 // node_exporter does: proto TCP/UDP/FWM; for a fwmark service an empty address, port "0"
 // and the mark; otherwise an empty mark.
-func serviceLabelValues(vs status.VirtualServer) []string {
-	if vs.FWMark != 0 {
-		return []string{"FWM", "", "0", strconv.FormatUint(uint64(vs.FWMark), 10)}
+func serviceLabelValues(fwmark uint32, protocol, address string) []string {
+	if fwmark != 0 {
+		return []string{"FWM", "", "0", strconv.FormatUint(uint64(fwmark), 10)}
 	}
-	addr, port := splitAddrPort(vs.Address)
-	return []string{strings.ToUpper(vs.Protocol), addr, port, ""}
+	addr, port := splitAddrPort(address)
+	return []string{strings.ToUpper(protocol), addr, port, ""}
 }
 
 func remoteLabelValues(address string) []string {

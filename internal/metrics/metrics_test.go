@@ -51,7 +51,7 @@ func richSnapshot() status.Snapshot {
 		Version: "1.2.3", RouterID: "lb-a", Dataplane: "kernel", Started: t0,
 		Config: status.ConfigStatus{
 			Path: "/etc/vigil/vigil.hcl", Generation: 3, LoadedAt: t0.Add(time.Minute),
-			ReloadsOK: 2, ReloadsFailed: 1, LastReloadAt: t0.Add(2 * time.Minute), LastReloadOK: false,
+			ReloadsOK: 2, ReloadsFailed: 1, LastReloadAt: t0.Add(2 * time.Minute), LastReloadOK: new(false),
 			LastReloadErr: "vigil.hcl:3,5-9: Unsupported argument", LastReloadDuration: 2500 * time.Microsecond,
 		},
 		VirtualServers: []status.VirtualServer{
@@ -62,7 +62,7 @@ func richSnapshot() status.Snapshot {
 				RealServers: []status.RealServer{
 					{
 						Name: "rs1", Address: "198.18.0.21:80", Forwarding: "dr", Health: "up",
-						ConfiguredWeight: 2, DynamicWeight: -1, AppliedWeight: 2, InTable: true,
+						ConfiguredWeight: 2, AppliedWeight: new(2), InTable: true,
 						ActiveConns: 3, InactiveConns: 10,
 						Stats: status.Stats{Conns: 60, InPkts: 600, OutPkts: 0, InBytes: 38000, OutBytes: 0},
 						Checks: []status.Check{
@@ -72,7 +72,7 @@ func richSnapshot() status.Snapshot {
 					},
 					{
 						Name: "rs2", Address: "198.18.0.22:80", Forwarding: "dr", Health: "down",
-						ConfiguredWeight: 1, DynamicWeight: -1, AppliedWeight: 0, InTable: true,
+						ConfiguredWeight: 1, AppliedWeight: new(0), InTable: true,
 						ActiveConns: 0, InactiveConns: 2,
 						Checks: []status.Check{
 							{Kind: "tcp", State: "down", LastReason: "connect: connection refused", Probes: 50, Failures: 40, Transitions: 2},
@@ -84,7 +84,7 @@ func richSnapshot() status.Snapshot {
 				Name: "web6", Key: "TCP [2001:db8::1]:443", Protocol: "tcp", Address: "[2001:db8::1]:443",
 				Family: "inet6", Scheduler: "wlc", OnFailure: "remove", Healthy: 0, Total: 1, QuorumUp: false, Present: true,
 				RealServers: []status.RealServer{
-					{Name: "v6a", Address: "[2001:db8::21]:443", Forwarding: "nat", Health: "down", ConfiguredWeight: 5, DynamicWeight: -1, AppliedWeight: -1, InTable: false,
+					{Name: "v6a", Address: "[2001:db8::21]:443", Forwarding: "nat", Health: "down", ConfiguredWeight: 5, InTable: false,
 						Checks: []status.Check{{Kind: "mysql", State: "down", LastReason: "Error 1045: Access denied for user 'monitor'"}}},
 				},
 			},
@@ -93,7 +93,7 @@ func richSnapshot() status.Snapshot {
 				Persistence: "300s", OnFailure: "quiesce", Healthy: 1, Total: 1, QuorumUp: true, Present: true,
 				Stats: status.Stats{Conns: 7},
 				RealServers: []status.RealServer{
-					{Name: "a", Address: "198.18.0.31:0", Forwarding: "tun", Health: "up", ConfiguredWeight: 1, DynamicWeight: -1, AppliedWeight: 1, InTable: true},
+					{Name: "a", Address: "198.18.0.31:0", Forwarding: "tun", Health: "up", ConfiguredWeight: 1, AppliedWeight: new(1), InTable: true},
 				},
 			},
 		},
@@ -101,7 +101,7 @@ func richSnapshot() status.Snapshot {
 			{
 				Name: "VI_1", Interface: "eth0", VRID: 51, Version: 3, State: "master", BasePriority: 150, EffectivePriority: 90,
 				MasterAddr: "198.18.0.11", VIPs: []string{"198.18.0.254/24"}, Transitions: 3, AdvertsSent: 1000, AdvertsReceived: 20,
-				Invalid:  map[string]uint64{"ttl": 2, "vrid_mismatch_addresses": 1},
+				Invalid:  map[string]uint64{"ttl": 2, "vrid_mismatch_addresses": 1, "authentication": 5},
 				Tracked:  []status.Tracked{{Kind: "virtual_server", Name: "web", Up: false, Weight: -60}},
 				IPVSSync: &status.IPVSSync{Interface: "eth0", SyncID: 51, Daemon: "master"},
 			},
@@ -255,7 +255,8 @@ func TestScrapeRichSnapshot(t *testing.T) {
 		{"vigil_vrrp_transitions_total", []string{`{instance="VI_1",interface="eth0",vrid="51"} 3`}},
 		{"vigil_vrrp_adverts_sent_total", []string{`{instance="VI_1",interface="eth0",vrid="51"} 1000`}},
 		{"vigil_vrrp_adverts_received_total", []string{`{instance="VI_1",interface="eth0",vrid="51"} 20`}},
-		{"vigil_vrrp_invalid_adverts_total", []string{
+		{"vigil_vrrp_adverts_dropped_total", []string{
+			`{instance="VI_1",interface="eth0",reason="authentication",vrid="51"} 5`,
 			`{instance="VI_1",interface="eth0",reason="ttl",vrid="51"} 2`,
 			`{instance="VI_1",interface="eth0",reason="vrid_mismatch_addresses",vrid="51"} 1`,
 		}},
@@ -431,7 +432,7 @@ func BenchmarkScrape1000x4(b *testing.B) {
 		for j := range 4 {
 			vs.RealServers = append(vs.RealServers, status.RealServer{
 				Name: "rs" + strconv.Itoa(j), Address: fmt.Sprintf("198.19.%d.%d:80", i/250, (i%250)*4/4+j+1),
-				Forwarding: "dr", Health: "up", ConfiguredWeight: 1, AppliedWeight: 1, InTable: true,
+				Forwarding: "dr", Health: "up", ConfiguredWeight: 1, AppliedWeight: new(1), InTable: true,
 				Checks: []status.Check{{Kind: "http", State: "up", Probes: 100}},
 			})
 		}

@@ -69,6 +69,7 @@ const (
 	destAttrLThresh  = 6
 	destAttrActive   = 7
 	destAttrInactive = 8
+	destAttrPersist  = 9
 	destAttrStats    = 10
 	destAttrAF       = 11
 	destAttrStats64  = 12
@@ -316,6 +317,8 @@ func decodeDestination(msg []byte, svcAF uint16) (Destination, error) {
 			d.ActiveConns, err = attrU32(v)
 		case destAttrInactive:
 			d.InactiveConns, err = attrU32(v)
+		case destAttrPersist:
+			d.PersistConns, err = attrU32(v)
 		case destAttrAF:
 			d.Family, err = attrU16(v)
 		case destAttrStats:

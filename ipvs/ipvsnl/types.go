@@ -62,6 +62,7 @@ type Destination struct {
 	Upper, Lower  uint32 // connection thresholds, 0 for none
 	ActiveConns   uint32 // read back only
 	InactiveConns uint32 // read back only
+	PersistConns  uint32 // read back only: persistence templates pointing at it
 	Stats         Stats  // read back only
 }
 

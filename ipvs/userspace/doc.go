@@ -6,15 +6,21 @@
 // and persistence. It is the data plane for hosts where ip_vs cannot be loaded: the
 // reconciler programs it through the same ipvs.Table interface as kernel IPVS.
 //
-// On Linux, TCP connections are accepted, connected and forwarded by a few event loops
-// (one per GOMAXPROCS) over sockets outside the Go poller, with a 16 KiB buffer per
-// direction; every loop accepts on every listener and keeps the connections it accepts
-// (handing one to a less loaded loop when they are out of balance). The loops run on
-// io_uring (uloop_linux.go: each pass submits every loop's reads and writes and reaps their
-// results in one system call) where the kernel allows it (Linux 6.1 or later, io_uring
-// not disabled by sysctl or seccomp), and on edge-triggered epoll (evloop_linux.go)
-// otherwise; the table logs which at start. Elsewhere a goroutine per direction copies
-// with io.Copy (splice for bulk transfers). UDP flows use net.UDPConn everywhere.
+// What to do with a TCP connection (which real server, what is counted, whether a
+// failed connect is retried on another one) is decided by its service (tcpflow.go); its
+// bytes are moved by a carrier (carrier.go), which decides nothing. On Linux the carrier
+// is a few event loops (one per GOMAXPROCS) over sockets outside the Go poller, with a
+// 16 KiB buffer per direction; every loop accepts on every listener and keeps the
+// connections it accepts (handing one to a less loaded loop when they are out of
+// balance). The loops run on io_uring (uloop_linux.go: each pass submits every loop's
+// reads and writes and reaps their results in one system call) where the kernel allows
+// it (Linux 6.1 or later, io_uring not disabled by sysctl or seccomp), and on
+// edge-triggered epoll (evloop_linux.go) otherwise; the table logs which at start.
+// Elsewhere a goroutine per direction copies with io.Copy (splice for bulk transfers).
+// A loop whose system calls fail in a way no retry mends resets the connections it
+// carried and reports it; the table logs the error and moves every TCP service to the
+// next data path (io_uring, then epoll, then goroutines). UDP flows use net.UDPConn
+// everywhere.
 //
 // Where a proxy cannot be the kernel, this package chooses as follows (see also
 // docs/benchmarks.md (Userspace data plane)):

@@ -20,14 +20,38 @@ import (
 	"github.com/vigil-lb/vigil/ipvs"
 )
 
-// loopConns returns the client and real-server sockets of every connection the engine's
-// loops hold, read on the loops themselves (the slices are loop-owned).
+// carrierOf returns tb's carrier, and whether it is a C.
+func carrierOf[C carrier](tb *Table) (C, bool) {
+	tb.mu.Lock()
+	defer tb.mu.Unlock()
+	c, ok := tb.tcp.(C)
+	return c, ok
+}
+
+// ringLoops and epollLoops return the loops of tb's carrier, if it is of that kind.
+func ringLoops(tb *Table) []*uloop {
+	if c, ok := carrierOf[*ringCarrier](tb); ok {
+		return c.loops
+	}
+	return nil
+}
+
+func epollLoops(tb *Table) []*loop {
+	if c, ok := carrierOf[*epollCarrier](tb); ok {
+		return c.loops
+	}
+	return nil
+}
+
+// loopConns returns the client and real-server sockets of every connection the
+// carrier's loops hold, read on the loops themselves (the slices are loop-owned).
 func loopConns(t *testing.T, tb *Table) (cfds, sfds []int) {
 	t.Helper()
-	if tb.engine == nil {
-		t.Fatal("no event loop engine")
+	rl, el := ringLoops(tb), epollLoops(tb)
+	if rl == nil && el == nil {
+		t.Fatalf("TCP is carried by %s, not event loops", tb.tcp)
 	}
-	for _, l := range tb.engine.uloops {
+	for _, l := range rl {
 		done := make(chan struct{})
 		l.post(func() {
 			defer close(done)
@@ -39,7 +63,7 @@ func loopConns(t *testing.T, tb *Table) (cfds, sfds []int) {
 		})
 		<-done
 	}
-	for _, l := range tb.engine.loops {
+	for _, l := range el {
 		done := make(chan struct{})
 		l.post(func() {
 			defer close(done)
@@ -64,14 +88,14 @@ func bothEngines(t *testing.T, f func(t *testing.T, opts Options)) {
 	t.Run("epoll", func(t *testing.T) { f(t, Options{epoll: true}) })
 }
 
-// loopLoads returns the fewest and most connections a loop of tb's engine counts.
+// loopLoads returns the fewest and most connections a loop of tb's carrier counts.
 func loopLoads(tb *Table) (lo, hi int32) {
 	lo, hi = 1<<30, 0
 	add := func(v int32) { lo, hi = min(lo, v), max(hi, v) }
-	for _, l := range tb.engine.loops {
+	for _, l := range epollLoops(tb) {
 		add(l.load.Load())
 	}
-	for _, l := range tb.engine.uloops {
+	for _, l := range ringLoops(tb) {
 		add(l.load.Load())
 	}
 	return lo, hi
@@ -120,15 +144,16 @@ func TestEventLoopListenerOnEveryLoop(t *testing.T) {
 	tb := newTestTable(t, Options{epoll: true})
 	a := startBackend(t, "a")
 	k := addService(t, tb, ipvs.Service{Scheduler: "rr"}, []*backend{a}, []int{1})
+	loops := epollLoops(tb)
 	count := func() (n int) {
-		for _, l := range tb.engine.loops {
+		for _, l := range loops {
 			l.mu.Lock()
 			n += len(l.listeners)
 			l.mu.Unlock()
 		}
 		return n
 	}
-	if got, want := count(), len(tb.engine.loops); got != want {
+	if got, want := count(), len(loops); got != want {
 		t.Errorf("listener registered on %d loops, want %d", got, want)
 	}
 	for range 20 {
@@ -222,7 +247,7 @@ func TestEventLoopEarlyForward(t *testing.T) {
 	tb.mu.Lock()
 	s := tb.services[k]
 	tb.mu.Unlock()
-	l := tb.engine.loops[0]
+	l := epollLoops(tb)[0]
 
 	const n = 20
 	early := 0
@@ -238,7 +263,7 @@ func TestEventLoopEarlyForward(t *testing.T) {
 		l.post(func() {
 			s.wg.Add(1)
 			l.load.Add(1)
-			s.startConn(l, fd, from)
+			l.startConn(s, fd, from)
 			// Still on the loop: nothing but startConn can have sent yet.
 			c, err := rs.Accept()
 			if err != nil {
@@ -330,7 +355,7 @@ func testEarlyForwardRetry(t *testing.T, opts Options) {
 
 // TestEventLoopSpreadsConnections: connections opened at once are shared between the
 // loops, though whichever loop wakes first could accept them all (and did, before
-// engine.spread: 64 of 64 on one loop); and every loop's count returns to 0.
+// spread: 64 of 64 on one loop); and every loop's count returns to 0.
 func TestEventLoopSpreadsConnections(t *testing.T) { bothEngines(t, testSpreadsConnections) }
 
 func testSpreadsConnections(t *testing.T, opts Options) {

@@ -10,10 +10,10 @@ import (
 	"net/netip"
 	"runtime"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/vigil-lb/vigil/internal/testing/loopback"
 	"github.com/vigil-lb/vigil/internal/testing/testenv"
 	"github.com/vigil-lb/vigil/ipvs"
 )
@@ -22,74 +22,26 @@ import (
 // newline, then echoes what it reads until EOF, then closes its write side.
 type backend struct {
 	name string
-	ln   net.Listener
 	addr netip.AddrPort
-
-	mu    sync.Mutex
-	conns map[net.Conn]struct{}
-	wg    sync.WaitGroup
+	srv  *loopback.Server // nil for an address nothing serves
 }
 
 func startBackend(t *testing.T, name string) *backend {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	b := &backend{name: name, ln: ln, addr: ln.Addr().(*net.TCPAddr).AddrPort(), conns: map[net.Conn]struct{}{}}
-	b.wg.Add(1)
-	go func() {
-		defer b.wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			b.mu.Lock()
-			b.conns[c] = struct{}{}
-			b.mu.Unlock()
-			b.wg.Add(1)
-			go func() {
-				defer b.wg.Done()
-				defer func() {
-					b.mu.Lock()
-					delete(b.conns, c)
-					b.mu.Unlock()
-					c.Close()
-				}()
-				fmt.Fprintf(c, "%s\n", b.name)
-				io.Copy(c, c)
-				c.(*net.TCPConn).CloseWrite()
-			}()
-		}
-	}()
-	t.Cleanup(b.kill)
-	return b
+	srv := loopback.Listen(t, func(c net.Conn) {
+		fmt.Fprintf(c, "%s\n", name)
+		io.Copy(c, c)
+		c.(*net.TCPConn).CloseWrite()
+	})
+	return &backend{name: name, addr: srv.Addr, srv: srv}
 }
 
 // kill stops the backend as a crashed process would: its listener and every
 // connection close.
-func (b *backend) kill() {
-	b.ln.Close()
-	b.mu.Lock()
-	for c := range b.conns {
-		c.Close()
-	}
-	b.mu.Unlock()
-	b.wg.Wait()
-}
+func (b *backend) kill() { b.srv.Close() }
 
 // freeAddr returns a loopback address with a port nobody listens on right now.
-func freeAddr(t *testing.T, ip string) netip.AddrPort {
-	t.Helper()
-	ln, err := net.Listen("tcp", ip+":0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ap := ln.Addr().(*net.TCPAddr).AddrPort()
-	ln.Close()
-	return ap
-}
+func freeAddr(t *testing.T, ip string) netip.AddrPort { return loopback.ClosedAddr(t, ip) }
 
 func testLogger(t *testing.T) *slog.Logger {
 	return slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))
@@ -229,24 +181,6 @@ func waitConns(t *testing.T, tb *Table, k ipvs.ServiceKey, addr netip.AddrPort, 
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-}
-
-// fakeClock is a Clock the test moves by hand.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
 }
 
 func testenvRequireIPv6(t *testing.T, err error) {

@@ -2,6 +2,7 @@ package userspace
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -23,12 +24,21 @@ type dest struct {
 	available  bool        // IP_VS_DEST_F_AVAILABLE: false once deleted
 	warned     bool        // a non-NAT forwarding warning was logged
 	unreached  atomic.Bool // the last connection attempt failed (logged once per run)
+	// loops: the real server is the service's own listener (connectsToItself). The
+	// schedulers see it at weight 0, so the proxy never connects to it.
+	loops bool
 
 	active, inactive int32
 	stats            counters
 }
 
-func (d *dest) weight() int { return d.cfg.Weight }
+// weight is the weight the schedulers see.
+func (d *dest) weight() int {
+	if d.loops {
+		return 0
+	}
+	return d.cfg.Weight
+}
 
 // target is where connections to d go: a port of 0 (DR/TUN/fwmark style) follows the
 // service's port.
@@ -83,11 +93,9 @@ type service struct {
 	listening bool
 	stats     counters
 
-	tcp  *net.TCPListener // the goroutine data path's listener
-	lfd  int              // the event loop's listening socket
-	leng *engine          // the engine whose loops accept on lfd; nil once closed
-	udp  *net.UDPConn
-	wg   sync.WaitGroup // the accept loop and every connection
+	ln  listener // TCP: the carrier's listener; nil once closed
+	udp *net.UDPConn
+	wg  sync.WaitGroup // the listener and every connection
 }
 
 type closer interface{ cut() }
@@ -104,24 +112,18 @@ func newService(t *Table, cfg ipvs.Service) (*service, error) {
 }
 
 func (s *service) listen(ctx context.Context) error {
-	lc := net.ListenConfig{Control: freebind, KeepAliveConfig: osKeepAlive}
-	addr := s.key.Addr.String()
 	switch s.key.Protocol {
 	case ipvs.TCP:
-		if s.t.engine != nil {
-			s.listening = true
-			return s.listenTCP(s.t.engine)
-		}
-		ln, err := lc.Listen(ctx, "tcp", addr)
+		ln, err := s.t.tcp.listen(s)
 		if err != nil {
-			return fmt.Errorf("listen: %w", err)
+			return err
 		}
-		s.tcp = ln.(*net.TCPListener)
-		s.listening = true
-		s.wg.Add(1)
-		go s.acceptTCP()
+		s.mu.Lock()
+		s.ln, s.listening = ln, true
+		s.mu.Unlock()
 	case ipvs.UDP:
-		pc, err := lc.ListenPacket(ctx, "udp", addr)
+		lc := net.ListenConfig{Control: freebind}
+		pc, err := lc.ListenPacket(ctx, "udp", s.key.Addr.String())
 		if err != nil {
 			return fmt.Errorf("listen: %w", err)
 		}
@@ -133,14 +135,45 @@ func (s *service) listen(ctx context.Context) error {
 	return nil
 }
 
+// relisten moves a TCP service's listener to carrier c (Table.degrade): the old one is
+// closed first, since both cannot bind the address.
+func (s *service) relisten(c carrier) error {
+	s.mu.Lock()
+	old := s.ln
+	s.ln = nil
+	s.mu.Unlock()
+	if old == nil {
+		return nil // stopping already
+	}
+	old.close()
+	// The failed carrier may hold the old socket a moment longer: a dead ring's accepts
+	// keep it open until the kernel has cancelled them, once the ring is closed.
+	var ln listener
+	var err error
+	for deadline := time.Now().Add(time.Second); ; time.Sleep(10 * time.Millisecond) {
+		ln, err = c.listen(s)
+		if !errors.Is(err, syscall.EADDRINUSE) || time.Now().After(deadline) {
+			break
+		}
+	}
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.ln = ln
+	s.mu.Unlock()
+	return nil
+}
+
 func (s *service) stopListening() {
 	s.mu.Lock()
 	s.listening = false
+	ln := s.ln
+	s.ln = nil
 	s.mu.Unlock()
-	if s.tcp != nil {
-		s.tcp.Close()
+	if ln != nil {
+		ln.close()
 	}
-	s.closeListener()
 	if s.udp != nil {
 		// UDP flows answer through this socket, so closing it ends them (see serveUDP):
 		// a deleted UDP service frees its address at once for a re-add.
@@ -195,6 +228,10 @@ func (s *service) addDest(cfg ipvs.Destination) error {
 		return fmt.Errorf("add destination %s to %s: %w", cfg.Addr, s.key, syscall.EEXIST)
 	}
 	d := &dest{addr: cfg.Addr, cfg: cfg, lastWeight: cfg.Weight, available: true}
+	if d.loops = s.connectsToItself(d.target(s.key.Addr.Port())); d.loops {
+		s.t.log.Error("real server is this service's own listener: the userspace data plane never connects to it (each connection would come back to it)",
+			"service", s.key.String(), "real_server", d.addr.String())
+	}
 	s.warnForwarding(d)
 	s.dests = append([]*dest{d}, s.dests...)
 	s.sched.changed(s.dests)
@@ -298,15 +335,6 @@ func (s *service) pick(client netip.AddrPort, skip *dest, udp bool, c closer) (*
 	d.stats.conns.Add(1)
 	s.conns[c] = struct{}{}
 	return d, tp
-}
-
-// halfClosed moves a TCP connection from active to inactive: the kernel leaves
-// ESTABLISHED at the first FIN.
-func (s *service) halfClosed(d *dest) {
-	s.mu.Lock()
-	d.active--
-	d.inactive++
-	s.mu.Unlock()
 }
 
 // release ends a connection's accounting; wasActive tells which count it is in.

@@ -13,29 +13,25 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/vigil-lb/vigil/internal/clock"
 	"github.com/vigil-lb/vigil/ipvs"
 )
-
-// Clock tells the time. Persistence templates and the lblc/lblcr caches read it, so tests
-// can expire them without sleeping.
-type Clock interface{ Now() time.Time }
-
-type systemClock struct{}
-
-func (systemClock) Now() time.Time { return time.Now() }
 
 // Options configure a Table. The zero value works.
 type Options struct {
 	Logger *slog.Logger // nil: discard
-	Clock  Clock        // nil: the system clock
+	// Clock is read by persistence templates and the lblc/lblcr caches, so tests can
+	// expire them without sleeping; nil is the system clock.
+	Clock clock.Clock
 	// DialTimeout bounds a connection attempt to a real server (default 3s). A refused or
 	// timed-out attempt is retried once on another real server.
 	DialTimeout time.Duration
 	// DrainTimeout is how long Close lets established connections finish (default 10s).
 	DrainTimeout time.Duration
 
-	goroutines bool // tests: carry TCP with a goroutine per direction even on Linux
-	epoll      bool // tests and benchmarks: epoll event loops even where io_uring works
+	goroutines bool                       // tests: carry TCP with a goroutine per direction even on Linux
+	epoll      bool                       // tests and benchmarks: epoll event loops even where io_uring works
+	fault      func(string) syscall.Errno // tests: carrierEnv.fault
 }
 
 // ErrFWMarkService is returned (wrapped) for a firewall-mark service.
@@ -44,7 +40,7 @@ var ErrFWMarkService = errors.New(`firewall-mark services need kernel IPVS (data
 // Table is a userspace ipvs.Table. Its methods are safe for concurrent use.
 type Table struct {
 	log          *slog.Logger
-	clock        Clock
+	clock        clock.Clock
 	dialTimeout  time.Duration
 	drainTimeout time.Duration
 
@@ -54,7 +50,13 @@ type Table struct {
 	timeouts ipvs.Timeouts
 	closed   bool
 
-	engine *engine // Linux: the epoll loops that carry TCP connections; nil: goroutines
+	// TCP connections are carried by tcp, started from paths[path]; oldCarriers failed
+	// (degrade) and still carry the connections they had, until Shutdown stops them.
+	tcp         carrier
+	paths       []dataPath
+	path        int
+	env         carrierEnv
+	oldCarriers []carrier
 
 	estMu sync.Mutex // guards every counters.est
 	stop  chan struct{}
@@ -81,27 +83,16 @@ func New(opts Options) *Table {
 	if t.log == nil {
 		t.log = slog.New(slog.DiscardHandler)
 	}
-	if t.clock == nil {
-		t.clock = systemClock{}
-	}
+	t.clock = clock.OrSystem(t.clock)
 	if t.dialTimeout <= 0 {
 		t.dialTimeout = 3 * time.Second
 	}
 	if t.drainTimeout <= 0 {
 		t.drainTimeout = 10 * time.Second
 	}
-	if !opts.goroutines {
-		if e, err := newEngine(opts.epoll); err != nil {
-			t.log.Warn("userspace event loop unavailable, using a goroutine per direction", "err", err)
-		} else {
-			t.engine = e
-			if len(e.uloops) > 0 {
-				t.log.Info("userspace TCP data path: io_uring event loops", "loops", len(e.uloops))
-			} else {
-				t.log.Info("userspace TCP data path: epoll event loops (io_uring unavailable)", "loops", len(e.loops), "reason", e.ringErr)
-			}
-		}
-	}
+	t.env = carrierEnv{fail: t.carrierFailed, fault: opts.fault}
+	t.paths = dataPaths(opts)
+	t.startCarrier(0)
 	t.wg.Add(1)
 	go t.estimate()
 	return t
@@ -298,11 +289,19 @@ func (t *Table) DeleteService(ctx context.Context, k ipvs.ServiceKey) error {
 		t.mu.Unlock()
 		return fmt.Errorf("delete service %s: no such service: %w", k, syscall.ESRCH)
 	}
+	t.retireLocked(k, s)
+	t.mu.Unlock()
+	s.stopListening()
+	t.log.Info("userspace service deleted", "service", k.String())
+	return nil
+}
+
+// retireLocked takes service s out of the table, to be forgotten once its listener has
+// closed (the caller closes it) and its last connection has ended. t.mu is held.
+func (t *Table) retireLocked(k ipvs.ServiceKey, s *service) {
 	delete(t.services, k)
 	t.retired[s] = struct{}{}
 	t.wg.Add(1)
-	t.mu.Unlock()
-	s.stopListening()
 	go func() {
 		defer t.wg.Done()
 		s.wg.Wait()
@@ -310,8 +309,6 @@ func (t *Table) DeleteService(ctx context.Context, k ipvs.ServiceKey) error {
 		delete(t.retired, s)
 		t.mu.Unlock()
 	}()
-	t.log.Info("userspace service deleted", "service", k.String())
-	return nil
 }
 
 // AddDestination adds a real server to a service.
@@ -461,8 +458,9 @@ func (t *Table) Shutdown(ctx context.Context) error {
 	}
 	close(t.stop)
 	t.wg.Wait()
-	if t.engine != nil {
-		t.engine.stop()
+	t.tcp.stop()
+	for _, c := range t.oldCarriers {
+		c.stop()
 	}
 	t.mu.Lock()
 	clear(t.retired)

@@ -1,12 +1,13 @@
 package userspace
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/netip"
 	"sync"
-	"sync/atomic"
 	"time"
 )
 
@@ -15,11 +16,36 @@ import (
 // path while letting the byte counters advance during long transfers.
 const spliceChunk = 128 << 10
 
-func (s *service) acceptTCP() {
+// goroutineCarrier carries TCP with a goroutine per direction (the portable path): an
+// accept loop per service, io.Copy between net.TCPConns (splice for bulk transfers).
+type goroutineCarrier struct{}
+
+func (goroutineCarrier) String() string { return "a goroutine per direction" }
+
+func (goroutineCarrier) stop() {}
+
+// goListener is a service's listener on the goroutine path.
+type goListener struct{ ln *net.TCPListener }
+
+func (l goListener) close() { l.ln.Close() }
+
+func (goroutineCarrier) listen(s *service) (listener, error) {
+	lc := net.ListenConfig{Control: freebind, KeepAliveConfig: osKeepAlive}
+	ln, err := lc.Listen(context.Background(), "tcp", s.key.Addr.String())
+	if err != nil {
+		return nil, fmt.Errorf("listen: %w", err)
+	}
+	l := goListener{ln.(*net.TCPListener)}
+	s.wg.Add(1)
+	go s.acceptTCP(l.ln)
+	return l, nil
+}
+
+func (s *service) acceptTCP(ln *net.TCPListener) {
 	defer s.wg.Done()
 	var backoff time.Duration
 	for {
-		c, err := s.tcp.AcceptTCP()
+		c, err := ln.AcceptTCP()
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
 				return
@@ -86,9 +112,9 @@ func addrPortOf(a net.Addr) netip.AddrPort {
 // dead peers are found eventually, for one setsockopt per socket instead of Go's four.
 var osKeepAlive = net.KeepAliveConfig{Enable: true, Idle: -1, Interval: -1, Count: -1}
 
-func (s *service) dial(d *dest) (*net.TCPConn, error) {
-	nd := net.Dialer{Timeout: s.t.dialTimeout, KeepAliveConfig: osKeepAlive}
-	c, err := nd.Dial("tcp", d.target(s.key.Addr.Port()).String())
+func dialTCP(to netip.AddrPort, timeout time.Duration) (*net.TCPConn, error) {
+	nd := net.Dialer{Timeout: timeout, KeepAliveConfig: osKeepAlive}
+	c, err := nd.Dial("tcp", to.String())
 	if err != nil {
 		return nil, err
 	}
@@ -98,75 +124,55 @@ func (s *service) dial(d *dest) (*net.TCPConn, error) {
 func (s *service) handleTCP(client *net.TCPConn) {
 	defer s.wg.Done()
 	c := &tcpConn{client: client}
-	src := addrPortOf(client.RemoteAddr())
-	d, tp := s.pick(src, nil, false, c)
-	if d == nil {
+	f, to, ok := s.openTCP(addrPortOf(client.RemoteAddr()), c)
+	var srv *net.TCPConn
+	for ok {
+		var err error
+		if srv, err = dialTCP(to, f.dialTimeout()); err == nil {
+			break
+		}
+		to, ok = f.failed(err, 0)
+	}
+	if !ok {
 		reset(client) // ip_vs: "no destination available"
 		return
 	}
-	srv, err := s.dial(d)
-	if err != nil {
-		// Nothing was read from the client yet, so one other real server may take it.
-		s.unreachable(d, err)
-		s.release(d, tp, true, c)
-		failed := d
-		if d, tp = s.pick(src, failed, false, c); d == nil {
-			reset(client)
-			return
-		}
-		if srv, err = s.dial(d); err != nil {
-			s.unreachable(d, err)
-			s.release(d, tp, true, c)
-			reset(client)
-			return
-		}
-	}
-	s.reached(d)
-	s.stats.conns.Add(1)
+	f.connected()
 	if !c.setServer(srv) {
 		reset(srv)
 		reset(client)
-		s.release(d, tp, true, c)
+		f.closed()
 		return
 	}
-	s.proxy(c, srv, d, tp)
+	proxy(c, srv, f)
 }
 
 // proxy copies both directions until both have ended. A direction that ends with EOF
 // is passed on as a half close (CloseWrite), so a client that shuts its write side still
 // gets the whole response; one that ends with an error resets both sides.
-func (s *service) proxy(c *tcpConn, srv *net.TCPConn, d *dest, tp *template) {
-	// half records that one direction ended and reports whether the other had already:
-	// then both sockets are about to close, and Close sends the FIN that a CloseWrite
-	// would (one shutdown(2) less per connection).
-	var halves atomic.Int32
-	half := func() (both bool) {
-		if halves.Add(1) == 1 {
-			s.halfClosed(d)
-			return false
-		}
-		return true
-	}
+func proxy(c *tcpConn, srv *net.TCPConn, f *tcpFlow) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		if err := copyCounted(srv, c.client, &d.stats.inBytes, &s.stats.inBytes); err != nil {
+		if err := copyCounted(srv, c.client, f.in); err != nil {
 			reset(srv)
 			reset(c.client)
-		} else if !half() {
+		} else if !f.ended() {
 			srv.CloseWrite()
 		}
 	}()
-	if err := copyCounted(c.client, srv, &d.stats.outBytes, &s.stats.outBytes); err != nil {
+	// When both directions have ended both sockets are about to close, and Close sends
+	// the FIN that a CloseWrite would (one shutdown(2) less per connection).
+	if err := copyCounted(c.client, srv, f.out); err != nil {
 		reset(srv)
 		reset(c.client)
-	} else if !half() {
+	} else if !f.ended() {
 		c.client.CloseWrite()
 	}
 	<-done
 	c.client.Close()
 	srv.Close()
-	s.release(d, tp, false, c)
+	f.closed()
 }
 
 // copyCounted copies src to dst until src's EOF (nil) or an error.
@@ -180,7 +186,7 @@ func (s *service) proxy(c *tcpConn, srv *net.TCPConn, d *dest, tp *template) {
 // A short read is followed by another read until EAGAIN: skipping that read (waiting for
 // the next epoll edge instead) would save a syscall per message but hang on a FIN that
 // arrived together with the data, since it raises no further edge.
-func copyCounted(dst, src *net.TCPConn, a, b *atomic.Uint64) error {
+func copyCounted(dst, src *net.TCPConn, count func(n int)) error {
 	rc, err := src.SyscallConn()
 	if err != nil {
 		return err
@@ -211,8 +217,7 @@ func copyCounted(dst, src *net.TCPConn, a, b *atomic.Uint64) error {
 				opErr = err
 				return true
 			}
-			a.Add(uint64(n))
-			b.Add(uint64(n))
+			count(n)
 			if n < len(buf) {
 				// A short read does not prove the socket drained: a FIN that came with
 				// the data raises no further edge, so read again until EAGAIN.
@@ -239,8 +244,7 @@ func copyCounted(dst, src *net.TCPConn, a, b *atomic.Uint64) error {
 		lr.N = spliceChunk
 		n, err := dst.ReadFrom(lr)
 		if n > 0 {
-			a.Add(uint64(n))
-			b.Add(uint64(n))
+			count(int(n))
 		}
 		if err != nil {
 			return err

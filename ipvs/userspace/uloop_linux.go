@@ -3,7 +3,9 @@
 package userspace
 
 import (
+	"fmt"
 	"net/netip"
+	"os"
 	"runtime"
 	"sync/atomic"
 	"time"
@@ -35,9 +37,10 @@ import (
 // in the loop's time instead of interrupting whatever the thread runs next.
 type uloop struct {
 	cmdQueue
-	r      *ring
-	engine *engine
-	done   chan struct{}
+	r    *rawsys.Ring
+	c    *ringCarrier
+	evfd int // the eventfd the ring reads, to wake the loop
+	done chan struct{}
 
 	// Loop-owned.
 	wakeBuf    [8]byte
@@ -90,34 +93,51 @@ type acceptAddr struct {
 	n   uint32
 }
 
+// ringCarrier carries TCP on io_uring loops.
+type ringCarrier struct{ loopSet[*uloop] }
+
 // startRing starts a uloop per GOMAXPROCS, at most one per CPU, or none. GOMAXPROCS
 // above the CPU count leaves a P for the process's other goroutines, and the runtime then
 // lets a loop blocked in io_uring_enter keep its P instead of taking it back after 20 us
 // (docs/benchmarks.md, userspace round 5: fewer context switches with Connection: close).
-func (e *engine) startRing() error {
-	for range min(runtime.GOMAXPROCS(0), runtime.NumCPU()) {
-		l, err := newULoop(e)
-		if err != nil {
-			e.stop()
-			e.uloops = nil
-			return err
-		}
-		e.uloops = append(e.uloops, l)
+func startRing(env carrierEnv) (carrier, error) {
+	c := &ringCarrier{loopSet[*uloop]{env: env}}
+	n := min(runtime.GOMAXPROCS(0), runtime.NumCPU())
+	if err := c.start(n, func() (*uloop, error) { return newULoop(c) }, (*uloop).release); err != nil {
+		return nil, err
 	}
-	return nil
+	return c, nil
 }
 
-// setupRing is newRing; tests replace it to see the fallback to epoll.
-var setupRing = newRing
+func (c *ringCarrier) String() string { return fmt.Sprintf("%d io_uring event loops", len(c.loops)) }
+
+func (c *ringCarrier) stop() { c.loopSet.stop((*uloop).release) }
+
+// halt asks l to stop, and returns what closes when it has.
+func (l *uloop) halt() <-chan struct{} {
+	l.post(func() { l.stopped = true })
+	return l.done
+}
+
+// release frees what a stopped loop still holds.
+func (l *uloop) release() { unix.Close(l.evfd) }
+
+// setupRing sets up a loop's ring: for its thread only, the kernel's work for
+// completions deferred to the loop's own calls. Tests replace it to see the fallback to
+// epoll.
+var setupRing = func(entries, cqEntries uint32) (*rawsys.Ring, error) {
+	return rawsys.NewRing(entries, cqEntries, rawsys.SetupCoopTaskrun|rawsys.SetupSingleIssuer|rawsys.SetupDeferTaskrun)
+}
 
 // newULoop starts a loop on its own locked thread; it fails if the kernel refuses the
 // ring (no io_uring, disabled by sysctl or seccomp, or too old for DEFER_TASKRUN).
-func newULoop(e *engine) (*uloop, error) {
+func newULoop(c *ringCarrier) (*uloop, error) {
 	evfd, err := unix.Eventfd(0, unix.EFD_CLOEXEC) // blocking: the ring's read waits on it
 	if err != nil {
-		return nil, err
+		return nil, os.NewSyscallError("eventfd", err)
 	}
-	l := &uloop{cmdQueue: cmdQueue{evfd: evfd}, engine: e, done: make(chan struct{})}
+	l := &uloop{c: c, evfd: evfd, done: make(chan struct{})}
+	l.cmdQueue.wake = l.wake
 	started := make(chan error, 1)
 	go l.run(started)
 	if err := <-started; err != nil {
@@ -125,6 +145,12 @@ func newULoop(e *engine) (*uloop, error) {
 		return nil, err
 	}
 	return l, nil
+}
+
+// wake makes the ring's read of the eventfd complete.
+func (l *uloop) wake() {
+	one := [8]byte{1}
+	unix.Write(l.evfd, one[:])
 }
 
 func (l *uloop) run(started chan<- error) {
@@ -136,6 +162,7 @@ func (l *uloop) run(started chan<- error) {
 		started <- err
 		return
 	}
+	r.Fault = l.c.env.fault
 	l.r = r
 	l.armWake()
 	started <- nil
@@ -144,8 +171,12 @@ func (l *uloop) run(started chan<- error) {
 		if l.connecting > 0 {
 			timeout = int64(connectCheck)
 		}
-		r.enter(true, timeout)
-		r.reap(l.dispatch)
+		r.Enter(true, timeout)
+		r.Reap(l.dispatch)
+		if r.Err() != nil {
+			l.die(fmt.Errorf("io_uring event loop: %w", r.Err()))
+			return
+		}
 		if l.connecting > 0 {
 			if now := time.Now(); now.Sub(l.checked) >= connectCheck {
 				l.checked = now
@@ -153,24 +184,47 @@ func (l *uloop) run(started chan<- error) {
 			}
 		}
 	}
-	// Every connection and listener is gone (engine.stop); closing the ring cancels
-	// the eventfd's read.
-	r.close()
-	unix.Close(l.evfd)
+	// Every connection and listener is gone (ringCarrier.stop); closing the ring
+	// cancels the eventfd's read.
+	r.Close()
+}
+
+// die ends a loop whose ring failed: its connections are reset (no one would move their
+// bytes), it accepts no more, what is posted to it from now on runs at once
+// (cmdQueue.die), its ring is closed, and its carrier reports the error. Closing the
+// ring makes the kernel cancel the requests still in flight (a thread's exit does not
+// cancel its accepts and receives); until it has, they may name the connections'
+// buffers and the listeners' address slots, which the loop keeps.
+func (l *uloop) die(err error) {
+	for _, c := range l.conns {
+		if c != nil && !c.released {
+			c.drop()
+		}
+	}
+	// What accepts completed since the last pass were never carried.
+	l.r.Reap(func(e *rawsys.CQE) {
+		if uint8(e.UserData) == uopAccept && e.Res >= 0 {
+			resetClose(int(e.Res))
+		}
+	})
+	l.r.Close()
+	l.load.Store(deadLoad)
+	l.cmdQueue.die()
+	l.c.report(l.c, err)
 }
 
 func (l *uloop) armWake() {
-	s := l.r.get()
-	s.opcode = ioringOpRead
-	s.fd = int32(l.evfd)
-	s.addr = uint64(uintptr(unsafe.Pointer(&l.wakeBuf)))
-	s.len = 8
-	s.off = ^uint64(0)
-	s.userData = userData(uopWake, 0, 0)
+	s := l.r.Get()
+	s.Opcode = rawsys.OpRead
+	s.Fd = int32(l.evfd)
+	s.Addr = uint64(uintptr(unsafe.Pointer(&l.wakeBuf)))
+	s.Len = 8
+	s.Off = ^uint64(0)
+	s.UserData = userData(uopWake, 0, 0)
 }
 
-func (l *uloop) dispatch(e *cqe) {
-	op, slot, gen := uint8(e.userData), int32(uint32(e.userData)>>8), uint32(e.userData>>32)
+func (l *uloop) dispatch(e *rawsys.CQE) {
+	op, slot, gen := uint8(e.UserData), int32(uint32(e.UserData)>>8), uint32(e.UserData>>32)
 	switch op {
 	case uopIgnore:
 		return
@@ -181,7 +235,7 @@ func (l *uloop) dispatch(e *cqe) {
 		}
 		return
 	case uopAccept:
-		l.accepted(l.listeners[slot], int(gen), e.res)
+		l.accepted(l.listeners[slot], int(gen), e.Res)
 		return
 	}
 	c := l.conns[slot]
@@ -193,11 +247,11 @@ func (l *uloop) dispatch(e *cqe) {
 	}
 	switch op {
 	case uopRecv0, uopRecv1:
-		c.received(int(op-uopRecv0), e.res, e.flags)
+		c.received(int(op-uopRecv0), e.Res, e.Flags)
 	case uopSend0, uopSend1:
-		c.sendFailed(e.res)
+		c.sendFailed(e.Res)
 	case uopConnect:
-		c.connectDone(e.res)
+		c.connectDone(e.Res)
 	}
 	if c.closing && c.inflight == 0 && !c.released {
 		c.release()
@@ -215,36 +269,39 @@ func (l *uloop) checkDeadlines(now time.Time) {
 
 // cancel cancels the request with user data ud.
 func (l *uloop) cancel(ud uint64) {
-	s := l.r.get()
-	s.opcode = ioringOpAsyncCancel
-	s.fd = -1
-	s.addr = ud
-	s.flags = sqeCQESkipSuccess
-	s.userData = userData(uopIgnore, 0, 0)
+	s := l.r.Get()
+	s.Opcode = rawsys.OpAsyncCancel
+	s.Fd = -1
+	s.Addr = ud
+	s.Flags = rawsys.SQECQESkipSuccess
+	s.UserData = userData(uopIgnore, 0, 0)
 }
 
 // cancelFD cancels every request on fd.
 func (l *uloop) cancelFD(fd int) {
-	s := l.r.get()
-	s.opcode = ioringOpAsyncCancel
-	s.fd = int32(fd)
-	s.opFlags = ioringAsyncCancelAll | ioringAsyncCancelFD
-	s.flags = sqeCQESkipSuccess
-	s.userData = userData(uopIgnore, 0, 0)
+	s := l.r.Get()
+	s.Opcode = rawsys.OpAsyncCancel
+	s.Fd = int32(fd)
+	s.OpFlags = rawsys.AsyncCancelAll | rawsys.AsyncCancelFD
+	s.Flags = rawsys.SQECQESkipSuccess
+	s.UserData = userData(uopIgnore, 0, 0)
 }
 
 // closeFD closes fd in the next submission.
 func (l *uloop) closeFD(fd int) {
-	s := l.r.get()
-	s.opcode = ioringOpClose
-	s.fd = int32(fd)
-	s.flags = sqeCQESkipSuccess
-	s.userData = userData(uopIgnore, 0, 0)
+	s := l.r.Get()
+	s.Opcode = rawsys.OpClose
+	s.Fd = int32(fd)
+	s.Flags = rawsys.SQECQESkipSuccess
+	s.UserData = userData(uopIgnore, 0, 0)
 }
 
 // ---- Listening sockets ----
 
 func (l *uloop) addListener(fd int, s *service) {
+	if l.isDead() {
+		return
+	}
 	ln := &ulistener{fd: fd, s: s, slot: int32(len(l.listeners))}
 	for i, li := range l.listeners {
 		if li == nil {
@@ -265,19 +322,23 @@ func (l *uloop) addListener(fd int, s *service) {
 func (l *uloop) armAccept(ln *ulistener, i int) {
 	a := &ln.addrs[i]
 	a.n = uint32(unix.SizeofSockaddrAny)
-	s := l.r.get()
-	s.opcode = ioringOpAccept
-	s.fd = int32(ln.fd)
-	s.addr = uint64(uintptr(unsafe.Pointer(&a.rsa)))
-	s.off = uint64(uintptr(unsafe.Pointer(&a.n)))
-	s.opFlags = unix.SOCK_NONBLOCK | unix.SOCK_CLOEXEC
-	s.userData = userData(uopAccept, ln.slot, uint32(i))
+	s := l.r.Get()
+	s.Opcode = rawsys.OpAccept
+	s.Fd = int32(ln.fd)
+	s.Addr = uint64(uintptr(unsafe.Pointer(&a.rsa)))
+	s.Off = uint64(uintptr(unsafe.Pointer(&a.n)))
+	s.OpFlags = unix.SOCK_NONBLOCK | unix.SOCK_CLOEXEC
+	s.UserData = userData(uopAccept, ln.slot, uint32(i))
 	ln.pending++
 }
 
 // removeListener stops accepting on fd and calls gone once no accept is in flight: a
 // pending accept holds the socket open, and with it the address.
 func (l *uloop) removeListener(fd int, gone func()) {
+	if l.isDead() {
+		gone() // the ring is not entered again; its thread's exit cancels the accepts
+		return
+	}
 	for _, ln := range l.listeners {
 		if ln != nil && ln.fd == fd && !ln.closing {
 			ln.closing, ln.gone = true, gone
@@ -292,8 +353,7 @@ func (l *uloop) accepted(ln *ulistener, i int, res int32) {
 	ln.pending--
 	if ln.closing {
 		if res >= 0 {
-			resetFD(int(res)) // accepted as the listener went: as if still in its backlog
-			rawsys.Close(int(res))
+			resetClose(int(res)) // accepted as the listener went: as if still in its backlog
 		}
 		if ln.pending == 0 {
 			l.listeners[ln.slot] = nil
@@ -316,13 +376,41 @@ func (l *uloop) accepted(ln *ulistener, i int, res int32) {
 	l.armAccept(ln, i)
 	s, fd := ln.s, int(res)
 	s.wg.Add(1)
-	to := spread(l.engine.uloops, l)
+	to := spread(l.c.loops, l)
 	to.load.Add(1)
 	if to == l {
 		l.startConn(s, fd, client)
 	} else {
 		to.post(func() { to.startConn(s, fd, client) })
 	}
+}
+
+func (l *uloop) loadCount() *atomic.Int32 { return &l.load }
+
+// ringListener is a service's listening socket, with accepts in flight on every loop.
+type ringListener struct {
+	c  *ringCarrier
+	s  *service
+	fd int
+}
+
+func (c *ringCarrier) listen(s *service) (listener, error) {
+	fd, err := openListener(s.key.Addr, &c.env)
+	if err != nil {
+		return nil, err
+	}
+	onEveryLoop(c.loops, func(l *uloop) { l.addListener(fd, s) })
+	s.wg.Add(1)
+	return &ringListener{c: c, s: s, fd: fd}, nil
+}
+
+// close stops every loop accepting on the listening socket, then closes it: an accept
+// in flight holds the socket, and its address, after close(2), so each loop cancels its
+// accepts and says done once they are back.
+func (ln *ringListener) close() {
+	fd := ln.fd
+	onEveryLoopAsync(ln.c.loops, func(l *uloop, done func()) { l.removeListener(fd, done) })
+	closeListened(ln.c.loops, fd, ln.s)
 }
 
 // ended accounts for the end of a connection l owned.
@@ -336,35 +424,28 @@ func (l *uloop) ended(s *service) {
 // uconn is one proxied connection owned by a uloop. p[0] is client to real server,
 // p[1] real server to client.
 type uconn struct {
-	l      *uloop
-	s      *service
-	d      *dest
-	tp     *template
-	client netip.AddrPort
-	slot   int32
-	gen    uint32
+	l    *uloop
+	f    *tcpFlow
+	slot int32
+	gen  uint32
 
 	cfd, sfd   int
 	ready      bool // connected to the real server
 	connecting bool // counted in l.connecting
 	timedOut   bool // the connect's poll was cancelled at its deadline
 	deadline   time.Time
-	retried    bool
 	closing    bool // accounted for; waiting for its requests to come back
 	released   bool // sockets closed, slot and buffers freed
 	reset      bool // close with a reset
 	inflight   int  // requests whose completion has not been reaped
-	halves     int  // directions finished
 
 	p [2]upipe
 }
 
 type upipe struct {
-	buf     *[]byte
-	n       int  // read and held: the real server is not connected yet
-	eof     bool // the source's stream ended
-	counter *atomic.Uint64
-	total   *atomic.Uint64
+	buf *[]byte
+	n   int  // read and held: the real server is not connected yet
+	eof bool // the source's stream ended
 }
 
 func (c *uconn) cut() {
@@ -375,18 +456,22 @@ func (c *uconn) cut() {
 	})
 }
 
+// startConn carries a connection accepted from client: it connects to the real server
+// the service picks and reads what the client sends.
 func (l *uloop) startConn(s *service, fd int, client netip.AddrPort) {
-	c := &uconn{l: l, s: s, client: client, cfd: fd, sfd: -1}
-	c.p[0].total, c.p[1].total = &s.stats.inBytes, &s.stats.outBytes
-	d, tp := s.pick(c.client, nil, false, c)
-	if d == nil {
-		resetFD(fd)
-		rawsys.Close(fd)
+	if l.isDead() {
+		resetClose(fd)
 		l.ended(s)
 		return
 	}
-	c.d, c.tp = d, tp
-	c.p[0].counter, c.p[1].counter = &d.stats.inBytes, &d.stats.outBytes
+	c := &uconn{l: l, cfd: fd, sfd: -1}
+	f, to, ok := s.openTCP(client, c)
+	if !ok {
+		resetClose(fd)
+		l.ended(s)
+		return
+	}
+	c.f = f
 	if len(l.free) == 0 {
 		l.free = append(l.free, int32(len(l.conns)))
 		l.conns = append(l.conns, nil)
@@ -397,14 +482,7 @@ func (l *uloop) startConn(s *service, fd int, client netip.AddrPort) {
 	c.gen = l.gen
 	l.conns[c.slot] = c
 	c.p[0].buf, c.p[1].buf = bufPool.Get().(*[]byte), bufPool.Get().(*[]byte)
-	if c.connect() != nil {
-		if !c.retried {
-			c.retried = true
-			if c.repick() && c.connect() == nil {
-				c.recv(0, false)
-				return
-			}
-		}
+	if !c.connect(to) {
 		c.reset = true
 		c.teardown()
 		return
@@ -414,42 +492,24 @@ func (l *uloop) startConn(s *service, fd int, client netip.AddrPort) {
 	c.recv(0, false)
 }
 
-// repick chooses another real server after a failed connect; c.d was released.
-func (c *uconn) repick() bool {
-	d, tp := c.s.pick(c.client, c.d, false, c)
-	if d == nil {
+// connect starts a non-blocking connect to to and waits for its completion in the ring,
+// moving on to the real server the flow names next while connect(2) fails at once.
+// false: none is left, the flow is over.
+func (c *uconn) connect(to netip.AddrPort) bool {
+	fd, ok := connectFlow(c.f, to, c.p[0].n)
+	if !ok {
 		return false
 	}
-	if n := uint64(c.p[0].n); n > 0 {
-		// Read but not sent: count it to the real server it goes to.
-		c.p[0].counter.Add(-n)
-		d.stats.inBytes.Add(n)
-	}
-	c.d, c.tp = d, tp
-	c.p[0].counter, c.p[1].counter = &d.stats.inBytes, &d.stats.outBytes
-	return true
-}
-
-// connect starts a non-blocking connect to c.d and waits for its completion in the
-// ring; on an immediate error it accounts the failure itself (releasing c.d).
-func (c *uconn) connect() error {
-	fd, e := rawConnect(c.d.target(c.s.key.Addr.Port()))
-	if e != 0 {
-		c.s.unreachable(c.d, e)
-		c.s.release(c.d, c.tp, true, c)
-		return e
-	}
-	c.sfd = fd
-	c.connecting, c.timedOut = true, false
-	c.deadline = time.Now().Add(c.s.t.dialTimeout)
+	c.sfd, c.connecting, c.timedOut = fd, true, false
+	c.deadline = time.Now().Add(c.f.dialTimeout())
 	c.l.connecting++
-	s := c.l.r.get()
-	s.opcode = ioringOpPollAdd
-	s.fd = int32(fd)
-	s.opFlags = unix.POLLOUT
-	s.userData = userData(uopConnect, c.slot, c.gen)
+	s := c.l.r.Get()
+	s.Opcode = rawsys.OpPollAdd
+	s.Fd = int32(c.sfd)
+	s.OpFlags = unix.POLLOUT
+	s.UserData = userData(uopConnect, c.slot, c.gen)
 	c.inflight++
-	return nil
+	return true
 }
 
 func (c *uconn) connectDone(res int32) {
@@ -476,8 +536,7 @@ func (c *uconn) connectDone(res int32) {
 		return
 	}
 	c.ready = true
-	c.s.reached(c.d)
-	c.s.stats.conns.Add(1)
+	c.f.connected()
 	p := &c.p[0]
 	c.recv(1, p.n > 0) // a response cannot come before the request
 	switch {
@@ -488,17 +547,13 @@ func (c *uconn) connectDone(res int32) {
 	}
 }
 
+// connectFailed handles a connect that failed after it started: the flow names another
+// real server to try, or the connection is over and the client is reset.
 func (c *uconn) connectFailed(err error) {
-	s := c.s
-	s.unreachable(c.d, err)
 	rawsys.Close(c.sfd) // its only request (the poll) is back
 	c.sfd = -1
-	s.release(c.d, c.tp, true, c)
-	if !c.retried {
-		c.retried = true
-		if c.repick() && c.connect() == nil {
-			return
-		}
+	if to, ok := c.f.failed(err, c.p[0].n); ok && c.connect(to) {
+		return
 	}
 	c.reset = true
 	c.teardown()
@@ -512,19 +567,19 @@ func (c *uconn) recv(dir int, pollFirst bool) {
 		src = c.sfd
 	}
 	buf := *c.p[dir].buf
-	s := c.l.r.get()
+	s := c.l.r.Get()
 	c.fillRecv(s, dir, src, buf, pollFirst)
 }
 
-func (c *uconn) fillRecv(s *sqe, dir, fd int, buf []byte, pollFirst bool) {
-	s.opcode = ioringOpRecv
-	s.fd = int32(fd)
-	s.addr = uint64(uintptr(unsafe.Pointer(unsafe.SliceData(buf))))
-	s.len = uint32(len(buf))
+func (c *uconn) fillRecv(s *rawsys.SQE, dir, fd int, buf []byte, pollFirst bool) {
+	s.Opcode = rawsys.OpRecv
+	s.Fd = int32(fd)
+	s.Addr = uint64(uintptr(unsafe.Pointer(unsafe.SliceData(buf))))
+	s.Len = uint32(len(buf))
 	if pollFirst {
-		s.ioprio = ioringRecvSendPollFirst
+		s.Ioprio = rawsys.RecvSendPollFirst
 	}
-	s.userData = userData(uopRecv0+uint8(dir), c.slot, c.gen)
+	s.UserData = userData(uopRecv0+uint8(dir), c.slot, c.gen)
 	c.inflight++
 }
 
@@ -536,19 +591,19 @@ func (c *uconn) forward(dir int) {
 	}
 	p := &c.p[dir]
 	buf := *p.buf
-	c.l.r.reserve(2) // the send and the recv linked to it
-	s := c.l.r.get()
-	s.opcode = ioringOpSend
-	s.fd = int32(dst)
-	s.addr = uint64(uintptr(unsafe.Pointer(unsafe.SliceData(buf))))
-	s.len = uint32(p.n)
-	s.opFlags = unix.MSG_NOSIGNAL | unix.MSG_WAITALL
-	s.flags = sqeIOLink | sqeCQESkipSuccess
-	s.userData = userData(uopSend0+uint8(dir), c.slot, c.gen)
+	c.l.r.Reserve(2) // the send and the recv linked to it
+	s := c.l.r.Get()
+	s.Opcode = rawsys.OpSend
+	s.Fd = int32(dst)
+	s.Addr = uint64(uintptr(unsafe.Pointer(unsafe.SliceData(buf))))
+	s.Len = uint32(p.n)
+	s.OpFlags = unix.MSG_NOSIGNAL | unix.MSG_WAITALL
+	s.Flags = rawsys.SQEIOLink | rawsys.SQECQESkipSuccess
+	s.UserData = userData(uopSend0+uint8(dir), c.slot, c.gen)
 	// Not counted in inflight: the recv it is linked to completes after it, whatever
 	// happens, and that completion accounts for both.
 	p.n = 0
-	c.fillRecv(c.l.r.get(), dir, src, buf, true)
+	c.fillRecv(c.l.r.Get(), dir, src, buf, true)
 }
 
 func (c *uconn) received(dir int, res int32, flags uint32) {
@@ -558,8 +613,11 @@ func (c *uconn) received(dir int, res int32, flags uint32) {
 	p := &c.p[dir]
 	switch {
 	case res > 0:
-		p.counter.Add(uint64(res))
-		p.total.Add(uint64(res))
+		if dir == 0 {
+			c.f.in(int(res))
+		} else {
+			c.f.out(int(res))
+		}
 		p.n = int(res)
 		if c.ready {
 			c.forward(dir)
@@ -585,8 +643,7 @@ func (c *uconn) sendFailed(int32) {
 // ended finishes direction dir, whose source reached the end of its stream with
 // everything sent: the first passes the FIN on, the second closes the connection.
 func (c *uconn) ended(dir int) {
-	if c.halves++; c.halves == 1 {
-		c.s.halfClosed(c.d)
+	if !c.f.ended() {
 		dst := c.sfd
 		if dir == 1 {
 			dst = c.cfd
@@ -597,7 +654,7 @@ func (c *uconn) ended(dir int) {
 		rawsys.Shutdown(dst, unix.SHUT_WR)
 		return
 	}
-	c.s.release(c.d, c.tp, false, c)
+	c.f.closed()
 	c.teardown()
 }
 
@@ -607,7 +664,7 @@ func (c *uconn) abort() {
 		c.connecting = false
 		c.l.connecting--
 	}
-	c.s.release(c.d, c.tp, c.halves == 0, c)
+	c.f.closed()
 	c.reset = true
 	c.teardown()
 }
@@ -644,5 +701,25 @@ func (c *uconn) release() {
 	}
 	l.conns[c.slot] = nil
 	l.free = append(l.free, c.slot)
-	l.ended(c.s)
+	l.ended(c.f.s)
+}
+
+// drop ends c on a loop that died: what the flow holds is released, and the sockets are
+// reset and closed with plain system calls, the ring not being entered again. The
+// buffers stay with c (it stays in l.conns): requests in flight may name them until the
+// ring's thread has gone.
+func (c *uconn) drop() {
+	l := c.l
+	if c.connecting {
+		c.connecting = false
+		l.connecting--
+	}
+	c.f.closed()
+	c.closing, c.released = true, true
+	for _, fd := range []int{c.cfd, c.sfd} {
+		if fd >= 0 {
+			resetClose(fd)
+		}
+	}
+	l.ended(c.f.s)
 }

@@ -19,6 +19,8 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/vigil-lb/vigil/internal/rawsys"
+	"github.com/vigil-lb/vigil/internal/testing/loopback"
 	"github.com/vigil-lb/vigil/internal/testing/testenv"
 	"github.com/vigil-lb/vigil/ipvs"
 )
@@ -27,13 +29,11 @@ import (
 // this kernel.
 func requireRing(t *testing.T) {
 	t.Helper()
-	e, err := newEngine(false)
-	if err != nil {
-		t.Fatal(err)
+	c, err := startRing(carrierEnv{})
+	if err == nil {
+		c.stop()
 	}
-	n, why := len(e.uloops), e.ringErr
-	e.stop()
-	testenv.Require(t, n > 0, "io_uring event loops unavailable: %v", why)
+	testenv.Require(t, err == nil, "io_uring event loops unavailable: %v", err)
 }
 
 // TestRingIsTheDefault: where the kernel allows io_uring, TCP goes through the
@@ -42,8 +42,8 @@ func TestRingIsTheDefault(t *testing.T) {
 	requireRing(t)
 	var log bytes.Buffer
 	tb := newTestTable(t, Options{Logger: slog.New(slog.NewTextHandler(&syncWriter{w: &log}, nil))})
-	if tb.engine == nil || len(tb.engine.uloops) == 0 {
-		t.Fatalf("the table carries TCP without io_uring loops (engine %+v)", tb.engine)
+	if len(ringLoops(tb)) == 0 {
+		t.Fatalf("the table carries TCP without io_uring loops (%s)", tb.tcp)
 	}
 	if !strings.Contains(log.String(), "io_uring event loops") {
 		t.Errorf("the log does not say which data path runs:\n%s", log.String())
@@ -69,14 +69,14 @@ func (s *syncWriter) Write(p []byte) (int, error) {
 // TestRingFallsBackToEpoll: a kernel that refuses io_uring (a seccomp profile, the
 // io_uring_disabled sysctl, a kernel before 6.1) gets epoll loops, and the log says why.
 func TestRingFallsBackToEpoll(t *testing.T) {
-	defer func(f func(uint32, uint32) (*ring, error)) { setupRing = f }(setupRing)
-	setupRing = func(uint32, uint32) (*ring, error) {
+	defer func(f func(uint32, uint32) (*rawsys.Ring, error)) { setupRing = f }(setupRing)
+	setupRing = func(uint32, uint32) (*rawsys.Ring, error) {
 		return nil, fmt.Errorf("io_uring_setup: %w", unix.EPERM)
 	}
 	var log bytes.Buffer
 	tb := newTestTable(t, Options{Logger: slog.New(slog.NewTextHandler(&syncWriter{w: &log}, nil))})
-	if tb.engine == nil || len(tb.engine.uloops) != 0 || len(tb.engine.loops) == 0 {
-		t.Fatalf("engine %+v, want epoll loops only", tb.engine)
+	if len(epollLoops(tb)) == 0 {
+		t.Fatalf("TCP is carried by %s, want epoll loops", tb.tcp)
 	}
 	if s := log.String(); !strings.Contains(s, "epoll event loops") || !strings.Contains(s, "operation not permitted") {
 		t.Errorf("the log does not say why io_uring is not used:\n%s", s)
@@ -168,28 +168,14 @@ func TestEventLoopStreamsBothWays(t *testing.T) {
 // answerAndClose starts a real server that answers each connection's first line with
 // "name: line" and closes at once, as an HTTP server does with Connection: close.
 func answerAndClose(t *testing.T, name string) *backend {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				c.SetDeadline(time.Now().Add(10 * time.Second))
-				line, err := bufio.NewReader(c).ReadString('\n')
-				if err == nil {
-					io.WriteString(c, name+": "+line)
-				}
-			}()
+	srv := loopback.Listen(t, func(c net.Conn) {
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		line, err := bufio.NewReader(c).ReadString('\n')
+		if err == nil {
+			io.WriteString(c, name+": "+line)
 		}
-	}()
-	return &backend{name: name, ln: ln, addr: ln.Addr().(*net.TCPAddr).AddrPort()}
+	})
+	return &backend{name: name, addr: srv.Addr, srv: srv}
 }
 
 // TestEventLoopManyShortConnections: connections opened and closed as fast as clients

@@ -14,6 +14,9 @@ type Manager struct{ ifname string }
 // New returns a Manager whose calls fail outside Linux.
 func New(ifname string) *Manager { return &Manager{ifname: ifname} }
 
+// NewPlaced returns a Manager whose calls fail outside Linux.
+func NewPlaced(ifname string, _ map[netip.Addr]Placement) *Manager { return &Manager{ifname: ifname} }
+
 func (m *Manager) Add(context.Context, []netip.Prefix) error {
 	return errors.New("add virtual addresses to " + m.ifname + ": needs Linux")
 }

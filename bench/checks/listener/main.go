@@ -1,3 +1,5 @@
+//go:build linux
+
 // Command listener serves the real servers of the checks benchmark: N TCP listeners on
 // consecutive ports, each answering any request with a minimal HTTP 200 and closing.
 //

@@ -123,7 +123,7 @@ func benchScale(t *testing.T) {
 	for range 5 {
 		before := v.Status()
 		s := v.Reload(cfg.String())
-		if !s.Config.LastReloadOK {
+		if ok := s.Config.LastReloadOK; ok == nil || !*ok {
 			t.Fatalf("reload failed: %s", s.Config.LastReloadErr)
 		}
 		if n := s.IPVS.Writes - before.IPVS.Writes; n != 0 {

@@ -22,7 +22,8 @@ import (
 
 // TestDaemonVM runs `vigil run` against Debian's kernel IPVS in a VM: the DR web cluster
 // of the seeds with HTTP health checks, quiesce and recovery, reloads under traffic, a
-// restart that resets no connection, and the observability endpoints. One boot.
+// restart that resets no connection, the observability endpoints, and a
+// virtual_server_group whose services quiesce together. One boot.
 func TestDaemonVM(t *testing.T) {
 	vmtest.Run(t, vmtest.Options{
 		Binaries: map[string]string{"vigil": "github.com/vigil-lb/vigil/cmd/vigil"},
@@ -32,6 +33,7 @@ func TestDaemonVM(t *testing.T) {
 		"reload_under_traffic":       testReloadUnderTraffic,
 		"restart_resets_nothing":     testRestartResetsNothing,
 		"observability_no_secrets":   testObservability,
+		"virtual_server_group":       testGroupQuiesce,
 	})
 }
 
@@ -112,7 +114,7 @@ func testQuiesceAndRecover(t *testing.T) {
 			t.Fatalf("request %d after quiesce went to %s, want rs2 only", i+1, who)
 		}
 	}
-	if rs := v.Status().VirtualServers[0].RealServers[0]; rs.Health != "down" || rs.AppliedWeight != 0 || !strings.Contains(rs.Checks[0].LastReason, "198.18.0.21") {
+	if rs := v.Status().VirtualServers[0].RealServers[0]; rs.Health != "down" || rs.AppliedWeight == nil || *rs.AppliedWeight != 0 || !strings.Contains(rs.Checks[0].LastReason, "198.18.0.21") {
 		t.Errorf("status of rs1 = %+v, want down, applied weight 0 and a reason naming it", rs)
 	}
 
@@ -196,7 +198,7 @@ func testReloadUnderTraffic(t *testing.T) {
 	// Unchanged: zero writes.
 	before := v.Status().IPVS.Writes
 	s := v.Reload(drWebConfig(2, ""))
-	if !s.Config.LastReloadOK || s.Config.Generation != 2 {
+	if ok := s.Config.LastReloadOK; ok == nil || !*ok || s.Config.Generation != 2 {
 		t.Fatalf("unchanged reload: %+v", s.Config)
 	}
 	time.Sleep(2 * time.Second) // probes and a resync run; none may write
@@ -208,7 +210,7 @@ func testReloadUnderTraffic(t *testing.T) {
 	// passes rise times, then its weight: two writes).
 	before = v.Status().IPVS.Writes
 	s = v.Reload(drWebConfig(3, ""))
-	if !s.Config.LastReloadOK || len(s.Config.LastReloadDiff) != 1 || !strings.Contains(s.Config.LastReloadDiff[0], `+ real_server "rs3"`) {
+	if ok := s.Config.LastReloadOK; ok == nil || !*ok || len(s.Config.LastReloadDiff) != 1 || !strings.Contains(s.Config.LastReloadDiff[0], `+ real_server "rs3"`) {
 		t.Fatalf("add rs3: %+v", s.Config)
 	}
 	waitFor(t, 20*time.Second, "rs3 up", func() bool { return kernelWeights(t, lb, webKey)[rsAddr(2)] == 1 })
@@ -220,7 +222,7 @@ func testReloadUnderTraffic(t *testing.T) {
 	// Invalid: nothing changes, the failure is reported.
 	before = v.Status().IPVS.Writes
 	s = v.Reload(drWebConfig(3, "") + "\nvirtual_server \"broken\" {\n  address = \"198.18.0.254:99999\"\n}\n")
-	if s.Config.ReloadsFailed != 1 || s.Config.Generation != 3 || s.Config.LastReloadOK || !strings.Contains(s.Config.LastReloadErr, "vigil.hcl") {
+	if s.Config.ReloadsFailed != 1 || s.Config.Generation != 3 || s.Config.LastReloadOK == nil || *s.Config.LastReloadOK || !strings.Contains(s.Config.LastReloadErr, "vigil.hcl") {
 		t.Errorf("invalid reload: %+v", s.Config)
 	}
 	time.Sleep(1 * time.Second)

@@ -40,7 +40,9 @@ type drLab struct {
 	lan       *netlab.Bridge
 	client    *netlab.Host
 	directors []*netlab.Host
-	rs        []*realServer
+	rs        []*realServer // newDRLab's Go HTTP servers
+	rsHosts   []*netlab.Host
+	rsAddrs   []netip.Addr
 	vip       netip.Addr
 }
 
@@ -48,6 +50,22 @@ type drLab struct {
 // servers .21, .22..., VIP .254. A director gets the VIP on its interface only when
 // staticVIP is set (otherwise VRRP moves it).
 func newDRLab(t *testing.T, directors, realServers int, staticVIP bool) *drLab {
+	t.Helper()
+	x := newLAN(t, directors, realServers, staticVIP)
+	for i, h := range x.rsHosts {
+		setupDRRealServer(t, h, x.vip)
+		rs := &realServer{t: t, name: h.Name(), host: h, addr: x.rsAddrs[i]}
+		rs.Start()
+		t.Cleanup(rs.Stop)
+		x.rs = append(x.rs, rs)
+	}
+	return x
+}
+
+// newLAN builds the hosts of the LAN 198.18.0.0/24 (client .100, directors .11..., real
+// servers .21...) with addresses only: what runs on the real servers, and how they hold
+// the VIP, is up to the caller.
+func newLAN(t *testing.T, directors, realServers int, staticVIP bool) *drLab {
 	t.Helper()
 	l := netlab.New(t)
 	x := &drLab{lab: l, vip: addr("198.18.0.254")}
@@ -64,21 +82,23 @@ func newDRLab(t *testing.T, directors, realServers int, staticVIP bool) *drLab {
 		x.directors = append(x.directors, h)
 	}
 	for i := range realServers {
-		name := fmt.Sprintf("rs%d", i+1)
-		h := l.Host(name)
+		h := l.Host(fmt.Sprintf("rs%d", i+1))
 		a := netip.AddrFrom4([4]byte{198, 18, 0, byte(21 + i)})
 		l.Link(h, "eth0", x.lan, netip.PrefixFrom(a, 24))
-		for _, k := range []string{"all", "eth0", "lo"} {
-			must(t, h.Sysctl("net/ipv4/conf/"+k+"/arp_ignore", "1"), "arp_ignore")
-			must(t, h.Sysctl("net/ipv4/conf/"+k+"/arp_announce", "2"), "arp_announce")
-		}
-		must(t, h.AddAddr("lo", pfx("198.18.0.254/32")), "VIP on lo")
-		rs := &realServer{t: t, name: name, host: h, addr: a}
-		rs.Start()
-		t.Cleanup(rs.Stop)
-		x.rs = append(x.rs, rs)
+		x.rsHosts, x.rsAddrs = append(x.rsHosts, h), append(x.rsAddrs, a)
 	}
 	return x
+}
+
+// setupDRRealServer is the seeds' DR real server: the VIP on lo, and no ARP for it
+// (arp_ignore=1, arp_announce=2).
+func setupDRRealServer(t *testing.T, h *netlab.Host, vip netip.Addr) {
+	t.Helper()
+	for _, k := range []string{"all", "eth0", "lo"} {
+		must(t, h.Sysctl("net/ipv4/conf/"+k+"/arp_ignore", "1"), "arp_ignore")
+		must(t, h.Sysctl("net/ipv4/conf/"+k+"/arp_announce", "2"), "arp_announce")
+	}
+	must(t, h.AddAddr("lo", netip.PrefixFrom(vip, 32)), "VIP on lo")
 }
 
 // realServer is an HTTP server answering its name on port 80, on every address.
@@ -164,6 +184,10 @@ type vigil struct {
 	cmd  *exec.Cmd
 	log  *syncBuffer
 	done chan struct{}
+	// env is added to the test's environment; argv, when set, is the whole command
+	// instead of `vigil run -f cfg --pid-file ...` (the systemd unit's ExecStart).
+	env  []string
+	argv []string
 }
 
 type syncBuffer struct {
@@ -189,6 +213,12 @@ func startVigil(t *testing.T, h *netlab.Host, name, config string) *vigil {
 	v := &vigil{t: t, name: name, host: h, dir: t.TempDir(), log: &syncBuffer{}}
 	v.cfg = filepath.Join(v.dir, "vigil.hcl")
 	must(t, os.WriteFile(v.cfg, []byte(config), 0o600), "write config")
+	return launch(t, v)
+}
+
+// launch starts v and kills it when t ends, printing its log if t failed.
+func launch(t *testing.T, v *vigil) *vigil {
+	t.Helper()
 	v.start()
 	t.Cleanup(func() {
 		v.Kill()
@@ -201,7 +231,12 @@ func startVigil(t *testing.T, h *netlab.Host, name, config string) *vigil {
 
 func (v *vigil) start() {
 	v.t.Helper()
-	v.cmd = v.host.Command(context.Background(), "vigil", "run", "-f", v.cfg, "--pid-file", filepath.Join(v.dir, "vigil.pid"))
+	argv := v.argv
+	if argv == nil {
+		argv = []string{"vigil", "run", "-f", v.cfg, "--pid-file", filepath.Join(v.dir, "vigil.pid")}
+	}
+	v.cmd = v.host.Command(context.Background(), argv[0], argv[1:]...)
+	v.cmd.Env = append(os.Environ(), v.env...)
 	v.cmd.Stdout, v.cmd.Stderr = v.log, v.log
 	must(v.t, v.cmd.Start(), "start vigil in "+v.host.Name())
 	v.done = make(chan struct{})

@@ -191,6 +191,7 @@ func (b *build) guestEnv() string {
 		guestTimeout = b.opts.Timeout / 2
 	}
 	args := []string{"-test.run", testName(b.t.Name()), "-test.v", "-test.timeout", guestTimeout.String()}
+	args = append(args, b.opts.GuestArgs...)
 	args = append(args, strings.Fields(os.Getenv(ArgsEnv))...)
 	var sb strings.Builder
 	for _, kv := range env {

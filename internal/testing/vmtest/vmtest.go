@@ -46,6 +46,9 @@ type Options struct {
 	Memory int
 	// CPUs; default 2.
 	CPUs int
+	// GuestArgs are extra arguments of the guest's test binary, e.g. -test.parallel=8
+	// for a test whose parallel subtests mostly wait (the default is the 2 CPUs).
+	GuestArgs []string
 }
 
 // InGuest reports whether this process runs inside a vmtest guest.

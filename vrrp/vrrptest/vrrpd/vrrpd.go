@@ -4,7 +4,8 @@
 //
 // A test binary re-executes itself with VRRPD_CONFIG set; its TestMain calls Main first.
 // The daemon writes its vrrp.Status as JSON to VRRPD_STATUS every 20 ms and at exit,
-// logs to stderr, and shuts down cleanly on SIGTERM or SIGINT. Lines "track NAME up" /
+// logs to stderr, and shuts down cleanly on SIGTERM or SIGINT. The authentication key
+// comes from VRRPD_AUTH_KEY. Lines "track NAME up" /
 // "track NAME down" on stdin call SetTracked.
 package vrrpd
 
@@ -22,6 +23,7 @@ import (
 	"time"
 
 	"github.com/vigil-lb/vigil/vrrp"
+	"github.com/vigil-lb/vigil/vrrp/advert"
 )
 
 // EnvConfig and EnvStatus name the files the daemon reads and writes.
@@ -30,6 +32,8 @@ const (
 	EnvStatus = "VRRPD_STATUS"
 	EnvNice   = "VRRPD_NICE"
 	EnvRT     = "VRRPD_RT_PRIORITY"
+	// EnvAuthKey is the password of Config.Auth, which the JSON form leaves out.
+	EnvAuthKey = "VRRPD_AUTH_KEY"
 )
 
 // MaybeRun runs the daemon and exits if EnvConfig is set; otherwise it returns.
@@ -53,6 +57,12 @@ func Main(cfgPath, statusPath string) int {
 	if err := json.Unmarshal(b, &cfg); err != nil {
 		logger.Error("decode config", "path", cfgPath, "err", err)
 		return 2
+	}
+	if pw := os.Getenv(EnvAuthKey); pw != "" {
+		if cfg.Auth.Key, err = advert.NewKey(pw); err != nil {
+			logger.Error("authentication key", "env", EnvAuthKey, "err", err)
+			return 2
+		}
 	}
 	// VRRPD_NICE runs the daemon ahead of (negative) other processes, to measure what a
 	// raised priority buys on a starved CPU; by default it runs at keepalived's nice 0.

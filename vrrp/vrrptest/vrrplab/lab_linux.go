@@ -106,6 +106,9 @@ func (l *Lab) StartVigil(h *netlab.Host, cfg vrrp.Config) *Daemon {
 	d := &Daemon{Name: h.Name(), statusPath: filepath.Join(dir, "status.json"), out: &testenv.Buffer{}, done: make(chan struct{})}
 	cmd := h.Command(context.Background(), self)
 	cmd.Env = append(os.Environ(), vrrpd.EnvConfig+"="+cfgPath, vrrpd.EnvStatus+"="+d.statusPath)
+	if pw := cfg.Auth.Key.Reveal(); pw != "" {
+		cmd.Env = append(cmd.Env, vrrpd.EnvAuthKey+"="+pw) // the JSON form leaves the key out
+	}
 	l.start(d, cmd)
 	return d
 }
@@ -122,14 +125,15 @@ type KeepalivedConfig struct {
 	RTPriority int
 	// VIP overrides the lab's IPv4 VIP (an IPv6 prefix makes an IPv6 instance).
 	VIP netip.Prefix
+	// Auth and Unicast, when set, add authentication and unicast_src_ip / unicast_peer.
+	Auth    KeepalivedAuth
+	Unicast KeepalivedUnicast
 }
 
 // StartKeepalived runs Debian's keepalived in h as a VRRP-only foreground process with
 // its own pid files (docs/reference.md, keepalived on the wire).
 func (l *Lab) StartKeepalived(h *netlab.Host, kc KeepalivedConfig) *Daemon {
 	l.T.Helper()
-	dir := filepath.Join(l.Dir, h.Name()+"-keepalived-"+fmt.Sprint(time.Now().UnixNano()))
-	os.MkdirAll(dir, 0o755)
 	np := ""
 	if kc.NoPreempt {
 		np = "    nopreempt\n"
@@ -155,21 +159,12 @@ vrrp_instance VI_1 {
     virtual_router_id 51
     priority %d
     advert_int %s
-%s    virtual_ipaddress {
+%s%s    virtual_ipaddress {
         %s
     }
 }
-`, h.Name(), kc.Version, nice, kc.Priority, strconv.FormatFloat(kc.Interval.Seconds(), 'f', -1, 64), np, vip)
-	confPath := filepath.Join(dir, "keepalived.conf")
-	if err := os.WriteFile(confPath, []byte(conf), 0o644); err != nil {
-		l.T.Fatal(err)
-	}
-	d := &Daemon{Name: h.Name(), Keepalived: true, pidDir: dir, out: &testenv.Buffer{}, done: make(chan struct{})}
-	cmd := h.Command(context.Background(), "keepalived", "-n", "-l", "-D", "-G", "-P", "-f", confPath,
-		"-p", filepath.Join(dir, "keepalived.pid"), "-r", filepath.Join(dir, "vrrp.pid"),
-		"-c", filepath.Join(dir, "checkers.pid"), "-b", filepath.Join(dir, "bfd.pid"))
-	l.start(d, cmd)
-	return d
+`, h.Name(), kc.Version, nice, kc.Priority, strconv.FormatFloat(kc.Interval.Seconds(), 'f', -1, 64), np, kc.Auth.lines()+kc.Unicast.lines(), vip)
+	return l.StartKeepalivedConf(h, conf)
 }
 
 func (l *Lab) start(d *Daemon, cmd *exec.Cmd) {
