@@ -51,6 +51,7 @@ func timeWaitTo(t *testing.T, before map[string]bool, ports ...uint16) int {
 // TestTCPCheckUnansweredSYNTimesOut: a listener whose accept queue is full drops SYNs, so
 // the connect never completes and only the timeout ends the check (the raw connect path).
 func TestTCPCheckUnansweredSYNTimesOut(t *testing.T) {
+	t.Parallel()
 	target := unansweredSYN(t)
 	c, err := NewTCP(target, TCPConfig{})
 	if err != nil {
