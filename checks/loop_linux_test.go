@@ -142,7 +142,7 @@ func answer(parts ...string) func(net.Conn) {
 
 // TestLoopTCP: connect-only tcp probes on the event loop pass, fail fast on a closed port,
 // time out on an unanswered SYN, and give the same verdicts as Checker.Check.
-func TestLoopTCP(t *testing.T) {
+func TestLoopTCP(t *testing.T) { // not parallel: it counts TIME_WAIT sockets
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -199,7 +199,7 @@ func TestLoopTCP(t *testing.T) {
 // TestLoopHTTP: status-only http probes on the event loop judge the status line as
 // Checker.Check does, including a status line split over two segments, a redirect's
 // Location, a server that never answers, and leave no TIME_WAIT behind.
-func TestLoopHTTP(t *testing.T) {
+func TestLoopHTTP(t *testing.T) { // not parallel: it counts TIME_WAIT sockets
 	timeout := 150 * time.Millisecond
 	ok := rawServer(t, answer("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"))
 	split := rawServer(t, answer("HTTP/1.1 2", "04 No Content\r\n\r\n"))
@@ -332,7 +332,7 @@ func TestLoopKeepsGeneralPath(t *testing.T) {
 
 // TestLoopManyProbes runs a thousand connect-only checks and a hundred http checks at
 // once: all pass, repeatedly, and no goroutine is spent per probe.
-func TestLoopManyProbes(t *testing.T) {
+func TestLoopManyProbes(t *testing.T) { // not parallel: it counts the process's goroutines
 	const nTCP, nHTTP, nListeners = 1000, 100, 10
 	// 4,400 probes a second (2,200 at 500 ms, outside -short), so that three rounds take
 	// under a second.
@@ -412,8 +412,7 @@ func TestLoopManyProbes(t *testing.T) {
 
 // TestLoopStopAbortsProbes: Stop ends a probe stuck in its handshake at once rather than
 // at its timeout, closes its socket and ends the loop.
-func TestLoopStopAbortsProbes(t *testing.T) {
-	t.Parallel()
+func TestLoopStopAbortsProbes(t *testing.T) { // not parallel: it counts the process's descriptors
 	fds := func() int {
 		ents, err := os.ReadDir("/proc/self/fd")
 		if err != nil {

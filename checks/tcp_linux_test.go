@@ -69,7 +69,7 @@ func TestTCPCheckUnansweredSYNTimesOut(t *testing.T) {
 
 // TestTCPCheckLeavesNoTimeWait: a connect-only check closes with an RST, so a burst of
 // checks leaves no TIME_WAIT socket behind on either side.
-func TestTCPCheckLeavesNoTimeWait(t *testing.T) {
+func TestTCPCheckLeavesNoTimeWait(t *testing.T) { // not parallel: it counts TIME_WAIT sockets
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
