@@ -37,7 +37,7 @@ type collector struct {
 
 	checkUp, checkTransitions, checkProbes, checkFailures *prometheus.Desc
 
-	rsHealthy, rsWeight, rsAppliedWeight, rsInTable *prometheus.Desc
+	rsHealthy, rsWeight, rsAppliedWeight, rsInTable, rsAdmin *prometheus.Desc
 
 	vsHealthy, vsTotal, vsQuorumUp, vsInTable *prometheus.Desc
 
@@ -70,6 +70,8 @@ func newCollector(src Source, info BuildInfo, m *Metrics) *collector {
 		rsWeight:        desc("vigil_real_server_weight", "Weight of the real server in the configuration.", rsLabels),
 		rsAppliedWeight: desc("vigil_real_server_applied_weight", "Weight of the real server in the IPVS table (0 while quiesced); absent when it is not in the table.", rsLabels),
 		rsInTable:       desc("vigil_real_server_in_table", "1 when the IPVS table holds the real server as a destination.", rsLabels),
+		rsAdmin: desc("vigil_real_server_admin_state", "A constant 1 labelled with the real server's administrative state: ready (the weight follows health), drain or maint (vigil drain / maint / ready).",
+			append(append([]string(nil), rsLabels...), "state")),
 
 		vsHealthy:  desc("vigil_virtual_server_healthy_real_servers", "Real servers of the virtual server that are up.", vsLabels),
 		vsTotal:    desc("vigil_virtual_server_real_servers", "Real servers configured for the virtual server.", vsLabels),
@@ -117,7 +119,7 @@ func (c *collector) descs() []*prometheus.Desc {
 	return []*prometheus.Desc{
 		c.buildInfo,
 		c.checkUp, c.checkTransitions, c.checkProbes, c.checkFailures,
-		c.rsHealthy, c.rsWeight, c.rsAppliedWeight, c.rsInTable,
+		c.rsHealthy, c.rsWeight, c.rsAppliedWeight, c.rsInTable, c.rsAdmin,
 		c.vsHealthy, c.vsTotal, c.vsQuorumUp, c.vsInTable,
 		c.svcConns, c.svcInPkts, c.svcOutPkts, c.svcInBytes, c.svcOutBytes,
 		c.beActive, c.beInactive, c.beConns, c.beInPkts, c.beOutPkts, c.beInBytes, c.beOutBytes,
@@ -170,6 +172,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 			gauge(c.rsHealthy, b2f(rs.Health == "up"), vs.Name, rs.Name)
 			gauge(c.rsWeight, float64(rs.ConfiguredWeight), vs.Name, rs.Name)
 			gauge(c.rsInTable, b2f(rs.InTable), vs.Name, rs.Name)
+			gauge(c.rsAdmin, 1, vs.Name, rs.Name, orReady(rs.AdminState))
 			if rs.InTable && rs.AppliedWeight != nil {
 				gauge(c.rsAppliedWeight, float64(*rs.AppliedWeight), vs.Name, rs.Name)
 			}
@@ -278,6 +281,13 @@ func splitAddrPort(s string) (addr, port string) {
 		return a.String(), "0"
 	}
 	return s, "0"
+}
+
+func orReady(admin string) string {
+	if admin == "" {
+		return "ready"
+	}
+	return admin
 }
 
 func b2f(b bool) float64 {
