@@ -43,7 +43,7 @@ type collector struct {
 
 	svcConns, svcInPkts, svcOutPkts, svcInBytes, svcOutBytes *prometheus.Desc
 	beActive, beInactive                                     *prometheus.Desc
-	beConns, beInPkts, beOutPkts, beInBytes, beOutBytes      *prometheus.Desc
+	beConns                                                  *prometheus.Desc
 
 	vrrpState, vrrpPriority, vrrpEffPriority, vrrpTransitions *prometheus.Desc
 	ipvsSync                                                  *prometheus.Desc
@@ -87,10 +87,6 @@ func newCollector(src Source, info BuildInfo, m *Metrics) *collector {
 		beActive:   desc("vigil_ipvs_backend_connections_active", "Active (established) connections of the IPVS destination.", backendLabels),
 		beInactive: desc("vigil_ipvs_backend_connections_inactive", "Inactive connections of the IPVS destination.", backendLabels),
 		beConns:    desc("vigil_ipvs_backend_connections_total", "Connections scheduled to the IPVS destination.", backendLabels),
-		beInPkts:   desc("vigil_ipvs_backend_incoming_packets_total", "Packets received for the IPVS destination.", backendLabels),
-		beOutPkts:  desc("vigil_ipvs_backend_outgoing_packets_total", "Packets sent from the IPVS destination.", backendLabels),
-		beInBytes:  desc("vigil_ipvs_backend_incoming_bytes_total", "Bytes received for the IPVS destination.", backendLabels),
-		beOutBytes: desc("vigil_ipvs_backend_outgoing_bytes_total", "Bytes sent from the IPVS destination.", backendLabels),
 
 		vrrpState:       desc("vigil_vrrp_state", "VRRP state as the keepalived exporters number it: 0 init, 1 backup, 2 master, 3 fault.", vrrpLabels),
 		vrrpPriority:    desc("vigil_vrrp_priority", "Configured VRRP priority.", vrrpLabels),
@@ -122,7 +118,7 @@ func (c *collector) descs() []*prometheus.Desc {
 		c.rsHealthy, c.rsWeight, c.rsAppliedWeight, c.rsInTable, c.rsAdmin,
 		c.vsHealthy, c.vsTotal, c.vsQuorumUp, c.vsInTable,
 		c.svcConns, c.svcInPkts, c.svcOutPkts, c.svcInBytes, c.svcOutBytes,
-		c.beActive, c.beInactive, c.beConns, c.beInPkts, c.beOutPkts, c.beInBytes, c.beOutBytes,
+		c.beActive, c.beInactive, c.beConns,
 		c.vrrpState, c.vrrpPriority, c.vrrpEffPriority, c.vrrpTransitions, c.vrrpSent, c.vrrpReceived, c.vrrpInvalid,
 		c.ipvsSync,
 		c.reloads, c.lastReloadTime, c.lastReloadOK, c.lastReloadDuration, c.generation,
@@ -182,7 +178,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 			}
 			for i, name := range CheckLabels(rs.Checks) {
 				ck := rs.Checks[i]
-				live[checkKey{vs.Name, rs.Name, name}] = struct{}{}
+				live[checkKey{vs.Name, name}] = struct{}{}
 				gauge(c.checkUp, b2f(ck.State == "up"), vs.Name, rs.Name, name)
 				counter(c.checkTransitions, ck.Transitions, vs.Name, rs.Name, name)
 				counter(c.checkProbes, ck.Probes, vs.Name, rs.Name, name)
