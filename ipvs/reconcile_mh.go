@@ -20,8 +20,9 @@ import (
 // for the two writes (new connections pick among the others, and the table is rebuilt a few
 // times in between); connections already established to it are kept (the kernel moves a
 // deleted destination to its trash while connections use it, and ip_vs_add_dest takes it
-// back from there) unless net.ipv4.vs.expire_nodest_conn = 1, which expires a connection
-// whose packet arrives in that instant; vigil leaves that sysctl at its default, 0. A
+// back from there). With net.ipv4.vs.expire_nodest_conn = 1, which vigil sets only when a
+// virtual server has on_failure = "remove" (manage_sysctls), a connection whose packet
+// arrives between the delete and the add is expired; at the default, 0, none is. A
 // destination at weight 0 is re-added at weight 0, so like one first added while it was
 // down it has no slots (the kernel's last_weight) until its weight is raised again.
 
