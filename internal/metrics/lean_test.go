@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/vigil-lb/vigil/internal/status"
+	"github.com/vigil-lb/vigil/internal/testing/testenv"
 )
 
 // largeSnapshot is vss virtual servers of 4 real servers each, every real server in the
@@ -72,7 +73,7 @@ func scrapeTimed(tb testing.TB, h http.Handler, encoding string) (int, time.Dura
 // stays under 8 MB uncompressed (16.8 MB before; see docs/benchmarks.md for why not 4).
 func TestLeanPerRealServer(t *testing.T) {
 	vsCounts := []int{250, 1000}
-	if testing.Short() || raceEnabled {
+	if testing.Short() || testenv.Race {
 		vsCounts = vsCounts[:1] // 4,000 scraped under the race detector takes a minute
 	}
 	for _, vss := range vsCounts {
