@@ -214,55 +214,79 @@ func (l *probeLoop) run() {
 			l.sleeping = true
 		}
 		l.mu.Unlock()
+		expiring := false
 		for _, t := range due {
 			if t.e != nil {
 				l.start(t.e, t.when)
 			} else {
-				l.expire(t.p)
+				expiring = true
 			}
 		}
-		if l.ring != nil {
-			l.ring.run()
-			if park {
-				// Signalled from here on, for what completes while the loop sleeps;
-				// then once more what completed before.
-				l.ring.r.SignalEventfd(true)
-				l.ring.run()
-			}
-			l.ringCheck()
-		}
-		var n int
-		var err error
-		if park {
-			n, _, err = l.p.Wait(events, deadline)
-		} else {
-			n, _, err = l.p.Poll(events)
-		}
-		if park && l.ring != nil {
-			l.ring.r.SignalEventfd(false) // awake: the loop reaps without being told
-		}
-		if err != nil {
-			// Not expected on a valid epoll fd; back off rather than spin.
-			l.s.o.Logger.Error("check event loop: epoll_wait failed", "error", err)
-			time.Sleep(10 * time.Millisecond)
-		}
-		if park {
-			l.mu.Lock()
-			l.sleeping = false
-			l.mu.Unlock()
-		}
-		for i := range n {
-			ev := &events[i]
-			if fd := int(ev.Fd); fd < len(l.byFD) {
-				if p := l.byFD[fd]; p != nil && p.gen == ev.Pad {
-					l.handle(p, ev.Events)
+		if expiring {
+			// A probe whose answer is waiting in its socket is judged by the answer: the
+			// loop itself may run late (a loaded host, a slow OnCheck), and the answer may
+			// have come in time. So the ready events go first, then what is still in
+			// flight times out (a finished probe's e is nil: it was released, and nothing
+			// allocates a probe between here and the expiry).
+			l.dispatch(events, false, time.Time{})
+			// (A probe on the ring whose result is out is over while the ring still
+			// holds its requests; a probe restarted on epoll has its deadline armed again.)
+			for _, t := range due {
+				if t.p != nil && t.p.e != nil && !t.p.over && !t.armed {
+					l.expire(t.p)
 				}
 			}
 		}
-		if l.ring != nil {
-			l.ring.run() // for what completed meanwhile, and what the results queued
-			l.ringCheck()
+		l.dispatch(events, park, deadline)
+	}
+}
+
+// dispatch collects the ready events, parked until deadline when park is set, and
+// advances their probes.
+func (l *probeLoop) dispatch(events []unix.EpollEvent, park bool, deadline time.Time) {
+	if l.ring != nil {
+		l.ring.run()
+		if park {
+			// Signalled from here on, for what completes while the loop sleeps;
+			// then once more what completed before.
+			l.ring.r.SignalEventfd(true)
+			l.ring.run()
 		}
+		l.ringCheck()
+	}
+	var n int
+	var err error
+	if park {
+		n, _, err = l.p.Wait(events, deadline)
+	} else {
+		n, _, err = l.p.Poll(events)
+	}
+	if park && l.ring != nil {
+		l.ring.r.SignalEventfd(false) // awake: the loop reaps without being told
+	}
+	if err != nil {
+		// Not expected on a valid epoll fd; back off rather than spin.
+		l.s.o.Logger.Error("check event loop: epoll_wait failed", "error", err)
+		time.Sleep(10 * time.Millisecond)
+	}
+	if park {
+		// Before the events: a result re-arms its check, which must not wake a loop
+		// that is awake.
+		l.mu.Lock()
+		l.sleeping = false
+		l.mu.Unlock()
+	}
+	for i := range n {
+		ev := &events[i]
+		if fd := int(ev.Fd); fd < len(l.byFD) {
+			if p := l.byFD[fd]; p != nil && p.gen == ev.Pad {
+				l.handle(p, ev.Events)
+			}
+		}
+	}
+	if l.ring != nil {
+		l.ring.run() // for what completed meanwhile, and what the results queued
+		l.ringCheck()
 	}
 }
 
@@ -501,7 +525,7 @@ func (l *probeLoop) alloc() *loopProbe {
 		p = &loopProbe{}
 		p.deadline = loopTimer{l: l, p: p}
 	}
-	p.fd, p.slot = -1, -1
+	p.fd, p.slot, p.over = -1, -1, false
 	return p
 }
 
