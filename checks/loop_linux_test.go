@@ -142,14 +142,14 @@ func answer(parts ...string) func(net.Conn) {
 
 // TestLoopTCP: connect-only tcp probes on the event loop pass, fail fast on a closed port,
 // time out on an unanswered SYN, and give the same verdicts as Checker.Check.
-func TestLoopTCP(t *testing.T) {
+func TestLoopTCP(t *testing.T) { // not parallel: it counts TIME_WAIT sockets
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer ln.Close()
 	up, refused, silent := addrOf(t, ln.Addr()), closedPort(t), unansweredSYN(t)
-	timeout := 300 * time.Millisecond
+	timeout := 150 * time.Millisecond
 	cases := []struct {
 		id         string
 		target     netip.AddrPort
@@ -158,7 +158,7 @@ func TestLoopTCP(t *testing.T) {
 	}{
 		{"up", up, true, "connected to " + up.String()},
 		{"refused", refused, false, "connect " + refused.String() + ": connection refused"},
-		{"silent", silent, false, "timeout after 300ms connecting to " + silent.String()},
+		{"silent", silent, false, "timeout after 150ms connecting to " + silent.String()},
 	}
 	var specs []Spec
 	checkers := map[string]Checker{}
@@ -199,8 +199,8 @@ func TestLoopTCP(t *testing.T) {
 // TestLoopHTTP: status-only http probes on the event loop judge the status line as
 // Checker.Check does, including a status line split over two segments, a redirect's
 // Location, a server that never answers, and leave no TIME_WAIT behind.
-func TestLoopHTTP(t *testing.T) {
-	timeout := 300 * time.Millisecond
+func TestLoopHTTP(t *testing.T) { // not parallel: it counts TIME_WAIT sockets
+	timeout := 150 * time.Millisecond
 	ok := rawServer(t, answer("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"))
 	split := rawServer(t, answer("HTTP/1.1 2", "04 No Content\r\n\r\n"))
 	unavailable := rawServer(t, answer("HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n"))
@@ -232,8 +232,8 @@ func TestLoopHTTP(t *testing.T) {
 		{"redirect", redirect, false, "http 301 from " + redirect.String() + ` (want 200-299), redirect to "/elsewhere" not followed`},
 		{"garbage", garbage, false, "http: " + garbage.String() + ` answered "SSH-2.0-OpenSSH_9.2\r\n", not an HTTP status line`},
 		{"hangup", hangup, false, "http: " + hangup.String() + " closed the connection without a response"},
-		{"stall", stall, false, "timeout after 300ms read response from " + stall.String()},
-		{"endless header fields", endless, false, "timeout after 300ms read response from " + endless.String()},
+		{"stall", stall, false, "timeout after 150ms read response from " + stall.String()},
+		{"endless header fields", endless, false, "timeout after 150ms read response from " + endless.String()},
 		{"cut in the header fields", cut, false, "http: " + cut.String() + " closed the connection before the end of the response's header fields"},
 		{"bare LF", bareLF, true, "http 200 from " + bareLF.String()},
 		{"long head", longHead, true, "http 200 from " + longHead.String()},
@@ -272,6 +272,7 @@ func TestLoopHTTP(t *testing.T) {
 // TLS, any other Checker) stay on goroutines beside those it runs; an injected clock does
 // not change that, and Options.Goroutines runs everything through the clock.
 func TestLoopKeepsGeneralPath(t *testing.T) {
+	t.Parallel()
 	target := netip.MustParseAddrPort("127.0.0.1:1")
 	mustTCP := func(cfg TCPConfig) Checker {
 		c, err := NewTCP(target, cfg)
@@ -331,8 +332,14 @@ func TestLoopKeepsGeneralPath(t *testing.T) {
 
 // TestLoopManyProbes runs a thousand connect-only checks and a hundred http checks at
 // once: all pass, repeatedly, and no goroutine is spent per probe.
-func TestLoopManyProbes(t *testing.T) {
+func TestLoopManyProbes(t *testing.T) { // not parallel: it counts the process's goroutines
 	const nTCP, nHTTP, nListeners = 1000, 100, 10
+	// 4,400 probes a second (2,200 at 500 ms, outside -short), so that three rounds take
+	// under a second.
+	interval := 500 * time.Millisecond
+	if testing.Short() {
+		interval = 250 * time.Millisecond
+	}
 	var targets []netip.AddrPort
 	for range nListeners {
 		// Connect-only probes never complete the handshake (setLazyACK): nothing to accept.
@@ -351,11 +358,11 @@ func TestLoopManyProbes(t *testing.T) {
 			t.Fatal(err)
 		}
 		specs = append(specs, Spec{ID: fmt.Sprintf("tcp%d", i), Server: fmt.Sprintf("rs%d", i),
-			Checker: c, Interval: 500 * time.Millisecond, Timeout: 10 * time.Second})
+			Checker: c, Interval: interval, Timeout: 10 * time.Second})
 	}
 	for i := range nHTTP {
 		specs = append(specs, Spec{ID: fmt.Sprintf("http%d", i), Server: fmt.Sprintf("rs%d", i),
-			Checker: mustHTTP(t, web, HTTPConfig{}), Interval: 500 * time.Millisecond, Timeout: 10 * time.Second})
+			Checker: mustHTTP(t, web, HTTPConfig{}), Interval: interval, Timeout: 10 * time.Second})
 	}
 	before := runtime.NumGoroutine()
 	rec := &loopResults{got: map[string][]Result{}}
@@ -405,7 +412,7 @@ func TestLoopManyProbes(t *testing.T) {
 
 // TestLoopStopAbortsProbes: Stop ends a probe stuck in its handshake at once rather than
 // at its timeout, closes its socket and ends the loop.
-func TestLoopStopAbortsProbes(t *testing.T) {
+func TestLoopStopAbortsProbes(t *testing.T) { // not parallel: it counts the process's descriptors
 	fds := func() int {
 		ents, err := os.ReadDir("/proc/self/fd")
 		if err != nil {
@@ -454,6 +461,7 @@ func TestLoopStopAbortsProbes(t *testing.T) {
 // TestLoopSetStopsRemovedChecks: a check removed by Set stops probing, its in-flight
 // probe's result is dropped, and a check whose Key changed restarts on the loop.
 func TestLoopSetStopsRemovedChecks(t *testing.T) {
+	t.Parallel()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -493,6 +501,7 @@ func TestLoopSetStopsRemovedChecks(t *testing.T) {
 // The general path (a body match, TLS) reads the head with net/http: endless header
 // fields fail at the timeout, and it never reads more than a head and the body it judges.
 func TestHTTPGeneralPathHeaderFields(t *testing.T) {
+	t.Parallel()
 	endless := rawServer(t, func(c net.Conn) {
 		answer("HTTP/1.1 200 OK\r\n", "Server: hung\r\n")(c)
 		io.Copy(io.Discard, c)
@@ -520,6 +529,7 @@ func TestHTTPGeneralPathHeaderFields(t *testing.T) {
 // goroutine, as a loaded host can): the loop reads the ready answers before it times out
 // what is still in flight. Before, it expired first and called the answer a timeout.
 func TestLoopLateLoopKeepsAnswer(t *testing.T) {
+	t.Parallel()
 	requested, written := make(chan struct{}), make(chan struct{})
 	var once sync.Once
 	// b answers at once, but only after a's result holds the loop (held).

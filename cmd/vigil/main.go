@@ -33,6 +33,10 @@ func commands() map[string]command {
 		"reload":  {summary: "make a running vigil reload its configuration (SIGHUP) and report the result", run: cmdReload},
 		"status":  {summary: "show a running vigil's virtual servers, real servers, checks and VRRP state", run: cmdStatus},
 		"ipvs":    {summary: "list or save the IPVS table like ipvsadm -Ln / -Sn", run: cmdIPVS},
+		"drain":   {summary: "take real servers out of rotation, letting their connections finish (--wait)", run: cmdDrain},
+		"maint":   {summary: "put real servers in maintenance: out of service, checks paused", run: cmdMaint},
+		"ready":   {summary: "give real servers back to their health checks after drain or maint", run: cmdReady},
+		"plan":    {summary: "show what reloading a configuration would change, without changing it", run: cmdPlan},
 		"demo":    {summary: "quickstart: two local backends behind vigil, no root or IPVS needed", run: cmdDemo},
 
 		"demo-backend": {summary: "a demo web backend (started by vigil demo)", run: cmdDemoBackend, hidden: true},

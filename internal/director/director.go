@@ -41,6 +41,9 @@ type Options struct {
 	// StateFile keeps the administrative states and the owned services across restarts
 	// (statefile.go); "" keeps them in memory only.
 	StateFile string
+	// Loader, if set, reads the configuration for ReloadFile, keeping each file's parse
+	// (conf.d directories, includes); nil reads one file with conf.LoadLimited.
+	Loader *conf.Loader
 }
 
 // SysctlManager is a table that can read and set the IPVS sysctls of its namespace
