@@ -136,7 +136,9 @@ func quantile(ds []time.Duration, q float64) time.Duration {
 // IPVS sync daemon on eth0 following it, and the virtual server with an HTTP_GET check per
 // real server at the bench's check timings (1 s, 800 ms, fall 2 = one retry), a failed
 // server kept at weight 0 (inhibit_on_failure, as vigil does). lvs_flush clears the
-// table a killed predecessor left, as vigil's start does.
+// table a killed predecessor left, as vigil's start does. vrrp_rt_priority and
+// checker_rt_priority 10 match vigil's default (the whole daemon at SCHED_RR 10): without
+// them keepalived's adverts starve in the loaded guest and the pair flaps.
 func keepalivedWholeConf(name string, prio int, tm haTiming) string {
 	var rs strings.Builder
 	for i := range 2 {
@@ -160,6 +162,8 @@ func keepalivedWholeConf(name string, prio int, tm haTiming) string {
     vrrp_version %d
     lvs_flush
     lvs_sync_daemon eth0 VI_1 id 51
+    vrrp_rt_priority 10
+    checker_rt_priority 10
 }
 vrrp_instance VI_1 {
     state BACKUP
