@@ -2,7 +2,6 @@ package metrics
 
 import (
 	"bytes"
-	"fmt"
 	"math"
 	"sort"
 	"strings"
@@ -27,37 +26,13 @@ func hostileSnapshot() status.Snapshot {
 	return s
 }
 
-// familiesOf renders families as name -> "TYPE help" and sorted "labels value" lines,
-// normalised so that two encoders of the same data compare equal.
-func familiesOf(t *testing.T, mfs []*dto.MetricFamily, keep func(string) bool) map[string][]string {
-	t.Helper()
+// familiesOf renders families as name -> "TYPE help" and their series (see series).
+func familiesOf(mfs []*dto.MetricFamily, keep func(string) bool) map[string][]string {
 	out := map[string][]string{}
 	for _, mf := range mfs {
-		if !keep(mf.GetName()) {
-			continue
+		if keep(mf.GetName()) {
+			out[mf.GetName()] = append([]string{mf.GetType().String() + " " + mf.GetHelp()}, series(mf)...)
 		}
-		lines := []string{mf.GetType().String() + " " + mf.GetHelp()}
-		for _, m := range mf.GetMetric() {
-			var ls []string
-			for _, lp := range m.GetLabel() {
-				ls = append(ls, fmt.Sprintf("%s=%q", lp.GetName(), lp.GetValue()))
-			}
-			sort.Strings(ls)
-			var v float64
-			switch {
-			case m.Gauge != nil:
-				v = m.GetGauge().GetValue()
-			case m.Counter != nil:
-				v = m.GetCounter().GetValue()
-			case m.Untyped != nil:
-				v = m.GetUntyped().GetValue()
-			default:
-				t.Fatalf("%s: unexpected metric %v", mf.GetName(), m)
-			}
-			lines = append(lines, strings.Join(ls, ",")+" "+fmt.Sprint(v))
-		}
-		sort.Strings(lines[1:])
-		out[mf.GetName()] = lines
 	}
 	return out
 }
@@ -82,17 +57,13 @@ func TestExpositionMatchesClientGolang(t *testing.T) {
 			}
 
 			text := scrape(t, m.Handler())
-			p := expfmt.NewTextParser(model.UTF8Validation)
-			fams, err := p.TextToMetricFamilies(strings.NewReader(text))
-			if err != nil {
-				t.Fatalf("/metrics does not parse: %v\n%s", err, text)
-			}
+			fams := parse(t, text)
 			var got []*dto.MetricFamily
 			for _, mf := range fams {
 				got = append(got, mf)
 			}
 			own := func(n string) bool { return strings.HasPrefix(n, "vigil_") && n != "vigil_check_duration_seconds" }
-			if diff := cmp.Diff(familiesOf(t, want, own), familiesOf(t, got, own)); diff != "" {
+			if diff := cmp.Diff(familiesOf(want, own), familiesOf(got, own)); diff != "" {
 				t.Errorf("families differ from client_golang's (-want +got):\n%s", diff)
 			}
 			if _, ok := fams["go_goroutines"]; !ok {

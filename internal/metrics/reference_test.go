@@ -15,12 +15,12 @@ import (
 // Label sets. The IPVS ones take node_exporter's names (collector/ipvs_linux.go) so that
 // vigil_ipvs_backend_* joins with node_ipvs_backend_* on the same host.
 var (
-	vsLabels      = []string{"virtual_server"}
-	rsLabels      = []string{"virtual_server", "real_server"}
-	checkLabels   = []string{"virtual_server", "real_server", "check"}
+	vsLabels         = []string{"virtual_server"}
+	rsLabels         = []string{"virtual_server", "real_server"}
+	checkLabels      = []string{"virtual_server", "real_server", "check"}
 	refServiceLabels = []string{"virtual_server", "proto", "local_address", "local_port", "local_mark"}
-	backendLabels = []string{"virtual_server", "real_server", "proto", "local_address", "local_port", "local_mark", "remote_address", "remote_port"}
-	vrrpLabels    = []string{"instance", "interface", "vrid"}
+	backendLabels    = []string{"virtual_server", "real_server", "proto", "local_address", "local_port", "local_mark", "remote_address", "remote_port"}
+	vrrpLabels       = []string{"instance", "interface", "vrid"}
 )
 
 func desc(name, help string, labels []string) *prometheus.Desc {
