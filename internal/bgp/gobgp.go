@@ -110,7 +110,9 @@ func (h levelAtLeast) Enabled(ctx context.Context, l slog.Level) bool {
 func (h levelAtLeast) WithAttrs(as []slog.Attr) slog.Handler {
 	return levelAtLeast{h.min, h.Handler.WithAttrs(as)}
 }
-func (h levelAtLeast) WithGroup(n string) slog.Handler { return levelAtLeast{h.min, h.Handler.WithGroup(n)} }
+func (h levelAtLeast) WithGroup(n string) slog.Handler {
+	return levelAtLeast{h.min, h.Handler.WithGroup(n)}
+}
 
 func (s *Server) peerEvent(ev *apiutil.WatchEventMessage_PeerEvent, at time.Time) {
 	if ev.Type != apiutil.PEER_EVENT_STATE && ev.Type != apiutil.PEER_EVENT_INIT {
