@@ -173,15 +173,7 @@ func TestECMP(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		go func() {
-			for {
-				c, err := ln.Accept()
-				if err != nil {
-					return
-				}
-				c.Close()
-			}
-		}()
+		go acceptAndClose(ln)
 		backends[d.h.Name()] = ln
 		t.Cleanup(func() { ln.Close() })
 	}
@@ -210,15 +202,7 @@ func TestECMP(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			c.Close()
-		}
-	}()
+	go acceptAndClose(ln)
 	took = waitFor(t, "d2 announcing again", 10*time.Second, both)
 	t.Logf("d2 announced again %v after its real server came back", took)
 
@@ -237,5 +221,16 @@ func TestECMP(t *testing.T) {
 	}
 	if out := v1.Output(); !strings.Contains(out, "virtual IP withdrawn") || !strings.Contains(out, "BGP session established") {
 		t.Errorf("d1's log does not tell the story:\n%s", out)
+	}
+}
+
+// acceptAndClose is a real server that a tcp check finds up.
+func acceptAndClose(ln net.Listener) {
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		c.Close()
 	}
 }
