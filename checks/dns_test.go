@@ -35,6 +35,7 @@ func dnsReply(t *testing.T, q dnsmessage.Message, h dnsmessage.Header) []byte {
 // passes whatever it answers; other datagrams are ignored until the real reply or the
 // timeout.
 func TestDNSCheckReplies(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name   string
 		answer func(t *testing.T, q dnsmessage.Message) [][]byte
@@ -90,6 +91,7 @@ func TestDNSCheckReplies(t *testing.T) {
 }
 
 func TestDNSCheckConfig(t *testing.T) {
+	t.Parallel()
 	target := netip.MustParseAddrPort("198.18.0.2:53")
 	if _, err := New("dns", target, DNSConfig{QueryType: "PTR"}); err == nil {
 		t.Error("PTR accepted; keepalived's DNS_CHECK has no PTR")

@@ -26,6 +26,7 @@ func mustExec(t *testing.T, cfg ExecConfig) Checker {
 }
 
 func TestExecCheck(t *testing.T) {
+	t.Parallel()
 	env := TargetEnv(execTarget, "web", "rs1")
 	for _, tc := range []struct {
 		name       string
@@ -59,6 +60,7 @@ func TestExecCheck(t *testing.T) {
 }
 
 func TestExecCheckRunsAsUser(t *testing.T) {
+	t.Parallel()
 	testenv.RequireRoot(t)
 	res := check(t, mustExec(t, ExecConfig{Argv: []string{`test "$(id -u):$(id -g)" = 65534:65534`}, Shell: true, User: "nobody:nogroup"}), 10*time.Second)
 	if !res.OK {
@@ -72,6 +74,7 @@ func TestExecCheckRunsAsUser(t *testing.T) {
 // TestExecCheckKillsProcessGroup: a script that ignores SIGTERM, with a child of its own
 // that ignores it too, is failed at the timeout and its whole process group is killed.
 func TestExecCheckKillsProcessGroup(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	script := `trap '' TERM; sleep 1000 & echo $! > ` + dir + `/child; echo $$ > ` + dir + `/parent; wait; sleep 1000`
 	c := mustExec(t, ExecConfig{Argv: []string{script}, Shell: true, TermGrace: 200 * time.Millisecond})

@@ -7,6 +7,7 @@ import (
 )
 
 func TestParseStatusLine(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		in   string
 		code int

@@ -7,6 +7,7 @@ import (
 )
 
 func TestHealthStep(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name       string
 		start      Health
@@ -38,6 +39,7 @@ func TestHealthStep(t *testing.T) {
 }
 
 func TestHealthAlternatingNeverMoves(t *testing.T) {
+	t.Parallel()
 	for _, start := range []State{Up, Down} {
 		h := Health{State: start}
 		for i := range 1000 {
@@ -50,6 +52,7 @@ func TestHealthAlternatingNeverMoves(t *testing.T) {
 }
 
 func TestCombine(t *testing.T) {
+	t.Parallel()
 	seq := func(s ...State) func(func(State) bool) {
 		return func(yield func(State) bool) {
 			for _, x := range s {

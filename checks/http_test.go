@@ -55,6 +55,7 @@ func mustHTTP(t *testing.T, target netip.AddrPort, cfg HTTPConfig) Checker {
 }
 
 func TestHTTPCheck(t *testing.T) {
+	t.Parallel()
 	var mu sync.Mutex
 	var lastHost, lastHeader string
 	mux := http.NewServeMux()
@@ -143,6 +144,7 @@ func TestHTTPCheck(t *testing.T) {
 }
 
 func TestHTTPCheckConfigErrors(t *testing.T) {
+	t.Parallel()
 	target := netip.MustParseAddrPort("127.0.0.1:80")
 	for name, cfg := range map[string]HTTPConfig{
 		"relative path":   {Path: "health"},
@@ -190,6 +192,7 @@ func TestHTTPCheckConfigErrors(t *testing.T) {
 
 // TestHTTPCheckHungServer: a server that accepts and never answers fails at the timeout.
 func TestHTTPCheckHungServer(t *testing.T) {
+	t.Parallel()
 	srv := loopback.Listen(t, func(c net.Conn) { io.Copy(io.Discard, c) }) // reads, never answers
 	c := mustHTTP(t, srv.Addr, HTTPConfig{})
 	start := time.Now()
@@ -204,6 +207,7 @@ func TestHTTPCheckHungServer(t *testing.T) {
 }
 
 func TestHTTPCheckClosedPort(t *testing.T) {
+	t.Parallel()
 	target := loopback.ClosedAddr(t, "127.0.0.1")
 	res := check(t, mustHTTP(t, target, HTTPConfig{}), 5*time.Second)
 	if want := "connect " + target.String() + ": connection refused"; res.OK || res.Reason != want {
@@ -280,6 +284,7 @@ func writePEM(t *testing.T, path, typ string, der []byte) {
 }
 
 func TestHTTPSCheck(t *testing.T) {
+	t.Parallel()
 	pki := newTestPKI(t)
 	var mu sync.Mutex
 	var sni string
@@ -331,6 +336,7 @@ func TestHTTPSCheck(t *testing.T) {
 }
 
 func TestHTTPSClientCertificate(t *testing.T) {
+	t.Parallel()
 	pki := newTestPKI(t)
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
 	srv.TLS = &tls.Config{Certificates: []tls.Certificate{pki.serverCert}, ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: pki.clientCAs}

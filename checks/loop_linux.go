@@ -191,36 +191,58 @@ func (l *probeLoop) run() {
 			l.sleeping = true
 		}
 		l.mu.Unlock()
+		expiring := false
 		for _, t := range due {
 			if t.e != nil {
 				l.start(t.e, t.when)
 			} else {
-				l.expire(t.p)
+				expiring = true
 			}
 		}
-		var n int
-		var err error
-		if park {
-			n, _, err = l.p.Wait(events, deadline)
-		} else {
-			n, _, err = l.p.Poll(events)
-		}
-		if err != nil {
-			// Not expected on a valid epoll fd; back off rather than spin.
-			l.s.o.Logger.Error("check event loop: epoll_wait failed", "error", err)
-			time.Sleep(10 * time.Millisecond)
-		}
-		if park {
-			l.mu.Lock()
-			l.sleeping = false
-			l.mu.Unlock()
-		}
-		for i := range n {
-			ev := &events[i]
-			if fd := int(ev.Fd); fd < len(l.byFD) {
-				if p := l.byFD[fd]; p != nil && p.gen == ev.Pad {
-					l.handle(p, ev.Events)
+		if expiring {
+			// A probe whose answer is waiting in its socket is judged by the answer: the
+			// loop itself may run late (a loaded host, a slow OnCheck), and the answer may
+			// have come in time. So the ready events go first, then what is still in
+			// flight times out (a finished probe's e is nil: it was released, and nothing
+			// allocates a probe between here and the expiry).
+			l.dispatch(events, false, time.Time{})
+			for _, t := range due {
+				if t.p != nil && t.p.e != nil {
+					l.expire(t.p)
 				}
+			}
+		}
+		l.dispatch(events, park, deadline)
+	}
+}
+
+// dispatch collects the ready events, parked until deadline when park is set, and
+// advances their probes.
+func (l *probeLoop) dispatch(events []unix.EpollEvent, park bool, deadline time.Time) {
+	var n int
+	var err error
+	if park {
+		n, _, err = l.p.Wait(events, deadline)
+	} else {
+		n, _, err = l.p.Poll(events)
+	}
+	if err != nil {
+		// Not expected on a valid epoll fd; back off rather than spin.
+		l.s.o.Logger.Error("check event loop: epoll_wait failed", "error", err)
+		time.Sleep(10 * time.Millisecond)
+	}
+	if park {
+		// Before the events: a result re-arms its check, which must not wake a loop
+		// that is awake.
+		l.mu.Lock()
+		l.sleeping = false
+		l.mu.Unlock()
+	}
+	for i := range n {
+		ev := &events[i]
+		if fd := int(ev.Fd); fd < len(l.byFD) {
+			if p := l.byFD[fd]; p != nil && p.gen == ev.Pad {
+				l.handle(p, ev.Events)
 			}
 		}
 	}

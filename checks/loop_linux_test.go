@@ -17,6 +17,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/vigil-lb/vigil/internal/clock"
 	"github.com/vigil-lb/vigil/internal/testing/loopback"
 	"github.com/vigil-lb/vigil/internal/testing/testenv"
 )
@@ -85,6 +86,18 @@ func runOnLoop(t *testing.T, specs []Spec, n int) (*Scheduler, *loopResults) {
 	return s, rec
 }
 
+// timeoutFor is the probe timeout of a case whose expected reason is reason: short for a
+// case that must time out, and 10 s for one that must be answered, so that a loaded host
+// (a slow server goroutine, a late loop) cannot turn an answer into a timeout. At load 15
+// the 300 ms of every case made TestLoopHTTP fail: a bound too tight for the answered
+// cases, which finish as fast as before.
+func timeoutFor(reason string, short time.Duration) time.Duration {
+	if strings.HasPrefix(reason, "timeout after ") {
+		return short
+	}
+	return 10 * time.Second
+}
+
 func loopSpec(id string, c Checker, timeout time.Duration) Spec {
 	return Spec{ID: id, Server: id, Kind: "test", Checker: c, Interval: 50 * time.Millisecond, Timeout: timeout, Key: id}
 }
@@ -129,14 +142,14 @@ func answer(parts ...string) func(net.Conn) {
 
 // TestLoopTCP: connect-only tcp probes on the event loop pass, fail fast on a closed port,
 // time out on an unanswered SYN, and give the same verdicts as Checker.Check.
-func TestLoopTCP(t *testing.T) {
+func TestLoopTCP(t *testing.T) { // not parallel: it counts TIME_WAIT sockets
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer ln.Close()
 	up, refused, silent := addrOf(t, ln.Addr()), closedPort(t), unansweredSYN(t)
-	timeout := 300 * time.Millisecond
+	timeout := 150 * time.Millisecond
 	cases := []struct {
 		id         string
 		target     netip.AddrPort
@@ -145,7 +158,7 @@ func TestLoopTCP(t *testing.T) {
 	}{
 		{"up", up, true, "connected to " + up.String()},
 		{"refused", refused, false, "connect " + refused.String() + ": connection refused"},
-		{"silent", silent, false, "timeout after 300ms connecting to " + silent.String()},
+		{"silent", silent, false, "timeout after 150ms connecting to " + silent.String()},
 	}
 	var specs []Spec
 	checkers := map[string]Checker{}
@@ -155,7 +168,7 @@ func TestLoopTCP(t *testing.T) {
 			t.Fatal(err)
 		}
 		checkers[tc.id] = c
-		specs = append(specs, loopSpec(tc.id, c, timeout))
+		specs = append(specs, loopSpec(tc.id, c, timeoutFor(tc.wantReason, timeout)))
 	}
 	var ports []uint16
 	for _, tc := range cases {
@@ -172,7 +185,7 @@ func TestLoopTCP(t *testing.T) {
 		if got.Latency <= 0 {
 			t.Errorf("%s: latency %v", tc.id, got.Latency)
 		}
-		direct := check(t, checkers[tc.id], timeout)
+		direct := check(t, checkers[tc.id], timeoutFor(tc.wantReason, timeout))
 		if direct.OK != got.OK || direct.Reason != got.Reason {
 			t.Errorf("%s: event loop said OK=%v %q, Checker.Check OK=%v %q", tc.id, got.OK, got.Reason, direct.OK, direct.Reason)
 		}
@@ -186,8 +199,8 @@ func TestLoopTCP(t *testing.T) {
 // TestLoopHTTP: status-only http probes on the event loop judge the status line as
 // Checker.Check does, including a status line split over two segments, a redirect's
 // Location, a server that never answers, and leave no TIME_WAIT behind.
-func TestLoopHTTP(t *testing.T) {
-	timeout := 300 * time.Millisecond
+func TestLoopHTTP(t *testing.T) { // not parallel: it counts TIME_WAIT sockets
+	timeout := 150 * time.Millisecond
 	ok := rawServer(t, answer("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"))
 	split := rawServer(t, answer("HTTP/1.1 2", "04 No Content\r\n\r\n"))
 	unavailable := rawServer(t, answer("HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n"))
@@ -219,8 +232,8 @@ func TestLoopHTTP(t *testing.T) {
 		{"redirect", redirect, false, "http 301 from " + redirect.String() + ` (want 200-299), redirect to "/elsewhere" not followed`},
 		{"garbage", garbage, false, "http: " + garbage.String() + ` answered "SSH-2.0-OpenSSH_9.2\r\n", not an HTTP status line`},
 		{"hangup", hangup, false, "http: " + hangup.String() + " closed the connection without a response"},
-		{"stall", stall, false, "timeout after 300ms read response from " + stall.String()},
-		{"endless header fields", endless, false, "timeout after 300ms read response from " + endless.String()},
+		{"stall", stall, false, "timeout after 150ms read response from " + stall.String()},
+		{"endless header fields", endless, false, "timeout after 150ms read response from " + endless.String()},
 		{"cut in the header fields", cut, false, "http: " + cut.String() + " closed the connection before the end of the response's header fields"},
 		{"bare LF", bareLF, true, "http 200 from " + bareLF.String()},
 		{"long head", longHead, true, "http 200 from " + longHead.String()},
@@ -231,7 +244,7 @@ func TestLoopHTTP(t *testing.T) {
 	for _, tc := range cases {
 		c := mustHTTP(t, tc.target, HTTPConfig{})
 		checkers[tc.id] = c
-		specs = append(specs, loopSpec(tc.id, c, timeout))
+		specs = append(specs, loopSpec(tc.id, c, timeoutFor(tc.wantReason, timeout)))
 	}
 	var ports []uint16
 	for _, tc := range cases {
@@ -245,7 +258,7 @@ func TestLoopHTTP(t *testing.T) {
 		if got.OK != tc.wantOK || got.Reason != tc.wantReason {
 			t.Errorf("%s: got OK=%v %q, want OK=%v %q", tc.id, got.OK, got.Reason, tc.wantOK, tc.wantReason)
 		}
-		direct := check(t, checkers[tc.id], timeout)
+		direct := check(t, checkers[tc.id], timeoutFor(tc.wantReason, timeout))
 		if direct.OK != got.OK || direct.Reason != got.Reason {
 			t.Errorf("%s: event loop said OK=%v %q, Checker.Check OK=%v %q", tc.id, got.OK, got.Reason, direct.OK, direct.Reason)
 		}
@@ -256,9 +269,10 @@ func TestLoopHTTP(t *testing.T) {
 }
 
 // TestLoopKeepsGeneralPath: checks the event loop cannot run (send/expect, a body match,
-// TLS, any other Checker) stay on goroutines beside those it runs, and a scheduler on an
-// injected clock runs everything through that clock.
+// TLS, any other Checker) stay on goroutines beside those it runs; an injected clock does
+// not change that, and Options.Goroutines runs everything through the clock.
 func TestLoopKeepsGeneralPath(t *testing.T) {
+	t.Parallel()
 	target := netip.MustParseAddrPort("127.0.0.1:1")
 	mustTCP := func(cfg TCPConfig) Checker {
 		c, err := NewTCP(target, cfg)
@@ -297,20 +311,35 @@ func TestLoopKeepsGeneralPath(t *testing.T) {
 	if got, want := fastIDs(s), []string{"tcp", "http"}; !cmp.Equal(got, want) {
 		t.Errorf("system clock: on the event loop %v, want %v", got, want)
 	}
-	fake := NewScheduler(Options{Clock: NewFakeClock(time.Unix(0, 0))})
+	// The clock does not choose the engine: Goroutines does.
+	fake := NewScheduler(Options{Clock: clock.NewFake(time.Unix(0, 0))})
 	defer fake.Stop()
 	if err := fake.Set(specs); err != nil {
 		t.Fatal(err)
 	}
-	if got := fastIDs(fake); len(got) != 0 || fake.loop != nil {
-		t.Errorf("fake clock: on the event loop %v, want none", got)
+	if got, want := fastIDs(fake), []string{"tcp", "http"}; !cmp.Equal(got, want) {
+		t.Errorf("fake clock: on the event loop %v, want %v", got, want)
+	}
+	g := NewScheduler(Options{Clock: clock.NewFake(time.Unix(0, 0)), Goroutines: true})
+	defer g.Stop()
+	if err := g.Set(specs); err != nil {
+		t.Fatal(err)
+	}
+	if got := fastIDs(g); len(got) != 0 || g.loop != nil {
+		t.Errorf("Goroutines: on the event loop %v, want none", got)
 	}
 }
 
 // TestLoopManyProbes runs a thousand connect-only checks and a hundred http checks at
 // once: all pass, repeatedly, and no goroutine is spent per probe.
-func TestLoopManyProbes(t *testing.T) {
+func TestLoopManyProbes(t *testing.T) { // not parallel: it counts the process's goroutines
 	const nTCP, nHTTP, nListeners = 1000, 100, 10
+	// 4,400 probes a second (2,200 at 500 ms, outside -short), so that three rounds take
+	// under a second.
+	interval := 500 * time.Millisecond
+	if testing.Short() {
+		interval = 250 * time.Millisecond
+	}
 	var targets []netip.AddrPort
 	for range nListeners {
 		// Connect-only probes never complete the handshake (setLazyACK): nothing to accept.
@@ -329,11 +358,11 @@ func TestLoopManyProbes(t *testing.T) {
 			t.Fatal(err)
 		}
 		specs = append(specs, Spec{ID: fmt.Sprintf("tcp%d", i), Server: fmt.Sprintf("rs%d", i),
-			Checker: c, Interval: 500 * time.Millisecond, Timeout: 10 * time.Second})
+			Checker: c, Interval: interval, Timeout: 10 * time.Second})
 	}
 	for i := range nHTTP {
 		specs = append(specs, Spec{ID: fmt.Sprintf("http%d", i), Server: fmt.Sprintf("rs%d", i),
-			Checker: mustHTTP(t, web, HTTPConfig{}), Interval: 500 * time.Millisecond, Timeout: 10 * time.Second})
+			Checker: mustHTTP(t, web, HTTPConfig{}), Interval: interval, Timeout: 10 * time.Second})
 	}
 	before := runtime.NumGoroutine()
 	rec := &loopResults{got: map[string][]Result{}}
@@ -383,7 +412,7 @@ func TestLoopManyProbes(t *testing.T) {
 
 // TestLoopStopAbortsProbes: Stop ends a probe stuck in its handshake at once rather than
 // at its timeout, closes its socket and ends the loop.
-func TestLoopStopAbortsProbes(t *testing.T) {
+func TestLoopStopAbortsProbes(t *testing.T) { // not parallel: it counts the process's descriptors
 	fds := func() int {
 		ents, err := os.ReadDir("/proc/self/fd")
 		if err != nil {
@@ -432,6 +461,7 @@ func TestLoopStopAbortsProbes(t *testing.T) {
 // TestLoopSetStopsRemovedChecks: a check removed by Set stops probing, its in-flight
 // probe's result is dropped, and a check whose Key changed restarts on the loop.
 func TestLoopSetStopsRemovedChecks(t *testing.T) {
+	t.Parallel()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -471,6 +501,7 @@ func TestLoopSetStopsRemovedChecks(t *testing.T) {
 // The general path (a body match, TLS) reads the head with net/http: endless header
 // fields fail at the timeout, and it never reads more than a head and the body it judges.
 func TestHTTPGeneralPathHeaderFields(t *testing.T) {
+	t.Parallel()
 	endless := rawServer(t, func(c net.Conn) {
 		answer("HTTP/1.1 200 OK\r\n", "Server: hung\r\n")(c)
 		io.Copy(io.Discard, c)
@@ -490,5 +521,97 @@ func TestHTTPGeneralPathHeaderFields(t *testing.T) {
 	}
 	if res := check(t, mustHTTP(t, flood, body), 5*time.Second); res.OK || !strings.Contains(res.Reason, "sent more than") {
 		t.Errorf("a flood of header fields: OK=%v %q, want refused at the cap", res.OK, res.Reason)
+	}
+}
+
+// TestLoopLateLoopKeepsAnswer: a probe whose answer reached its socket in time passes even
+// when the loop itself comes to it after its deadline (here an OnCheck that holds the loop
+// goroutine, as a loaded host can): the loop reads the ready answers before it times out
+// what is still in flight. Before, it expired first and called the answer a timeout.
+func TestLoopLateLoopKeepsAnswer(t *testing.T) {
+	t.Parallel()
+	requested, written := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	// b answers at once, but only after a's result holds the loop (held).
+	held := make(chan struct{})
+	b := rawServer(t, func(c net.Conn) {
+		first := false
+		once.Do(func() { first = true })
+		if !first {
+			answer("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")(c)
+			return
+		}
+		buf := make([]byte, 1024)
+		c.Read(buf) // the request head (one segment on loopback)
+		close(requested)
+		<-held
+		io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+		close(written)
+		io.Copy(io.Discard, c)
+	})
+	// a answers once b has its request, so that a's result comes while b waits for its
+	// answer.
+	a := rawServer(t, func(c net.Conn) {
+		select {
+		case <-requested:
+		case <-time.After(10 * time.Second):
+		}
+		answer("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")(c)
+	})
+	const timeout = 300 * time.Millisecond
+	var mu sync.Mutex
+	var got []CheckEvent
+	var holdOnce sync.Once
+	s := NewScheduler(Options{
+		Jitter: func(time.Duration) time.Duration { return 0 },
+		OnCheck: func(ev CheckEvent) {
+			if ev.ID == "a" {
+				holdOnce.Do(func() {
+					// Hold the loop until b's answer is in its socket and b's deadline has
+					// passed.
+					close(held)
+					<-written
+					time.Sleep(timeout + 100*time.Millisecond)
+				})
+			}
+			mu.Lock()
+			got = append(got, ev)
+			mu.Unlock()
+		},
+	})
+	defer s.Stop()
+	specs := []Spec{
+		{ID: "a", Server: "a", Kind: "test", Checker: mustHTTP(t, a, HTTPConfig{}), Interval: time.Hour, Timeout: 10 * time.Second, Key: "a"},
+		{ID: "b", Server: "b", Kind: "test", Checker: mustHTTP(t, b, HTTPConfig{}), Interval: time.Hour, Timeout: timeout, Key: "b"},
+	}
+	if err := s.Set(specs); err != nil {
+		t.Fatal(err)
+	}
+	s.mu.Lock()
+	onLoop := s.checks["a"].fast != nil && s.checks["b"].fast != nil
+	s.mu.Unlock()
+	if !onLoop {
+		t.Fatal("the checks are not on the event loop")
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		mu.Lock()
+		var res *Result
+		for _, ev := range got {
+			if ev.ID == "b" {
+				res = &ev.Result
+			}
+		}
+		mu.Unlock()
+		if res != nil {
+			if want := "http 200 from " + b.String(); !res.OK || res.Reason != want {
+				t.Errorf("b: OK=%v %q, want OK %q (its answer came before its deadline)", res.OK, res.Reason, want)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no result for b within 30s")
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

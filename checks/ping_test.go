@@ -37,6 +37,7 @@ func quoted(t *testing.T, v4 bool, dst netip.Addr, id, seq int) []byte {
 }
 
 func TestQuotesEcho(t *testing.T) {
+	t.Parallel()
 	v4, v6 := netip.MustParseAddr("198.18.0.2"), netip.MustParseAddr("2001:db8:18::2")
 	tests := []struct {
 		name string
@@ -82,6 +83,7 @@ func FuzzQuotesEcho(f *testing.F) {
 }
 
 func TestPingConfig(t *testing.T) {
+	t.Parallel()
 	for _, a := range []string{"0.0.0.0", "224.0.0.1", "ff02::1"} {
 		if _, err := NewPing(netip.MustParseAddr(a), PingConfig{}); err == nil {
 			t.Errorf("target %s accepted", a)

@@ -10,6 +10,8 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/vigil-lb/vigil/internal/clock"
 )
 
 // Spec is one check of one real server, as the scheduler runs it.
@@ -77,10 +79,21 @@ type ServerStatus struct {
 	Checks                            []string // check IDs
 }
 
+// Timer is a check's next probe: an AfterFunc of Options.Clock, or the event loop's.
+type Timer = clock.Stopper
+
 // Options configure a Scheduler. Every field is optional.
 type Options struct {
 	Logger *slog.Logger
-	Clock  Clock
+	// Clock times the probes that run in goroutines (with Goroutines, every probe) and
+	// stamps results; nil is the system clock.
+	Clock clock.Clock
+	// Goroutines runs every probe in a goroutine that Clock's AfterFunc starts, instead
+	// of running connect-only tcp and status-only http probes on the event loop
+	// (loop_linux.go) where the platform has one. The event loop keeps its own time on
+	// the system clock: a test that steps a fake Clock sets Goroutines so that every
+	// probe follows it.
+	Goroutines bool
 	// OnCheck is called after every probe; OnServer when a real server's state or dynamic
 	// weight changes. Calls are serialized and in order. They must not call Set, and
 	// should return quickly: the results of connect-only tcp and status-only http checks
@@ -108,10 +121,10 @@ type Scheduler struct {
 	queue      []queued
 	spare      []queued // the last delivered queue's array, reused
 	delivering bool
-	// loop runs the fast probes (connect-only tcp, status-only http) of a scheduler on
-	// the system clock, where the platform has one (loop_linux.go); nil until needed.
+	// loop runs the fast probes (connect-only tcp, status-only http) where the platform
+	// has one (loop_linux.go); nil until needed.
 	loop   *probeLoop
-	noLoop bool // no event loop: not the system clock, unsupported, or failed to start
+	noLoop bool // no event loop: Options.Goroutines, unsupported, or failed to start
 }
 
 // queued is an event waiting for delivery: a check event, or a server event when server
@@ -151,9 +164,7 @@ func NewScheduler(o Options) *Scheduler {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	if o.Clock == nil {
-		o.Clock = SystemClock()
-	}
+	o.Clock = clock.OrSystem(o.Clock)
 	if o.Jitter == nil {
 		o.Jitter = func(iv time.Duration) time.Duration {
 			if iv <= 0 {
@@ -301,8 +312,7 @@ func (s *Scheduler) retire(e *entry) {
 }
 
 // useLoop reports whether the event loop can run fast probes, starting it on first use;
-// s.mu is held. Only on the system clock: tests that step a FakeClock drive every probe
-// through Clock.AfterFunc.
+// s.mu is held.
 func (s *Scheduler) useLoop() bool {
 	if s.loop != nil {
 		return true
@@ -310,7 +320,7 @@ func (s *Scheduler) useLoop() bool {
 	if s.noLoop {
 		return false
 	}
-	if _, ok := s.o.Clock.(systemClock); !ok {
+	if s.o.Goroutines {
 		s.noLoop = true
 		return false
 	}

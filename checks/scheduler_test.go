@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/vigil-lb/vigil/internal/clock"
 )
 
 // script is a checker whose results are set by the test.
@@ -71,9 +73,9 @@ func (r *recorder) transitions() []string {
 	return out
 }
 
-func newTestScheduler(t *testing.T, jitter time.Duration) (*Scheduler, *FakeClock, *recorder, *bytes.Buffer) {
+func newTestScheduler(t *testing.T, jitter time.Duration) (*Scheduler, *clock.Fake, *recorder, *bytes.Buffer) {
 	t.Helper()
-	clk := NewFakeClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	clk := clock.NewFake(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 	rec := &recorder{}
 	var logs bytes.Buffer
 	var logMu sync.Mutex
@@ -103,6 +105,7 @@ func spec(id, server string, c Checker, rise, fall int) Spec {
 }
 
 func TestSchedulerAlternatingNeverTransitions(t *testing.T) {
+	t.Parallel()
 	s, clk, rec, _ := newTestScheduler(t, 0)
 	pass := true
 	flip := CheckerFunc(func(context.Context) Result {
@@ -123,6 +126,7 @@ func TestSchedulerAlternatingNeverTransitions(t *testing.T) {
 }
 
 func TestSchedulerRiseFall(t *testing.T) {
+	t.Parallel()
 	s, clk, rec, logs := newTestScheduler(t, 0)
 	sc := &script{ok: []bool{true}}
 	if err := s.Set([]Spec{spec("rs1/http", "rs1", sc, 2, 3)}); err != nil {
@@ -166,6 +170,7 @@ func TestSchedulerRiseFall(t *testing.T) {
 }
 
 func TestSchedulerServerCombinesChecks(t *testing.T) {
+	t.Parallel()
 	s, clk, rec, _ := newTestScheduler(t, 0)
 	a, b := &script{ok: []bool{true}}, &script{ok: []bool{true}}
 	if err := s.Set([]Spec{spec("rs1/a", "rs1", a, 1, 1), spec("rs1/b", "rs1", b, 1, 1)}); err != nil {
@@ -186,6 +191,7 @@ func TestSchedulerServerCombinesChecks(t *testing.T) {
 }
 
 func TestSchedulerUnknownUntilEveryCheckReports(t *testing.T) {
+	t.Parallel()
 	s, clk, rec, _ := newTestScheduler(t, 0)
 	a := &script{ok: []bool{true}}
 	sp := []Spec{spec("rs1/a", "rs1", a, 1, 1), spec("rs1/b", "rs1", &script{ok: []bool{true}}, 1, 1)}
@@ -205,6 +211,7 @@ func TestSchedulerUnknownUntilEveryCheckReports(t *testing.T) {
 }
 
 func TestSchedulerSetKeepsUnchangedRestartsChanged(t *testing.T) {
+	t.Parallel()
 	s, clk, rec, _ := newTestScheduler(t, 0)
 	a, b := &script{ok: []bool{true}}, &script{ok: []bool{true}}
 	sp := []Spec{spec("rs1/a", "rs1", a, 1, 3), spec("rs2/a", "rs2", b, 1, 3)}
@@ -248,7 +255,8 @@ func TestSchedulerSetKeepsUnchangedRestartsChanged(t *testing.T) {
 }
 
 func TestSchedulerJitterSpreadsFirstProbes(t *testing.T) {
-	clk := NewFakeClock(time.Unix(0, 0))
+	t.Parallel()
+	clk := clock.NewFake(time.Unix(0, 0))
 	var first sync.Map
 	s := NewScheduler(Options{Clock: clk})
 	t.Cleanup(s.Stop)
@@ -282,6 +290,7 @@ func TestSchedulerJitterSpreadsFirstProbes(t *testing.T) {
 }
 
 func TestSchedulerDynamicWeight(t *testing.T) {
+	t.Parallel()
 	s, clk, rec, logs := newTestScheduler(t, 0)
 	w := atomic.Int64{}
 	w.Store(5)
@@ -308,6 +317,7 @@ func TestSchedulerDynamicWeight(t *testing.T) {
 }
 
 func TestSchedulerRejectsBadSpecs(t *testing.T) {
+	t.Parallel()
 	s, _, _, _ := newTestScheduler(t, 0)
 	ok := &script{ok: []bool{true}}
 	for name, specs := range map[string][]Spec{
@@ -325,6 +335,7 @@ func TestSchedulerRejectsBadSpecs(t *testing.T) {
 // TestSchedulerRealClockTimeout runs the real clock: a probe that hangs is cut at the
 // spec's timeout, and Run returns once its context ends.
 func TestSchedulerRealClockTimeout(t *testing.T) {
+	t.Parallel()
 	rec := &recorder{}
 	s := NewScheduler(Options{OnServer: rec.onServer, OnCheck: rec.onCheck})
 	hang := CheckerFunc(func(ctx context.Context) Result {
@@ -357,6 +368,7 @@ func TestSchedulerRealClockTimeout(t *testing.T) {
 // applies fall from its first result: one failed probe right after a restart moves
 // nothing, and no event is emitted for the initial state itself.
 func TestSchedulerInitialState(t *testing.T) {
+	t.Parallel()
 	s, clk, rec, _ := newTestScheduler(t, 0)
 	sc := &script{ok: []bool{false}}
 	sp := spec("rs1/http", "rs1", sc, 2, 3)

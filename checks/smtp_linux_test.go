@@ -72,6 +72,7 @@ func postfixLike(cmd string) string {
 // and misbehave: a multi-line greeting passes, no greeting, a 5xx greeting or HELO reply,
 // a dropped connection and an endless line fail with a reason naming what was wrong.
 func TestSMTPCheck(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name     string
 		greeting string
@@ -120,6 +121,7 @@ func TestSMTPCheck(t *testing.T) {
 }
 
 func TestSMTPCheckRefused(t *testing.T) {
+	t.Parallel()
 	c, err := New("smtp", closedPort(t), SMTPConfig{})
 	if err != nil {
 		t.Fatal(err)

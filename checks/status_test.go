@@ -7,6 +7,7 @@ import (
 )
 
 func TestParseStatusSet(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		in      []string
 		want    StatusSet
@@ -35,6 +36,7 @@ func TestParseStatusSet(t *testing.T) {
 }
 
 func TestStatusSetContains(t *testing.T) {
+	t.Parallel()
 	set, err := ParseStatusSet("200-299,301,404")
 	if err != nil {
 		t.Fatal(err)

@@ -51,6 +51,7 @@ func timeWaitTo(t *testing.T, before map[string]bool, ports ...uint16) int {
 // TestTCPCheckUnansweredSYNTimesOut: a listener whose accept queue is full drops SYNs, so
 // the connect never completes and only the timeout ends the check (the raw connect path).
 func TestTCPCheckUnansweredSYNTimesOut(t *testing.T) {
+	t.Parallel()
 	target := unansweredSYN(t)
 	c, err := NewTCP(target, TCPConfig{})
 	if err != nil {
@@ -68,7 +69,7 @@ func TestTCPCheckUnansweredSYNTimesOut(t *testing.T) {
 
 // TestTCPCheckLeavesNoTimeWait: a connect-only check closes with an RST, so a burst of
 // checks leaves no TIME_WAIT socket behind on either side.
-func TestTCPCheckLeavesNoTimeWait(t *testing.T) {
+func TestTCPCheckLeavesNoTimeWait(t *testing.T) { // not parallel: it counts TIME_WAIT sockets
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

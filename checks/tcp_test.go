@@ -31,6 +31,7 @@ func banner(t *testing.T, greeting string) (netip.AddrPort, chan string) {
 }
 
 func TestTCPCheck(t *testing.T) {
+	t.Parallel()
 	target, _ := banner(t, "220 mail.test ESMTP\r\n")
 
 	for _, tc := range []struct {
@@ -58,6 +59,7 @@ func TestTCPCheck(t *testing.T) {
 }
 
 func TestTCPCheckSendExpect(t *testing.T) {
+	t.Parallel()
 	srv := loopback.Listen(t, func(c net.Conn) {
 		b := make([]byte, 16)
 		n, _ := c.Read(b)
@@ -78,6 +80,7 @@ func TestTCPCheckSendExpect(t *testing.T) {
 }
 
 func TestTCPCheckClosedPortFailsFast(t *testing.T) {
+	t.Parallel()
 	target := loopback.ClosedAddr(t, "127.0.0.1")
 	c, err := NewTCP(target, TCPConfig{})
 	if err != nil {
@@ -94,6 +97,7 @@ func TestTCPCheckClosedPortFailsFast(t *testing.T) {
 }
 
 func TestTCPCheckSilentServerTimesOut(t *testing.T) {
+	t.Parallel()
 	target, _ := banner(t, "") // says nothing
 	c, err := NewTCP(target, TCPConfig{Expect: regexp.MustCompile(`^220`)})
 	if err != nil {

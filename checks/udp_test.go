@@ -55,6 +55,7 @@ func closedUDPPort(t *testing.T) netip.AddrPort {
 // length and pattern), silence passes unless a reply is required, and an ICMP port
 // unreachable fails at once.
 func TestUDPCheck(t *testing.T) {
+	t.Parallel()
 	silent := func([]byte) [][]byte { return nil }
 	tests := []struct {
 		name   string
@@ -114,6 +115,7 @@ func TestUDPCheck(t *testing.T) {
 }
 
 func TestUDPCheckConfig(t *testing.T) {
+	t.Parallel()
 	if _, err := NewUDP(netip.MustParseAddrPort("198.18.0.2:0"), UDPConfig{}); err == nil {
 		t.Error("port 0 accepted")
 	}

@@ -10,6 +10,7 @@ import (
 // and expiries (ticks near and a few turns away, jumps of more than a turn): the same
 // timers fire at the same times, and next always names the earliest armed tick.
 func TestTimerWheel(t *testing.T) {
+	t.Parallel()
 	rng := rand.New(rand.NewPCG(1, 2))
 	var w timerWheel
 	timers := make([]*loopTimer, 300)

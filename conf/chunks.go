@@ -102,7 +102,7 @@ func (d *decoder) decodeVirtualServers(blocks []*hcl.Block) []*VirtualServer {
 	results := make([][]*VirtualServer, n)
 	var wg sync.WaitGroup
 	for i := range parts {
-		parts[i] = &decoder{ctx: d.ctx}
+		parts[i] = &decoder{ctx: d.ctx, groups: d.groups}
 		lo, hi := len(blocks)*i/n, len(blocks)*(i+1)/n
 		wg.Go(func() { results[i] = parts[i].decodeVirtualServersHere(blocks[lo:hi]) })
 	}

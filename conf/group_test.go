@@ -1,6 +1,7 @@
 package conf
 
 import (
+	"fmt"
 	"net/netip"
 	"strings"
 	"testing"
@@ -219,5 +220,27 @@ func TestUnusedGroupWarning(t *testing.T) {
 	w := cfg.Warnings()
 	if len(w) != 1 || w[0].Summary != "Unused virtual_server_group" || w[0].Subject.Start.Line != 1 {
 		t.Errorf("warnings %v, want one for the unused group at line 1", w)
+	}
+}
+
+// TestVirtualServerGroupManyServers: with enough virtual servers that they decode on
+// several goroutines, each still finds the groups it names.
+func TestVirtualServerGroupManyServers(t *testing.T) {
+	var b strings.Builder
+	n := 4 * minParallelBlocks
+	for i := range n {
+		fmt.Fprintf(&b, "virtual_server_group \"g%d\" {\n  addresses = [\"198.18.%d.%d:80\"]\n}\n", i, i/250, i%250+1)
+	}
+	for i := range n {
+		fmt.Fprintf(&b, "virtual_server \"vs%d\" {\n  group = \"g%d\"\n  protocol = \"tcp\"\n  forwarding = \"dr\"\n  real_server \"rs1\" {\n    address = \"198.19.0.1\"\n  }\n}\n", i, i)
+	}
+	cfg := mustParse(t, b.String(), nil)
+	if got := len(cfg.VirtualServers); got != n {
+		t.Fatalf("%d virtual servers, want %d", got, n)
+	}
+	for i, vs := range cfg.VirtualServers {
+		if want := fmt.Sprintf("g%d", i); vs.Group != want {
+			t.Fatalf("%s: group %q, want %s", vs.Name, vs.Group, want)
+		}
 	}
 }

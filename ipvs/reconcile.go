@@ -149,24 +149,24 @@ func (r *Reconciler) Apply(ctx context.Context, desired []VirtualService) (Chang
 func (r *Reconciler) Update(ctx context.Context, vs VirtualService) (Changes, error) {
 	k := canonicalKey(vs.ServiceKey)
 	vs.ServiceKey = k
-	old := r.desired[k]
-	if old == nil {
-		r.order = append(r.order, k)
-	}
-	ds := &desiredService{svc: vs.Service, dests: slices.Clone(vs.Destinations)}
-	r.desired[k] = ds
-	r.owned[k] = true
-
 	var c Changes
 	defer func() { r.writes.Add(c) }()
+	ds := r.desired[k]
 	var err error
 	switch {
-	case old == nil:
+	case ds == nil:
+		ds = &desiredService{svc: vs.Service, dests: slices.Clone(vs.Destinations)}
+		r.desired[k] = ds
+		r.order = append(r.order, k)
+		r.owned[k] = true
 		err = r.syncService(ctx, ds, Service{}, false, &c)
-	case old.unknown:
+	case ds.unknown:
+		ds.svc, ds.dests = vs.Service, append(ds.dests[:0], vs.Destinations...)
 		err = r.readAndSync(ctx, ds, &c)
 	default:
-		err = r.writeDiff(ctx, old, ds, &c)
+		err = r.writeDiff(ctx, ds, vs, &c)
+		// The record keeps its array: a health change allocates nothing here.
+		ds.svc, ds.dests = vs.Service, append(ds.dests[:0], vs.Destinations...)
 	}
 	ds.unknown = err != nil
 	return c, err
@@ -186,18 +186,24 @@ func (r *Reconciler) readAndSync(ctx context.Context, ds *desiredService, c *Cha
 	return r.syncService(ctx, ds, Service{}, false, c)
 }
 
-// writeDiff makes the writes that turn the recorded old into ds.
-func (r *Reconciler) writeDiff(ctx context.Context, old, ds *desiredService, c *Changes) error {
-	k := ds.svc.ServiceKey
-	if old.svc.Canonical() != ds.svc.Canonical() {
-		if err := r.table.UpdateService(ctx, ds.svc); err != nil {
+// writeDiff makes the writes that turn the recorded old into want.
+func (r *Reconciler) writeDiff(ctx context.Context, old *desiredService, want VirtualService, c *Changes) error {
+	k := want.ServiceKey
+	if old.svc.Canonical() != want.Service.Canonical() {
+		if err := r.table.UpdateService(ctx, want.Service); err != nil {
 			return err
 		}
 		c.ServicesUpdated++
 	}
 	var errs []error
-	matched := make([]bool, len(old.dests))
-	for i, d := range ds.dests {
+	var buf [64]bool
+	matched := buf[:0]
+	if len(old.dests) <= len(buf) {
+		matched = buf[:len(old.dests)]
+	} else {
+		matched = make([]bool, len(old.dests))
+	}
+	for i, d := range want.Destinations {
 		// The director lists a service's real servers in the same order every time, so
 		// the old entry is almost always at the same index.
 		j := i

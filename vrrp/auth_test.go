@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/vigil-lb/vigil/internal/testing/testenv"
@@ -47,31 +48,31 @@ func logged(t *testing.T, link *vrrptest.Link, src netip.Addr, cfg vrrp.Config) 
 // Two routers with the same authentication elect one master and drop nothing; the
 // password is in no log line.
 func TestAuthenticatedPair(t *testing.T) {
-	t.Parallel() // v2 waits whole seconds
 	for _, typ := range []advert.AuthType{advert.AuthPass, advert.AuthAH} {
 		t.Run(typ.String(), func(t *testing.T) {
-			t.Parallel()
-			link := &vrrptest.Link{}
-			a, alog := logged(t, link, d1, authConfig(t, "a", 150, typ, "pw-8char"))
-			b, blog := logged(t, link, d2, authConfig(t, "b", 100, typ, "pw-8char"))
-			a.start(t)
-			b.start(t)
-			waitFor(t, "a master, b backup hearing it", func() bool {
-				return state(a) == vrrp.Master && state(b) == vrrp.Backup && b.in.Status().AdvertsReceived >= 2
+			synctest.Test(t, func(t *testing.T) {
+				link := &vrrptest.Link{}
+				a, alog := logged(t, link, d1, authConfig(t, "a", 150, typ, "pw-8char"))
+				b, blog := logged(t, link, d2, authConfig(t, "b", 100, typ, "pw-8char"))
+				a.start(t)
+				b.start(t)
+				waitFor(t, "a master, b backup hearing it", func() bool {
+					return state(a) == vrrp.Master && state(b) == vrrp.Backup && b.in.Status().AdvertsReceived >= 2
+				})
+				if inv := b.in.Status().Invalid; len(inv) != 0 {
+					t.Errorf("b dropped %v", inv)
+				}
+				for _, p := range a.port.Sent() {
+					if p.AH != (typ == advert.AuthAH) {
+						t.Fatalf("a sent %+v: AH %v, want %v", p, p.AH, typ == advert.AuthAH)
+					}
+				}
+				for _, out := range []string{alog.String(), blog.String()} {
+					if strings.Contains(out, "pw-8char") {
+						t.Errorf("log shows the password: %s", out)
+					}
+				}
 			})
-			if inv := b.in.Status().Invalid; len(inv) != 0 {
-				t.Errorf("b dropped %v", inv)
-			}
-			for _, p := range a.port.Sent() {
-				if p.AH != (typ == advert.AuthAH) {
-					t.Fatalf("a sent %+v: AH %v, want %v", p, p.AH, typ == advert.AuthAH)
-				}
-			}
-			for _, out := range []string{alog.String(), blog.String()} {
-				if strings.Contains(out, "pw-8char") {
-					t.Errorf("log shows the password: %s", out)
-				}
-			}
 		})
 	}
 }
@@ -123,65 +124,70 @@ func TestAuthenticationMismatch(t *testing.T) {
 		{"pass to ah", side{advert.AuthPass, "peer-pw"}, side{advert.AuthAH, "peer-pw"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			link := &vrrptest.Link{}
-			b, blog := logged(t, link, d2, authConfig(t, "b", 100, tc.local.typ, tc.local.pw))
-			b.start(t)
-			b.port.Inject(advertFrom(t, tc.peer.typ, tc.peer.pw, 1))
-			waitFor(t, "the advert refused", func() bool { return b.in.Status().Invalid[advert.ReasonAuthentication] == 1 })
-			out := blog.String()
-			if !strings.Contains(out, "dropped VRRP advert: authentication") || strings.Contains(out, "-pw") {
-				t.Errorf("log: %s", out)
-			}
-			// The local side's own authentication is accepted.
-			b.port.Inject(advertFrom(t, tc.local.typ, tc.local.pw, 2))
-			waitFor(t, "a matching advert accepted", func() bool { return b.in.Status().AdvertsReceived == 1 })
+			synctest.Test(t, func(t *testing.T) {
+				link := &vrrptest.Link{}
+				b, blog := logged(t, link, d2, authConfig(t, "b", 100, tc.local.typ, tc.local.pw))
+				b.start(t)
+				b.port.Inject(advertFrom(t, tc.peer.typ, tc.peer.pw, 1))
+				waitFor(t, "the advert refused", func() bool { return b.in.Status().Invalid[advert.ReasonAuthentication] == 1 })
+				out := blog.String()
+				if !strings.Contains(out, "dropped VRRP advert: authentication") || strings.Contains(out, "-pw") {
+					t.Errorf("log: %s", out)
+				}
+				// The local side's own authentication is accepted.
+				b.port.Inject(advertFrom(t, tc.local.typ, tc.local.pw, 2))
+				waitFor(t, "a matching advert accepted", func() bool { return b.in.Status().AdvertsReceived == 1 })
+			})
 		})
 	}
 }
 
 // A flood of refused adverts is counted one by one and logged once a second.
 func TestAuthenticationLogLimit(t *testing.T) {
-	link := &vrrptest.Link{}
-	b, blog := logged(t, link, d2, authConfig(t, "b", 100, advert.AuthPass, "right"))
-	b.start(t)
-	bad := advertFrom(t, advert.AuthPass, "wrong", 0)
-	start := time.Now()
-	for range 50 {
-		b.port.Inject(bad)
-	}
-	waitFor(t, "50 counted", func() bool { return b.in.Status().Invalid[advert.ReasonAuthentication] == 50 })
-	lines := strings.Count(blog.String(), "dropped VRRP advert: authentication")
-	if time.Since(start) < time.Second && lines != 1 {
-		t.Errorf("%d log lines for 50 drops within a second, want 1:\n%s", lines, blog)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		link := &vrrptest.Link{}
+		b, blog := logged(t, link, d2, authConfig(t, "b", 100, advert.AuthPass, "right"))
+		b.start(t)
+		bad := advertFrom(t, advert.AuthPass, "wrong", 0)
+		start := time.Now()
+		for range 50 {
+			b.port.Inject(bad)
+		}
+		waitFor(t, "50 counted", func() bool { return b.in.Status().Invalid[advert.ReasonAuthentication] == 50 })
+		lines := strings.Count(blog.String(), "dropped VRRP advert: authentication")
+		if time.Since(start) < time.Second && lines != 1 {
+			t.Errorf("%d log lines for 50 drops within a second, want 1:\n%s", lines, blog)
+		}
+	})
 }
 
 // AH anti-replay with keepalived's one counter: a datagram seen once is refused the
 // second time; a backup that heard sequence N sends N+1 when it becomes master; the old
 // master's next advert must be above that.
 func TestAHSequence(t *testing.T) {
-	t.Parallel() // v2 waits whole seconds
-	link := &vrrptest.Link{}
-	b := newNode(t, link, d2, authConfig(t, "b", 100, advert.AuthAH, "pw"), nil)
-	b.start(t)
-	heard := advertFrom(t, advert.AuthAH, "pw", 1000)
-	b.port.Inject(heard)
-	waitFor(t, "b hearing sequence 1000", func() bool { return b.in.Status().AdvertsReceived == 1 })
-	b.port.Inject(heard)
-	waitFor(t, "the replay refused", func() bool { return b.in.Status().Invalid[advert.ReasonAuthentication] == 1 })
+	synctest.Test(t, func(t *testing.T) {
+		link := &vrrptest.Link{}
+		b := newNode(t, link, d2, authConfig(t, "b", 100, advert.AuthAH, "pw"), nil)
+		b.start(t)
+		heard := advertFrom(t, advert.AuthAH, "pw", 1000)
+		b.port.Inject(heard)
+		waitFor(t, "b hearing sequence 1000", func() bool { return b.in.Status().AdvertsReceived == 1 })
+		b.port.Inject(heard)
+		waitFor(t, "the replay refused", func() bool { return b.in.Status().Invalid[advert.ReasonAuthentication] == 1 })
 
-	waitFor(t, "b master", func() bool { return state(b) == vrrp.Master })
-	first, _, err := advert.ParseAH(b.port.Sent()[0].Payload)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if first.Seq != 1001 {
-		t.Errorf("b's first advert has sequence %d, want 1001 after hearing 1000", first.Seq)
-	}
-	b.port.Inject(advertFrom(t, advert.AuthAH, "pw", 1001))
-	waitFor(t, "1001, which b sent itself, refused", func() bool { return b.in.Status().Invalid[advert.ReasonAuthentication] == 2 })
-	b.port.Inject(advertFrom(t, advert.AuthAH, "pw", 5000))
-	waitFor(t, "b yields to the higher priority", func() bool { return state(b) == vrrp.Backup })
+		waitFor(t, "b master", func() bool { return state(b) == vrrp.Master })
+		first, _, err := advert.ParseAH(b.port.Sent()[0].Payload)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if first.Seq != 1001 {
+			t.Errorf("b's first advert has sequence %d, want 1001 after hearing 1000", first.Seq)
+		}
+		b.port.Inject(advertFrom(t, advert.AuthAH, "pw", 1001))
+		waitFor(t, "1001, which b sent itself, refused", func() bool { return b.in.Status().Invalid[advert.ReasonAuthentication] == 2 })
+		b.port.Inject(advertFrom(t, advert.AuthAH, "pw", 5000))
+		waitFor(t, "b yields to the higher priority", func() bool { return state(b) == vrrp.Backup })
+	})
 }
 
 func TestAuthValidate(t *testing.T) {

@@ -3,7 +3,6 @@ package vrrp
 import (
 	"context"
 	"net/netip"
-	"time"
 
 	"github.com/vigil-lb/vigil/vrrp/transport"
 )
@@ -46,29 +45,3 @@ type Announcer interface {
 type LinkWatcher interface {
 	Watch(ctx context.Context, names []string, fn func(name string, up bool)) error
 }
-
-// Clock is the time source of an Instance; tests inject a fake one.
-type Clock interface {
-	Now() time.Time
-	NewTimer(d time.Duration) Timer
-}
-
-// Timer is the part of *time.Timer an Instance uses.
-type Timer interface {
-	C() <-chan time.Time
-	Stop() bool
-	Reset(d time.Duration)
-}
-
-// SystemClock is the real clock.
-type SystemClock struct{}
-
-func (SystemClock) Now() time.Time { return time.Now() }
-
-func (SystemClock) NewTimer(d time.Duration) Timer { return realTimer{time.NewTimer(d)} }
-
-type realTimer struct{ t *time.Timer }
-
-func (r realTimer) C() <-chan time.Time   { return r.t.C }
-func (r realTimer) Stop() bool            { return r.t.Stop() }
-func (r realTimer) Reset(d time.Duration) { r.t.Reset(d) }

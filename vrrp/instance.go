@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/vigil-lb/vigil/internal/clock"
 	"github.com/vigil-lb/vigil/vrrp/advert"
 	"github.com/vigil-lb/vigil/vrrp/fsm"
 )
@@ -35,8 +36,8 @@ type Deps struct {
 	// Links watches the instance's own interface (down: Fault, like keepalived) and its
 	// interface tracks. Nil: interfaces are taken as up.
 	Links LinkWatcher
-	// Clock defaults to SystemClock, Logger to slog.Default(), Notify to ExecCommand.
-	Clock  Clock
+	// Clock defaults to the system clock, Logger to slog.Default(), Notify to ExecCommand.
+	Clock  clock.Clock
 	Logger *slog.Logger
 	Notify CommandRunner
 	// OnTransition, if set, is called (from Run's goroutine) after each state change.
@@ -69,7 +70,7 @@ type Instance struct {
 	cfg    Config
 	deps   Deps
 	log    *slog.Logger
-	clock  Clock
+	clock  clock.Clock
 	garp   GARPConfig
 	group  *SyncGroup
 	vips   []netip.Addr
@@ -94,9 +95,7 @@ func NewInstance(cfg Config, deps Deps) (*Instance, error) {
 	if deps.Transport == nil || deps.Addresses == nil || deps.Announcer == nil {
 		return nil, fmt.Errorf("vrrp instance %q: transport, address manager and announcer are required", cfg.Name)
 	}
-	if deps.Clock == nil {
-		deps.Clock = SystemClock{}
-	}
+	deps.Clock = clock.OrSystem(deps.Clock)
 	if deps.Logger == nil {
 		deps.Logger = slog.Default()
 	}
@@ -355,6 +354,9 @@ loop:
 	if c, ok := in.deps.Announcer.(io.Closer); ok {
 		c.Close()
 	}
+	if c, ok := in.deps.Addresses.(io.Closer); ok {
+		c.Close()
+	}
 	if err := in.deps.Transport.Close(); err != nil && runErr == nil {
 		runErr = fmt.Errorf("vrrp instance %q: close transport: %w", in.cfg.Name, err)
 	}
@@ -387,9 +389,21 @@ func (r *runner) nextDeadline() time.Time {
 
 func (r *runner) step(ev fsm.Event, now time.Time) {
 	var acts []fsm.Action
+	due := r.m.MasterDownAt
 	r.m, acts = fsm.Step(r.m, ev, now)
 	in := r.in
+	// A takeover logs what each of its actions took (and how late a Master_Down timer
+	// fired), so that a slow one shows where its time went.
+	var took []any
+	timing := slices.ContainsFunc(acts, func(a fsm.Action) bool { return a.Kind == fsm.AddVIPs })
+	if timing {
+		if !due.IsZero() {
+			took = append(took, "timer_late", now.Sub(due))
+		}
+		defer func() { in.log.Info("took the virtual addresses", took...) }()
+	}
 	for _, a := range acts {
+		began := in.clock.Now()
 		switch a.Kind {
 		case fsm.SendAdvert:
 			r.send(a.Priority)
@@ -430,6 +444,9 @@ func (r *runner) step(ev fsm.Event, now time.Time) {
 			if in.group != nil {
 				in.group.transitioned(in, a.From, a.To)
 			}
+		}
+		if timing {
+			took = append(took, a.Kind.String(), in.clock.Now().Sub(began))
 		}
 	}
 	in.mu.Lock()

@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/vigil-lb/vigil/internal/clock"
 	"github.com/vigil-lb/vigil/vrrp/filewatch"
 )
 
@@ -33,7 +34,7 @@ const FilePollInterval = time.Second
 // int32 range is ignored (the last value stays).
 type FileTracker struct {
 	cfg   FileConfig
-	clock Clock
+	clock clock.Clock
 	log   *slog.Logger
 	open  func(path string) (fileWatcher, error)
 	poll  time.Duration // FilePollInterval; tests shorten it
@@ -45,17 +46,15 @@ type fileWatcher interface {
 }
 
 // NewFileTracker checks cfg; clock and log may be nil.
-func NewFileTracker(cfg FileConfig, clock Clock, log *slog.Logger) (*FileTracker, error) {
+func NewFileTracker(cfg FileConfig, clk clock.Clock, log *slog.Logger) (*FileTracker, error) {
 	if cfg.Path == "" {
 		return nil, fmt.Errorf("track_file %q: no path", cfg.Name)
 	}
-	if clock == nil {
-		clock = SystemClock{}
-	}
+	clk = clock.OrSystem(clk)
 	if log == nil {
 		log = slog.Default()
 	}
-	return &FileTracker{cfg: cfg, clock: clock, log: log.With("track_file", cfg.Name, "path", cfg.Path),
+	return &FileTracker{cfg: cfg, clock: clk, log: log.With("track_file", cfg.Name, "path", cfg.Path),
 		open: func(p string) (fileWatcher, error) { return filewatch.Open(p) }, poll: FilePollInterval}, nil
 }
 
@@ -83,7 +82,7 @@ func (f *FileTracker) Run(ctx context.Context, report func(TrackReport)) {
 			}
 		}()
 	}
-	var poll Timer
+	var poll clock.Timer
 	defer func() {
 		if poll != nil {
 			poll.Stop()

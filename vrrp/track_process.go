@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/vigil-lb/vigil/internal/clock"
 	"github.com/vigil-lb/vigil/vrrp/procevents"
 )
 
@@ -71,13 +72,13 @@ const ProcessPollInterval = time.Second
 type ProcessTracker struct {
 	cfg   ProcessConfig
 	src   ProcessSource
-	clock Clock
+	clock clock.Clock
 	log   *slog.Logger
 }
 
 // NewProcessTracker checks cfg; src, clock and log may be nil (the kernel, the system
 // clock, slog.Default).
-func NewProcessTracker(cfg ProcessConfig, src ProcessSource, clock Clock, log *slog.Logger) (*ProcessTracker, error) {
+func NewProcessTracker(cfg ProcessConfig, src ProcessSource, clk clock.Clock, log *slog.Logger) (*ProcessTracker, error) {
 	var errs []error
 	if cfg.Process == "" {
 		errs = append(errs, errors.New("no process name"))
@@ -94,13 +95,11 @@ func NewProcessTracker(cfg ProcessConfig, src ProcessSource, clock Clock, log *s
 	if src == nil {
 		src = KernelProcesses{}
 	}
-	if clock == nil {
-		clock = SystemClock{}
-	}
+	clk = clock.OrSystem(clk)
 	if log == nil {
 		log = slog.Default()
 	}
-	return &ProcessTracker{cfg: cfg, src: src, clock: clock, log: log.With("track_process", cfg.Name)}, nil
+	return &ProcessTracker{cfg: cfg, src: src, clock: clk, log: log.With("track_process", cfg.Name)}, nil
 }
 
 // needArgv: the match reads the command line, not only the name.
@@ -126,7 +125,7 @@ func (p *ProcessTracker) Run(ctx context.Context, report func(TrackReport)) {
 	events := make(chan []procevents.Event, 16)
 	lost := make(chan struct{}, 1)
 	failed := make(chan error, 1)
-	var poll Timer
+	var poll clock.Timer
 	defer func() {
 		if poll != nil {
 			poll.Stop()
@@ -148,7 +147,7 @@ func (p *ProcessTracker) Run(ctx context.Context, report func(TrackReport)) {
 	matched := map[int]bool{}
 	p.rescan(matched)
 	q := quorumState{need: p.cfg.Quorum, delay: p.cfg.Delay}
-	var delayTimer Timer
+	var delayTimer clock.Timer
 	defer func() {
 		if delayTimer != nil {
 			delayTimer.Stop()

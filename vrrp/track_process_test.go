@@ -8,10 +8,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vigil-lb/vigil/internal/clock"
 	"github.com/vigil-lb/vigil/internal/testing/testenv"
 	"github.com/vigil-lb/vigil/vrrp"
 	"github.com/vigil-lb/vigil/vrrp/procevents"
-	"github.com/vigil-lb/vigil/vrrp/vrrptest"
 )
 
 // fakeProcs is a ProcessSource whose process table and event stream the test drives.
@@ -85,26 +85,26 @@ func TestProcessTrackerEvents(t *testing.T) {
 	src := newFakeProcs()
 	src.set(10, "haproxy")
 	src.set(11, "bash")
-	clock := vrrptest.NewClock(time.Unix(1000, 0))
-	tr, err := vrrp.NewProcessTracker(vrrp.ProcessConfig{Name: "hap", Process: "haproxy", Quorum: 2, Delay: 2 * time.Second}, src, clock, nil)
+	clk := clock.NewFake(time.Unix(1000, 0))
+	tr, err := vrrp.NewProcessTracker(vrrp.ProcessConfig{Name: "hap", Process: "haproxy", Quorum: 2, Delay: 2 * time.Second}, src, clk, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	rep := runTracker(t, tr)
 	waitFor(t, "first report", func() bool { return rep.last().Value == 0 })       // 1 of 2
 	src.events <- []procevents.Event{{Kind: procevents.Fork, Pid: 12, Parent: 10}} // a worker: 2 of 2
-	waitFor(t, "delay armed", func() bool { return clock.Waiting() == 1 })
-	clock.Advance(2 * time.Second)
+	waitFor(t, "delay armed", func() bool { return clk.Pending() == 1 })
+	clk.Advance(2 * time.Second)
 	waitFor(t, "up after the delay", func() bool { return rep.last().Value == 1 })
 
 	// The worker dies and is restarted within the delay: nothing reported.
 	src.events <- []procevents.Event{{Kind: procevents.Exit, Pid: 12}}
-	waitFor(t, "delay armed", func() bool { return clock.Waiting() == 1 })
-	clock.Advance(time.Second)
+	waitFor(t, "delay armed", func() bool { return clk.Pending() == 1 })
+	clk.Advance(time.Second)
 	src.set(13, "haproxy")
 	src.events <- []procevents.Event{{Kind: procevents.Fork, Pid: 13, Parent: 11}, {Kind: procevents.Exec, Pid: 13}}
-	waitFor(t, "delay disarmed", func() bool { return clock.Waiting() == 0 })
-	clock.Advance(5 * time.Second)
+	waitFor(t, "delay disarmed", func() bool { return clk.Pending() == 0 })
+	clk.Advance(5 * time.Second)
 	time.Sleep(50 * time.Millisecond)
 	if got := rep.values(); len(got) != 2 {
 		t.Fatalf("reports %v: a restart within the delay was reported", got)
@@ -114,16 +114,16 @@ func TestProcessTrackerEvents(t *testing.T) {
 	src.set(10, "")
 	src.set(13, "")
 	src.events <- []procevents.Event{{Kind: procevents.Exit, Pid: 10}}
-	waitFor(t, "delay armed", func() bool { return clock.Waiting() == 1 })
-	clock.Advance(2 * time.Second)
+	waitFor(t, "delay armed", func() bool { return clk.Pending() == 1 })
+	clk.Advance(2 * time.Second)
 	waitFor(t, "down", func() bool { return rep.last().Value == 0 })
 	scans := src.scanCount()
 	src.set(20, "haproxy")
 	src.set(21, "haproxy")
 	src.errs <- procevents.ErrLost
 	waitFor(t, "rescan", func() bool { return src.scanCount() > scans })
-	waitFor(t, "delay armed", func() bool { return clock.Waiting() == 1 })
-	clock.Advance(2 * time.Second)
+	waitFor(t, "delay armed", func() bool { return clk.Pending() == 1 })
+	clk.Advance(2 * time.Second)
 	waitFor(t, "up from the rescan", func() bool { return rep.last().Value == 1 })
 }
 
@@ -131,16 +131,16 @@ func TestProcessTrackerEvents(t *testing.T) {
 func TestProcessTrackerPolls(t *testing.T) {
 	src := newFakeProcs()
 	src.noSub = true
-	clock := vrrptest.NewClock(time.Unix(1000, 0))
-	tr, err := vrrp.NewProcessTracker(vrrp.ProcessConfig{Name: "hap", Process: "haproxy", Quorum: 1}, src, clock, nil)
+	clk := clock.NewFake(time.Unix(1000, 0))
+	tr, err := vrrp.NewProcessTracker(vrrp.ProcessConfig{Name: "hap", Process: "haproxy", Quorum: 1}, src, clk, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	rep := runTracker(t, tr)
 	waitFor(t, "down", func() bool { return rep.last().Value == 0 })
 	src.set(5, "haproxy")
-	waitFor(t, "poll timer", func() bool { return clock.Waiting() == 1 })
-	clock.Advance(vrrp.ProcessPollInterval)
+	waitFor(t, "poll timer", func() bool { return clk.Pending() == 1 })
+	clk.Advance(vrrp.ProcessPollInterval)
 	waitFor(t, "up from the poll", func() bool { return rep.last().Value == 1 })
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/vigil-lb/vigil/internal/clock"
 	"github.com/vigil-lb/vigil/internal/proc"
 )
 
@@ -32,13 +33,13 @@ type ScriptConfig struct {
 type ScriptTracker struct {
 	cfg   ScriptConfig
 	cmd   proc.Command
-	clock Clock
+	clock clock.Clock
 	run   func(context.Context, proc.Command) proc.Result
 }
 
 // NewScriptTracker checks cfg and resolves its user. clock may be nil (the system
 // clock); run may be nil (proc.Run), tests inject a fake.
-func NewScriptTracker(cfg ScriptConfig, clock Clock, run func(context.Context, proc.Command) proc.Result) (*ScriptTracker, error) {
+func NewScriptTracker(cfg ScriptConfig, clk clock.Clock, run func(context.Context, proc.Command) proc.Result) (*ScriptTracker, error) {
 	cmd := proc.Command{Argv: cfg.Argv, Shell: cfg.Shell, Timeout: cfg.Timeout, TermGrace: 500 * time.Millisecond}
 	var errs []error
 	if err := cmd.Check(); err != nil {
@@ -60,20 +61,18 @@ func NewScriptTracker(cfg ScriptConfig, clock Clock, run func(context.Context, p
 	if len(errs) > 0 {
 		return nil, fmt.Errorf("vrrp_script %q: %w", cfg.Name, errors.Join(errs...))
 	}
-	if clock == nil {
-		clock = SystemClock{}
-	}
+	clk = clock.OrSystem(clk)
 	if run == nil {
 		run = proc.Run
 	}
-	return &ScriptTracker{cfg: cfg, cmd: cmd, clock: clock, run: run}, nil
+	return &ScriptTracker{cfg: cfg, cmd: cmd, clock: clk, run: run}, nil
 }
 
 // Run runs the script at once and then every Interval, reporting the first result and
 // each change of state after rise and fall.
 func (s *ScriptTracker) Run(ctx context.Context, report func(TrackReport)) {
 	st := riseFall{rise: s.cfg.Rise, fall: s.cfg.Fall}
-	var timer Timer
+	var timer clock.Timer
 	defer func() {
 		if timer != nil {
 			timer.Stop()

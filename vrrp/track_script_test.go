@@ -7,9 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vigil-lb/vigil/internal/clock"
 	"github.com/vigil-lb/vigil/internal/proc"
 	"github.com/vigil-lb/vigil/vrrp"
-	"github.com/vigil-lb/vigil/vrrp/vrrptest"
 )
 
 // runTracker runs tr until the test ends and collects its reports.
@@ -56,14 +56,14 @@ func (r *reports) last() vrrp.TrackReport {
 // A script on the fake clock: run at once and then every interval from the previous
 // start, the first result reported at once, then fall failures or rise passes in a row.
 func TestScriptTrackerRiseFall(t *testing.T) {
-	clock := vrrptest.NewClock(time.Unix(1000, 0))
+	clk := clock.NewFake(time.Unix(1000, 0))
 	results := "ppffpfpp" // fall 2 at the 4th, rise 2 at the 8th
 	var mu sync.Mutex
 	var starts []time.Time
 	run := func(ctx context.Context, c proc.Command) proc.Result {
 		mu.Lock()
 		defer mu.Unlock()
-		starts = append(starts, clock.Now())
+		starts = append(starts, clk.Now())
 		code := 0
 		if i := len(starts) - 1; i < len(results) && results[i] == 'f' {
 			code = 1
@@ -71,7 +71,7 @@ func TestScriptTrackerRiseFall(t *testing.T) {
 		return proc.Result{Started: true, ExitCode: code}
 	}
 	calls := func() int { mu.Lock(); defer mu.Unlock(); return len(starts) }
-	tr, err := vrrp.NewScriptTracker(vrrp.ScriptConfig{Name: "chk", Argv: []string{"check"}, Interval: 2 * time.Second, Timeout: time.Second, Rise: 2, Fall: 2}, clock, run)
+	tr, err := vrrp.NewScriptTracker(vrrp.ScriptConfig{Name: "chk", Argv: []string{"check"}, Interval: 2 * time.Second, Timeout: time.Second, Rise: 2, Fall: 2}, clk, run)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,9 +80,9 @@ func TestScriptTrackerRiseFall(t *testing.T) {
 	done := make(chan struct{})
 	go func() { tr.Run(ctx, rep.add); close(done) }()
 	for i := 1; i <= len(results); i++ {
-		waitFor(t, "run and wait", func() bool { return calls() == i && clock.Waiting() == 1 })
+		waitFor(t, "run and wait", func() bool { return calls() == i && clk.Pending() == 1 })
 		if i < len(results) {
-			clock.Advance(2 * time.Second)
+			clk.Advance(2 * time.Second)
 		}
 	}
 	cancel()

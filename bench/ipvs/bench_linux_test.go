@@ -31,7 +31,17 @@ const (
 	reps      = 3
 	listPairs = 5                  // listing pairs per repetition
 	listEnv   = "VIGIL_BENCH_LIST" // re-exec: list the table of $VIGIL_BENCH_NETNS as -Sn
-	netnsEnv  = "VIGIL_BENCH_NETNS"
+	// programEnv: re-exec, program nServices x progDests into the empty table of
+	// $VIGIL_BENCH_NETNS, then make nEdits weight changes, and print the times.
+	programEnv = "VIGIL_BENCH_PROGRAM"
+	progDests  = 4
+	progRounds = 3 // process pairs (this build, the baseline) per repetition
+	netnsEnv   = "VIGIL_BENCH_NETNS"
+	// baselineEnv names a test binary of this benchmark built from other code (an older
+	// commit), copied into the guest: its lister runs beside vigil's and ipvsadm's in
+	// every listing round, so a before/after comparison shares the boot and the load.
+	baselineEnv   = "VIGIL_BENCH_BASELINE"
+	baselineGuest = "/usr/local/bin/ipvsbench-baseline"
 )
 
 // TestMain lets the benchmark run this binary as a separate process that lists the table,
@@ -39,6 +49,9 @@ const (
 func TestMain(m *testing.M) {
 	if os.Getenv(listEnv) != "" {
 		os.Exit(listMain())
+	}
+	if os.Getenv(programEnv) != "" {
+		os.Exit(programMain())
 	}
 	os.Exit(m.Run())
 }
@@ -61,16 +74,93 @@ func listMain() int {
 	return 0
 }
 
+// programMain programs nServices x progDests into an empty table through a Reconciler,
+// as the daemon's first apply does (opening the table included), then makes nEdits
+// single weight changes, and prints "program <ns>" and "weights <ns> ..." lines.
+func programMain() int {
+	ctx := context.Background()
+	fail := func(err error) int { fmt.Fprintln(os.Stderr, err); return 1 }
+	want := desiredN(progDests)
+	start := time.Now()
+	k, err := ipvs.OpenKernel(ipvs.KernelOptions{Netns: os.Getenv(netnsEnv), NoModprobe: true})
+	if err != nil {
+		return fail(err)
+	}
+	defer k.Close()
+	r := ipvs.NewReconciler(k, ipvs.ReconcilerOptions{})
+	c, err := r.Apply(ctx, want)
+	if err != nil {
+		return fail(err)
+	}
+	if c.Total() != nServices*(progDests+1) {
+		return fail(fmt.Errorf("apply wrote %d entries", c.Total()))
+	}
+	fmt.Printf("program %d\n", time.Since(start))
+	var b strings.Builder
+	b.WriteString("weights")
+	for i := range nEdits {
+		vs := want[i%nServices]
+		d := vs.Destinations[(i/nServices)%progDests]
+		start := time.Now()
+		if err := r.SetWeight(ctx, vs.ServiceKey, d.Addr, 2); err != nil {
+			return fail(err)
+		}
+		fmt.Fprintf(&b, " %d", time.Since(start))
+	}
+	fmt.Println(b.String())
+	return 0
+}
+
+// programProcess runs bin's programMain in a fresh namespace of lab and returns the time
+// to program and the weight changes.
+func programProcess(t *testing.T, lab *netlab.Lab, name, bin string) (time.Duration, []time.Duration) {
+	t.Helper()
+	h := lab.Host(name)
+	cmd := h.Command(context.Background(), bin)
+	cmd.Env = append(os.Environ(), programEnv+"=1", netnsEnv+"="+h.Path())
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("%s program process: %v: %s", bin, err, errb.String())
+	}
+	var prog time.Duration
+	var weights []time.Duration
+	for _, line := range strings.Split(strings.TrimSpace(out.String()), "\n") {
+		f := strings.Fields(line)
+		for i, v := range f[1:] {
+			var n int64
+			if _, err := fmt.Sscan(v, &n); err != nil {
+				t.Fatalf("%s: %q: %v", bin, line, err)
+			}
+			if f[0] == "program" && i == 0 {
+				prog = time.Duration(n)
+			} else if f[0] == "weights" {
+				weights = append(weights, time.Duration(n))
+			}
+		}
+	}
+	if prog == 0 || len(weights) != nEdits {
+		t.Fatalf("%s printed %q", bin, out.String())
+	}
+	return prog, weights
+}
+
 func TestBenchIPVS(t *testing.T) {
 	if !vmtest.InGuest() && os.Getenv("VIGIL_BENCH") != "1" {
 		t.Skip("benchmark: run with VIGIL_BENCH=1")
 	}
-	vmtest.Run(t, vmtest.Options{HostBinaries: []string{"ipvsadm"}, Timeout: 20 * time.Minute, Memory: 2048},
-		map[string]func(*testing.T){"bench": benchInGuest})
+	opts := vmtest.Options{HostBinaries: []string{"ipvsadm"}, Timeout: 20 * time.Minute, Memory: 2048}
+	if b := os.Getenv(baselineEnv); b != "" && !vmtest.InGuest() {
+		opts.Files = map[string]string{baselineGuest: b}
+	}
+	vmtest.Run(t, opts, map[string]func(*testing.T){"bench": benchInGuest})
 }
 
 // desired is nServices TCP services with nDests NAT destinations each.
-func desired() []ipvs.VirtualService {
+func desired() []ipvs.VirtualService { return desiredN(nDests) }
+
+// desiredN is nServices TCP services with n NAT destinations each.
+func desiredN(nDests int) []ipvs.VirtualService {
 	out := make([]ipvs.VirtualService, 0, nServices)
 	for i := range nServices {
 		vip := netip.AddrPortFrom(netip.AddrFrom4([4]byte{198, 18, byte(i / 250), byte(i%250 + 1)}), 80)
@@ -144,7 +234,12 @@ func benchInGuest(t *testing.T) {
 	want := desired()
 	rs := rules(want)
 
-	var restoreV, restoreA, listV, listA, listVin []time.Duration
+	_, err := os.Stat(baselineGuest)
+	haveBase := err == nil
+	if haveBase {
+		benchProgramBaseline(t)
+	}
+	var restoreV, restoreA, listV, listA, listB, listVin []time.Duration
 	var editV []time.Duration
 	var editA []time.Duration
 	var editsWritten int
@@ -219,8 +314,8 @@ func benchInGuest(t *testing.T) {
 		}
 		listVin = append(listVin, time.Since(start))
 		self, _ := os.Executable()
-		listVigil := func() time.Duration {
-			cmd := hv.Command(ctx, self)
+		lister := func(bin string) time.Duration {
+			cmd := hv.Command(ctx, bin)
 			cmd.Env = append(os.Environ(), listEnv+"=1", netnsEnv+"="+hv.Path())
 			var out, errb bytes.Buffer
 			cmd.Stdout, cmd.Stderr = &out, &errb
@@ -230,19 +325,22 @@ func benchInGuest(t *testing.T) {
 			}
 			d := time.Since(start)
 			if n := strings.Count(out.String(), "\n"); n != nServices*(nDests+1) {
-				t.Fatalf("vigil listed %d lines", n)
+				t.Fatalf("%s listed %d lines", bin, n)
 			}
 			return d
 		}
-		// Listing is cheap to repeat: listPairs back-to-back pairs, alternating who goes
-		// first, so that host noise hits both sides alike.
+		// Listing is cheap to repeat: listPairs back-to-back rounds, rotating who goes
+		// first, so that host noise hits every side alike.
+		round := []func(){
+			func() { listV = append(listV, lister(self)) },
+			func() { listA = append(listA, runIPVSAdm(t, ha, nil, "-Sn")) },
+		}
+		if haveBase {
+			round = append(round, func() { listB = append(listB, lister(baselineGuest)) })
+		}
 		for i := range listPairs {
-			if i%2 == 0 {
-				listV = append(listV, listVigil())
-				listA = append(listA, runIPVSAdm(t, ha, nil, "-Sn"))
-			} else {
-				listA = append(listA, runIPVSAdm(t, ha, nil, "-Sn"))
-				listV = append(listV, listVigil())
+			for j := range round {
+				round[(i+j)%len(round)]()
 			}
 		}
 		k.Close()
@@ -278,4 +376,51 @@ func benchInGuest(t *testing.T) {
 	t.Logf("RESULT list %d entries: vigil process median %s %v (in-process %s); ipvsadm -Sn median %s %v; ratio %.2f",
 		nServices*(nDests+1), ms(median(listV)), listV, ms(median(listVin)), ms(median(listA)), listA,
 		median(listV).Seconds()/median(listA).Seconds())
+	if haveBase {
+		t.Logf("RESULT list %d entries, baseline build: median %s %v; per-round ratios vigil/baseline %v (median %.2f), baseline/ipvsadm %v (median %.2f); vigil/ipvsadm in the same rounds median %.2f",
+			nServices*(nDests+1), ms(median(listB)), listB, ratios(listV, listB), medianRatio(listV, listB),
+			ratios(listB, listA), medianRatio(listB, listA), medianRatio(listV, listA))
+	}
+}
+
+// benchProgramBaseline compares programming with the baseline build, process against
+// process, in the same boot: nServices x progDests into an empty table (each process in a
+// fresh namespace, opening the table included), then nEdits single weight changes, with
+// `ipvsadm -R` of the same rules beside them; the order rotates every round.
+func benchProgramBaseline(t *testing.T) {
+	self, _ := os.Executable()
+	rs := rules(desiredN(progDests))
+	var progV, progB, progA, wV, wB []time.Duration
+	var wVmed, wBmed []time.Duration
+	for rep := range progRounds {
+		lab := netlab.New(t)
+		sides := []func(){
+			func() {
+				p, w := programProcess(t, lab, fmt.Sprintf("pv%d", rep), self)
+				progV, wV, wVmed = append(progV, p), append(wV, w...), append(wVmed, median(w))
+			},
+			func() {
+				p, w := programProcess(t, lab, fmt.Sprintf("pb%d", rep), baselineGuest)
+				progB, wB, wBmed = append(progB, p), append(wB, w...), append(wBmed, median(w))
+			},
+			func() { progA = append(progA, runIPVSAdm(t, lab.Host(fmt.Sprintf("pa%d", rep)), rs, "-R")) },
+		}
+		for j := range sides {
+			sides[(rep+j)%len(sides)]()
+		}
+	}
+	ms := func(d time.Duration) string { return fmt.Sprintf("%.3f s", d.Seconds()) }
+	t.Logf("RESULT program %dx%d as a process: this build median %s %v; baseline %s %v; ipvsadm -R %s %v; per-round this/baseline %v, this/ipvsadm %v",
+		nServices, progDests, ms(median(progV)), progV, ms(median(progB)), progB, ms(median(progA)), progA,
+		ratioStrings(progV, progB), ratioStrings(progV, progA))
+	t.Logf("RESULT weight change (%d per process): this build median %v p99 %v (per round %v); baseline median %v p99 %v (per round %v)",
+		nEdits, median(wV), pct(wV, 0.99), wVmed, median(wB), pct(wB, 0.99), wBmed)
+}
+
+func ratioStrings(a, b []time.Duration) []string {
+	var out []string
+	for i := range a {
+		out = append(out, fmt.Sprintf("%.2f", a[i].Seconds()/b[i].Seconds()))
+	}
+	return out
 }

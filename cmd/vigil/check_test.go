@@ -220,7 +220,7 @@ func TestCheckHostileInputs(t *testing.T) {
 		{"16 MiB of comments", file("comments", bytes.Repeat([]byte("# "+strings.Repeat("c", 61)+"\n"), (16<<20)/64)), "Nothing to run"},
 		{"long lines of names", file("names", bytes.Repeat([]byte(strings.Repeat("name ", 200)+"\n"), 1000)), "error"},
 		{"empty", file("empty", nil), "Nothing to run"},
-		{"directory", dir, "is a directory"},
+		{"directory without *.hcl", dir, "holds no *.hcl file"}, // a directory is a conf.d
 		{"FIFO", fifo, "not a regular file (a FIFO)"},
 		{"device", "/dev/zero", "not a regular file (a device)"},
 	}

@@ -317,6 +317,15 @@ func rsHealth(rs status.RealServer) string {
 	if !rs.InTable {
 		h += " (absent)"
 	}
+	// The operator's word over health: shown loud, it explains a weight of 0.
+	switch rs.AdminState {
+	case "", "ready":
+	default:
+		h += " " + strings.ToUpper(rs.AdminState)
+		if rs.AdminRemove {
+			h += " (removed)"
+		}
+	}
 	return h
 }
 

@@ -151,14 +151,14 @@ func (d *Director) setAdmin(ctx context.Context, s selector, to AdminState, remo
 	if err != nil {
 		return nil, err
 	}
-	now := d.o.Now()
+	now := d.o.Clock.Now()
 	c := d.edit()
 	out := make([]AdminChange, 0, len(refs))
 	checksChange := false
 	for _, ref := range refs {
 		vs := c.base.cfg.VirtualServers[ref.svc]
 		rs := vs.RealServers[ref.rs]
-		was := c.base.services[ref.svc].rs[ref.rs].admin
+		was := c.base.services.at(ref.svc).rs[ref.rs].admin
 		ch := AdminChange{VirtualServer: vs.Name, RealServer: rs.Name, Address: rs.Address.String(),
 			From: adminText(was), To: adminText(adminState{state: to, remove: remove})}
 		if was.state == to && was.remove == remove {
@@ -204,7 +204,7 @@ func adminEntries(v *view) []adminEntry {
 	var out []adminEntry
 	for i, vs := range v.cfg.VirtualServers {
 		for j, rs := range vs.RealServers {
-			if a := v.services[i].rs[j].admin; a.state != Ready {
+			if a := v.services.at(i).rs[j].admin; a.state != Ready {
 				out = append(out, adminEntry{key: rsKey{vsKeyOf(vs), rs.Address}, vs: vs.Name, rs: rs.Name, admin: a})
 			}
 		}
@@ -230,7 +230,7 @@ func restoreAdmin(next *view, entries map[string]adminState) int {
 			if !ok {
 				continue
 			}
-			st := &next.services[i].rs[j]
+			st := &next.services.at(i).rs[j]
 			st.admin = a
 			if a.state == Maint && len(rs.Checks) > 0 {
 				st.health, st.dynamic = Unknown, -1

@@ -3,7 +3,6 @@ package director
 import (
 	"context"
 	"errors"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,14 +15,9 @@ import (
 	"github.com/vigil-lb/vigil/ipvs/ipvstest"
 )
 
-func startWithState(t *testing.T, table ipvs.Table, cfg *conf.Config, stateFile string) *Director {
+func startWithState(t *testing.T, table ipvs.Table, cfg *conf.Config, stateFile string) *fixture {
 	t.Helper()
-	d := New(Options{Table: table, Logger: slog.New(slog.DiscardHandler), Dataplane: "kernel", StateFile: stateFile})
-	if err := d.Start(context.Background(), cfg); err != nil {
-		t.Fatalf("Start: %v", err)
-	}
-	t.Cleanup(func() { d.Stop(context.Background(), false) })
-	return d
+	return startWith(t, table, cfg, Options{StateFile: stateFile})
 }
 
 func rsStatus(t *testing.T, d *Director, name string) (admin, health string, checks int) {
@@ -41,8 +35,8 @@ func TestAdminDrainMaintReady(t *testing.T) {
 	a, b := newBackend(t), newBackend(t)
 	table := ipvstest.New()
 	d := start(t, table, config(t, "", "quiesce", a, b))
-	waitWeight(t, table, a.addr, 2)
-	waitWeight(t, table, b.addr, 3)
+	d.waitWeight(a.addr, 2)
+	d.waitWeight(b.addr, 3)
 	ctx := context.Background()
 
 	// drain: weight 0 at once, one write, checks keep running.
@@ -51,19 +45,19 @@ func TestAdminDrainMaintReady(t *testing.T) {
 	if err != nil || len(ch) != 1 || !ch[0].Changed || ch[0].From != "ready" || ch[0].To != "drain" {
 		t.Fatalf("drain: %+v, %v", ch, err)
 	}
-	waitWeight(t, table, a.addr, 0)
+	d.waitWeight(a.addr, 0)
 	if ops := table.Ops(); len(ops) != 1 || ops[0].Kind != ipvstest.UpdateDestination {
 		t.Errorf("drain wrote %v, want one update", ops)
 	}
-	if adm, h, n := rsStatus(t, d, "rs1"); adm != "drain" || h != "up" || n != 1 {
+	if adm, h, n := rsStatus(t, d.Director, "rs1"); adm != "drain" || h != "up" || n != 1 {
 		t.Errorf("drained rs1: admin %s health %s checks %d; want drain, up, its check running", adm, h, n)
 	}
 	// Health changes do not undo a drain.
 	a.Stop()
-	time.Sleep(time.Second)
+	d.step(time.Second)
 	a.Start()
-	time.Sleep(500 * time.Millisecond)
-	waitWeight(t, table, a.addr, 0)
+	d.step(500 * time.Millisecond)
+	d.waitWeight(a.addr, 0)
 	// Again: nothing changes.
 	if ch, _ := d.SetAdmin(ctx, "web/rs1", Drain, false); ch[0].Changed {
 		t.Errorf("a second drain changed %+v", ch)
@@ -73,24 +67,24 @@ func TestAdminDrainMaintReady(t *testing.T) {
 	if _, err := d.SetAdmin(ctx, "web/"+b.addr.String(), Maint, false); err != nil {
 		t.Fatal(err)
 	}
-	waitWeight(t, table, b.addr, 0)
-	if adm, _, n := rsStatus(t, d, "rs2"); adm != "maint" || n != 0 {
+	d.waitWeight(b.addr, 0)
+	if adm, _, n := rsStatus(t, d.Director, "rs2"); adm != "maint" || n != 0 {
 		t.Errorf("rs2 in maint: admin %s, %d checks; want maint and no check running", adm, n)
 	}
 	// maint --remove: out of the table.
 	if _, err := d.SetAdmin(ctx, "web/rs2", Maint, true); err != nil {
 		t.Fatal(err)
 	}
-	waitWeight(t, table, b.addr, -1)
+	d.waitWeight(b.addr, -1)
 
 	// ready for the whole virtual server: rs1 back at once, rs2 once its check passes.
 	ch, err = d.SetAdmin(ctx, "web/*", Ready, false)
 	if err != nil || len(ch) != 2 {
 		t.Fatalf("ready web/*: %+v, %v", ch, err)
 	}
-	waitWeight(t, table, a.addr, 2)
-	waitWeight(t, table, b.addr, 3)
-	if adm, h, n := rsStatus(t, d, "rs2"); adm != "ready" || h != "up" || n != 1 {
+	d.waitWeight(a.addr, 2)
+	d.waitWeight(b.addr, 3)
+	if adm, h, n := rsStatus(t, d.Director, "rs2"); adm != "ready" || h != "up" || n != 1 {
 		t.Errorf("rs2 after ready: %s %s %d checks", adm, h, n)
 	}
 	// The history says why.
@@ -171,12 +165,12 @@ func TestStateSurvivesReloadAndRestart(t *testing.T) {
 		return cfg
 	}
 	d := startWithState(t, table, withExtra(), path)
-	waitWeight(t, table, b.addr, 3)
+	d.waitWeight(b.addr, 3)
 	ctx := context.Background()
 	if _, err := d.SetAdmin(ctx, "web/rs2", Drain, false); err != nil {
 		t.Fatal(err)
 	}
-	waitWeight(t, table, b.addr, 0)
+	d.waitWeight(b.addr, 0)
 	f, err := state.Read(path)
 	if err != nil || len(f.Admin) != 1 || f.Admin[0].State != "drain" || f.Admin[0].RealServer != "rs2" || len(f.Owned) != 2 {
 		t.Fatalf("state file after drain: %+v, %v", f, err)
@@ -188,18 +182,18 @@ func TestStateSurvivesReloadAndRestart(t *testing.T) {
 	if err := d.Reload(ctx, cfg); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(500 * time.Millisecond)
-	waitWeight(t, table, b.addr, 0)
-	if adm, _, _ := rsStatus(t, d, "renamed"); adm != "drain" {
+	d.step(500 * time.Millisecond)
+	d.waitWeight(b.addr, 0)
+	if adm, _, _ := rsStatus(t, d.Director, "renamed"); adm != "drain" {
 		t.Errorf("after a reload: %s, want drain", adm)
 	}
 
 	// A restart with the extra virtual server removed from the file meanwhile.
 	d.Stop(ctx, false)
 	d2 := startWithState(t, table, config(t, "", "quiesce", a, b), path)
-	time.Sleep(500 * time.Millisecond)
-	waitWeight(t, table, b.addr, 0)
-	if adm, _, _ := rsStatus(t, d2, "rs2"); adm != "drain" {
+	d2.step(500 * time.Millisecond)
+	d2.waitWeight(b.addr, 0)
+	if adm, _, _ := rsStatus(t, d2.Director, "rs2"); adm != "drain" {
 		t.Errorf("after a restart: %s, want drain", adm)
 	}
 	svcs, _ := table.Services(ctx)
@@ -236,8 +230,8 @@ func TestPlan(t *testing.T) {
 	table := ipvstest.New()
 	cfg := config(t, "", "quiesce", a, b)
 	d := start(t, table, cfg)
-	waitWeight(t, table, a.addr, 2)
-	waitWeight(t, table, b.addr, 3)
+	d.waitWeight(a.addr, 2)
+	d.waitWeight(b.addr, 3)
 	ctx := context.Background()
 
 	p, err := d.Plan(ctx, config(t, "", "quiesce", a, b))
@@ -263,8 +257,8 @@ func TestPlan(t *testing.T) {
 		t.Errorf("impact %q, want rs1 quiesced", p.Impact)
 	}
 	// Nothing was applied.
-	waitWeight(t, table, a.addr, 2)
-	waitWeight(t, table, b.addr, 3)
+	d.waitWeight(a.addr, 2)
+	d.waitWeight(b.addr, 3)
 	if s := d.Snapshot(); s.IPVS.Writes != writes || s.Config.Generation != 1 {
 		t.Errorf("plan changed something: writes %d -> %d, generation %d", writes, s.IPVS.Writes, s.Config.Generation)
 	}

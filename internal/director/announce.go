@@ -11,6 +11,7 @@ import (
 
 	"github.com/vigil-lb/vigil/conf"
 	"github.com/vigil-lb/vigil/internal/bgp"
+	"github.com/vigil-lb/vigil/internal/clock"
 	"github.com/vigil-lb/vigil/internal/status"
 )
 
@@ -64,7 +65,7 @@ func wantRoutes(v *view, programmed func(vs *conf.VirtualServer) bool) map[netip
 			}
 			w.vss = append(w.vss, vs.Name)
 			if w.announce {
-				if why := downReason(vs, v.services[i].plan, programmed); why != "" {
+				if why := downReason(vs, v.services.at(i).plan, programmed); why != "" {
 					w.announce, w.reason = false, why
 				}
 			}
@@ -114,7 +115,7 @@ type routes struct {
 	newSpeaker SpeakerFactory
 	lo         Loopback
 	log        *slog.Logger
-	now        func() time.Time
+	clock      clock.Clock
 
 	sp     bgp.Speaker
 	cfg    *conf.BGP // the configuration the speaker runs (or failed to start with)
@@ -139,7 +140,7 @@ type routeState struct {
 }
 
 func newRoutes(o Options, log *slog.Logger) *routes {
-	r := &routes{newSpeaker: o.NewSpeaker, lo: o.Loopback, log: log, now: o.Now,
+	r := &routes{newSpeaker: o.NewSpeaker, lo: o.Loopback, log: log, clock: o.Clock,
 		state: map[netip.Prefix]*routeState{}, onLo: map[netip.Prefix]bool{}}
 	if r.newSpeaker == nil {
 		r.newSpeaker = startGoBGP
@@ -181,7 +182,7 @@ func (r *routes) sync(v *view, programmed func(*conf.VirtualServer) bool) {
 			r.onLo[p] = added
 		}
 	}
-	now := r.now()
+	now := r.clock.Now()
 	for p, w := range want {
 		st := r.state[p]
 		if st == nil {
@@ -327,10 +328,10 @@ func (r *routes) waitWithdrawn(ctx context.Context) {
 		return
 	}
 	r.log.Info("routes withdrawn; waiting before the data plane stops", "withdraw_delay", r.cfg.WithdrawDelay)
-	t := time.NewTimer(r.cfg.WithdrawDelay)
+	t := r.clock.NewTimer(r.cfg.WithdrawDelay)
 	defer t.Stop()
 	select {
-	case <-t.C:
+	case <-t.C():
 	case <-ctx.Done():
 	}
 }

@@ -110,9 +110,10 @@ func TestWantRoutes(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			v := &view{phase: tt.phase, cfg: cfg}
-			for _, p := range tt.plans() {
-				v.services = append(v.services, &serviceView{plan: p})
+			plans := tt.plans()
+			v := &view{phase: tt.phase, cfg: cfg, services: makeServiceList(len(plans))}
+			for i, p := range plans {
+				v.services.set(i, &serviceView{plan: p})
 			}
 			got := map[netip.Prefix]string{}
 			for p, w := range wantRoutes(v, tt.programmed) {

@@ -85,7 +85,7 @@ func (d *Director) install(cur *view, cfg *conf.Config, adopted map[rsKey]int) (
 	before := map[vsKey]old{}
 	if cur.cfg != nil {
 		for i, vs := range cur.cfg.VirtualServers {
-			sv := cur.services[i]
+			sv := cur.services.at(i)
 			o := old{plan: sv.plan, rs: make(map[netip.AddrPort]rsState, len(vs.RealServers))}
 			for j, rs := range vs.RealServers {
 				o.rs[rs.Address] = sv.rs[j]
@@ -96,7 +96,7 @@ func (d *Director) install(cur *view, cfg *conf.Config, adopted map[rsKey]int) (
 	v := *cur
 	next = &v
 	next.cfg = cfg
-	next.services = make([]*serviceView, len(cfg.VirtualServers))
+	next.services = makeServiceList(len(cfg.VirtualServers))
 	known = make([]bool, len(cfg.VirtualServers))
 	servers := make(map[string]rsRef, len(d.servers))
 	carry := newCarriedStates(cur)
@@ -116,7 +116,7 @@ func (d *Director) install(cur *view, cfg *conf.Config, adopted map[rsKey]int) (
 			switch {
 			case !had:
 				s = newRSState(len(rs.Checks) > 0)
-				s.since = d.o.Now()
+				s.since = d.o.Clock.Now()
 				if w, ok := adopted[k]; ok && len(rs.Checks) > 0 {
 					s.health = adoptedHealth(rs, w)
 				}
@@ -125,7 +125,7 @@ func (d *Director) install(cur *view, cfg *conf.Config, adopted map[rsKey]int) (
 			}
 			sv.rs[j] = s
 		}
-		next.services[i] = sv
+		next.services.set(i, sv)
 	}
 	d.servers = servers
 	return next, known
@@ -139,7 +139,7 @@ func (d *Director) applyAll(ctx context.Context, next *view, known []bool) (ipvs
 	desired := make([]ipvs.VirtualService, 0, len(next.cfg.VirtualServers))
 	was := make([]bool, len(next.cfg.VirtualServers))
 	for i, vs := range next.cfg.VirtualServers {
-		sv := next.services[i]
+		sv := next.services.at(i)
 		was[i] = sv.plan.quorumUp
 		p, svc := planVirtualServer(vs, sv.rs, sv.plan.quorumUp)
 		sv.plan = p
@@ -151,7 +151,7 @@ func (d *Director) applyAll(ctx context.Context, next *view, known []bool) (ipvs
 	}
 	next.counters.Writes = uint64(d.rec.Writes().Total())
 	for i, vs := range next.cfg.VirtualServers {
-		p := next.services[i].plan
+		p := next.services.at(i).plan
 		if known[i] && was[i] != p.quorumUp {
 			d.quorumChanged(vs, p)
 			continue
@@ -168,7 +168,7 @@ func (d *Director) applyAll(ctx context.Context, next *view, known []bool) (ipvs
 func (d *Director) commit(ctx context.Context, c *change) {
 	next := c.next
 	for _, i := range c.touched {
-		vs, sv := next.cfg.VirtualServers[i], next.services[i]
+		vs, sv := next.cfg.VirtualServers[i], next.services.at(i)
 		prev := sv.plan
 		p, svc := planVirtualServer(vs, sv.rs, prev.quorumUp)
 		sv.plan = p

@@ -25,7 +25,7 @@ func (d *Director) checkSpecs(next *view, prints map[*conf.Check]string) []check
 	for vi, vs := range next.cfg.VirtualServers {
 		key := vsKeyOf(vs)
 		for ri, rs := range vs.RealServers {
-			if next.services[vi].rs[ri].admin.state == Maint {
+			if next.services.at(vi).rs[ri].admin.state == Maint {
 				continue // maint pauses its checks
 			}
 			server := rsKey{key, rs.Address}.String()
@@ -51,7 +51,7 @@ func (d *Director) checkSpecs(next *view, prints map[*conf.Check]string) []check
 					Rise:          c.Rise,
 					Fall:          c.Fall,
 					Key:           d.fingerprint(prints, c) + "|" + vs.Name + "|" + rs.Name,
-					Initial:       checkState(next.services[vi].rs[ri]),
+					Initial:       checkState(next.services.at(vi).rs[ri]),
 				}
 				keys[id] = sp.Key
 				// An unchanged check keeps the checker the scheduler runs; only a new or

@@ -49,7 +49,7 @@ func (d *Director) Connections(ctx context.Context, sel string) ([]RealServerCon
 		vs := v.cfg.VirtualServers[ref.svc]
 		rs := vs.RealServers[ref.rs]
 		c := RealServerConns{VirtualServer: vs.Name, RealServer: rs.Name, Address: rs.Address.String(),
-			AdminState: adminText(v.services[ref.svc].rs[ref.rs].admin)}
+			AdminState: adminText(v.services.at(ref.svc).rs[ref.rs].admin)}
 		for _, k := range kernelKeys(vs) {
 			byAddr, ok := dests[k]
 			if !ok {

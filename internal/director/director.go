@@ -11,6 +11,7 @@ import (
 
 	"github.com/vigil-lb/vigil/checks"
 	"github.com/vigil-lb/vigil/conf"
+	"github.com/vigil-lb/vigil/internal/clock"
 	"github.com/vigil-lb/vigil/internal/notify"
 	"github.com/vigil-lb/vigil/internal/state"
 	"github.com/vigil-lb/vigil/internal/status"
@@ -26,15 +27,23 @@ type Options struct {
 	ConfigPath string
 	// Observer, if set, receives every probe's duration and result (metrics histogram).
 	Observer func(virtualServer, realServer, check string, took time.Duration, ok bool)
-	// NewVRRP builds a VRRP instance; nil uses the Linux one (raw sockets, netlink).
+	// NewVRRP builds a VRRP instance; nil uses the Linux one (raw sockets, netlink) on
+	// Clock.
 	NewVRRP VRRPFactory
-	// CheckClock drives the check scheduler; nil is the system clock.
-	CheckClock checks.Clock
-	// Now is the wall clock for status times; nil is time.Now.
-	Now func() time.Time
+	// Clock is the time of everything the director runs: status times, the periodic
+	// resync, the health checks, the VRRP trackers and the Linux VRRP instances; nil is
+	// the system clock.
+	Clock clock.Clock
+	// CheckGoroutines runs every health-check probe in a goroutine that Clock times
+	// (checks.Options.Goroutines), none on the checks' event loop, which keeps the system
+	// clock's time: set it with a fake Clock.
+	CheckGoroutines bool
 	// StateFile keeps the administrative states and the owned services across restarts
 	// (statefile.go); "" keeps them in memory only.
 	StateFile string
+	// Loader, if set, reads the configuration for ReloadFile, keeping each file's parse
+	// (conf.d directories, includes); nil reads one file with conf.LoadLimited.
+	Loader *conf.Loader
 	// NewSpeaker starts the BGP speaker of a bgp block; nil is GoBGP (internal/bgp).
 	NewSpeaker SpeakerFactory
 	// Loopback puts announced virtual IPs on lo; nil is netlink.
@@ -88,7 +97,7 @@ type Director struct {
 	track trackerSet
 	// notifier runs notify_up / notify_down and quorum_up / quorum_down commands.
 	notifier *notify.Runner
-	resync   *time.Ticker
+	resync   clock.Ticker
 	resyncOn bool
 	// saved is what the state file holds (as last read or written).
 	saved state.File
@@ -101,11 +110,9 @@ func New(o Options) *Director {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	if o.Now == nil {
-		o.Now = time.Now
-	}
+	o.Clock = clock.OrSystem(o.Clock)
 	if o.NewVRRP == nil {
-		o.NewVRRP = linuxVRRP
+		o.NewVRRP = linuxVRRP(o.Clock)
 	}
 	d := &Director{
 		o:        o,
@@ -119,15 +126,16 @@ func New(o Options) *Director {
 		groups:   map[string][]string{},
 	}
 	if sd, ok := o.Table.(ipvs.SyncDaemons); ok {
-		d.syncd = newSyncd(sd, d.log)
+		d.syncd = newSyncd(sd, d.log, o.Clock)
 	}
 	d.routes = newRoutes(o, o.Logger)
 	d.notifier = notify.New(notify.Options{Logger: o.Logger})
 	d.sched = checks.NewScheduler(checks.Options{
-		Logger:   o.Logger,
-		Clock:    o.CheckClock,
-		OnServer: d.enqueue,
-		OnCheck:  d.observe,
+		Logger:     o.Logger,
+		Clock:      o.Clock,
+		Goroutines: o.CheckGoroutines,
+		OnServer:   d.enqueue,
+		OnCheck:    d.observe,
 	})
 	return d
 }
@@ -143,7 +151,7 @@ func (d *Director) Start(ctx context.Context, cfg *conf.Config) error {
 		return errors.New("director already started")
 	}
 	// Until the loop runs, this goroutine owns the state.
-	started := d.o.Now()
+	started := d.o.Clock.Now()
 	saved, warnings := d.loadState()
 	warnings = append(warnings, d.prepareKernel(ctx, nil, cfg)...)
 	adopted := d.adopt(ctx, cfg)
@@ -184,7 +192,7 @@ func (d *Director) Start(ctx context.Context, cfg *conf.Config) error {
 		return err
 	}
 	next.vrrps = d.runningVRRP()
-	next.config = status.ConfigStatus{Path: d.o.ConfigPath, Generation: 1, LoadedAt: d.o.Now()}
+	next.config = status.ConfigStatus{Path: d.o.ConfigPath, Generation: 1, LoadedAt: d.o.Clock.Now()}
 	next.counters.Writes = uint64(d.rec.Writes().Total())
 	next.phase = phaseRunning
 	d.cancel = cancel
@@ -217,7 +225,7 @@ func (d *Director) Stop(ctx context.Context, remove bool) {
 	// The routes went with the stopping view: the routers move the flows before the data
 	// plane stops.
 	d.routes.waitWithdrawn(ctx)
-	stopVRRP(ctx, runs)
+	stopVRRP(ctx, d.o.Clock, runs)
 	d.sched.Stop()
 	d.stopNotify(ctx)
 	d.cancel()

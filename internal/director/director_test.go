@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/vigil-lb/vigil/conf"
+	"github.com/vigil-lb/vigil/internal/clock"
 	"github.com/vigil-lb/vigil/internal/status"
 	"github.com/vigil-lb/vigil/ipvs"
 	"github.com/vigil-lb/vigil/ipvs/ipvstest"
@@ -113,24 +114,56 @@ virtual_server "web" {
 
 var vip = ipvs.AddrKey(ipvs.TCP, netip.MustParseAddrPort("198.18.0.254:80"))
 
-func start(t *testing.T, table ipvs.Table, cfg *conf.Config) *Director {
+// fixture is a director on a fake clock whose checks probe real loopback backends: time
+// moves only when the test steps it, and each step runs the probes that fall due.
+type fixture struct {
+	*Director
+	t     *testing.T
+	clk   *clock.Fake
+	table ipvs.Table
+}
+
+func start(t *testing.T, table ipvs.Table, cfg *conf.Config) *fixture {
 	t.Helper()
-	d := New(Options{Table: table, Logger: slog.New(slog.DiscardHandler), Dataplane: "kernel"})
+	return startWith(t, table, cfg, Options{})
+}
+
+// startWith starts a fixture with the options of o that start does not set.
+func startWith(t *testing.T, table ipvs.Table, cfg *conf.Config, o Options) *fixture {
+	t.Helper()
+	clk := clock.NewFake(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	o.Table, o.Logger, o.Dataplane, o.Clock, o.CheckGoroutines = table, slog.New(slog.DiscardHandler), "kernel", clk, true
+	d := New(o)
 	if err := d.Start(context.Background(), cfg); err != nil {
 		t.Fatalf("Start: %v", err)
 	}
 	t.Cleanup(func() { d.Stop(context.Background(), false) })
-	return d
+	return &fixture{Director: d, t: t, clk: clk, table: table}
 }
 
-// waitWeight polls the table until addr has weight want (or is absent when want < 0).
-func waitWeight(t *testing.T, table ipvs.Table, addr netip.AddrPort, want int) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+// step moves the clock on by d, which runs every probe that falls due on the way (against
+// the backends, at once), and returns once the director has applied what they reported.
+func (f *fixture) step(d time.Duration) {
+	f.t.Helper()
+	f.clk.Advance(d)
+	err := f.do(context.Background(), func(ctx context.Context) {
+		evs := f.mail.take()
+		f.applyHealth(ctx, evs)
+		f.mail.done(evs)
+	})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+}
+
+// waitWeight steps the clock a check interval at a time until addr has weight want in the
+// table (is absent when want < 0), for at most a minute of the fake clock.
+func (f *fixture) waitWeight(addr netip.AddrPort, want int) {
+	f.t.Helper()
 	got := -2
-	for time.Now().Before(deadline) {
+	for range 300 {
 		got = -1
-		dests, _ := table.Destinations(context.Background(), vip)
+		dests, _ := f.table.Destinations(context.Background(), vip)
 		for _, d := range dests {
 			if d.Addr == addr {
 				got = d.Weight
@@ -139,29 +172,29 @@ func waitWeight(t *testing.T, table ipvs.Table, addr netip.AddrPort, want int) {
 		if got == want {
 			return
 		}
-		time.Sleep(10 * time.Millisecond)
+		f.step(200 * time.Millisecond)
 	}
-	t.Fatalf("weight of %s = %d, want %d", addr, got, want)
+	f.t.Fatalf("weight of %s = %d, want %d", addr, got, want)
 }
 
 func TestHealthToWeightIsOneWrite(t *testing.T) {
 	a, b := newBackend(t), newBackend(t)
 	table := ipvstest.New()
-	start(t, table, config(t, "", "quiesce", a, b))
-	waitWeight(t, table, a.addr, 2)
-	waitWeight(t, table, b.addr, 3)
+	f := start(t, table, config(t, "", "quiesce", a, b))
+	f.waitWeight(a.addr, 2)
+	f.waitWeight(b.addr, 3)
 
 	table.ResetOps()
 	a.Stop()
-	waitWeight(t, table, a.addr, 0)
-	time.Sleep(200 * time.Millisecond) // more probes fail; they must not write again
+	f.waitWeight(a.addr, 0)
+	f.step(time.Second) // more probes fail; they must not write again
 	if ops := table.Ops(); len(ops) != 1 || ops[0].Kind != ipvstest.UpdateDestination || ops[0].Dest != a.addr {
 		t.Fatalf("quiesce wrote %v, want exactly one update-destination of %s", ops, a.addr)
 	}
 
 	table.ResetOps()
 	a.Start()
-	waitWeight(t, table, a.addr, 2)
+	f.waitWeight(a.addr, 2)
 	if ops := table.Ops(); len(ops) != 1 || ops[0].Kind != ipvstest.UpdateDestination {
 		t.Fatalf("recovery wrote %v, want exactly one update-destination", ops)
 	}
@@ -170,15 +203,15 @@ func TestHealthToWeightIsOneWrite(t *testing.T) {
 func TestOnFailureRemove(t *testing.T) {
 	a, b := newBackend(t), newBackend(t)
 	table := ipvstest.New()
-	start(t, table, config(t, "", "remove", a, b))
-	waitWeight(t, table, a.addr, 2)
-	waitWeight(t, table, b.addr, 3)
+	f := start(t, table, config(t, "", "remove", a, b))
+	f.waitWeight(a.addr, 2)
+	f.waitWeight(b.addr, 3)
 
 	table.ResetOps()
 	a.Stop()
-	waitWeight(t, table, a.addr, -1)
+	f.waitWeight(a.addr, -1)
 	a.Start()
-	waitWeight(t, table, a.addr, 2)
+	f.waitWeight(a.addr, 2)
 	got := fmt.Sprint(table.Ops())
 	want := fmt.Sprint([]ipvstest.Op{
 		{Kind: ipvstest.DeleteDestination, Service: vip, Dest: a.addr},
@@ -198,15 +231,11 @@ func TestRestartAdoptsWithoutWrites(t *testing.T) {
 		ipvs.Destination{Addr: a.addr, Weight: 0, Forwarding: ipvs.NAT},
 		ipvs.Destination{Addr: b.addr, Weight: 3, Forwarding: ipvs.NAT})
 	a.Stop()
-	d := New(Options{Table: table, Logger: slog.New(slog.DiscardHandler)})
-	if err := d.Start(context.Background(), cfg); err != nil {
-		t.Fatal(err)
-	}
-	defer d.Stop(context.Background(), false)
+	f := start(t, table, cfg)
 	if ops := table.Ops(); len(ops) != 0 {
 		t.Fatalf("start over an identical table wrote %v, want nothing", ops)
 	}
-	time.Sleep(300 * time.Millisecond) // first results agree with the table
+	f.step(time.Second) // first results agree with the table
 	if ops := table.Ops(); len(ops) != 0 {
 		t.Fatalf("first check results wrote %v, want nothing", ops)
 	}
@@ -216,15 +245,15 @@ func TestReloadAppliesOnlyTheDifference(t *testing.T) {
 	a, b, c := newBackend(t), newBackend(t), newBackend(t)
 	table := ipvstest.New()
 	d := start(t, table, config(t, "", "quiesce", a, b))
-	waitWeight(t, table, a.addr, 2)
-	waitWeight(t, table, b.addr, 3)
+	d.waitWeight(a.addr, 2)
+	d.waitWeight(b.addr, 3)
 	ctx := context.Background()
 
 	table.ResetOps()
 	if err := d.Reload(ctx, config(t, "", "quiesce", a, b)); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(200 * time.Millisecond)
+	d.step(time.Second)
 	if ops := table.Ops(); len(ops) != 0 {
 		t.Fatalf("unchanged reload wrote %v, want nothing", ops)
 	}
@@ -236,7 +265,7 @@ func TestReloadAppliesOnlyTheDifference(t *testing.T) {
 	if err := d.Reload(ctx, config(t, "", "quiesce", a, b, c)); err != nil {
 		t.Fatal(err)
 	}
-	waitWeight(t, table, c.addr, 4)
+	d.waitWeight(c.addr, 4)
 	got := fmt.Sprint(table.Ops())
 	want := fmt.Sprint([]ipvstest.Op{
 		{Kind: ipvstest.AddDestination, Service: vip, Dest: c.addr},    // weight 0 until its check passes
@@ -262,7 +291,7 @@ func TestReloadFailedKeepsRunning(t *testing.T) {
 	a := newBackend(t)
 	table := ipvstest.New()
 	d := start(t, table, config(t, "", "quiesce", a))
-	waitWeight(t, table, a.addr, 2)
+	d.waitWeight(a.addr, 2)
 	d.ReloadFailed(fmt.Errorf("test.hcl:3,1: Unsupported argument"))
 	s := d.Snapshot()
 	if s.Config.Generation != 1 || s.Config.ReloadsFailed != 1 || s.Config.LastReloadOK == nil || *s.Config.LastReloadOK || s.Config.LastReloadResult != status.ReloadRejected {
@@ -277,13 +306,13 @@ func TestResyncRepairsFlush(t *testing.T) {
 	a := newBackend(t)
 	table := ipvstest.New()
 	d := start(t, table, config(t, "", "quiesce", a))
-	waitWeight(t, table, a.addr, 2)
+	d.waitWeight(a.addr, 2)
 	table.Flush()
 	n, err := d.Resync(context.Background())
 	if err != nil || n != 2 {
 		t.Fatalf("Resync() = %d, %v; want 2 repairs (service and destination)", n, err)
 	}
-	waitWeight(t, table, a.addr, 2)
+	d.waitWeight(a.addr, 2)
 	if got := d.Snapshot().IPVS.Repairs; got != 2 {
 		t.Errorf("repairs counter = %d, want 2", got)
 	}
@@ -292,16 +321,16 @@ func TestResyncRepairsFlush(t *testing.T) {
 func TestSorryServerOnQuorumLoss(t *testing.T) {
 	a := newBackend(t)
 	table := ipvstest.New()
-	start(t, table, config(t, `sorry_server = "198.18.0.30:80"`, "quiesce", a))
+	f := start(t, table, config(t, `sorry_server = "198.18.0.30:80"`, "quiesce", a))
 	sorry := netip.MustParseAddrPort("198.18.0.30:80")
-	waitWeight(t, table, a.addr, 2)
-	waitWeight(t, table, sorry, -1)
+	f.waitWeight(a.addr, 2)
+	f.waitWeight(sorry, -1)
 	a.Stop()
-	waitWeight(t, table, sorry, 1)
-	waitWeight(t, table, a.addr, 0)
+	f.waitWeight(sorry, 1)
+	f.waitWeight(a.addr, 0)
 	a.Start()
-	waitWeight(t, table, sorry, -1)
-	waitWeight(t, table, a.addr, 2)
+	f.waitWeight(sorry, -1)
+	f.waitWeight(a.addr, 2)
 }
 
 // fakeVRRP builds instances on an in-memory link, so tracking is observable. Notify

@@ -198,7 +198,7 @@ func newCarriedStates(cur *view) carriedStates {
 		for _, key := range kernelKeys(vs) {
 			o := carried{svc: key, rs: make(map[netip.AddrPort]rsState, len(vs.RealServers))}
 			for j, rs := range vs.RealServers {
-				o.rs[destAddr(rs.Address, key)] = cur.services[i].rs[j]
+				o.rs[destAddr(rs.Address, key)] = cur.services.at(i).rs[j]
 			}
 			c.byService[key] = o
 		}

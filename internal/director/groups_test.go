@@ -68,12 +68,13 @@ func groupWeights(table ipvs.Table, keys []ipvs.ServiceKey, addr netip.AddrPort)
 	return out
 }
 
-func waitGroupWeights(t *testing.T, table ipvs.Table, keys []ipvs.ServiceKey, addr netip.AddrPort, want int) {
-	t.Helper()
+// waitGroupWeights steps the clock until addr has weight want in every service of keys,
+// for at most a minute of the fake clock.
+func (f *fixture) waitGroupWeights(keys []ipvs.ServiceKey, addr netip.AddrPort, want int) {
+	f.t.Helper()
 	var got []int
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		got = groupWeights(table, keys, addr)
+	for range 300 {
+		got = groupWeights(f.table, keys, addr)
 		ok := true
 		for _, w := range got {
 			ok = ok && w == want
@@ -81,9 +82,9 @@ func waitGroupWeights(t *testing.T, table ipvs.Table, keys []ipvs.ServiceKey, ad
 		if ok {
 			return
 		}
-		time.Sleep(10 * time.Millisecond)
+		f.step(200 * time.Millisecond)
 	}
-	t.Fatalf("weights of %s in %v = %v, want %d in each", addr, keys, got, want)
+	f.t.Fatalf("weights of %s in %v = %v, want %d in each", addr, keys, got, want)
 }
 
 func addrKey(s string) ipvs.ServiceKey {
@@ -99,8 +100,8 @@ func TestGroupOneCheckPerRealServer(t *testing.T) {
 	table := ipvstest.New()
 	d := start(t, table, groupConfig(t, `"198.18.0.10-12:80"`, a, b))
 	keys := []ipvs.ServiceKey{addrKey("198.18.0.10:80"), addrKey("198.18.0.11:80"), addrKey("198.18.0.12:80"), ipvs.MarkKey(7, ipvs.Inet4)}
-	waitGroupWeights(t, table, keys, a.addr, 1)
-	waitGroupWeights(t, table, keys, b.addr, 1)
+	d.waitGroupWeights(keys, a.addr, 1)
+	d.waitGroupWeights(keys, b.addr, 1)
 	svcs, _ := table.Services(context.Background())
 	if len(svcs) != 4 {
 		t.Fatalf("the table holds %d services, want the group's 4", len(svcs))
@@ -110,7 +111,7 @@ func TestGroupOneCheckPerRealServer(t *testing.T) {
 	}
 
 	a.Stop()
-	waitGroupWeights(t, table, keys, a.addr, 0)
+	d.waitGroupWeights(keys, a.addr, 0)
 	if w := groupWeights(table, keys, b.addr); w[0] != 1 || w[3] != 1 {
 		t.Errorf("rs2's weights %v, want 1 everywhere", w)
 	}
@@ -160,7 +161,7 @@ func TestGroupOneCheckPerRealServer(t *testing.T) {
 	}
 
 	a.Start()
-	waitGroupWeights(t, table, keys, a.addr, 1)
+	d.waitGroupWeights(keys, a.addr, 1)
 }
 
 // TestGroupAdoption: at start-up the weights a group's services already hold are adopted,
@@ -171,11 +172,11 @@ func TestGroupAdoption(t *testing.T) {
 	cfg := groupConfig(t, `"198.18.0.10:80", "198.18.0.11:80"`, a)
 	d := start(t, table, cfg)
 	keys := []ipvs.ServiceKey{addrKey("198.18.0.10:80"), addrKey("198.18.0.11:80"), ipvs.MarkKey(7, ipvs.Inet4)}
-	waitGroupWeights(t, table, keys, a.addr, 1)
+	d.waitGroupWeights(keys, a.addr, 1)
 	d.Stop(context.Background(), false)
 	table.ResetOps()
-	start(t, table, groupConfig(t, `"198.18.0.10:80", "198.18.0.11:80"`, a))
-	time.Sleep(300 * time.Millisecond) // a few probes, all passing
+	d = start(t, table, groupConfig(t, `"198.18.0.10:80", "198.18.0.11:80"`, a))
+	d.step(time.Second) // a few probes, all passing
 	if ops := table.Ops(); len(ops) != 0 {
 		t.Errorf("restart over the group's table made writes %v, want none", ops)
 	}
@@ -278,7 +279,7 @@ virtual_server "web" {
 		t.Fatal(diags)
 	}
 	d := start(t, table, cfg)
-	waitGroupWeights(t, table, []ipvs.ServiceKey{addrKey("198.18.0.10:80")}, a.addr, 1)
+	d.waitGroupWeights([]ipvs.ServiceKey{addrKey("198.18.0.10:80")}, a.addr, 1)
 	table.ResetOps()
 	group := groupConfig(t, `"198.18.0.10-11:80"`, a)
 	group.VirtualServers[0].RealServers[0].Checks[0].Rise = 3

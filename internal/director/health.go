@@ -67,13 +67,13 @@ func (d *Director) observe(ev checks.CheckEvent) {
 // out) is written with it.
 func (d *Director) applyHealth(ctx context.Context, evs []checks.ServerEvent) {
 	c := d.edit()
-	now := d.o.Now()
+	now := d.o.Clock.Now()
 	for _, ev := range evs {
 		ref, ok := d.servers[ev.Server]
 		if !ok {
 			continue // a real server a reload removed
 		}
-		if c.base.services[ref.svc].rs[ref.rs].admin.state == Maint {
+		if c.base.services.at(ref.svc).rs[ref.rs].admin.state == Maint {
 			continue // a result of a check that maint has just paused
 		}
 		var h Health

@@ -10,7 +10,7 @@ import (
 // reads and changes the loop's state and publishes a new view.
 func (d *Director) loop(ctx context.Context) {
 	defer close(d.loopDone)
-	d.resync = time.NewTicker(time.Hour)
+	d.resync = d.o.Clock.NewTicker(time.Hour)
 	defer d.resync.Stop()
 	d.setResyncInterval(d.cur.cfg.Global.ResyncInterval)
 	for {
@@ -23,7 +23,7 @@ func (d *Director) loop(ctx context.Context) {
 			d.mail.done(evs)
 		case fn := <-d.reqs:
 			fn(ctx)
-		case <-d.resync.C:
+		case <-d.resync.C():
 			if d.resyncOn {
 				d.resyncTable(ctx)
 			}
@@ -69,7 +69,7 @@ func (d *Director) resyncTable(ctx context.Context) {
 	c := &next.counters
 	c.Resyncs++
 	c.Repairs += uint64(repairs)
-	c.LastResyncAt = d.o.Now()
+	c.LastResyncAt = d.o.Clock.Now()
 	c.LastResyncErr = ""
 	c.Writes = uint64(d.rec.Writes().Total())
 	if err != nil {

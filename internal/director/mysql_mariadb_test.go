@@ -80,7 +80,7 @@ virtual_server "db%d" {
 	d := start(t, table, cfg)
 
 	// Every check has run a few times: its state is settled.
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(20 * time.Second) // of probes against the server, in real time
 	var snap status.Snapshot
 	for {
 		snap = d.Snapshot()
@@ -96,7 +96,7 @@ virtual_server "db%d" {
 		if time.Now().After(deadline) {
 			t.Fatalf("checks did not run 3 times within 20s: %+v", snap.VirtualServers)
 		}
-		time.Sleep(50 * time.Millisecond)
+		d.step(200 * time.Millisecond)
 	}
 	for i, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -60,11 +60,11 @@ func TestNotifyCommands(t *testing.T) {
 	script, log := recorder(t)
 	a := newBackend(t)
 	table := ipvstest.New()
-	start(t, table, notifyConfig(t, script, []string{script}, a))
-	waitWeight(t, table, a.addr, 2)
+	d := start(t, table, notifyConfig(t, script, []string{script}, a))
+	d.waitWeight(a.addr, 2)
 	up := waitLines(t, log, 2)
 	a.Stop()
-	waitWeight(t, table, a.addr, 0)
+	d.waitWeight(a.addr, 0)
 	lines := waitLines(t, log, 4)
 	rsLine := func(event string) string {
 		return fmt.Sprintf("0 %s vs=web key=TCP 198.18.0.254:80 rs=rs1 addr=%s:%d healthy= sorry= secret=", event, a.addr.Addr(), a.addr.Port())
@@ -97,13 +97,13 @@ func TestNotifyHangBlocksNothing(t *testing.T) {
 	a := newBackend(t)
 	table := ipvstest.New()
 	d := start(t, table, notifyConfig(t, script, []string{"/bin/sleep", "60"}, a))
-	waitWeight(t, table, a.addr, 2)
+	d.waitWeight(a.addr, 2)
 	a.Stop()
-	waitWeight(t, table, a.addr, 0)
-	time.Sleep(200 * time.Millisecond) // notify_down is running its sleep now
+	d.waitWeight(a.addr, 0)
+	d.step(200 * time.Millisecond) // notify_down is running its sleep now
 	a.Start()
 	begin := time.Now()
-	waitWeight(t, table, a.addr, 2)
+	d.waitWeight(a.addr, 2)
 	if took := time.Since(begin); took > 5*time.Second {
 		t.Errorf("recovery took %s while a notify command hung", took)
 	}

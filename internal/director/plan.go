@@ -52,7 +52,7 @@ func (d *Director) plan(ctx context.Context, cfg *conf.Config) (Plan, error) {
 	}
 	desired := map[ipvs.ServiceKey]map[netip.AddrPort]want{}
 	for i, vs := range cfg.VirtualServers {
-		sv := next.services[i]
+		sv := next.services.at(i)
 		_, svc := planVirtualServer(vs, sv.rs, sv.plan.quorumUp)
 		for _, s := range expandServices(vs, svc) {
 			m := map[netip.AddrPort]want{}

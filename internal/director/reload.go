@@ -34,7 +34,7 @@ func (d *Director) ReloadFailed(err error) {
 		c := &next.config
 		ok := false
 		c.ReloadsFailed++
-		c.LastReloadAt = d.o.Now()
+		c.LastReloadAt = d.o.Clock.Now()
 		c.LastReloadOK = &ok
 		c.LastReloadResult = status.ReloadRejected
 		c.LastReloadErr = err.Error()
@@ -89,7 +89,7 @@ func (d *Director) reload(ctx, runCtx context.Context, cfg *conf.Config) error {
 	if d.cur.phase != phaseRunning {
 		return errors.New("director is shutting down")
 	}
-	began := time.Now()
+	began := d.o.Clock.Now()
 	return d.applyReload(ctx, runCtx, d.planReload(cfg), began)
 }
 
@@ -117,7 +117,7 @@ func (d *Director) applyReload(ctx, runCtx context.Context, p reloadPlan, began 
 	setErr := d.sched.Set(d.checkSpecs(next, p.prints))
 	err := errors.Join(applyErr, setErr, vrrpErr)
 
-	now := d.o.Now()
+	now := d.o.Clock.Now()
 	c := &next.config
 	c.LastReloadAt = now
 	c.LastReloadDiff = p.diff
@@ -135,7 +135,7 @@ func (d *Director) applyReload(ctx, runCtx context.Context, p reloadPlan, began 
 	}
 	c.Generation++
 	c.LoadedAt = now
-	c.LastReloadDuration = time.Since(began)
+	c.LastReloadDuration = d.o.Clock.Now().Sub(began)
 	d.publish(next)
 	d.saveState()
 	diff := p.diff

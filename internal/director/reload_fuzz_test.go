@@ -17,8 +17,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/vigil-lb/vigil/checks"
 	"github.com/vigil-lb/vigil/conf"
+	"github.com/vigil-lb/vigil/internal/clock"
 	"github.com/vigil-lb/vigil/internal/status"
 	"github.com/vigil-lb/vigil/ipvs/ipvstest"
 	"github.com/vigil-lb/vigil/vrrp/vrrptest"
@@ -74,12 +74,13 @@ func getReloadHarness() (*reloadHarness, error) {
 		}
 		h := &reloadHarness{table: ipvstest.New(), path: filepath.Join(dir, "vigil.hcl")}
 		h.d = New(Options{
-			Table:      h.table,
-			Logger:     slog.New(slog.DiscardHandler),
-			Dataplane:  "kernel",
-			ConfigPath: h.path,
-			CheckClock: checks.NewFakeClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)),
-			NewVRRP:    fakeVRRP(&vrrptest.Link{}),
+			Table:           h.table,
+			Logger:          slog.New(slog.DiscardHandler),
+			Dataplane:       "kernel",
+			ConfigPath:      h.path,
+			Clock:           clock.NewFake(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)),
+			CheckGoroutines: true,
+			NewVRRP:         fakeVRRP(&vrrptest.Link{}),
 		})
 		cfg, diags := conf.Parse([]byte(reloadBaseline), h.path)
 		if diags.HasErrors() {

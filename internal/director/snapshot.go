@@ -53,7 +53,7 @@ func (d *Director) Snapshot() status.Snapshot {
 
 	for i, vs := range cfg.VirtualServers {
 		key := vsKeyOf(vs)
-		sv := v.services[i]
+		sv := v.services.at(i)
 		p := sv.plan
 		table := d.readTable(ctx, vs, inTable)
 		v := status.VirtualServer{

@@ -32,7 +32,7 @@ func (d *Director) loadState() (loadedState, []string) {
 	if err != nil {
 		msg := fmt.Sprintf("state file %s: %v; starting without it (every real server ready)", d.o.StateFile, err)
 		if errors.Is(err, state.ErrCorrupt) {
-			if to, kerr := state.KeepAside(d.o.StateFile, d.o.Now()); kerr == nil {
+			if to, kerr := state.KeepAside(d.o.StateFile, d.o.Clock.Now()); kerr == nil {
 				msg += "; the file is kept as " + to
 			} else {
 				msg += "; " + kerr.Error()
@@ -71,7 +71,7 @@ func (d *Director) saveState() error {
 	if state.Equal(f, d.saved) && d.saved.Version != 0 {
 		return nil
 	}
-	f.WrittenAt = d.o.Now()
+	f.WrittenAt = d.o.Clock.Now()
 	if err := state.Write(d.o.StateFile, f); err != nil {
 		d.log.Error("save the state file; administrative states may not survive a restart", "path", d.o.StateFile, "err", err)
 		return err

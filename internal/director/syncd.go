@@ -8,6 +8,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/vigil-lb/vigil/internal/clock"
 	"github.com/vigil-lb/vigil/ipvs"
 	"github.com/vigil-lb/vigil/vrrp"
 )
@@ -40,8 +41,9 @@ func syncRole(s vrrp.State) ipvs.SyncState {
 // VRRP transitions only record the wanted role; a goroutine of its own makes the netlink
 // calls, so the VRRP loop never waits for them.
 type syncd struct {
-	tbl ipvs.SyncDaemons
-	log *slog.Logger
+	tbl   ipvs.SyncDaemons
+	log   *slog.Logger
+	clock clock.Clock
 
 	mu       sync.Mutex
 	cfg      syncTarget                // the ipvs_sync block (state unused)
@@ -52,8 +54,8 @@ type syncd struct {
 	wake     chan struct{}
 }
 
-func newSyncd(tbl ipvs.SyncDaemons, log *slog.Logger) *syncd {
-	return &syncd{tbl: tbl, log: log, roles: map[string]ipvs.SyncState{}, wake: make(chan struct{}, 1)}
+func newSyncd(tbl ipvs.SyncDaemons, log *slog.Logger, clk clock.Clock) *syncd {
+	return &syncd{tbl: tbl, log: log, clock: clk, roles: map[string]ipvs.SyncState{}, wake: make(chan struct{}, 1)}
 }
 
 func (s *syncd) poke() {
@@ -97,14 +99,14 @@ func (s *syncd) wantLocked() syncTarget {
 
 // run applies the wanted daemons until ctx ends, retrying a failure every retry.
 func (s *syncd) run(ctx context.Context, retry time.Duration) {
-	tick := time.NewTicker(retry)
+	tick := s.clock.NewTicker(retry)
 	defer tick.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-s.wake:
-		case <-tick.C:
+		case <-tick.C():
 			s.mu.Lock()
 			failed := s.lastErr != nil
 			s.mu.Unlock()

@@ -15,12 +15,35 @@ type view struct {
 	phase    phase
 	started  time.Time
 	cfg      *conf.Config
-	services []*serviceView // by index in cfg.VirtualServers
+	services serviceList // by index in cfg.VirtualServers
 	config   status.ConfigStatus
 	counters status.IPVSCounters
 	warnings []string
 	vrrps    []*vrrpRun // the running instances, by name
 }
+
+// chunkSize is the size of a serviceList's chunks.
+const chunkSize = 64
+
+// serviceList holds a view's virtual servers in chunks, so that a step that changes one
+// of them copies one chunk and the chunk index, not a pointer per virtual server: a
+// health event at 1,000 virtual servers copies 80 pointers instead of 1,000.
+type serviceList struct {
+	chunks []*[chunkSize]*serviceView
+}
+
+func makeServiceList(n int) serviceList {
+	l := serviceList{chunks: make([]*[chunkSize]*serviceView, (n+chunkSize-1)/chunkSize)}
+	for i := range l.chunks {
+		l.chunks[i] = new([chunkSize]*serviceView)
+	}
+	return l
+}
+
+func (l serviceList) at(i int) *serviceView { return l.chunks[i/chunkSize][i%chunkSize] }
+
+// set is for a list being built (install), which no view shares yet.
+func (l serviceList) set(i int, sv *serviceView) { l.chunks[i/chunkSize][i%chunkSize] = sv }
 
 // serviceView is one virtual server's state.
 type serviceView struct {
@@ -59,7 +82,7 @@ func (d *Director) next() *view {
 type change struct {
 	base    *view
 	next    *view
-	cloned  bool  // next.services is a copy of base.services
+	cloned  bool  // next.services has its own chunk index
 	touched []int // virtual servers whose real servers changed, in the order touched
 }
 
@@ -70,14 +93,20 @@ func (d *Director) edit() *change {
 
 // realServer returns the state of the real server at ref in the next view, to change.
 func (c *change) realServer(ref rsRef) *rsState {
+	l := &c.next.services
 	if !c.cloned {
-		c.next.services = slices.Clone(c.next.services)
+		l.chunks = slices.Clone(l.chunks)
 		c.cloned = true
 	}
-	sv := c.next.services[ref.svc]
-	if sv == c.base.services[ref.svc] {
+	ci, i := ref.svc/chunkSize, ref.svc%chunkSize
+	if l.chunks[ci] == c.base.services.chunks[ci] {
+		cp := *l.chunks[ci]
+		l.chunks[ci] = &cp
+	}
+	sv := l.chunks[ci][i]
+	if sv == c.base.services.at(ref.svc) {
 		sv = &serviceView{plan: sv.plan, rs: slices.Clone(sv.rs)}
-		c.next.services[ref.svc] = sv
+		l.chunks[ci][i] = sv
 		c.touched = append(c.touched, ref.svc)
 	}
 	return &sv.rs[ref.rs]

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/vigil-lb/vigil/conf"
+	"github.com/vigil-lb/vigil/internal/clock"
 	"github.com/vigil-lb/vigil/vrrp"
 )
 
@@ -17,19 +18,23 @@ import (
 // Deps.OnTransition) after each state change.
 type VRRPFactory func(cfg vrrp.Config, log *slog.Logger, onTransition func(name string, from, to vrrp.State)) (*vrrp.Instance, error)
 
-// linuxVRRP opens the raw socket, netlink and AF_PACKET parts on the instance's interface.
-func linuxVRRP(cfg vrrp.Config, log *slog.Logger, onTransition func(name string, from, to vrrp.State)) (*vrrp.Instance, error) {
-	deps, err := vrrp.OpenLinux(cfg, log)
-	if err != nil {
-		return nil, err
+// linuxVRRP builds instances that open the raw socket, netlink and AF_PACKET parts on
+// their interface, on clk.
+func linuxVRRP(clk clock.Clock) VRRPFactory {
+	return func(cfg vrrp.Config, log *slog.Logger, onTransition func(name string, from, to vrrp.State)) (*vrrp.Instance, error) {
+		deps, err := vrrp.OpenLinux(cfg, log)
+		if err != nil {
+			return nil, err
+		}
+		deps.OnTransition = onTransition
+		deps.Clock = clk
+		in, err := vrrp.NewInstance(cfg, deps)
+		if err != nil {
+			deps.Transport.Close()
+			return nil, err
+		}
+		return in, nil
 	}
-	deps.OnTransition = onTransition
-	in, err := vrrp.NewInstance(cfg, deps)
-	if err != nil {
-		deps.Transport.Close()
-		return nil, err
-	}
-	return in, nil
 }
 
 // vrrpRun is one running instance.
@@ -94,7 +99,7 @@ func (d *Director) startVRRP(ctx context.Context, next *view) error {
 		// Tell it the tracked virtual servers' state before it runs, so a director
 		// whose pool is down never advertises its full priority.
 		for i, vs := range cfg.VirtualServers {
-			r.inst.SetTracked(trackVSName(vs.Name), next.services[i].plan.quorumUp)
+			r.inst.SetTracked(trackVSName(vs.Name), next.services.at(i).plan.quorumUp)
 		}
 		go func() {
 			defer close(r.done)
@@ -221,14 +226,14 @@ func (d *Director) applyVRRP(ctx, runCtx context.Context, next *view, p vrrpPlan
 	for _, name := range p.dropGroups {
 		delete(d.groups, name)
 	}
-	stopVRRP(ctx, stop)
+	stopVRRP(ctx, d.o.Clock, stop)
 	return trackDiff, d.startVRRP(runCtx, next)
 }
 
 // stopVRRP stops instances and waits for each to send priority 0 and remove its
 // addresses (a master with handover keeps them until its peer has taken over). When ctx
 // ends first, handovers are cut short and the instances get two seconds to release.
-func stopVRRP(ctx context.Context, runs []*vrrpRun) {
+func stopVRRP(ctx context.Context, clk clock.Clock, runs []*vrrpRun) {
 	for _, r := range runs {
 		r.cancel()
 	}
@@ -239,12 +244,12 @@ func stopVRRP(ctx context.Context, runs []*vrrpRun) {
 			for _, r := range runs {
 				r.inst.Release()
 			}
-			grace := time.NewTimer(2 * time.Second)
+			grace := clk.NewTimer(2 * time.Second)
 			defer grace.Stop()
 			for _, r := range runs {
 				select {
 				case <-r.done:
-				case <-grace.C:
+				case <-grace.C():
 					return
 				}
 			}

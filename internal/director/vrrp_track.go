@@ -80,7 +80,7 @@ func (d *Director) trackerSpecs(cfg *conf.Config) map[string]trackerSpec {
 		sc := vrrp.ScriptConfig{Name: s.Name, Argv: s.Command, User: s.User, Interval: s.Interval, Timeout: s.Timeout, Rise: s.Rise, Fall: s.Fall}
 		if used[trackScriptPrefix+s.Name] {
 			out[trackScriptPrefix+s.Name] = trackerSpec{vrrp.TrackScript, "vrrp_script", sc, func() (vrrp.Tracker, error) {
-				return vrrp.NewScriptTracker(sc, nil, nil)
+				return vrrp.NewScriptTracker(sc, d.o.Clock, nil)
 			}}
 		}
 	}
@@ -88,7 +88,7 @@ func (d *Director) trackerSpecs(cfg *conf.Config) map[string]trackerSpec {
 		pc := vrrp.ProcessConfig{Name: p.Name, Process: p.Process, Args: p.Args, Quorum: p.Quorum, Delay: p.Delay}
 		if used[trackProcessPrefix+p.Name] {
 			out[trackProcessPrefix+p.Name] = trackerSpec{vrrp.TrackProcess, "track_process", pc, func() (vrrp.Tracker, error) {
-				return vrrp.NewProcessTracker(pc, nil, nil, d.log)
+				return vrrp.NewProcessTracker(pc, nil, d.o.Clock, d.log)
 			}}
 		}
 	}
@@ -96,7 +96,7 @@ func (d *Director) trackerSpecs(cfg *conf.Config) map[string]trackerSpec {
 		fc := vrrp.FileConfig{Name: f.Name, Path: f.Path, Init: f.Init}
 		if used[trackFilePrefix+f.Name] {
 			out[trackFilePrefix+f.Name] = trackerSpec{vrrp.TrackFile, "track_file", fc, func() (vrrp.Tracker, error) {
-				return vrrp.NewFileTracker(fc, nil, d.log)
+				return vrrp.NewFileTracker(fc, d.o.Clock, d.log)
 			}}
 		}
 	}

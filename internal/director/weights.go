@@ -125,7 +125,13 @@ type vsPlan struct {
 func planVirtualServer(vs *conf.VirtualServer, states []rsState, wasUp bool) (vsPlan, ipvs.VirtualService) {
 	var p vsPlan
 	svc := ipvs.VirtualService{Service: serviceOf(vs), Destinations: make([]ipvs.RealServer, 0, len(vs.RealServers)+1)}
-	places := make([]placement, len(vs.RealServers))
+	var buf [16]placement
+	places := buf[:0]
+	if n := len(vs.RealServers); n <= len(buf) {
+		places = buf[:n]
+	} else {
+		places = make([]placement, n)
+	}
 	sum := 0
 	for i, rs := range vs.RealServers {
 		s := &states[i]

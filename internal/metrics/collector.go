@@ -37,13 +37,13 @@ type collector struct {
 
 	checkUp, checkTransitions, checkProbes, checkFailures *prometheus.Desc
 
-	rsHealthy, rsWeight, rsAppliedWeight, rsInTable *prometheus.Desc
+	rsHealthy, rsWeight, rsAppliedWeight, rsInTable, rsAdmin *prometheus.Desc
 
 	vsHealthy, vsTotal, vsQuorumUp, vsInTable *prometheus.Desc
 
 	svcConns, svcInPkts, svcOutPkts, svcInBytes, svcOutBytes *prometheus.Desc
 	beActive, beInactive                                     *prometheus.Desc
-	beConns, beInPkts, beOutPkts, beInBytes, beOutBytes      *prometheus.Desc
+	beConns                                                  *prometheus.Desc
 
 	vrrpState, vrrpPriority, vrrpEffPriority, vrrpTransitions *prometheus.Desc
 	ipvsSync                                                  *prometheus.Desc
@@ -70,6 +70,8 @@ func newCollector(src Source, info BuildInfo, m *Metrics) *collector {
 		rsWeight:        desc("vigil_real_server_weight", "Weight of the real server in the configuration.", rsLabels),
 		rsAppliedWeight: desc("vigil_real_server_applied_weight", "Weight of the real server in the IPVS table (0 while quiesced); absent when it is not in the table.", rsLabels),
 		rsInTable:       desc("vigil_real_server_in_table", "1 when the IPVS table holds the real server as a destination.", rsLabels),
+		rsAdmin: desc("vigil_real_server_admin_state", "A constant 1 labelled with the real server's administrative state: ready (the weight follows health), drain or maint (vigil drain / maint / ready).",
+			append(append([]string(nil), rsLabels...), "state")),
 
 		vsHealthy:  desc("vigil_virtual_server_healthy_real_servers", "Real servers of the virtual server that are up.", vsLabels),
 		vsTotal:    desc("vigil_virtual_server_real_servers", "Real servers configured for the virtual server.", vsLabels),
@@ -85,10 +87,6 @@ func newCollector(src Source, info BuildInfo, m *Metrics) *collector {
 		beActive:   desc("vigil_ipvs_backend_connections_active", "Active (established) connections of the IPVS destination.", backendLabels),
 		beInactive: desc("vigil_ipvs_backend_connections_inactive", "Inactive connections of the IPVS destination.", backendLabels),
 		beConns:    desc("vigil_ipvs_backend_connections_total", "Connections scheduled to the IPVS destination.", backendLabels),
-		beInPkts:   desc("vigil_ipvs_backend_incoming_packets_total", "Packets received for the IPVS destination.", backendLabels),
-		beOutPkts:  desc("vigil_ipvs_backend_outgoing_packets_total", "Packets sent from the IPVS destination.", backendLabels),
-		beInBytes:  desc("vigil_ipvs_backend_incoming_bytes_total", "Bytes received for the IPVS destination.", backendLabels),
-		beOutBytes: desc("vigil_ipvs_backend_outgoing_bytes_total", "Bytes sent from the IPVS destination.", backendLabels),
 
 		vrrpState:       desc("vigil_vrrp_state", "VRRP state as the keepalived exporters number it: 0 init, 1 backup, 2 master, 3 fault.", vrrpLabels),
 		vrrpPriority:    desc("vigil_vrrp_priority", "Configured VRRP priority.", vrrpLabels),
@@ -117,10 +115,10 @@ func (c *collector) descs() []*prometheus.Desc {
 	return []*prometheus.Desc{
 		c.buildInfo,
 		c.checkUp, c.checkTransitions, c.checkProbes, c.checkFailures,
-		c.rsHealthy, c.rsWeight, c.rsAppliedWeight, c.rsInTable,
+		c.rsHealthy, c.rsWeight, c.rsAppliedWeight, c.rsInTable, c.rsAdmin,
 		c.vsHealthy, c.vsTotal, c.vsQuorumUp, c.vsInTable,
 		c.svcConns, c.svcInPkts, c.svcOutPkts, c.svcInBytes, c.svcOutBytes,
-		c.beActive, c.beInactive, c.beConns, c.beInPkts, c.beOutPkts, c.beInBytes, c.beOutBytes,
+		c.beActive, c.beInactive, c.beConns,
 		c.vrrpState, c.vrrpPriority, c.vrrpEffPriority, c.vrrpTransitions, c.vrrpSent, c.vrrpReceived, c.vrrpInvalid,
 		c.ipvsSync,
 		c.reloads, c.lastReloadTime, c.lastReloadOK, c.lastReloadDuration, c.generation,
@@ -170,6 +168,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 			gauge(c.rsHealthy, b2f(rs.Health == "up"), vs.Name, rs.Name)
 			gauge(c.rsWeight, float64(rs.ConfiguredWeight), vs.Name, rs.Name)
 			gauge(c.rsInTable, b2f(rs.InTable), vs.Name, rs.Name)
+			gauge(c.rsAdmin, 1, vs.Name, rs.Name, orReady(rs.AdminState))
 			if rs.InTable && rs.AppliedWeight != nil {
 				gauge(c.rsAppliedWeight, float64(*rs.AppliedWeight), vs.Name, rs.Name)
 			}
@@ -179,7 +178,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 			}
 			for i, name := range CheckLabels(rs.Checks) {
 				ck := rs.Checks[i]
-				live[checkKey{vs.Name, rs.Name, name}] = struct{}{}
+				live[checkKey{vs.Name, name}] = struct{}{}
 				gauge(c.checkUp, b2f(ck.State == "up"), vs.Name, rs.Name, name)
 				counter(c.checkTransitions, ck.Transitions, vs.Name, rs.Name, name)
 				counter(c.checkProbes, ck.Probes, vs.Name, rs.Name, name)
@@ -278,6 +277,13 @@ func splitAddrPort(s string) (addr, port string) {
 		return a.String(), "0"
 	}
 	return s, "0"
+}
+
+func orReady(admin string) string {
+	if admin == "" {
+		return "ready"
+	}
+	return admin
 }
 
 func b2f(b bool) float64 {

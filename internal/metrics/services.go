@@ -27,11 +27,10 @@ func (c *collector) serviceSeries(counter counterFunc, s status.Stats, l []strin
 func (c *collector) backendSeries(gauge gaugeFunc, counter counterFunc, l []string, active, inactive uint32, s status.Stats) {
 	gauge(c.beActive, float64(active), l...)
 	gauge(c.beInactive, float64(inactive), l...)
+	// Packets and bytes per destination are node_exporter's node_ipvs_backend_* (kernel
+	// IPVS) and /status's: here they were 4 of a real server's 34 series (issue 18). The
+	// services keep theirs.
 	counter(c.beConns, s.Conns, l...)
-	counter(c.beInPkts, s.InPkts, l...)
-	counter(c.beOutPkts, s.OutPkts, l...)
-	counter(c.beInBytes, s.InBytes, l...)
-	counter(c.beOutBytes, s.OutBytes, l...)
 }
 
 // groupSeries emits the series of every service of a group's virtual server and of the

@@ -4,16 +4,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"log/slog"
 	"os"
-	"sync"
 	"syscall"
 	"time"
 
 	"github.com/mdlayher/genetlink"
 	"github.com/mdlayher/netlink"
+
+	"github.com/vigil-lb/vigil/ipvs/internal/session"
 )
 
 // DefaultTimeout bounds one call when Config.Timeout is zero.
@@ -39,30 +39,25 @@ type Config struct {
 	Logger *slog.Logger
 }
 
-// Conn speaks IPVS on one generic-netlink socket. Calls are serialised, one request and
-// its whole answer at a time, and each is bounded by the timeout and by its context.
-//
-// One recovery rule: a call that ends without the kernel's whole answer (the deadline
-// passed, the context was cancelled, the socket failed, a reply did not belong to the
-// request) closes the socket, because whatever the kernel still sends would be read as
-// the answer to the next request; the next call opens a new socket. An errno in the
-// answer is the kernel's answer: the call returns it as a syscall.Errno and the socket
-// stays.
+// Conn speaks IPVS on one generic-netlink socket, under the policy and recovery rule of
+// package ipvs/internal/session, which the moby/ipvs handle of package ipvs shares: calls
+// are serialised, one request and its whole answer at a time, each bounded by the timeout
+// and by its context (a call cut short is woken by moving the socket's deadline into the
+// past). A call that ends without the kernel's whole answer (the deadline passed, the
+// context was cancelled, the socket failed, a reply did not belong to the request)
+// closes the socket, because whatever the kernel still sends would be read as the answer
+// to the next request; the next call opens a new socket. An errno in the answer is the
+// kernel's answer: the call returns it as a syscall.Errno and the socket stays.
 type Conn struct {
-	timeout time.Duration
-	log     *slog.Logger
-	dial    func() (*genetlink.Conn, error) // nil from New: no other socket can be had
-	name    string                          // FamilyName; tests use the controller's
-	// bounded: every socket must take deadlines (Dial's real ones do; New accepts a
-	// test fake that cannot, and runs its calls unbounded).
-	bounded bool
+	name string // FamilyName; tests use the controller's
+	s    *session.Session[*sock]
+}
 
-	mu        sync.Mutex
-	c         *genetlink.Conn // nil after a discard, until the next call opens one
-	family    uint16
-	version   uint8
-	unbounded bool // c cannot take deadlines (New with a test fake)
-	closed    bool
+// sock is one generic-netlink socket and the IPVS family as resolved on it.
+type sock struct {
+	gc      *genetlink.Conn
+	family  uint16
+	version uint8
 }
 
 // Dial opens a generic-netlink socket in cfg.NetNS (nil cfg: defaults) and resolves the
@@ -74,16 +69,12 @@ type Conn struct {
 // detection). The timeout covers the loading too. An error wrapping ErrNoFamily means the
 // family does not exist after that.
 func Dial(cfg *Config) (*Conn, error) {
-	c := newConn(cfg)
 	var netns string
 	if cfg != nil {
 		netns = cfg.NetNS
 	}
-	c.dial = func() (*genetlink.Conn, error) { return dialNetns(netns) }
-	c.bounded = true
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if err := c.open(); err != nil {
+	c := newConn(cfg, FamilyName, func() (*genetlink.Conn, error) { return dialNetns(netns) })
+	if err := c.s.Dial(context.Background()); err != nil {
 		return nil, err
 	}
 	return c, nil
@@ -93,33 +84,56 @@ func Dial(cfg *Config) (*Conn, error) {
 // which it owns from then on, and resolves the IPVS family on it. With no way to open
 // another socket, a call that has to discard gc leaves the Conn closed.
 func New(gc *genetlink.Conn, cfg *Config) (*Conn, error) {
-	c := newConn(cfg)
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if err := c.attach(gc); err != nil {
-		gc.Close()
+	c := newConn(cfg, FamilyName, nil)
+	if err := c.s.Adopt(context.Background(), &sock{gc: gc}); err != nil {
 		return nil, err
 	}
 	return c, nil
 }
 
-func newConn(cfg *Config) *Conn {
-	c := &Conn{timeout: DefaultTimeout, name: FamilyName}
+// newConn is a Conn for the family name whose sockets come from dial (nil: none but the
+// one it is given).
+func newConn(cfg *Config, name string, dial func() (*genetlink.Conn, error)) *Conn {
+	timeout := DefaultTimeout
+	var log *slog.Logger
 	if cfg != nil {
 		if cfg.Timeout > 0 {
-			c.timeout = cfg.Timeout
+			timeout = cfg.Timeout
 		}
-		c.log = cfg.Logger
+		log = cfg.Logger
 	}
-	if c.log == nil {
-		c.log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	c := &Conn{name: name}
+	ops := session.Ops[*sock]{
+		Name:      "IPVS netlink socket",
+		Init:      c.resolve,
+		Interrupt: func(s *sock) error { return s.gc.SetDeadline(aLongTimeAgo) },
+		Close:     func(s *sock) error { return s.gc.Close() },
+		Answered:  func(err error) bool { _, ok := kernelError(err); return ok },
+		Closed:    ErrClosed,
 	}
+	if dial != nil {
+		ops.Dial = func() (*sock, error) {
+			gc, err := dial()
+			if err != nil {
+				return nil, err
+			}
+			return &sock{gc: gc}, nil
+		}
+	}
+	c.s = session.New(ops, timeout, log)
 	return c
 }
 
+// recvBuffer is the receive buffer of a socket. One recvmsg reads a whole datagram into
+// it, where mdlayher/netlink would otherwise peek at each datagram's size first (a second
+// system call per datagram); and the kernel sizes a dump's datagrams by the largest buffer
+// the reader has offered, up to 32 KiB, so a 4 KiB peek buffer would also mean eight times
+// as many datagrams (net/netlink/af_netlink.c, netlink_recvmsg and netlink_dump).
+const recvBuffer = 64 << 10
+
 // dialNetns opens a generic-netlink socket in the network namespace at path ("" = here).
 func dialNetns(path string) (*genetlink.Conn, error) {
-	var cfg netlink.Config
+	cfg := netlink.Config{MessageBufferSize: recvBuffer}
 	if path != "" {
 		f, err := os.Open(path)
 		if err != nil {
@@ -145,127 +159,44 @@ func dialNetns(path string) (*genetlink.Conn, error) {
 	return gc, nil
 }
 
-// open dials a socket and attaches it. c.mu is held.
-func (c *Conn) open() error {
-	gc, err := c.dial()
-	if err != nil {
-		return err
-	}
-	if err := c.attach(gc); err != nil {
-		gc.Close()
-		return err
-	}
-	return nil
-}
-
-// attach resolves the IPVS family on gc, within the timeout, and makes gc the socket.
-// The family is resolved on every new socket: a reloaded ip_vs module has a new id.
-func (c *Conn) attach(gc *genetlink.Conn) error {
-	c.unbounded = false
-	if err := gc.SetDeadline(time.Now().Add(c.timeout)); err != nil {
-		if c.bounded {
-			return fmt.Errorf("set netlink deadline: %w", err)
-		}
-		c.unbounded = true
-	}
-	f, err := gc.GetFamily(c.name)
+// resolve looks the IPVS family up on a new socket (session's Init). It runs on every
+// new socket: a reloaded ip_vs module has a new id.
+func (c *Conn) resolve(_ context.Context, s *sock) error {
+	f, err := s.gc.GetFamily(c.name)
 	switch {
 	case errors.Is(err, os.ErrNotExist):
 		return fmt.Errorf("%w: %w", ErrNoFamily, err)
-	case errors.Is(err, os.ErrDeadlineExceeded):
-		return fmt.Errorf("resolve generic netlink family %s: no answer within %v: %w", c.name, c.timeout, context.DeadlineExceeded)
 	case err != nil:
 		return fmt.Errorf("resolve generic netlink family %s: %w", c.name, err)
 	}
-	c.c, c.family, c.version = gc, f.ID, f.Version
+	s.family, s.version = f.ID, f.Version
 	return nil
 }
 
 // Close closes the socket; every later call returns ErrClosed.
-func (c *Conn) Close() error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.closed = true
-	if c.c == nil {
-		return nil
-	}
-	err := c.c.Close()
-	c.c = nil
-	return err
-}
+func (c *Conn) Close() error { return c.s.Close() }
 
 // aLongTimeAgo is a deadline in the past: it makes a blocked receive return at once.
 var aLongTimeAgo = time.Unix(1, 0)
 
 // execute sends one IPVS request and returns the answer, under the policy of Conn.
 func (c *Conn) execute(ctx context.Context, cmd uint8, flags netlink.HeaderFlags, attrs []byte) ([]genetlink.Message, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.closed {
-		return nil, ErrClosed
-	}
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	if c.c == nil {
-		if c.dial == nil {
-			return nil, ErrClosed
-		}
-		if err := c.open(); err != nil {
-			return nil, err
-		}
-	}
-	gc := c.c
-	deadline, byCtx := time.Now().Add(c.timeout), false
-	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
-		deadline, byCtx = d, true
-	}
-	stop := func() bool { return true }
-	var woken chan struct{}
-	if !c.unbounded {
-		if err := gc.SetDeadline(deadline); err != nil {
-			c.discard(err)
-			return nil, fmt.Errorf("set netlink deadline: %w", err)
-		}
-		// Cancelling ctx moves the deadline into the past, which wakes the receive; the
-		// socket is then discarded like any other unfinished call.
-		woken = make(chan struct{})
-		stop = context.AfterFunc(ctx, func() {
-			gc.SetDeadline(aLongTimeAgo)
-			close(woken)
-		})
-	}
-	msgs, err := gc.Execute(genetlink.Message{
-		Header: genetlink.Header{Command: cmd, Version: c.version},
-		Data:   attrs,
-	}, c.family, netlink.Request|flags)
-	if !stop() {
-		<-woken // the next call sets its own deadline only after this one's last write
-	}
+	var msgs []genetlink.Message
+	err := c.s.Do(ctx, func(s *sock) error {
+		var err error
+		msgs, err = s.gc.Execute(genetlink.Message{
+			Header: genetlink.Header{Command: cmd, Version: s.version},
+			Data:   attrs,
+		}, s.family, netlink.Request|flags)
+		return err
+	})
 	if err == nil {
 		return msgs, nil
 	}
 	if kerr, ok := kernelError(err); ok {
 		return nil, kerr
 	}
-	c.discard(err)
-	if errors.Is(err, os.ErrDeadlineExceeded) {
-		switch {
-		case ctx.Err() != nil:
-			return nil, fmt.Errorf("netlink call did not finish: %w", context.Cause(ctx))
-		case byCtx:
-			return nil, fmt.Errorf("netlink call did not finish: %w", context.DeadlineExceeded)
-		}
-		return nil, fmt.Errorf("netlink call did not finish within %v: %w", c.timeout, context.DeadlineExceeded)
-	}
 	return nil, err
-}
-
-// discard closes the socket after a call that did not get its whole answer. c.mu is held.
-func (c *Conn) discard(cause error) {
-	c.c.Close()
-	c.c = nil
-	c.log.Warn("IPVS netlink socket discarded after an unfinished call; the next call opens a new one", "err", cause)
 }
 
 // kernelError returns the errno of a netlink error message, the kernel's answer to the

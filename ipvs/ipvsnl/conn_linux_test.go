@@ -30,10 +30,8 @@ const (
 // socket policy is tried against the real kernel on any Linux host.
 func controllerConn(t *testing.T, timeout time.Duration, opened *int) *Conn {
 	t.Helper()
-	c := newConn(&Config{Timeout: timeout})
-	c.name, c.bounded = "nlctrl", true
-	c.dial = func() (*genetlink.Conn, error) { *opened++; return dialNetns("") }
-	if err := c.open(); err != nil {
+	c := newConn(&Config{Timeout: timeout}, "nlctrl", func() (*genetlink.Conn, error) { *opened++; return dialNetns("") })
+	if err := c.s.Dial(context.Background()); err != nil {
 		t.Skipf("no generic netlink here: %v", err)
 	}
 	return c
@@ -50,15 +48,10 @@ func askFamily(ctx context.Context, c *Conn, name string) error {
 
 // hang sends a request the kernel never answers.
 func hang(ctx context.Context, c *Conn) error {
-	c.mu.Lock()
-	if c.c == nil {
-		if err := c.open(); err != nil {
-			c.mu.Unlock()
-			return err
-		}
+	// Until the socket is discarded: a new one resolves nlctrl again.
+	if err := c.s.Do(context.Background(), func(s *sock) error { s.family = nlmsgNoop; return nil }); err != nil {
+		return err
 	}
-	c.family = nlmsgNoop // until the socket is discarded: a new one resolves nlctrl again
-	c.mu.Unlock()
 	_, err := c.execute(ctx, 0, 0, nil)
 	return err
 }
@@ -95,7 +88,9 @@ func TestConnDeadline(t *testing.T) {
 		t.Errorf("cancelled context: %v", err)
 	}
 	// Cancelling the caller's context ends an unanswered call too.
-	c.timeout = time.Minute
+	c.Close()
+	c = controllerConn(t, time.Minute, &opened)
+	defer c.Close()
 	cctx, cancel = context.WithCancel(ctx)
 	time.AfterFunc(20*time.Millisecond, cancel)
 	start = time.Now()
@@ -200,7 +195,7 @@ func classify(t *testing.T, c *Conn, err error) {
 	)
 	kernel := errors.As(err, &errno) && !errors.As(err, &oe) // as execute returns it
 	kept := err == nil || kernel || errors.Is(err, errMalformed)
-	if kept != (c.c != nil) {
-		t.Fatalf("call ended with %v; socket kept: %v", err, c.c != nil)
+	if kept != c.s.Holding() {
+		t.Fatalf("call ended with %v; socket kept: %v", err, c.s.Holding())
 	}
 }

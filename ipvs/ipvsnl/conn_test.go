@@ -269,9 +269,8 @@ func TestConnRecovery(t *testing.T) {
 
 	// With a dialer, the next call opens a fresh socket and gets its own answer.
 	opened := 0
-	c = newConn(nil)
-	c.dial = func() (*genetlink.Conn, error) { opened++; return fakeSocket(fn), nil }
-	if err := c.open(); err != nil {
+	c = newConn(nil, FamilyName, func() (*genetlink.Conn, error) { opened++; return fakeSocket(fn), nil })
+	if err := c.s.Dial(ctx); err != nil {
 		t.Fatal(err)
 	}
 	mode = "late"

@@ -10,7 +10,6 @@ import (
 	"net/netip"
 	"runtime"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -182,24 +181,6 @@ func waitConns(t *testing.T, tb *Table, k ipvs.ServiceKey, addr netip.AddrPort, 
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-}
-
-// fakeClock is a Clock the test moves by hand.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
 }
 
 func testenvRequireIPv6(t *testing.T, err error) {

@@ -13,21 +13,16 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/vigil-lb/vigil/internal/clock"
 	"github.com/vigil-lb/vigil/ipvs"
 )
-
-// Clock tells the time. Persistence templates and the lblc/lblcr caches read it, so tests
-// can expire them without sleeping.
-type Clock interface{ Now() time.Time }
-
-type systemClock struct{}
-
-func (systemClock) Now() time.Time { return time.Now() }
 
 // Options configure a Table. The zero value works.
 type Options struct {
 	Logger *slog.Logger // nil: discard
-	Clock  Clock        // nil: the system clock
+	// Clock is read by persistence templates and the lblc/lblcr caches, so tests can
+	// expire them without sleeping; nil is the system clock.
+	Clock clock.Clock
 	// DialTimeout bounds a connection attempt to a real server (default 3s). A refused or
 	// timed-out attempt is retried once on another real server.
 	DialTimeout time.Duration
@@ -45,7 +40,7 @@ var ErrFWMarkService = errors.New(`firewall-mark services need kernel IPVS (data
 // Table is a userspace ipvs.Table. Its methods are safe for concurrent use.
 type Table struct {
 	log          *slog.Logger
-	clock        Clock
+	clock        clock.Clock
 	dialTimeout  time.Duration
 	drainTimeout time.Duration
 
@@ -88,9 +83,7 @@ func New(opts Options) *Table {
 	if t.log == nil {
 		t.log = slog.New(slog.DiscardHandler)
 	}
-	if t.clock == nil {
-		t.clock = systemClock{}
-	}
+	t.clock = clock.OrSystem(t.clock)
 	if t.dialTimeout <= 0 {
 		t.dialTimeout = 3 * time.Second
 	}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
+	"github.com/vigil-lb/vigil/internal/clock"
 	"github.com/vigil-lb/vigil/ipvs"
 )
 
@@ -335,7 +336,7 @@ func TestTrafficConnectRetry(t *testing.T) {
 // clients in the same netmask share it, and it is released after the timeout (with an
 // injected clock) or at once when its server's weight drops to 0.
 func TestTrafficPersistence(t *testing.T) {
-	clk := &fakeClock{now: time.Unix(1_000_000, 0)}
+	clk := clock.NewFake(time.Unix(1_000_000, 0))
 	tb := newTestTable(t, Options{Clock: clk})
 	a, b := startBackend(t, "a"), startBackend(t, "b")
 	k := addService(t, tb, ipvs.Service{Scheduler: "rr", Persistent: true, Timeout: 2 * time.Second, Netmask: 24},

@@ -28,6 +28,7 @@ var exampleFiles = map[string]string{
 	"nat-web.hcl":            "nat_web",
 	"tun-web.hcl":            "tun_web",
 	"fwmark-web.hcl":         "fwmark_web",
+	"group-web.hcl":          "group_web",
 	"ha-pair/director-a.hcl": "ha_pair",
 	"ha-pair/director-b.hcl": "ha_pair",
 }
@@ -40,6 +41,7 @@ var exampleScenarios = map[string]func(t *testing.T, kernelFound <-chan struct{}
 	"nat_web":    testNATWeb,
 	"tun_web":    testTUNWeb,
 	"fwmark_web": testFwmarkWeb,
+	"group_web":  testGroupWeb,
 	"ha_pair":    testHAPairExample,
 }
 
@@ -387,6 +389,43 @@ func testHAPairExample(t *testing.T, kernelFound <-chan struct{}) {
 	webCluster(x, procs).exercise(t)
 	if as, _ := vrrpState(a); as != "master" {
 		t.Errorf("A is %q after a real server failed and came back, want master", as)
+	}
+}
+
+// testGroupWeb: a group of two VIPs is two IPVS services with the same real servers;
+// a killed real server goes to weight 0 in both, and comes back in both.
+func testGroupWeb(t *testing.T, kernelFound <-chan struct{}) {
+	x := newLAN(t, 1, 2, true)
+	second := addr("198.18.0.253")
+	must(t, x.directors[0].AddAddr("eth0", netip.PrefixFrom(second, 32)), "second VIP on the director")
+	procs := drWebServers(t, x)
+	for _, h := range x.rsHosts {
+		must(t, h.AddAddr("lo", netip.PrefixFrom(second, 32)), "second VIP on lo")
+	}
+	<-kernelFound
+	runExample(t, x.directors[0], "group-web", example("group-web.hcl"))
+	first := webCluster(x, procs)
+	other := webCluster(x, procs)
+	other.key = ipvs.AddrKey(ipvs.TCP, ap("198.18.0.253:80"))
+	other.ask = func() (string, error) { return ask(x.client, "http://198.18.0.253/") }
+	first.exercise(t)
+	other.weightsAre(t, "the second VIP's real servers at their weights", other.weights)
+	other.pattern(t, other.round(t))
+	// One check per real server moves it in every service of the group.
+	procs[1].Kill()
+	for _, c := range []*cluster{first, other} {
+		c.weightsAre(t, "rs2 at weight 0 in "+c.key.String(), []int{1, 0})
+	}
+	for _, c := range []*cluster{first, other} {
+		for i, who := range c.round(t) {
+			if who != "rs1" {
+				t.Fatalf("%s: request %d with rs2 down answered by %s, want rs1", c.key, i+1, who)
+			}
+		}
+	}
+	procs[1].Start()
+	for _, c := range []*cluster{first, other} {
+		c.weightsAre(t, "rs2 back in "+c.key.String(), c.weights)
 	}
 }
 
