@@ -27,7 +27,7 @@ const routerASN, directorASN = 65001, 65000
 
 // startFRR runs zebra and bgpd in h, as Debian's frr package installs them, with a vty
 // socket and zserv socket in a directory of their own (nothing under /etc/frr is used).
-func startFRR(t *testing.T, h *netlab.Host, routerID netip.Addr, neighbors ...netip.Addr) {
+func startFRR(t *testing.T, h *netlab.Host, routerID netip.Addr, bfd bool, neighbors ...netip.Addr) {
 	t.Helper()
 	zebra := "/usr/lib/frr/zebra"
 	bgpd := "/usr/lib/frr/bgpd"
@@ -51,6 +51,9 @@ func startFRR(t *testing.T, h *netlab.Host, routerID netip.Addr, neighbors ...ne
 	fmt.Fprintf(&b, "router bgp %d\n bgp router-id %s\n no bgp ebgp-requires-policy\n bgp bestpath as-path multipath-relax\n", routerASN, routerID)
 	for _, n := range neighbors {
 		fmt.Fprintf(&b, " neighbor %s remote-as %d\n neighbor %s timers 1 3\n neighbor %s timers connect 1\n", n, directorASN, n, n)
+		if bfd {
+			fmt.Fprintf(&b, " neighbor %s bfd\n", n)
+		}
 	}
 	b.WriteString(" address-family ipv4 unicast\n  maximum-paths 8\n exit-address-family\n")
 	conf := filepath.Join(dir, "bgpd.conf")
@@ -82,6 +85,20 @@ func startFRR(t *testing.T, h *netlab.Host, routerID netip.Addr, neighbors ...ne
 	}
 	run("zebra", zebra, "-z", zs, "-i", filepath.Join(dir, "zebra.pid"), "--vty_socket", dir, "-f", "/dev/null", "-u", "frr", "-g", "frr")
 	waitFor(t, "zebra's socket", 10*time.Second, func() bool { _, err := os.Stat(zs); return err == nil })
+	if bfd {
+		var bc strings.Builder
+		bc.WriteString("bfd\n")
+		for _, n := range neighbors {
+			fmt.Fprintf(&bc, " peer %s\n  receive-interval 100\n  transmit-interval 100\n  detect-multiplier 3\n !\n", n)
+		}
+		bconf := filepath.Join(dir, "bfdd.conf")
+		if err := os.WriteFile(bconf, []byte(bc.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		os.Chown(bconf, uid, gid)
+		run("bfdd", "/usr/lib/frr/bfdd", "-z", zs, "-i", filepath.Join(dir, "bfdd.pid"), "--vty_socket", dir,
+			"--bfdctl", filepath.Join(dir, "bfdd.sock"), "-f", bconf, "-u", "frr", "-g", "frr")
+	}
 	run("bgpd", bgpd, "-z", zs, "-i", filepath.Join(dir, "bgpd.pid"), "--vty_socket", dir, "-f", conf, "-u", "frr", "-g", "frr", "-p", "179")
 }
 
@@ -116,6 +133,11 @@ func waitFor(t *testing.T, what string, within time.Duration, cond func() bool) 
 }
 
 func directorConfig(self netip.Addr, router netip.Addr) string {
+	return directorConfigBFD(self, router, "")
+}
+
+// directorConfigBFD is directorConfig with extra lines in the neighbor block.
+func directorConfigBFD(self netip.Addr, router netip.Addr, neighborExtra string) string {
 	return fmt.Sprintf(`global {
   listen    = ""
   dataplane = "userspace"
@@ -127,6 +149,7 @@ bgp {
   neighbor "%s" {
     asn       = %d
     hold_time = "3s"
+%s
   }
 }
 virtual_server "web" {
@@ -144,7 +167,7 @@ virtual_server "web" {
     }
   }
 }
-`, directorASN, self, router, routerASN, vip.Addr(), self)
+`, directorASN, self, router, routerASN, neighborExtra, vip.Addr(), self)
 }
 
 // TestECMP: two vigil directors announce the VIP, the router installs both next hops; a
@@ -158,7 +181,7 @@ func TestECMP(t *testing.T) {
 	lab := vrrplab.New(t)
 	router := lab.Client
 	d1, d2 := vrrplab.D1Addr.Addr(), vrrplab.D2Addr.Addr()
-	startFRR(t, router, vrrplab.ClientAddr.Addr(), d1, d2)
+	startFRR(t, router, vrrplab.ClientAddr.Addr(), false, d1, d2)
 
 	backends := map[string]net.Listener{}
 	for _, d := range []struct {
@@ -233,4 +256,63 @@ func acceptAndClose(ln net.Listener) {
 		}
 		c.Close()
 	}
+}
+
+// TestLinkDown: a director whose link dies is dropped by the router within the BFD
+// detection time (3 x 100 ms) with bfd = true, and only at the hold time (3 s) without.
+func TestLinkDown(t *testing.T) {
+	testenv.RequireRoot(t)
+	testenv.Short(t, "network-namespace lab with FRR")
+	testenv.RequireBinary(t, "ip")
+	bin := vrrplab.BuildVigil(t)
+	lab := vrrplab.New(t)
+	router := lab.Client
+	d1, d2 := vrrplab.D1Addr.Addr(), vrrplab.D2Addr.Addr()
+	startFRR(t, router, vrrplab.ClientAddr.Addr(), true, d1, d2)
+	var vs []*vrrplab.Daemon
+	for _, d := range []struct {
+		h     *netlab.Host
+		addr  netip.Addr
+		extra string
+	}{{lab.D1, d1, "    bfd = true\n    bfd_interval = \"100ms\""}, {lab.D2, d2, ""}} {
+		if err := d.h.Sysctl("net.ipv4.ip_nonlocal_bind", "1"); err != nil {
+			t.Fatal(err)
+		}
+		ln, err := d.h.Listen("tcp", netip.AddrPortFrom(d.addr, 8080).String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		go acceptAndClose(ln)
+		t.Cleanup(func() { ln.Close() })
+		vs = append(vs, lab.StartVigilRun(d.h, bin, directorConfigBFD(d.addr, vrrplab.ClientAddr.Addr(), d.extra)))
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("d1:\n%s\nd2:\n%s", vs[0].Output(), vs[1].Output())
+		}
+		vs[0].Kill()
+		vs[1].Kill()
+	})
+	waitFor(t, "ECMP route with both directors", 30*time.Second, func() bool { return len(nextHops(t, router)) == 2 })
+	// Let the BFD session come up after the BGP one.
+	time.Sleep(2 * time.Second)
+
+	// d1 (BFD) loses its link.
+	if err := lab.D1.SetLinkDown("eth0"); err != nil {
+		t.Fatal(err)
+	}
+	took := waitFor(t, "the router dropping d1 (BFD)", 5*time.Second, func() bool {
+		h := nextHops(t, router)
+		return len(h) == 1 && h[0] == d2.String()
+	})
+	t.Logf("d1 (bfd, 3 x 100 ms) dropped %v after its link went down", took)
+	if took > 1500*time.Millisecond {
+		t.Errorf("BFD: the router dropped d1 after %v; want well under the 3 s hold time", took)
+	}
+	// d2 (no BFD) loses its link: the hold time decides.
+	if err := lab.D2.SetLinkDown("eth0"); err != nil {
+		t.Fatal(err)
+	}
+	took = waitFor(t, "the router dropping d2 (hold time)", 10*time.Second, func() bool { return len(nextHops(t, router)) == 0 })
+	t.Logf("d2 (hold time 3 s) dropped %v after its link went down", took)
 }
