@@ -183,7 +183,13 @@ func (r *routes) sync(v *view, programmed func(*conf.VirtualServer) bool) {
 		}
 	}
 	now := r.clock.Now()
-	for p, w := range want {
+	order := make([]netip.Prefix, 0, len(want))
+	for p := range want {
+		order = append(order, p)
+	}
+	slices.SortFunc(order, func(a, b netip.Prefix) int { return a.Addr().Compare(b.Addr()) })
+	for _, p := range order {
+		w := want[p]
 		st := r.state[p]
 		if st == nil {
 			st = &routeState{since: now}

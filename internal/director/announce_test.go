@@ -213,6 +213,10 @@ func newAnnounceRig(t *testing.T, cfg *conf.Config, onLo ...netip.Prefix) *annou
 	r.d = New(Options{Table: r.table, Logger: slog.New(slog.DiscardHandler), Dataplane: "kernel", Loopback: r.lo,
 		NewSpeaker: func(_ context.Context, c bgp.Config, _ *slog.Logger) (bgp.Speaker, error) {
 			r.cfgs = append(r.cfgs, c)
+			if len(r.cfgs) > 1 { // a restart: a new speaker
+				r.sp = bgp.NewFake()
+				r.table.sp = r.sp
+			}
 			return r.sp, nil
 		}})
 	if err := r.d.Start(context.Background(), cfg); err != nil {
@@ -380,5 +384,58 @@ func TestAnnounceSpeakerFails(t *testing.T) {
 	st := d.Snapshot().BGP
 	if st == nil || st.Error != "no router id" || len(st.Routes) != 2 || st.Routes[0].Announced || st.Routes[0].Reason != "BGP speaker not running" {
 		t.Errorf("status %+v", st)
+	}
+}
+
+// TestAnnounceReloadBGP: a reload that changes only the neighbors keeps the speaker and
+// sets them; one that changes the AS restarts it (and announces again); one without the
+// bgp block closes it and takes vigil's addresses off lo.
+func TestAnnounceReloadBGP(t *testing.T) {
+	ctx := context.Background()
+	r := newAnnounceRig(t, announceConfig(t, "0s", ""))
+	t.Cleanup(func() { r.d.Stop(ctx, false) })
+	r.sp.Log()
+	reload := func(old, new string) {
+		t.Helper()
+		src := strings.Replace(strings.NewReplacer("%DELAY%", "0s", "%QUORUM%", "").Replace(announceConf), old, new, 1)
+		cfg, diags := conf.Parse([]byte(src), "reload.hcl")
+		if diags.HasErrors() {
+			t.Fatal(diags)
+		}
+		if err := r.d.Reload(ctx, cfg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	reload(`neighbor "198.18.20.1" {`, `neighbor "198.18.20.2" {`)
+	if got := r.sp.Log(); !cmp.Equal(got, []string{"neighbors"}) || len(r.cfgs) != 1 {
+		t.Errorf("neighbor change: speaker log %v, %d starts", got, len(r.cfgs))
+	}
+	if n := r.sp.Neighbors(); len(n) != 1 || n[0].Address != netip.MustParseAddr("198.18.20.2") {
+		t.Errorf("neighbors %+v", n)
+	}
+	old := r.sp
+	reload("asn            = 65000", "asn            = 65010")
+	if len(r.cfgs) != 2 || r.cfgs[1].ASN != 65010 {
+		t.Fatalf("AS change: %d starts, %+v", len(r.cfgs), r.cfgs)
+	}
+	if got := old.Log(); len(got) == 0 || got[len(got)-1] != "close" {
+		t.Errorf("AS change: the old speaker's log %v, want it closed", got)
+	}
+	wantAnnounced(t, r.sp, vip1, vip2)
+	// Without the bgp block (and announce), the speaker goes and so do vigil's addresses.
+	src := strings.NewReplacer("%DELAY%", "0s", "%QUORUM%", "", "announce = true", "").Replace(announceConf)
+	src = src[strings.Index(src, "virtual_server"):]
+	cfg, diags := conf.Parse([]byte(src), "nobgp.hcl")
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	if err := r.d.Reload(ctx, cfg); err != nil {
+		t.Fatal(err)
+	}
+	if r.lo.has(vip1) || r.lo.has(vip2) {
+		t.Error("addresses left on lo after the bgp block went")
+	}
+	if r.d.Snapshot().BGP != nil {
+		t.Error("status shows BGP without a bgp block")
 	}
 }
