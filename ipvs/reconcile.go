@@ -106,6 +106,13 @@ func (r *Reconciler) Writes() Changes {
 	return r.writes
 }
 
+// Programmed reports whether key is in the desired state and its last write succeeded:
+// the table holds the service as desired (the director announces a virtual IP only then).
+func (r *Reconciler) Programmed(key ServiceKey) bool {
+	ds := r.desired[canonicalKey(key)]
+	return ds != nil && !ds.unknown
+}
+
 // ErrUnknown means SetWeight or SetRemoved named a service or destination that is not in
 // the desired state.
 var ErrUnknown = errors.New("not in the desired state")
