@@ -237,7 +237,10 @@ func TestCheckHostileInputs(t *testing.T) {
 			if n := len(stdout) + len(stderr); n > 64<<10 {
 				t.Errorf("%d bytes of output", n)
 			}
-			if took := time.Since(start); took > 20*time.Second {
+			// A bound against a blow-up (a walk per diagnostic took minutes), generous
+			// for -race on a loaded 2-core host (100 s seen at load 14); the figures
+			// are bench/conf/run.sh's.
+			if took := time.Since(start); took > 3*time.Minute {
 				t.Errorf("took %s", took)
 			}
 		})

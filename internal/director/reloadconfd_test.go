@@ -81,6 +81,9 @@ func changeOne(tb testing.TB, dir string, i int) {
 // error in one file is named in that file.
 func TestReloadConfDOneFileChanged(t *testing.T) {
 	testenv.Short(t, "parses 1,000 x 4 several times")
+	if testenv.Race {
+		t.Skip("a measurement: 90 s under the race detector; the Loader's own tests run under it")
+	}
 	dir := writeConfD(t)
 	d, _ := reloadConfD(t, dir)
 	ctx := context.Background()

@@ -8,14 +8,21 @@
 package metrics
 
 import (
+	"bytes"
+	"compress/gzip"
 	"net/http"
 	"runtime"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 
 	"github.com/vigil-lb/vigil/internal/status"
 )
@@ -35,10 +42,20 @@ type BuildInfo struct {
 
 // Metrics is the Prometheus view of one director. The zero value is not usable: call New.
 type Metrics struct {
+	src  Source
+	info BuildInfo
+
+	// reg holds what client_golang keeps best: the check histogram, the Go runtime and
+	// process collectors and the handler's own counters. The snapshot's families are
+	// written by w.
 	reg *prometheus.Registry
-	col *collector
 
 	checkDuration *prometheus.HistogramVec
+
+	// scrapeMu serialises scrapes over w and out, reused from one to the next.
+	scrapeMu sync.Mutex
+	w        *writer
+	out      []byte
 
 	// observed remembers which (virtual_server, check) series the histogram holds, so
 	// that a scrape can drop those of checks a reload removed.
@@ -59,6 +76,7 @@ func New(src Source, info BuildInfo) *Metrics {
 		info.GoVersion = runtime.Version()
 	}
 	m := &Metrics{
+		src: src, info: info,
 		reg: prometheus.NewRegistry(),
 		// Per virtual server and check, not per real server and result: 34 series a real
 		// server made /metrics 16.8 MB at 4,000 of them (issue 18). A failed probe is
@@ -68,11 +86,11 @@ func New(src Source, info BuildInfo) *Metrics {
 			Help:    "Duration of the health-check probes of a virtual server's real servers, by check.",
 			Buckets: checkBuckets,
 		}, []string{"virtual_server", "check"}),
+		w:        newWriter(),
 		observed: make(map[checkKey]struct{}),
 	}
-	m.col = newCollector(src, info, m)
 	m.reg.MustRegister(
-		m.col,
+		m.checkDuration,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
@@ -89,18 +107,86 @@ func (m *Metrics) ObserveCheck(vs, rs, kind string, d time.Duration, ok bool) {
 	m.checkDuration.WithLabelValues(vs, kind).Observe(d.Seconds())
 }
 
-// Handler serves the registry in the Prometheus exposition formats.
+// Handler serves the exposition in the Prometheus text format (0.0.4), gzipped when the
+// scraper accepts it, as Prometheus does.
 func (m *Metrics) Handler() http.Handler {
-	return promhttp.InstrumentMetricHandler(m.reg, promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{
-		// A failing collector must not hide the others: serve what was gathered.
-		ErrorHandling: promhttp.ContinueOnError,
-		Registry:      m.reg,
+	return promhttp.InstrumentMetricHandler(m.reg, http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		m.scrapeMu.Lock()
+		defer m.scrapeMu.Unlock()
+		m.out = m.exposition(m.out[:0])
+		h := rw.Header()
+		h.Set("Content-Type", string(expfmt.NewFormat(expfmt.TypeTextPlain)))
+		if gzipAccepted(r.Header.Get("Accept-Encoding")) {
+			h.Set("Content-Encoding", "gzip")
+			h.Add("Vary", "Accept-Encoding")
+			gz, _ := gzip.NewWriterLevel(rw, gzip.BestSpeed)
+			_, _ = gz.Write(m.out)
+			_ = gz.Close()
+			return
+		}
+		_, _ = rw.Write(m.out)
 	}))
 }
 
-// Gatherer is the registry behind Handler, for tests and for embedding in another
-// exposition.
-func (m *Metrics) Gatherer() prometheus.Gatherer { return m.reg }
+func gzipAccepted(header string) bool {
+	for part := range strings.SplitSeq(header, ",") {
+		enc, _, _ := strings.Cut(part, ";")
+		if strings.TrimSpace(enc) == "gzip" {
+			return true
+		}
+	}
+	return false
+}
+
+// exposition appends the whole exposition of one instant to b: the snapshot's families and
+// the registry's, each family once, in name order.
+func (m *Metrics) exposition(b []byte) []byte {
+	s := m.src.Snapshot()
+	live := make(map[checkKey]struct{}, len(m.observed))
+	m.w.fill(&s, m.info, func(k checkKey) { live[k] = struct{}{} })
+	m.pruneChecks(live)
+
+	// A failing collector must not hide the others: what was gathered is served.
+	gathered, _ := m.reg.Gather()
+	var enc bytes.Buffer
+	own := m.w.all
+	for _, mf := range gathered {
+		for len(own) > 0 && own[0].name < mf.GetName() {
+			b = own[0].appendTo(b)
+			own = own[1:]
+		}
+		enc.Reset()
+		if _, err := expfmt.MetricFamilyToText(&enc, mf); err == nil {
+			b = append(b, enc.Bytes()...)
+		}
+	}
+	for _, f := range own {
+		b = f.appendTo(b)
+	}
+	return b
+}
+
+// Gatherer is the whole exposition as metric families, for tests and for embedding in
+// another exposition.
+func (m *Metrics) Gatherer() prometheus.Gatherer {
+	return prometheus.GathererFunc(func() ([]*dto.MetricFamily, error) {
+		m.scrapeMu.Lock()
+		m.out = m.exposition(m.out[:0])
+		text := bytes.Clone(m.out)
+		m.scrapeMu.Unlock()
+		p := expfmt.NewTextParser(model.UTF8Validation)
+		fams, err := p.TextToMetricFamilies(bytes.NewReader(text))
+		if err != nil {
+			return nil, err
+		}
+		out := make([]*dto.MetricFamily, 0, len(fams))
+		for _, mf := range fams {
+			out = append(out, mf)
+		}
+		slices.SortFunc(out, func(a, b *dto.MetricFamily) int { return strings.Compare(a.GetName(), b.GetName()) })
+		return out, nil
+	})
+}
 
 // pruneChecks forgets the histogram series of checks the snapshot no longer holds, so a
 // real server removed by a reload stops being exported.

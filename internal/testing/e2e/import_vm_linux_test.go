@@ -24,7 +24,7 @@ const importCorpusGuest = "/import-corpus"
 // .21 and .22 answering HTTP on port 80) and how many real-server entries ipvsadm lists
 // once keepalived has programmed them all.
 var importCases = []struct {
-	file string
+	file  string
 	dests int
 }{
 	{"dr-web-http.conf", 2},  // DR web, HTTP_GET checks, a VRRP instance holding the VIP
