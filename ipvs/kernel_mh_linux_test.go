@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -17,7 +18,8 @@ import (
 // address) over four destinations of unequal weights, added through the reconciler in a
 // configuration order that is not the canonical one, opens connections from many source
 // ports and checks that each lands on the real server ipvs.MaglevTable predicts from the
-// kernel's destination list.
+// kernel's destination list, including 20 ports that the reversed list would send to the
+// other real server.
 func mhMatchesKernel(t *testing.T, x *lbLab, k ipvs.Table, r *ipvs.Reconciler, desired []ipvs.VirtualService) {
 	ctx := bg()
 	vip := netip.AddrPortFrom(x.vip, 443)
@@ -50,8 +52,28 @@ func mhMatchesKernel(t *testing.T, x *lbLab, k ipvs.Table, r *ipvs.Reconciler, d
 	table := ipvs.MaglevTable(md)
 	name := map[netip.Addr]string{x.rsAddr[0]: "rs1", x.rsAddr[1]: "rs2"}
 	client := netip.MustParseAddr("198.18.1.2")
-	wrong, n := 0, 0
+	// Ports whose slot the reversed list gives to the other real server (about 0.4% of the
+	// slots): landing right on those proves the order the kernel fills the table in.
+	rev := slices.Clone(md)
+	slices.Reverse(rev)
+	revTable := ipvs.MaglevTable(rev)
+	ports := make([]uint16, 0, 140)
 	for p := uint16(20000); p < 20120; p++ {
+		ports = append(ports, p)
+	}
+	orderPorts := 0
+	for p := uint16(30000); p < 65000 && orderPorts < 20; p++ {
+		s := ipvs.MaglevHash(client, p, 0) % ipvs.MaglevSize
+		if md[table[s]].Addr.Addr() != rev[revTable[s]].Addr.Addr() {
+			ports = append(ports, p)
+			orderPorts++
+		}
+	}
+	if orderPorts == 0 {
+		t.Fatal("no source port tells the list order from its reverse")
+	}
+	wrong, n := 0, 0
+	for _, p := range ports {
 		want := name[md[table[ipvs.MaglevHash(client, p, 0)%ipvs.MaglevSize]].Addr.Addr()]
 		var got string
 		err := x.client.Do(func() error {
