@@ -12,15 +12,21 @@ import (
 	"strings"
 	"time"
 
+	mobyipvs "github.com/moby/ipvs"
+
 	"github.com/vigil-lb/vigil/ipvs/ipvsnl"
 )
 
-// Kernel is the Table of the Linux kernel's IPVS in one network namespace: every call,
-// reads and writes alike, goes through one ipvsnl.Conn, one generic-netlink socket on
-// github.com/mdlayher/genetlink, serialised and bounded by KernelOptions.Deadline.
+// Kernel is the Table of the Linux kernel's IPVS in one network namespace, on two
+// clients under one socket policy and recovery rule (ipvs/internal/session): service and
+// destination writes go through a github.com/moby/ipvs handle (mobyConn); listings,
+// connection timeouts and sync daemons through an ipvsnl.Conn, a generic-netlink socket on
+// github.com/mdlayher/genetlink, which also resolves the IPVS family. Each call is
+// serialised on its client and bounded by KernelOptions.Deadline.
 type Kernel struct {
 	opts KernelOptions
-	c    *ipvsnl.Conn
+	c    *ipvsnl.Conn // reads, timeouts, sync daemons
+	w    *mobyConn    // service and destination writes
 }
 
 var (
@@ -56,7 +62,7 @@ func OpenKernel(opts KernelOptions) (*Kernel, error) {
 		c.Close()
 		return nil, err
 	}
-	return &Kernel{opts: opts, c: c}, nil
+	return &Kernel{opts: opts, c: c, w: newMobyConn(opts.Netns, opts.Deadline, log)}, nil
 }
 
 // modprobe loads ip_vs where a modprobe exists; a missing binary or a failure only matters
@@ -99,8 +105,8 @@ func procIPVSHeader(netns string) (string, error) {
 // Header returns the kernel's IPVS banner, as the first line of `ipvsadm -Ln` shows it.
 func (k *Kernel) Header() (string, error) { return procIPVSHeader(k.opts.Netns) }
 
-// Close releases the netlink socket.
-func (k *Kernel) Close() error { return k.c.Close() }
+// Close releases both clients' sockets.
+func (k *Kernel) Close() error { return errors.Join(k.c.Close(), k.w.close()) }
 
 // kernelErr turns the client's ErrClosed into the table's.
 func kernelErr(err error) error {
@@ -140,10 +146,10 @@ func (k *Kernel) Destinations(ctx context.Context, svc ServiceKey) ([]Destinatio
 func (k *Kernel) AddService(ctx context.Context, svc Service) error {
 	ns, err := toNLService(svc)
 	if err == nil {
-		err = k.c.NewService(ctx, ns)
+		err = k.w.do(ctx, func(h *mobyipvs.Handle) error { return h.NewService(mobyService(ns)) })
 	}
 	if err != nil {
-		return fmt.Errorf("add service %s: %w", svc.ServiceKey, kernelErr(err))
+		return fmt.Errorf("add service %s: %w", svc.ServiceKey, explainErrno(err, false))
 	}
 	return nil
 }
@@ -153,18 +159,19 @@ func (k *Kernel) AddService(ctx context.Context, svc Service) error {
 func (k *Kernel) UpdateService(ctx context.Context, svc Service) error {
 	ns, err := toNLService(svc)
 	if err == nil {
-		err = k.c.SetService(ctx, ns)
+		err = k.w.do(ctx, func(h *mobyipvs.Handle) error { return h.UpdateService(mobyService(ns)) })
 	}
 	if err != nil {
-		return fmt.Errorf("update service %s: %w", svc.ServiceKey, kernelErr(err))
+		return fmt.Errorf("update service %s: %w", svc.ServiceKey, explainErrno(err, false))
 	}
 	return nil
 }
 
 // DeleteService deletes a service and its destinations (ESRCH if it does not exist).
 func (k *Kernel) DeleteService(ctx context.Context, svc ServiceKey) error {
-	if err := k.c.DelService(ctx, nlKey(svc)); err != nil {
-		return fmt.Errorf("delete service %s: %w", svc, kernelErr(err))
+	err := k.w.do(ctx, func(h *mobyipvs.Handle) error { return h.DelService(mobyService(nlKey(svc))) })
+	if err != nil {
+		return fmt.Errorf("delete service %s: %w", svc, explainErrno(err, false))
 	}
 	return nil
 }
@@ -181,14 +188,25 @@ func checkDestination(d Destination, full bool) error {
 	return nil
 }
 
+// destWrite runs one destination command of moby/ipvs for d in svc.
+func (k *Kernel) destWrite(ctx context.Context, svc ServiceKey, d Destination, full bool,
+	cmd func(h *mobyipvs.Handle, s *mobyipvs.Service, d *mobyipvs.Destination) error) error {
+	if err := checkDestination(d, full); err != nil {
+		return err
+	}
+	ns := nlKey(svc)
+	md, err := mobyDestination(ns.Family, toNLDestination(d))
+	if err != nil {
+		return err
+	}
+	ms := mobyService(ns)
+	return explainErrno(k.w.do(ctx, func(h *mobyipvs.Handle) error { return cmd(h, ms, md) }), true)
+}
+
 // AddDestination adds d to svc (EEXIST if it exists, ESRCH if svc does not).
 func (k *Kernel) AddDestination(ctx context.Context, svc ServiceKey, d Destination) error {
-	err := checkDestination(d, true)
-	if err == nil {
-		err = k.c.NewDestination(ctx, nlKey(svc), toNLDestination(d))
-	}
-	if err != nil {
-		return fmt.Errorf("add destination %s to %s: %w", d.Addr, svc, kernelErr(err))
+	if err := k.destWrite(ctx, svc, d, true, (*mobyipvs.Handle).NewDestination); err != nil {
+		return fmt.Errorf("add destination %s to %s: %w", d.Addr, svc, err)
 	}
 	return nil
 }
@@ -196,25 +214,16 @@ func (k *Kernel) AddDestination(ctx context.Context, svc ServiceKey, d Destinati
 // UpdateDestination sets the weight, forwarding and thresholds of an existing destination
 // in one netlink message (ENOENT if it does not exist).
 func (k *Kernel) UpdateDestination(ctx context.Context, svc ServiceKey, d Destination) error {
-	err := checkDestination(d, true)
-	if err == nil {
-		err = k.c.SetDestination(ctx, nlKey(svc), toNLDestination(d))
-	}
-	if err != nil {
-		return fmt.Errorf("update destination %s of %s: %w", d.Addr, svc, kernelErr(err))
+	if err := k.destWrite(ctx, svc, d, true, (*mobyipvs.Handle).UpdateDestination); err != nil {
+		return fmt.Errorf("update destination %s of %s: %w", d.Addr, svc, err)
 	}
 	return nil
 }
 
 // DeleteDestination removes a destination (ENOENT if it does not exist).
 func (k *Kernel) DeleteDestination(ctx context.Context, svc ServiceKey, addr netip.AddrPort) error {
-	d := Destination{Addr: addr}
-	err := checkDestination(d, false)
-	if err == nil {
-		err = k.c.DelDestination(ctx, nlKey(svc), toNLDestination(d))
-	}
-	if err != nil {
-		return fmt.Errorf("delete destination %s of %s: %w", addr, svc, kernelErr(err))
+	if err := k.destWrite(ctx, svc, Destination{Addr: addr}, false, (*mobyipvs.Handle).DelDestination); err != nil {
+		return fmt.Errorf("delete destination %s of %s: %w", addr, svc, err)
 	}
 	return nil
 }

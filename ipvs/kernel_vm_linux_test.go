@@ -16,10 +16,11 @@ func TestKernelVM(t *testing.T) {
 		Binaries:     map[string]string{"vigil": "github.com/vigil-lb/vigil/cmd/vigil"},
 		Timeout:      8 * time.Minute,
 	}, map[string]func(*testing.T){
-		"API":  suiteAPI,
-		"NAT":  suiteNAT,
-		"DR":   suiteDR,
-		"TUN":  suiteTUN,
-		"Sync": suiteSync,
+		"API":     suiteAPI,
+		"NAT":     suiteNAT,
+		"DR":      suiteDR,
+		"TUN":     suiteTUN,
+		"Sync":    suiteSync,
+		"Clients": suiteClients,
 	})
 }

@@ -354,6 +354,9 @@ loop:
 	if c, ok := in.deps.Announcer.(io.Closer); ok {
 		c.Close()
 	}
+	if c, ok := in.deps.Addresses.(io.Closer); ok {
+		c.Close()
+	}
 	if err := in.deps.Transport.Close(); err != nil && runErr == nil {
 		runErr = fmt.Errorf("vrrp instance %q: close transport: %w", in.cfg.Name, err)
 	}
@@ -386,9 +389,21 @@ func (r *runner) nextDeadline() time.Time {
 
 func (r *runner) step(ev fsm.Event, now time.Time) {
 	var acts []fsm.Action
+	due := r.m.MasterDownAt
 	r.m, acts = fsm.Step(r.m, ev, now)
 	in := r.in
+	// A takeover logs what each of its actions took (and how late a Master_Down timer
+	// fired), so that a slow one shows where its time went.
+	var took []any
+	timing := slices.ContainsFunc(acts, func(a fsm.Action) bool { return a.Kind == fsm.AddVIPs })
+	if timing {
+		if !due.IsZero() {
+			took = append(took, "timer_late", now.Sub(due))
+		}
+		defer func() { in.log.Info("took the virtual addresses", took...) }()
+	}
 	for _, a := range acts {
+		began := in.clock.Now()
 		switch a.Kind {
 		case fsm.SendAdvert:
 			r.send(a.Priority)
@@ -429,6 +444,9 @@ func (r *runner) step(ev fsm.Event, now time.Time) {
 			if in.group != nil {
 				in.group.transitioned(in, a.From, a.To)
 			}
+		}
+		if timing {
+			took = append(took, a.Kind.String(), in.clock.Now().Sub(began))
 		}
 	}
 	in.mu.Lock()

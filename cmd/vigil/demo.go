@@ -21,8 +21,10 @@ import (
 // backends with HTTP checks, on the userspace data plane (no root, no IPVS).
 const demoConfig = `# vigil quickstart: written by "vigil demo".
 global {
-  listen    = %q
-  dataplane = "userspace"
+  listen         = %q
+  dataplane      = "userspace"
+  control_socket = %q
+  state_dir      = %q
 }
 
 virtual_server "demo" {
@@ -183,7 +185,7 @@ func runDemo(vip string, backends []string, listen string, requests int, once bo
 	}
 
 	path := filepath.Join(dir, "vigil.hcl")
-	if err := os.WriteFile(path, fmt.Appendf(nil, demoConfig, listen, vip, backends[0], backends[1]), 0o600); err != nil {
+	if err := os.WriteFile(path, fmt.Appendf(nil, demoConfig, listen, filepath.Join(dir, "vigil.sock"), filepath.Join(dir, "state"), vip, backends[0], backends[1]), 0o600); err != nil {
 		return err
 	}
 	logPath := filepath.Join(dir, "vigil.log")

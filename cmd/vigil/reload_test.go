@@ -23,6 +23,7 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/vigil-lb/vigil/internal/status"
+	"github.com/vigil-lb/vigil/internal/testing/testenv"
 )
 
 // The reload tests make the test process itself stand for `vigil run`: its pid goes in
@@ -383,7 +384,7 @@ func TestDaemonEndToEnd(t *testing.T) {
 	pidFile := filepath.Join(dir, "vigil.pid")
 	writeConfig := func(extra string) {
 		t.Helper()
-		cfg := fmt.Sprintf(e2eConfig, apiAddr, vsAddr, backendAddr, dbAddr, plantedPassword, extra)
+		cfg := testenv.PrivateState(fmt.Sprintf(e2eConfig, apiAddr, vsAddr, backendAddr, dbAddr, plantedPassword, extra), dir)
 		if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 			t.Fatal(err)
 		}

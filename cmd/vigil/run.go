@@ -22,6 +22,7 @@ import (
 	"github.com/vigil-lb/vigil/internal/api"
 	"github.com/vigil-lb/vigil/internal/director"
 	"github.com/vigil-lb/vigil/internal/metrics"
+	"github.com/vigil-lb/vigil/internal/state"
 	"github.com/vigil-lb/vigil/vrrp"
 )
 
@@ -36,7 +37,7 @@ const realtimePriority = 10
 func cmdRun(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("vigil run", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	file := fs.String("f", defaultConfigPath, "configuration `file`")
+	file := fs.String("f", defaultConfigPath, "configuration `file`, or a directory of *.hcl files (conf.d)")
 	pidFile := fs.String("pid-file", "", "write the process ID to this `file` (for vigil reload)")
 	removeOnStop := fs.Bool("remove-on-shutdown", false, "delete vigil's virtual servers from the table when stopping (default: leave IPVS in place so connections survive a restart)")
 	noRealtime := fs.Bool("no-realtime", false, "do not run at SCHED_RR priority 10 when VRRP instances are configured")
@@ -56,9 +57,12 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "vigil run: %v\n", err)
 		return 1
 	}
-	cfg, src, diags := conf.LoadLimited(path, limits())
+	// One Loader for the start and every reload: a reload parses again only the files
+	// whose content changed (a conf.d directory, includes).
+	loader := &conf.Loader{Limits: limits()}
+	cfg, sources, diags := loader.Load(path)
 	if diags.HasErrors() {
-		conf.WriteDiagnostics(stderr, diags, map[string][]byte{path: src})
+		conf.WriteDiagnostics(stderr, diags, sources)
 		fmt.Fprintf(stderr, "vigil run: %s: %d error(s); nothing was changed\n", path, len(diags.Errs()))
 		return 1
 	}
@@ -82,7 +86,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 
-	d := &runner{path: path, limits: limits(), log: log, level: level, removeOnStop: *removeOnStop || cfg.Global.RemoveOnShutdown}
+	d := &runner{path: path, limits: limits(), loader: loader, log: log, level: level, removeOnStop: *removeOnStop || cfg.Global.RemoveOnShutdown}
 	if err := d.run(cfg, *pidFile); err != nil {
 		log.Error("vigil stopped", "err", err)
 		return 1
@@ -93,10 +97,14 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 type runner struct {
 	path         string
 	limits       conf.Limits
+	loader       *conf.Loader
 	log          *slog.Logger
 	level        *slog.LevelVar
 	removeOnStop bool
 	format       conf.LogFormat
+	// started is the global block vigil started with: the control socket and the state
+	// directory change only at the next start.
+	started conf.Global
 	// autoUserspace: dataplane auto found no kernel IPVS at start; a reload must stay
 	// servable by the userspace proxy (userspaceCanServe).
 	autoUserspace bool
@@ -104,6 +112,7 @@ type runner struct {
 
 func (d *runner) run(cfg *conf.Config, pidFile string) error {
 	d.format = cfg.Global.LogFormat
+	d.started = cfg.Global
 	table, dataplane, err := openTable(cfg, d.log, openKernelTable)
 	if err != nil {
 		return err
@@ -130,6 +139,8 @@ func (d *runner) run(cfg *conf.Config, pidFile string) error {
 				m.ObserveCheck(vs, rs, kind, took, ok)
 			}
 		},
+		StateFile: d.stateFile(cfg),
+		Loader:    d.loader,
 	})
 	m = metrics.New(dir, metrics.BuildInfo{Version: version, Revision: revision()})
 
@@ -153,6 +164,7 @@ func (d *runner) run(cfg *conf.Config, pidFile string) error {
 		return fmt.Errorf("start: %w", err)
 	}
 	debug.FreeOSMemory() // what parsing the file took, as after every reload
+	controlDone := d.serveControl(ctx, cfg, dir)
 	d.log.Info("vigil running", "version", version, "config", d.path, "dataplane", dataplane,
 		"virtual_servers", len(cfg.VirtualServers), "vrrp_instances", len(cfg.VRRPInstances))
 	daemon.SdNotify(false, daemon.SdNotifyReady)
@@ -164,6 +176,11 @@ func (d *runner) run(cfg *conf.Config, pidFile string) error {
 				d.log.Error("API server failed; the director keeps running", "err", err)
 			}
 			apiDone = nil
+		case err, ok := <-controlDone:
+			if ok && err != nil {
+				d.log.Error("control socket failed; the director keeps running", "err", err)
+			}
+			controlDone = nil
 		case sig := <-sigs:
 			if sig == syscall.SIGHUP {
 				d.reload(ctx, dir)
@@ -197,6 +214,20 @@ func (d *runner) run(cfg *conf.Config, pidFile string) error {
 	}
 }
 
+// stateFile is the state file of cfg's state_dir, the directory made if it is missing
+// ("" when state_dir is empty: the administrative states live in memory only).
+func (d *runner) stateFile(cfg *conf.Config) string {
+	dir := cfg.Global.StateDir
+	if dir == "" {
+		d.log.Info("no state file (global.state_dir is empty): administrative states are lost at a restart")
+		return ""
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		d.log.Warn("cannot make the state directory; administrative states may not survive a restart", "state_dir", dir, "err", err)
+	}
+	return state.Path(dir)
+}
+
 // reload reads, validates and applies the file again (director.ReloadFile); on any error
 // in the file nothing changes.
 func (d *runner) reload(ctx context.Context, dir *director.Director) {
@@ -218,6 +249,11 @@ func (d *runner) reload(ctx context.Context, dir *director.Director) {
 	}
 	if cfg.Global.LogFormat != d.format {
 		d.log.Warn("log_format changes take effect at the next start", "running", d.format, "configured", cfg.Global.LogFormat)
+	}
+	if g := cfg.Global; g.ControlSocket != d.started.ControlSocket || g.StateDir != d.started.StateDir {
+		d.log.Warn("control_socket and state_dir changes take effect at the next start",
+			"running_control_socket", d.started.ControlSocket, "running_state_dir", d.started.StateDir,
+			"configured_control_socket", g.ControlSocket, "configured_state_dir", g.StateDir)
 	}
 	d.level.Set(cfg.Global.LogLevel.SlogLevel())
 }

@@ -197,6 +197,8 @@ func renderStatus(w io.Writer, s status.Snapshot) {
 		tw.Flush()
 	}
 
+	renderBGP(&b, s.BGP)
+
 	if len(s.VirtualServers) > 0 {
 		b.WriteString("\n")
 		tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
@@ -314,6 +316,15 @@ func rsHealth(rs status.RealServer) string {
 	}
 	if !rs.InTable {
 		h += " (absent)"
+	}
+	// The operator's word over health: shown loud, it explains a weight of 0.
+	switch rs.AdminState {
+	case "", "ready":
+	default:
+		h += " " + strings.ToUpper(rs.AdminState)
+		if rs.AdminRemove {
+			h += " (removed)"
+		}
 	}
 	return h
 }

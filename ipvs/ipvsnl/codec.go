@@ -590,3 +590,7 @@ func timeoutRequest(t Timeouts) ([]byte, error) {
 	}
 	return ae.Encode()
 }
+
+// NetmaskAttr is the value of IPVS_SVC_ATTR_NETMASK for a persistence prefix of family af,
+// as a u32 attribute in host byte order carries it (another client's encoder: moby/ipvs).
+func NetmaskAttr(af uint16, prefix int) uint32 { return encodeNetmask(af, prefix) }

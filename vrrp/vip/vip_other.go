@@ -24,3 +24,6 @@ func (m *Manager) Add(context.Context, []netip.Prefix) error {
 func (m *Manager) Remove(context.Context, []netip.Prefix) error {
 	return errors.New("remove virtual addresses from " + m.ifname + ": needs Linux")
 }
+
+// Close does nothing outside Linux.
+func (m *Manager) Close() error { return nil }

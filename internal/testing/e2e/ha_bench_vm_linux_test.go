@@ -62,6 +62,8 @@ type benchPair struct {
 	// cap records the adverts and gratuitous ARPs on the client's link, with kernel
 	// timestamps, to split each takeover into its parts.
 	cap *vrrplab.Capture
+	// trace, when set, returns what B logged about its takeover since the last call.
+	trace func() string
 }
 
 var (

@@ -19,6 +19,7 @@ import (
 
 	"github.com/vigil-lb/vigil/internal/status"
 	"github.com/vigil-lb/vigil/internal/testing/netlab"
+	"github.com/vigil-lb/vigil/internal/testing/testenv"
 	"github.com/vigil-lb/vigil/ipvs"
 )
 
@@ -212,7 +213,7 @@ func startVigil(t *testing.T, h *netlab.Host, name, config string) *vigil {
 	t.Helper()
 	v := &vigil{t: t, name: name, host: h, dir: t.TempDir(), log: &syncBuffer{}}
 	v.cfg = filepath.Join(v.dir, "vigil.hcl")
-	must(t, os.WriteFile(v.cfg, []byte(config), 0o600), "write config")
+	must(t, os.WriteFile(v.cfg, []byte(testenv.PrivateState(config, v.dir)), 0o600), "write config")
 	return launch(t, v)
 }
 
@@ -325,7 +326,7 @@ func (v *vigil) Restart() { v.start() }
 func (v *vigil) Reload(config string) status.Snapshot {
 	v.t.Helper()
 	before := v.Status().Config
-	must(v.t, os.WriteFile(v.cfg, []byte(config), 0o600), "write config")
+	must(v.t, os.WriteFile(v.cfg, []byte(testenv.PrivateState(config, v.dir)), 0o600), "write config")
 	v.Signal(syscall.SIGHUP)
 	deadline := time.Now().Add(20 * time.Second)
 	for time.Now().Before(deadline) {

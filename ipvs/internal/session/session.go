@@ -160,8 +160,11 @@ func (s *Session[S]) Do(ctx context.Context, call func(S) error) error {
 		// interrupted socket may not be used again.
 		s.discard(sock, err)
 		return nil
-	case Interrupted(err) || !s.ops.Answered(err):
+	case Interrupted(err):
 		s.discard(sock, err)
+	case !s.ops.Answered(err):
+		s.discard(sock, err)
+		return fmt.Errorf("%s failed, the next call opens a new one: %w", s.ops.Name, err)
 	}
 	return err
 }
