@@ -171,6 +171,7 @@ var rootSchema = &hcl.BodySchema{
 		{Type: "vrrp_script", LabelNames: []string{"name"}},
 		{Type: "track_process", LabelNames: []string{"name"}},
 		{Type: "track_file", LabelNames: []string{"name"}},
+		{Type: "bgp"},
 	},
 }
 
@@ -208,6 +209,8 @@ func (d *decoder) decodeRoot(body hcl.Body, opts options) *Config {
 	d.checkSyncGroups(cfg)
 	d.decodeTrackers(content.Blocks, cfg)
 	d.checkTracking(cfg)
+	cfg.BGP = d.decodeBGP(d.atMostOne(content.Blocks, "bgp"))
+	d.checkAnnounce(cfg)
 	if len(vsBlocks) == 0 && len(viBlocks) == 0 {
 		d.nothingToRun(body)
 	}

@@ -21,6 +21,8 @@ type Config struct {
 	VRRPScripts    []*VRRPScript   `json:"vrrp_scripts"`
 	TrackProcesses []*TrackProcess `json:"track_processes"`
 	TrackFiles     []*TrackFile    `json:"track_files"`
+	// BGP is the bgp block (bgp.go); nil when there is none.
+	BGP *BGP `json:"bgp,omitempty"`
 }
 
 // VirtualServer returns the virtual server called name, or nil.
@@ -247,8 +249,11 @@ type VirtualServer struct {
 	NotifyTimeout time.Duration `json:"notify_timeout,omitempty"`
 	NotifyUser    string        `json:"notify_user,omitempty"`
 	RealServers   []*RealServer `json:"real_servers"`
+	// Announce advertises the virtual server's address over BGP while it is up (bgp.go).
+	Announce bool `json:"announce,omitempty"`
 
-	DeclRange hcl.Range `json:"-"`
+	DeclRange     hcl.Range `json:"-"`
+	announceRange hcl.Range
 }
 
 // IsFWMark reports whether vs is a firewall-mark service.

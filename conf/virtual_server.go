@@ -25,7 +25,7 @@ const (
 var vsSchema = &hcl.BodySchema{
 	Attributes: attrSchema("address", "fwmark", "group", "family", "protocol", "scheduler", "scheduler_flags",
 		"forwarding", "on_failure", "quorum", "hysteresis", "sorry_server",
-		"quorum_up", "quorum_down", "notify_timeout", "notify_user"),
+		"quorum_up", "quorum_down", "notify_timeout", "notify_user", "announce"),
 	Blocks: []hcl.BlockHeaderSchema{
 		{Type: "persistence"},
 		{Type: "real_server", LabelNames: []string{"name"}},
@@ -147,6 +147,7 @@ func (d *decoder) decodeVirtualServer(b *hcl.Block) *VirtualServer {
 			"virtual_server_group %q has members without a port, which balance every port of their addresses (ipvsadm -A -t VIP:0 -p); IPVS allows that only for a persistent service: add a persistence block.", vs.Group)
 	}
 
+	d.decodeAnnounce(at["announce"], vs)
 	notify := d.decodeVSNotify(at, vs)
 	rsBlocks := ofType(content.Blocks, "real_server")
 	d.uniqueNames(rsBlocks)

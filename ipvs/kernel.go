@@ -27,7 +27,8 @@ type KernelOptions struct {
 	Netns string
 	// Deadline bounds every netlink call, the request and its whole answer
 	// (DefaultDeadline when zero). A call that overruns fails with
-	// context.DeadlineExceeded and the next call opens a new socket (ipvsnl.Conn).
+	// context.DeadlineExceeded and the next call on that client opens a new socket
+	// (ipvs/internal/session: the rule of both clients, ipvsnl and moby/ipvs).
 	Deadline time.Duration
 	// Logger receives warnings (nil discards them).
 	Logger *slog.Logger

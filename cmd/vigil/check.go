@@ -14,7 +14,7 @@ import (
 func cmdCheck(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("vigil check", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	file := fs.String("f", "", "configuration `file` to validate (required)")
+	file := fs.String("f", "", "configuration `file` to validate, or a directory of *.hcl files (required)")
 	print := fs.Bool("print", false, "print the effective configuration, defaults filled in, as JSON (secrets redacted)")
 	limits := configLimits(fs)
 	fs.Usage = func() {
@@ -34,8 +34,7 @@ func cmdCheck(args []string, stdout, stderr io.Writer) int {
 	// A check is one parse and then exit: collecting garbage half as often saves a tenth of
 	// its CPU on a large file for a few MB (docs/benchmarks.md, issue 14).
 	defer debug.SetGCPercent(debug.SetGCPercent(200))
-	cfg, src, diags := conf.LoadLimited(*file, limits())
-	sources := map[string][]byte{*file: src}
+	cfg, sources, diags := (&conf.Loader{Limits: limits()}).Load(*file)
 	if diags.HasErrors() {
 		conf.WriteDiagnostics(stderr, diags, sources)
 		fmt.Fprintf(stderr, "%s: %d error(s)\n", *file, len(diags.Errs()))

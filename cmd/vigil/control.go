@@ -65,10 +65,10 @@ func controlHandler(dir controlDirector, lim conf.Limits, log *slog.Logger) cont
 			if !filepath.IsAbs(req.Path) {
 				return nil, fmt.Errorf("plan: %q is not an absolute path", req.Path)
 			}
-			cfg, src, diags := conf.LoadLimited(req.Path, lim)
+			cfg, sources, diags := (&conf.Loader{Limits: lim}).Load(req.Path)
 			if diags.HasErrors() {
 				var b strings.Builder
-				conf.WriteDiagnostics(&b, diags, map[string][]byte{req.Path: src})
+				conf.WriteDiagnostics(&b, diags, sources)
 				fmt.Fprintf(&b, "%s: %d error(s)\n", req.Path, len(diags.Errs()))
 				return planResult{Invalid: true, Diagnostics: b.String()}, nil
 			}

@@ -28,6 +28,7 @@ func commands() map[string]command {
 		"version": {summary: "print the version and build information", run: cmdVersion},
 		"help":    {summary: "show this help, or the help of a subcommand", run: cmdHelp},
 		"check":   {summary: "validate a configuration file and report every problem", run: cmdCheck},
+		"import":  {summary: "turn a keepalived configuration into vigil's, saying what differs", run: cmdImport},
 		"run":     {summary: "run the director daemon (IPVS, health checks, VRRP, metrics)", run: cmdRun},
 		"reload":  {summary: "make a running vigil reload its configuration (SIGHUP) and report the result", run: cmdReload},
 		"status":  {summary: "show a running vigil's virtual servers, real servers, checks and VRRP state", run: cmdStatus},

@@ -37,7 +37,7 @@ const realtimePriority = 10
 func cmdRun(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("vigil run", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	file := fs.String("f", defaultConfigPath, "configuration `file`")
+	file := fs.String("f", defaultConfigPath, "configuration `file`, or a directory of *.hcl files (conf.d)")
 	pidFile := fs.String("pid-file", "", "write the process ID to this `file` (for vigil reload)")
 	removeOnStop := fs.Bool("remove-on-shutdown", false, "delete vigil's virtual servers from the table when stopping (default: leave IPVS in place so connections survive a restart)")
 	noRealtime := fs.Bool("no-realtime", false, "do not run at SCHED_RR priority 10 when VRRP instances are configured")
@@ -57,9 +57,12 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "vigil run: %v\n", err)
 		return 1
 	}
-	cfg, src, diags := conf.LoadLimited(path, limits())
+	// One Loader for the start and every reload: a reload parses again only the files
+	// whose content changed (a conf.d directory, includes).
+	loader := &conf.Loader{Limits: limits()}
+	cfg, sources, diags := loader.Load(path)
 	if diags.HasErrors() {
-		conf.WriteDiagnostics(stderr, diags, map[string][]byte{path: src})
+		conf.WriteDiagnostics(stderr, diags, sources)
 		fmt.Fprintf(stderr, "vigil run: %s: %d error(s); nothing was changed\n", path, len(diags.Errs()))
 		return 1
 	}
@@ -83,7 +86,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 
-	d := &runner{path: path, limits: limits(), log: log, level: level, removeOnStop: *removeOnStop || cfg.Global.RemoveOnShutdown}
+	d := &runner{path: path, limits: limits(), loader: loader, log: log, level: level, removeOnStop: *removeOnStop || cfg.Global.RemoveOnShutdown}
 	if err := d.run(cfg, *pidFile); err != nil {
 		log.Error("vigil stopped", "err", err)
 		return 1
@@ -94,6 +97,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 type runner struct {
 	path         string
 	limits       conf.Limits
+	loader       *conf.Loader
 	log          *slog.Logger
 	level        *slog.LevelVar
 	removeOnStop bool
@@ -136,6 +140,7 @@ func (d *runner) run(cfg *conf.Config, pidFile string) error {
 			}
 		},
 		StateFile: d.stateFile(cfg),
+		Loader:    d.loader,
 	})
 	m = metrics.New(dir, metrics.BuildInfo{Version: version, Revision: revision()})
 

@@ -1,5 +1,5 @@
 // Package api serves a running director's read-only HTTP endpoints: /metrics, /status
-// (JSON) and /healthz.
+// (JSON), /healthz and the status page at /.
 //
 // Nothing here changes running state: every handler reads a status.Snapshot or the metrics
 // registry, so the endpoints are safe to expose to monitoring. Only GET and HEAD are
@@ -7,6 +7,7 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/vigil-lb/vigil/internal/metrics"
 	"github.com/vigil-lb/vigil/internal/status"
+	"github.com/vigil-lb/vigil/internal/statuspage"
 )
 
 // Source is the director as the API sees it.
@@ -38,10 +40,7 @@ func New(src Source, m *metrics.Metrics, log *slog.Logger) http.Handler {
 	}
 	mux.Handle("/status", readOnly(statusHandler(src, log)))
 	mux.Handle("/healthz", readOnly(healthzHandler(src)))
-	mux.Handle("/{$}", readOnly(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		fmt.Fprint(w, "vigil: /metrics (Prometheus), /status (JSON), /healthz\n")
-	})))
+	mux.Handle("/{$}", readOnly(pageHandler(src, log)))
 	return mux
 }
 
@@ -68,6 +67,25 @@ func statusHandler(src Source, log *slog.Logger) http.Handler {
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("Cache-Control", "no-store")
 		w.Write(append(body, '\n'))
+	})
+}
+
+// pageHandler serves the status page: the snapshot as HTML that needs nothing but itself
+// (the policy forbids every fetch; styles are inline) and reloads itself.
+func pageHandler(src Source, log *slog.Logger) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var b bytes.Buffer
+		if err := statuspage.Render(&b, src.Snapshot(), time.Now()); err != nil {
+			log.Error("render the status page", "err", err)
+			http.Error(w, "render the status page: "+err.Error(), http.StatusInternalServerError)
+			return
+		}
+		h := w.Header()
+		h.Set("Content-Type", "text/html; charset=utf-8")
+		h.Set("Cache-Control", "no-store")
+		h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'")
+		h.Set("X-Content-Type-Options", "nosniff")
+		w.Write(b.Bytes())
 	})
 }
 

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/vigil-lb/vigil/conf"
@@ -399,102 +400,109 @@ virtual_server "web" {
 // takes over), a daemon a killed vigil left behind is replaced, a reload that removes the
 // block stops them, and Stop stops them.
 func TestIPVSSyncFollowsVRRP(t *testing.T) {
-	src := vrrpHCL
-	cfg, diags := conf.Parse([]byte(src("  ipvs_sync {\n    interface = \"eth1\"\n  }")), "sync.hcl")
-	if diags.HasErrors() {
-		t.Fatal(diags)
-	}
-	tbl := ipvstest.New()
-	// Left by an earlier, killed run with another sync ID.
-	if err := tbl.StartSyncDaemon(context.Background(), ipvs.SyncDaemon{State: ipvs.SyncMaster, Interface: "eth1", SyncID: 9}); err != nil {
-		t.Fatal(err)
-	}
-	d := New(Options{Table: tbl, Logger: slog.New(slog.DiscardHandler), NewVRRP: fakeVRRP(&vrrptest.Link{})})
-	if err := d.Start(context.Background(), cfg); err != nil {
-		t.Fatal(err)
-	}
-	stopped := false
-	defer func() {
-		if !stopped {
-			d.Stop(context.Background(), false)
+	// In a bubble, as TestReloadHandoverOnlyKeepsInstance.
+	synctest.Test(t, func(t *testing.T) {
+		src := vrrpHCL
+		cfg, diags := conf.Parse([]byte(src("  ipvs_sync {\n    interface = \"eth1\"\n  }")), "sync.hcl")
+		if diags.HasErrors() {
+			t.Fatal(diags)
 		}
-	}()
-	waitDaemons := func(what string, want ...ipvs.SyncDaemon) {
-		t.Helper()
-		deadline := time.Now().Add(10 * time.Second)
-		for {
-			got, _ := tbl.SyncDaemons(context.Background())
-			if slices.Equal(got, want) {
-				return
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("%s: sync daemons %+v, want %+v", what, got, want)
-			}
-			time.Sleep(5 * time.Millisecond)
+		tbl := ipvstest.New()
+		// Left by an earlier, killed run with another sync ID.
+		if err := tbl.StartSyncDaemon(context.Background(), ipvs.SyncDaemon{State: ipvs.SyncMaster, Interface: "eth1", SyncID: 9}); err != nil {
+			t.Fatal(err)
 		}
-	}
-	// Alone on its link, the instance is backup for 3 x 100 ms + skew, then master.
-	waitDaemons("master after the takeover", ipvs.SyncDaemon{State: ipvs.SyncMaster, Interface: "eth1", SyncID: 51})
-	s := d.Snapshot()
-	if sy := s.VRRP[0].IPVSSync; sy == nil || sy.Daemon != "master" || sy.Interface != "eth1" || sy.SyncID != 51 {
-		t.Errorf("status ipvs_sync %+v, want master on eth1, id 51", sy)
-	}
+		d := New(Options{Table: tbl, Logger: slog.New(slog.DiscardHandler), NewVRRP: fakeVRRP(&vrrptest.Link{})})
+		if err := d.Start(context.Background(), cfg); err != nil {
+			t.Fatal(err)
+		}
+		stopped := false
+		defer func() {
+			if !stopped {
+				d.Stop(context.Background(), false)
+			}
+		}()
+		waitDaemons := func(what string, want ...ipvs.SyncDaemon) {
+			t.Helper()
+			deadline := time.Now().Add(10 * time.Second)
+			for {
+				got, _ := tbl.SyncDaemons(context.Background())
+				if slices.Equal(got, want) {
+					return
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("%s: sync daemons %+v, want %+v", what, got, want)
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+		}
+		// Alone on its link, the instance is backup for 3 x 100 ms + skew, then master.
+		waitDaemons("master after the takeover", ipvs.SyncDaemon{State: ipvs.SyncMaster, Interface: "eth1", SyncID: 51})
+		s := d.Snapshot()
+		if sy := s.VRRP[0].IPVSSync; sy == nil || sy.Daemon != "master" || sy.Interface != "eth1" || sy.SyncID != 51 {
+			t.Errorf("status ipvs_sync %+v, want master on eth1, id 51", sy)
+		}
 
-	cfg2, diags := conf.Parse([]byte(src("")), "sync.hcl")
-	if diags.HasErrors() {
-		t.Fatal(diags)
-	}
-	if err := d.Reload(context.Background(), cfg2); err != nil {
-		t.Fatal(err)
-	}
-	waitDaemons("none after the block was removed")
-	if diff := d.Snapshot().Config.LastReloadDiff; !slices.Contains(diff, `- ipvs_sync (vrrp_instance "VI_1")`) {
-		t.Errorf("reload diff %q does not name the ipvs_sync change", diff)
-	}
-	if err := d.Reload(context.Background(), cfg); err != nil {
-		t.Fatal(err)
-	}
-	waitDaemons("master again", ipvs.SyncDaemon{State: ipvs.SyncMaster, Interface: "eth1", SyncID: 51})
-	d.Stop(context.Background(), false)
-	stopped = true
-	waitDaemons("none after Stop")
+		cfg2, diags := conf.Parse([]byte(src("")), "sync.hcl")
+		if diags.HasErrors() {
+			t.Fatal(diags)
+		}
+		if err := d.Reload(context.Background(), cfg2); err != nil {
+			t.Fatal(err)
+		}
+		waitDaemons("none after the block was removed")
+		if diff := d.Snapshot().Config.LastReloadDiff; !slices.Contains(diff, `- ipvs_sync (vrrp_instance "VI_1")`) {
+			t.Errorf("reload diff %q does not name the ipvs_sync change", diff)
+		}
+		if err := d.Reload(context.Background(), cfg); err != nil {
+			t.Fatal(err)
+		}
+		waitDaemons("master again", ipvs.SyncDaemon{State: ipvs.SyncMaster, Interface: "eth1", SyncID: 51})
+		d.Stop(context.Background(), false)
+		stopped = true
+		waitDaemons("none after Stop")
+	})
 }
 
 // A reload that changes only handover sets it on the running instance: no restart, so
 // the addresses do not move.
 func TestReloadHandoverOnlyKeepsInstance(t *testing.T) {
-	src := func(extra string) *conf.Config {
-		t.Helper()
-		cfg, diags := conf.Parse([]byte(vrrpHCL(extra)), "handover.hcl")
-		if diags.HasErrors() {
-			t.Fatal(diags)
+	// In a bubble: the instance's 100 ms adverts and the wait after the reload run on
+	// synctest's clock, not the machine's.
+	synctest.Test(t, func(t *testing.T) {
+		src := func(extra string) *conf.Config {
+			t.Helper()
+			cfg, diags := conf.Parse([]byte(vrrpHCL(extra)), "handover.hcl")
+			if diags.HasErrors() {
+				t.Fatal(diags)
+			}
+			return cfg
 		}
-		return cfg
-	}
-	d := New(Options{Table: ipvstest.New(), Logger: slog.New(slog.DiscardHandler), NewVRRP: fakeVRRP(&vrrptest.Link{})})
-	if err := d.Start(context.Background(), src("")); err != nil {
-		t.Fatal(err)
-	}
-	defer d.Stop(context.Background(), false)
-	deadline := time.Now().Add(10 * time.Second)
-	for d.Snapshot().VRRP[0].State != "master" {
-		if time.Now().After(deadline) {
-			t.Fatal("the instance never became master")
+		d := New(Options{Table: ipvstest.New(), Logger: slog.New(slog.DiscardHandler), NewVRRP: fakeVRRP(&vrrptest.Link{})})
+		if err := d.Start(context.Background(), src("")); err != nil {
+			t.Fatal(err)
 		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	before := d.Snapshot().VRRP[0].Transitions
-	if err := d.Reload(context.Background(), src("  handover = false")); err != nil {
-		t.Fatal(err)
-	}
-	s := d.Snapshot()
-	if !slices.Contains(s.Config.LastReloadDiff, `~ vrrp_instance "VI_1" handover = false (not restarted)`) {
-		t.Errorf("reload diff %q", s.Config.LastReloadDiff)
-	}
-	time.Sleep(200 * time.Millisecond)
-	if v := d.Snapshot().VRRP[0]; v.State != "master" || v.Transitions != before {
-		t.Errorf("after the reload: %s with %d transitions, want master with %d (not restarted)", v.State, v.Transitions, before)
-	}
+		defer d.Stop(context.Background(), false)
+		deadline := time.Now().Add(10 * time.Second)
+		for d.Snapshot().VRRP[0].State != "master" {
+			if time.Now().After(deadline) {
+				t.Fatal("the instance never became master")
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		before := d.Snapshot().VRRP[0].Transitions
+		if err := d.Reload(context.Background(), src("  handover = false")); err != nil {
+			t.Fatal(err)
+		}
+		s := d.Snapshot()
+		if !slices.Contains(s.Config.LastReloadDiff, `~ vrrp_instance "VI_1" handover = false (not restarted)`) {
+			t.Errorf("reload diff %q", s.Config.LastReloadDiff)
+		}
+		time.Sleep(200 * time.Millisecond)
+		if v := d.Snapshot().VRRP[0]; v.State != "master" || v.Transitions != before {
+			t.Errorf("after the reload: %s with %d transitions, want master with %d (not restarted)", v.State, v.Transitions, before)
+		}
+	})
 }
 
 // vrrpHCL is the tests' VRRP instance VI_1 (priority 150, 100 ms adverts) with body added.

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/hashicorp/hcl/v2"
+
 	"github.com/vigil-lb/vigil/conf"
 )
 
@@ -17,7 +19,8 @@ const maxLoggedDiagnostics = 5
 var ErrRejected = errors.New("configuration rejected")
 
 // ReloadFile is a reload as SIGHUP makes it: it reads and validates the file at path
-// within lim and applies it as Reload does. A file that does not load (unreadable, too
+// within lim (through Options.Loader when set: path may then be a directory, and the lim
+// are the Loader's) and applies it as Reload does. A file that does not load (unreadable, too
 // large, not text, invalid, or defining nothing to run) changes nothing: everything keeps
 // running, /status holds its diagnostics as `vigil check` prints them (bounded as
 // conf.WriteDiagnostics bounds them, secrets redacted) and the log a summary of at most
@@ -27,10 +30,20 @@ var ErrRejected = errors.New("configuration rejected")
 // error when the table refused some of it (applied with errors); and nil with an error
 // wrapping ErrRejected when the file was rejected.
 func (d *Director) ReloadFile(ctx context.Context, path string, lim conf.Limits) (*conf.Config, error) {
-	cfg, src, diags := conf.LoadLimited(path, lim)
+	var cfg *conf.Config
+	var sources map[string][]byte
+	var diags hcl.Diagnostics
+	if l := d.o.Loader; l != nil {
+		// A conf.d directory or includes: only the files whose content changed are parsed.
+		cfg, sources, diags = l.Load(path)
+	} else {
+		var src []byte
+		cfg, src, diags = conf.LoadLimited(path, lim)
+		sources = map[string][]byte{path: src}
+	}
 	if diags.HasErrors() {
 		var report strings.Builder
-		conf.WriteDiagnostics(&report, diags, map[string][]byte{path: src})
+		conf.WriteDiagnostics(&report, diags, sources)
 		n := len(diags.Errs())
 		fmt.Fprintf(&report, "%s: %d error(s)\n", path, n)
 		d.log.Error("reload rejected: the configuration has errors; everything keeps running as it was",

@@ -32,18 +32,27 @@ func TestListenSeesExecAndExit(t *testing.T) {
 		}
 	}()
 	bin := testenv.ProgramCopy(t, "/bin/sleep", "vigil-procev-test")
-	cmd := exec.Command(bin, "0.3")
+	// The child sleeps until killed: on a loaded host it may take a while to exec, and
+	// it must not have exited before it is read.
+	cmd := exec.Command(bin, "60")
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	pid := cmd.Process.Pid
-	p, err := Read("/proc", pid, true)
-	if err != nil || p.Comm != "vigil-procev-te" || !slices.Equal(p.Argv, []string{bin, "0.3"}) {
-		t.Errorf("Read: %+v, %v; want comm vigil-procev-te (15 bytes), argv [%s 0.3]", p, err, bin)
+	var p Process
+	for start := time.Now(); ; time.Sleep(10 * time.Millisecond) {
+		p, err = Read("/proc", pid, true)
+		if err == nil && p.Comm == "vigil-procev-te" || time.Since(start) > 10*time.Second {
+			break
+		}
+	}
+	if err != nil || p.Comm != "vigil-procev-te" || !slices.Equal(p.Argv, []string{bin, "60"}) {
+		t.Errorf("Read: %+v, %v; want comm vigil-procev-te (15 bytes), argv [%s 60]", p, err, bin)
 	}
 	if ps, err := Scan("/proc", false); err != nil || !slices.ContainsFunc(ps, func(q Process) bool { return q.Pid == pid }) {
 		t.Errorf("Scan did not list pid %d: %v", pid, err)
 	}
+	cmd.Process.Kill()
 	cmd.Wait()
 	var sawExec, sawExit bool
 	deadline := time.After(10 * time.Second)

@@ -22,13 +22,19 @@ import (
 
 // TestDaemonVM runs `vigil run` against Debian's kernel IPVS in a VM: the DR web cluster
 // of the seeds with HTTP health checks, quiesce and recovery, reloads under traffic, a
-// restart that resets no connection, the observability endpoints, and a
-// virtual_server_group whose services quiesce together. One boot.
+// restart that resets no connection, the observability endpoints, a
+// virtual_server_group whose services quiesce together, and drain / ready / restart
+// under the systemd unit's privileges. One boot.
 func TestDaemonVM(t *testing.T) {
 	vmtest.Run(t, vmtest.Options{
-		Binaries: map[string]string{"vigil": "github.com/vigil-lb/vigil/cmd/vigil"},
-		Timeout:  10 * time.Minute,
+		Binaries: map[string]string{
+			"vigil":   "github.com/vigil-lb/vigil/cmd/vigil",
+			"capexec": "github.com/vigil-lb/vigil/internal/testing/e2e/capexec",
+		},
+		Files:   unitGuestFiles(t),
+		Timeout: 10 * time.Minute,
 	}, map[string]func(*testing.T){
+		"admin_under_unit":           testAdminUnderUnit,
 		"dr_web_quiesce_and_recover": testQuiesceAndRecover,
 		"reload_under_traffic":       testReloadUnderTraffic,
 		"restart_resets_nothing":     testRestartResetsNothing,

@@ -326,7 +326,7 @@ func (v *vigil) Restart() { v.start() }
 func (v *vigil) Reload(config string) status.Snapshot {
 	v.t.Helper()
 	before := v.Status().Config
-	must(v.t, os.WriteFile(v.cfg, []byte(config), 0o600), "write config")
+	must(v.t, os.WriteFile(v.cfg, []byte(testenv.PrivateState(config, v.dir)), 0o600), "write config")
 	v.Signal(syscall.SIGHUP)
 	deadline := time.Now().Add(20 * time.Second)
 	for time.Now().Before(deadline) {

@@ -47,6 +47,7 @@ var unitKeys = map[string]string{
 	"Restart":               "not emulated (systemd restarts)",
 	"RestartSec":            "not emulated",
 	"RuntimeDirectory":      "created under /run",
+	"StateDirectory":        "created under /var/lib",
 	"CapabilityBoundingSet": "capexec -caps",
 	"AmbientCapabilities":   "must be within the bounding set",
 	"NoNewPrivileges":       "capexec -nnp",
@@ -330,6 +331,9 @@ func installUnitPaths(t *testing.T, u *systemdUnit, config string) {
 	}
 	for _, d := range u.service["RuntimeDirectory"] {
 		must(t, os.MkdirAll(filepath.Join("/run", d), 0o755), "RuntimeDirectory")
+	}
+	for _, d := range u.service["StateDirectory"] {
+		must(t, os.MkdirAll(filepath.Join("/var/lib", d), 0o755), "StateDirectory")
 	}
 }
 

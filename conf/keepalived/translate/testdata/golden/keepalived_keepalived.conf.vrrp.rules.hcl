@@ -1,0 +1,30 @@
+# vigil configuration written by `vigil import` from keepalived's configuration:
+#   testdata/corpus/keepalived/keepalived.conf.vrrp.rules
+# read for config-id "lb1" (keepalived -i)
+# Each block follows a comment naming the keepalived file:line it comes from; a comment
+# "FILE:LINE: keyword: ..." says what vigil does instead of keepalived there.
+
+# testdata/corpus/keepalived/keepalived.conf.vrrp.rules:5
+global {
+  router_id = "LVS_DEVEL"
+}
+
+# testdata/corpus/keepalived/keepalived.conf.vrrp.rules:9: static_rules: not carried over: vigil import does not know `static_rules` here. If keepalived does not either, it ignores the '{' after it, reads the block's lines as part of the enclosing block, and the block's '}' closes the enclosing block too: check what keepalived made of the lines around it
+
+# testdata/corpus/keepalived/keepalived.conf.vrrp.rules:14
+vrrp_instance "VI_1" {
+  # testdata/corpus/keepalived/keepalived.conf.vrrp.rules:15: state: not carried over: vigil has no initial state: every instance starts as backup and the highest priority becomes master (keepalived's state MASTER only skips the first wait). Give the intended master the higher priority.
+  interface         = "eth0"
+  virtual_router_id = 51
+  priority          = 100
+  # testdata/corpus/keepalived/keepalived.conf.vrrp.rules:24: virtual_rules: not carried over: vigil import does not know `virtual_rules` in vrrp_instance. If keepalived does not either, it ignores the '{' after it, reads the block's lines as part of the enclosing block, and the block's '}' closes the enclosing block too: check what keepalived made of the lines around it
+  # keepalived's default VRRP version is 2 (vigil's is 3)
+  version = 2
+  virtual_ipaddresses = ["192.168.200.16", {
+    address = "192.168.200.17"
+    dev     = "eth1"
+    }, {
+    address = "192.168.200.18"
+    dev     = "eth2"
+  }]
+}

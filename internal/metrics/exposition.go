@@ -1,0 +1,327 @@
+package metrics
+
+import (
+	"maps"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/vigil-lb/vigil/internal/status"
+)
+
+// The vigil_* families are written as text exposition (format 0.0.4) straight from one
+// snapshot: one pass over it, one reused buffer per family, no per-series objects.
+// client_golang's const-metric path (a Desc lookup, label validation and a sort per series,
+// then its encoder) cost about half a millisecond per real server (docs/benchmarks.md).
+
+// family is one metric family being written: its HELP and TYPE and the series so far.
+type family struct {
+	name, help, typ string
+	buf             []byte
+	series          int
+}
+
+// label is one name="value" pair; labels of a series are given sorted by name, as
+// client_golang writes them. An empty value is written (local_mark="", as node_exporter
+// does), except for the build labels.
+type label struct{ name, value string }
+
+// add appends one series, labels escaped per the text format.
+func (f *family) add(v float64, labels ...label) {
+	f.series++
+	f.buf = append(f.buf, f.name...)
+	first := true
+	for _, l := range labels {
+		if first {
+			f.buf = append(f.buf, '{')
+			first = false
+		} else {
+			f.buf = append(f.buf, ',')
+		}
+		f.buf = append(f.buf, l.name...)
+		f.buf = append(f.buf, '=', '"')
+		f.buf = appendEscaped(f.buf, l.value, true)
+		f.buf = append(f.buf, '"')
+	}
+	if !first {
+		f.buf = append(f.buf, '}')
+	}
+	f.buf = append(f.buf, ' ')
+	f.buf = appendValue(f.buf, v)
+	f.buf = append(f.buf, '\n')
+}
+
+// addUint appends a counter series; integers are written as such (1234567890, not
+// 1.23456789e+09), which parses to the same float64.
+func (f *family) addUint(v uint64, labels ...label) {
+	f.add(float64(v), labels...)
+}
+
+// appendTo writes the family, HELP and TYPE once, when it holds any series.
+func (f *family) appendTo(b []byte) []byte {
+	if f.series == 0 {
+		return b
+	}
+	b = append(b, "# HELP "...)
+	b = append(b, f.name...)
+	b = append(b, ' ')
+	b = appendEscaped(b, f.help, false)
+	b = append(b, "\n# TYPE "...)
+	b = append(b, f.name...)
+	b = append(b, ' ')
+	b = append(b, f.typ...)
+	b = append(b, '\n')
+	return append(b, f.buf...)
+}
+
+func (f *family) reset() { f.buf, f.series = f.buf[:0], 0 }
+
+// appendEscaped escapes s as the text format asks: backslash and line feed always, the
+// double quote inside a label value.
+func appendEscaped(b []byte, s string, quote bool) []byte {
+	if !strings.ContainsAny(s, "\\\n\"") {
+		return append(b, s...)
+	}
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '\\':
+			b = append(b, '\\', '\\')
+		case c == '\n':
+			b = append(b, '\\', 'n')
+		case c == '"' && quote:
+			b = append(b, '\\', '"')
+		default:
+			b = append(b, c)
+		}
+	}
+	return b
+}
+
+// appendValue writes v the way the text format spells it: +Inf, -Inf, NaN, integers
+// without an exponent up to 2^53, else the shortest representation.
+func appendValue(b []byte, v float64) []byte {
+	switch {
+	case math.IsInf(v, 1):
+		return append(b, "+Inf"...)
+	case math.IsInf(v, -1):
+		return append(b, "-Inf"...)
+	case math.IsNaN(v):
+		return append(b, "NaN"...)
+	case v == math.Trunc(v) && math.Abs(v) <= 1<<53:
+		return strconv.AppendInt(b, int64(v), 10)
+	}
+	return strconv.AppendFloat(b, v, 'g', -1, 64)
+}
+
+// writer holds the vigil_* families of one exposition; reused from scrape to scrape.
+type writer struct {
+	buildInfo, startTime *family
+
+	checkUp, checkTransitions, checkProbes, checkFailures *family
+
+	rsHealthy, rsWeight, rsAppliedWeight, rsInTable, rsAdmin *family
+
+	vsHealthy, vsTotal, vsQuorumUp, vsInTable *family
+
+	svcConns, svcInPkts, svcOutPkts, svcInBytes, svcOutBytes *family
+	beActive, beInactive, beConns                            *family
+
+	vrrpState, vrrpPriority, vrrpEffPriority, vrrpTransitions *family
+	vrrpSent, vrrpReceived, vrrpInvalid, ipvsSync             *family
+
+	reloads, lastReloadTime, lastReloadOK, lastReloadDuration, generation *family
+	ipvsWrites, ipvsWriteErrors, ipvsRepairs, ipvsResyncs                 *family
+
+	all []*family // sorted by name
+}
+
+func newWriter() *writer {
+	w := &writer{}
+	f := func(name, typ, help string) *family {
+		fam := &family{name: name, help: help, typ: typ}
+		w.all = append(w.all, fam)
+		return fam
+	}
+	const g, c = "gauge", "counter"
+	w.buildInfo = f("vigil_build_info", g, "A constant 1 labelled with the version of vigil that runs.")
+	w.checkUp = f("vigil_check_up", g, "1 when the health check passes after rise/fall, else 0.")
+	w.checkTransitions = f("vigil_check_transitions_total", c, "Health-check state changes (up to down or down to up).")
+	w.checkProbes = f("vigil_check_probes_total", c, "Health-check probes run.")
+	w.checkFailures = f("vigil_check_failures_total", c, "Health-check probes that failed.")
+	w.rsHealthy = f("vigil_real_server_healthy", g, "1 when every check of the real server is up (a real server without checks is always up).")
+	w.rsWeight = f("vigil_real_server_weight", g, "Weight of the real server in the configuration.")
+	w.rsAppliedWeight = f("vigil_real_server_applied_weight", g, "Weight of the real server in the IPVS table (0 while quiesced); absent when it is not in the table.")
+	w.rsInTable = f("vigil_real_server_in_table", g, "1 when the IPVS table holds the real server as a destination.")
+	w.rsAdmin = f("vigil_real_server_admin_state", g, "A constant 1 labelled with the real server's administrative state: ready (the weight follows health), drain or maint (vigil drain / maint / ready).")
+	w.vsHealthy = f("vigil_virtual_server_healthy_real_servers", g, "Real servers of the virtual server that are up.")
+	w.vsTotal = f("vigil_virtual_server_real_servers", g, "Real servers configured for the virtual server.")
+	w.vsQuorumUp = f("vigil_virtual_server_quorum_up", g, "1 when the virtual server has its quorum of healthy real servers.")
+	w.vsInTable = f("vigil_virtual_server_in_table", g, "1 when the IPVS table holds the virtual server as a service.")
+	w.svcConns = f("vigil_ipvs_service_connections_total", c, "Connections scheduled by the IPVS service.")
+	w.svcInPkts = f("vigil_ipvs_service_incoming_packets_total", c, "Packets received by the IPVS service.")
+	w.svcOutPkts = f("vigil_ipvs_service_outgoing_packets_total", c, "Packets sent by the IPVS service.")
+	w.svcInBytes = f("vigil_ipvs_service_incoming_bytes_total", c, "Bytes received by the IPVS service.")
+	w.svcOutBytes = f("vigil_ipvs_service_outgoing_bytes_total", c, "Bytes sent by the IPVS service.")
+	w.beActive = f("vigil_ipvs_backend_connections_active", g, "Active (established) connections of the IPVS destination.")
+	w.beInactive = f("vigil_ipvs_backend_connections_inactive", g, "Inactive connections of the IPVS destination.")
+	w.beConns = f("vigil_ipvs_backend_connections_total", c, "Connections scheduled to the IPVS destination.")
+	w.vrrpState = f("vigil_vrrp_state", g, "VRRP state as the keepalived exporters number it: 0 init, 1 backup, 2 master, 3 fault.")
+	w.vrrpPriority = f("vigil_vrrp_priority", g, "Configured VRRP priority.")
+	w.vrrpEffPriority = f("vigil_vrrp_effective_priority", g, "VRRP priority after tracking adjustments, as advertised.")
+	w.vrrpTransitions = f("vigil_vrrp_transitions_total", c, "VRRP state changes.")
+	w.vrrpSent = f("vigil_vrrp_adverts_sent_total", c, "VRRP advertisements sent.")
+	w.vrrpReceived = f("vigil_vrrp_adverts_received_total", c, "VRRP advertisements received.")
+	w.vrrpInvalid = f("vigil_vrrp_adverts_dropped_total", c, "VRRP advertisements dropped, by reason (authentication, ttl, checksum, ...).")
+	w.ipvsSync = f("vigil_ipvs_sync_daemon", g, "1 for the kernel IPVS connection-sync daemon the instance runs (role master or backup, none when stopped), 0 while the last attempt to set it failed.")
+	w.reloads = f("vigil_reloads_total", c, "Configuration reloads, by result (success or failure).")
+	w.lastReloadTime = f("vigil_last_reload_timestamp_seconds", g, "Unix time of the last reload attempt (of the initial load before any reload).")
+	w.lastReloadOK = f("vigil_last_reload_success", g, "1 when the last reload attempt (or the initial load) succeeded.")
+	w.lastReloadDuration = f("vigil_last_reload_duration_seconds", g, "Time the last reload took to apply (validation excluded); absent before the first reload.")
+	w.generation = f("vigil_config_generation", g, "Generation of the running configuration: 1 after the first load, +1 per successful reload.")
+	w.ipvsWrites = f("vigil_ipvs_writes_total", c, "Add, update and delete operations the IPVS table accepted.")
+	w.ipvsWriteErrors = f("vigil_ipvs_write_errors_total", c, "IPVS table operations that failed.")
+	w.ipvsRepairs = f("vigil_ipvs_resync_repairs_total", c, "Drift in the IPVS table repaired by the periodic resync (e.g. after ipvsadm -C).")
+	w.ipvsResyncs = f("vigil_ipvs_resyncs_total", c, "Periodic comparisons of the IPVS table with the desired state.")
+	w.startTime = f("vigil_start_time_seconds", g, "Unix time the director started.")
+	slices.SortFunc(w.all, func(a, b *family) int { return strings.Compare(a.name, b.name) })
+	return w
+}
+
+// fill writes the series of one snapshot into the families and calls live for every
+// (virtual_server, check) pair the snapshot holds.
+func (w *writer) fill(s *status.Snapshot, info BuildInfo, live func(checkKey)) {
+	for _, f := range w.all {
+		f.reset()
+	}
+	w.buildInfo.add(1, label{"goversion", info.GoVersion}, label{"revision", info.Revision}, label{"version", info.Version})
+
+	for i := range s.VirtualServers {
+		vs := &s.VirtualServers[i]
+		vl := label{"virtual_server", vs.Name}
+		w.vsHealthy.add(float64(vs.Healthy), vl)
+		w.vsTotal.add(float64(vs.Total), vl)
+		w.vsQuorumUp.add(b2f(vs.QuorumUp), vl)
+		w.vsInTable.add(b2f(vs.Present), vl)
+
+		svc := serviceLabels(vs.FWMark, vs.Protocol, vs.Address)
+		switch {
+		case len(vs.Services) > 0:
+			// A group's virtual server: each IPVS service and its destinations on their own.
+			for j := range vs.Services {
+				gs := &vs.Services[j]
+				if !gs.Present {
+					continue
+				}
+				gsvc := serviceLabels(gs.FWMark, gs.Protocol, gs.Address)
+				w.service(vs.Name, gsvc, gs.Stats)
+				for k := range gs.Destinations {
+					if d := &gs.Destinations[k]; d.InTable {
+						w.backend(vs.Name, d.RealServer, gsvc, d.Address, d.ActiveConns, d.InactiveConns, d.Stats.Conns)
+					}
+				}
+			}
+		case vs.Present:
+			w.service(vs.Name, svc, vs.Stats)
+		}
+
+		for j := range vs.RealServers {
+			rs := &vs.RealServers[j]
+			rl := label{"real_server", rs.Name}
+			w.rsHealthy.add(b2f(rs.Health == "up"), rl, vl)
+			w.rsWeight.add(float64(rs.ConfiguredWeight), rl, vl)
+			w.rsInTable.add(b2f(rs.InTable), rl, vl)
+			w.rsAdmin.add(1, rl, label{"state", orReady(rs.AdminState)}, vl)
+			if rs.InTable && rs.AppliedWeight != nil {
+				w.rsAppliedWeight.add(float64(*rs.AppliedWeight), rl, vl)
+			}
+			if rs.InTable && len(vs.Services) == 0 {
+				w.backend(vs.Name, rs.Name, svc, rs.Address, rs.ActiveConns, rs.InactiveConns, rs.Stats.Conns)
+			}
+			for k, name := range CheckLabels(rs.Checks) {
+				ck := &rs.Checks[k]
+				live(checkKey{vs.Name, name})
+				cl := label{"check", name}
+				w.checkUp.add(b2f(ck.State == "up"), cl, rl, vl)
+				w.checkTransitions.addUint(ck.Transitions, cl, rl, vl)
+				w.checkProbes.addUint(ck.Probes, cl, rl, vl)
+				w.checkFailures.addUint(ck.Failures, cl, rl, vl)
+			}
+		}
+	}
+
+	for i := range s.VRRP {
+		vi := &s.VRRP[i]
+		il, nl, rl := label{"instance", vi.Name}, label{"interface", vi.Interface}, label{"vrid", strconv.Itoa(vi.VRID)}
+		if n, ok := status.VRRPStateNumber[strings.ToLower(vi.State)]; ok {
+			w.vrrpState.add(float64(n), il, nl, rl)
+		}
+		w.vrrpPriority.add(float64(vi.BasePriority), il, nl, rl)
+		w.vrrpEffPriority.add(float64(vi.EffectivePriority), il, nl, rl)
+		w.vrrpTransitions.addUint(vi.Transitions, il, nl, rl)
+		w.vrrpSent.addUint(vi.AdvertsSent, il, nl, rl)
+		w.vrrpReceived.addUint(vi.AdvertsReceived, il, nl, rl)
+		// Sorted, so that two scrapes of one state are the same bytes.
+		for _, reason := range slices.Sorted(maps.Keys(vi.Invalid)) {
+			w.vrrpInvalid.addUint(vi.Invalid[reason], il, nl, label{"reason", reason}, rl)
+		}
+		if sy := vi.IPVSSync; sy != nil {
+			w.ipvsSync.add(b2f(sy.Error == ""), il, nl, label{"role", sy.Daemon}, rl)
+		}
+	}
+
+	cs := &s.Config
+	w.reloads.addUint(cs.ReloadsFailed, label{"result", "failure"})
+	w.reloads.addUint(cs.ReloadsOK, label{"result", "success"})
+	// Before any reload the initial load stands in for the last one: the daemon would not be
+	// running had it failed, and an absent series would break "time since reload" alerts.
+	lastAt, lastOK := cs.LastReloadAt, cs.LastReloadOK == nil || *cs.LastReloadOK
+	if lastAt.IsZero() {
+		lastAt = cs.LoadedAt
+	}
+	if !lastAt.IsZero() {
+		w.lastReloadTime.add(unixSeconds(lastAt))
+	}
+	w.lastReloadOK.add(b2f(lastOK))
+	if !cs.LastReloadAt.IsZero() {
+		w.lastReloadDuration.add(cs.LastReloadDuration.Seconds())
+	}
+	w.generation.add(float64(cs.Generation))
+
+	w.ipvsWrites.addUint(s.IPVS.Writes)
+	w.ipvsWriteErrors.addUint(s.IPVS.WriteErrors)
+	w.ipvsRepairs.addUint(s.IPVS.Repairs)
+	w.ipvsResyncs.addUint(s.IPVS.Resyncs)
+	if !s.Started.IsZero() {
+		w.startTime.add(unixSeconds(s.Started))
+	}
+}
+
+// svcLabels are node_exporter's service labels, sorted by name around virtual_server.
+type svcLabels struct{ proto, addr, port, mark string }
+
+func serviceLabels(fwmark uint32, protocol, address string) svcLabels {
+	v := serviceLabelValues(fwmark, protocol, address)
+	return svcLabels{proto: v[0], addr: v[1], port: v[2], mark: v[3]}
+}
+
+func (w *writer) service(vs string, l svcLabels, st status.Stats) {
+	ls := []label{{"local_address", l.addr}, {"local_mark", l.mark}, {"local_port", l.port}, {"proto", l.proto}, {"virtual_server", vs}}
+	w.svcConns.addUint(st.Conns, ls...)
+	w.svcInPkts.addUint(st.InPkts, ls...)
+	w.svcOutPkts.addUint(st.OutPkts, ls...)
+	w.svcInBytes.addUint(st.InBytes, ls...)
+	w.svcOutBytes.addUint(st.OutBytes, ls...)
+}
+
+// backend writes one destination's connections. Packets and bytes per destination are
+// node_exporter's node_ipvs_backend_* (kernel IPVS) and /status's: here they were 4 of a
+// real server's 34 series (issue 18). The services keep theirs.
+func (w *writer) backend(vs, rs string, l svcLabels, address string, active, inactive uint32, conns uint64) {
+	addr, port := splitAddrPort(address)
+	ls := [8]label{{"local_address", l.addr}, {"local_mark", l.mark}, {"local_port", l.port}, {"proto", l.proto},
+		{"real_server", rs}, {"remote_address", addr}, {"remote_port", port}, {"virtual_server", vs}}
+	w.beActive.add(float64(active), ls[:]...)
+	w.beInactive.add(float64(inactive), ls[:]...)
+	w.beConns.addUint(conns, ls[:]...)
+}
