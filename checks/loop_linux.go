@@ -33,6 +33,11 @@ const loopTick = 10 * time.Millisecond
 // poller registration. Results go to the scheduler on the loop's goroutine, many per
 // wake-up.
 //
+// Where the kernel allows it (Linux 6.7), the probes go through an io_uring instead
+// (probeRing, loopring_linux.go): the probes due in a tick cost one system call, and
+// the epoll instance only carries the ring's eventfd and the probes that bind a source
+// address. Without io_uring, or once the ring has failed, everything runs on epoll.
+//
 // The loop sleeps parked on the runtime's poller, not in a blocking epoll_wait
 // (rawsys.Poller says why), with a deadline for the next tick.
 type probeLoop struct {
@@ -52,8 +57,11 @@ type probeLoop struct {
 	free    []*loopProbe
 	gen     int32
 	scratch [maxStatusHead]byte
+	ring    *probeRing // probes on io_uring (loopring_linux.go); nil: all on epoll
+	dead    *probeRing // a ring given up after an error, closed when the loop ends
 
 	started atomic.Uint64 // probes started, for tests
+	onRing  atomic.Uint64 // of which on the ring
 }
 
 // loopTimer is a check's next probe (e) or a probe's deadline (p) in the loop's timer
@@ -89,6 +97,16 @@ type loopProbe struct {
 	state    probeState
 	sent     int
 	head     *respHead // what was read so far, when one read did not bring a verdict
+
+	// On the ring (probeRing): its fixed-file slot (-1: on epoll), its generation there,
+	// whether its result is out, the completions it awaits, its address and read buffer,
+	// which the kernel reads and writes while its requests are in flight.
+	slot    int32
+	rgen    uint32
+	over    bool
+	pending int
+	sa      rawsys.Sockaddr
+	rbuf    []byte
 }
 
 func newProbeLoop(s *Scheduler) (*probeLoop, error) {
@@ -97,6 +115,11 @@ func newProbeLoop(s *Scheduler) (*probeLoop, error) {
 		return nil, fmt.Errorf("start check event loop: %w", err)
 	}
 	l := &probeLoop{s: s, p: p, base: time.Now(), done: make(chan struct{})}
+	if !noProbeRing {
+		if l.ring, err = newProbeRing(l); err != nil {
+			s.o.Logger.Info("check event loop on epoll: io_uring unavailable", "reason", err)
+		}
+	}
 	go l.run()
 	return l, nil
 }
@@ -206,8 +229,10 @@ func (l *probeLoop) run() {
 			// flight times out (a finished probe's e is nil: it was released, and nothing
 			// allocates a probe between here and the expiry).
 			l.dispatch(events, false, time.Time{})
+			// (A probe on the ring whose result is out is over while the ring still
+			// holds its requests; a probe restarted on epoll has its deadline armed again.)
 			for _, t := range due {
-				if t.p != nil && t.p.e != nil {
+				if t.p != nil && t.p.e != nil && !t.p.over && !t.armed {
 					l.expire(t.p)
 				}
 			}
@@ -219,12 +244,25 @@ func (l *probeLoop) run() {
 // dispatch collects the ready events, parked until deadline when park is set, and
 // advances their probes.
 func (l *probeLoop) dispatch(events []unix.EpollEvent, park bool, deadline time.Time) {
+	if l.ring != nil {
+		l.ring.run()
+		if park {
+			// Signalled from here on, for what completes while the loop sleeps;
+			// then once more what completed before.
+			l.ring.r.SignalEventfd(true)
+			l.ring.run()
+		}
+		l.ringCheck()
+	}
 	var n int
 	var err error
 	if park {
 		n, _, err = l.p.Wait(events, deadline)
 	} else {
 		n, _, err = l.p.Poll(events)
+	}
+	if park && l.ring != nil {
+		l.ring.r.SignalEventfd(false) // awake: the loop reaps without being told
 	}
 	if err != nil {
 		// Not expected on a valid epoll fd; back off rather than spin.
@@ -246,6 +284,10 @@ func (l *probeLoop) dispatch(events []unix.EpollEvent, park bool, deadline time.
 			}
 		}
 	}
+	if l.ring != nil {
+		l.ring.run() // for what completed meanwhile, and what the results queued
+		l.ringCheck()
+	}
 }
 
 // start opens e's probe, due at loop time due: a non-blocking socket set to close with an
@@ -259,6 +301,16 @@ func (l *probeLoop) start(e *entry, due int64) {
 	p := l.alloc()
 	p.e, p.fp, p.start, p.timeout = e, e.fast, time.Now(), timeout
 	p.due = l.base.Add(time.Duration(due))
+	if l.ring != nil && !p.fp.source.IsValid() && l.ring.start(p) {
+		l.onRing.Add(1)
+		l.add(&p.deadline, timeout)
+		return
+	}
+	l.startEpoll(p)
+}
+
+// startEpoll opens p's socket and registers it with the loop's epoll instance.
+func (l *probeLoop) startEpoll(p *loopProbe) {
 	fd, err := openProbe(p.fp)
 	if err != nil {
 		l.finish(p, Result{Reason: fmt.Sprintf("connect %s: %v", p.fp.addr, err)})
@@ -277,7 +329,7 @@ func (l *probeLoop) start(e *entry, due int64) {
 		l.byFD = append(l.byFD, nil)
 	}
 	l.byFD[fd] = p
-	l.add(&p.deadline, timeout)
+	l.add(&p.deadline, p.timeout)
 }
 
 // openProbe returns a socket connecting to fp.addr (the connect may be in progress).
@@ -384,20 +436,29 @@ func (l *probeLoop) read(p *loopProbe) {
 			l.finish(p, Result{Reason: fmt.Sprintf("read response from %s: %v", fp.addr, err)})
 			return
 		}
-		got := l.scratch[:n]
-		if p.head == nil {
-			if pass200(fp, got) {
-				l.finish(p, Result{OK: true, Reason: fp.passReason})
-				return
-			}
-			p.head = &respHead{}
-		}
-		p.head.add(got)
-		if res, done := p.head.verdict(fp.addr, fp.status, n == 0); done {
-			l.finish(p, res)
+		if l.judge(p, l.scratch[:n]) {
 			return
 		}
 	}
+}
+
+// judge takes got, the next read of p's response (empty: the server closed), and
+// finishes p if it brings a verdict; it reports whether it did.
+func (l *probeLoop) judge(p *loopProbe, got []byte) bool {
+	fp := p.fp
+	if p.head == nil {
+		if pass200(fp, got) {
+			l.finish(p, Result{OK: true, Reason: fp.passReason})
+			return true
+		}
+		p.head = &respHead{}
+	}
+	p.head.add(got)
+	if res, done := p.head.verdict(fp.addr, fp.status, len(got) == 0); done {
+		l.finish(p, res)
+		return true
+	}
+	return false
 }
 
 // expire ends p at its deadline.
@@ -417,15 +478,20 @@ func (l *probeLoop) finish(p *loopProbe, res Result) {
 	res.Latency = time.Since(p.start)
 	res.Weight = NoWeight
 	p.deadline.Stop()
-	if p.fd >= 0 {
+	e, due := p.e, p.due
+	switch {
+	case p.slot >= 0:
+		l.ring.end(p) // releases p once the ring is done with it
+	case p.fd >= 0:
 		// Closing also removes the socket from the epoll set: it has no other descriptor.
 		if p.fd < len(l.byFD) {
 			l.byFD[p.fd] = nil
 		}
 		rawsys.Close(p.fd)
+		fallthrough
+	default:
+		l.release(p)
 	}
-	e, due := p.e, p.due
-	l.release(p)
 	l.s.finish(e, due, res)
 }
 
@@ -435,6 +501,17 @@ func (l *probeLoop) shutdown() {
 		if p != nil {
 			l.finish(p, Result{Reason: "checks stopped"})
 		}
+	}
+	if l.ring != nil {
+		for _, p := range l.ring.slots {
+			if p != nil && !p.over {
+				l.finish(p, Result{Reason: "checks stopped"})
+			}
+		}
+		l.ring.shutdown()
+	}
+	if l.dead != nil {
+		l.dead.close()
 	}
 	l.p.Close()
 }
@@ -448,7 +525,7 @@ func (l *probeLoop) alloc() *loopProbe {
 		p = &loopProbe{}
 		p.deadline = loopTimer{l: l, p: p}
 	}
-	p.fd = -1
+	p.fd, p.slot, p.over = -1, -1, false
 	return p
 }
 

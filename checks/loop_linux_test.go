@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/netip"
 	"os"
@@ -12,6 +13,8 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -613,5 +616,149 @@ func TestLoopLateLoopKeepsAnswer(t *testing.T) {
 			t.Fatal("no result for b within 30s")
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestLoopRing: where the kernel allows it, the loop's probes go through io_uring
+// (loopring_linux.go); the tests above then prove that they say what Checker.Check says.
+func TestLoopRing(t *testing.T) {
+	c, err := NewTCP(closedPort(t), TCPConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, _ := runOnLoop(t, []Spec{loopSpec("a", c, time.Second)}, 2)
+	testenv.Require(t, s.loop.ring != nil, "the probe loop runs without io_uring on this kernel")
+	if on, all := s.loop.onRing.Load(), s.loop.started.Load(); on != all {
+		t.Errorf("%d of %d probes on the ring", on, all)
+	}
+}
+
+// ringFaultRun runs an up tcp and an up http check on a loop whose rings' io_uring_enter
+// fails with errno once fail says so, with the scheduler's log in logs.
+func ringFaultRun(t *testing.T, fail func() bool, errno syscall.Errno) (*Scheduler, *loopResults, func() string) {
+	t.Helper()
+	probeRingFault = func(string) syscall.Errno {
+		if fail() {
+			return errno
+		}
+		return 0
+	}
+	t.Cleanup(func() { probeRingFault = nil })
+	var logMu sync.Mutex
+	var logs bytes.Buffer
+	rec := &loopResults{got: map[string][]Result{}}
+	s := NewScheduler(Options{OnCheck: rec.onCheck, Jitter: func(time.Duration) time.Duration { return 0 },
+		Logger: slog.New(slog.NewTextHandler(lockedWriter{&logMu, &logs}, nil))})
+	t.Cleanup(s.Stop)
+	tc, err := NewTCP(loopback.Listen(t, func(net.Conn) {}).Addr, TCPConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hc, err := NewHTTP(rawServer(t, answer("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")), HTTPConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Set([]Spec{loopSpec("tcp", tc, time.Second), loopSpec("http", hc, time.Second)}); err != nil {
+		t.Fatal(err)
+	}
+	return s, rec, func() string {
+		logMu.Lock()
+		defer logMu.Unlock()
+		return logs.String()
+	}
+}
+
+// waitResults waits until checks tcp and http have n results each.
+func waitResults(t *testing.T, rec *loopResults, n int) {
+	t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); !rec.atLeast([]string{"tcp", "http"}, n); {
+		if time.Now().After(deadline) {
+			t.Fatalf("fewer than %d results for each check within 30s", n)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestLoopRingUnavailable: a kernel that refuses the ring at start (io_uring_enter
+// failing: seccomp, io_uring_disabled) leaves the loop on epoll, says so, and its
+// probes say what they would say on the ring.
+func TestLoopRingUnavailable(t *testing.T) {
+	s, rec, logs := ringFaultRun(t, func() bool { return true }, syscall.EPERM)
+	waitResults(t, rec, 3)
+	if on := s.loop.onRing.Load(); on != 0 {
+		t.Errorf("%d probes on a ring that failed at start", on)
+	}
+	rec.mu.Lock()
+	for id, rs := range rec.got {
+		for _, r := range rs {
+			if !r.OK {
+				t.Errorf("%s: %q on epoll, want up", id, r.Reason)
+			}
+		}
+	}
+	rec.mu.Unlock()
+	if l := logs(); !strings.Contains(l, "check event loop on epoll: io_uring unavailable") || !strings.Contains(l, "operation not permitted") {
+		t.Errorf("the log does not say the loop runs on epoll, and why:\n%s", l)
+	}
+}
+
+// TestLoopRingFailsOverToEpoll: a ring whose io_uring_enter starts failing mid-run is
+// given up with an error in the log, not a panic; the probes it carried start again on
+// epoll, so no check reports its real server down for it, and later probes run on epoll.
+func TestLoopRingFailsOverToEpoll(t *testing.T) {
+	var broken atomic.Bool
+	s, rec, logs := ringFaultRun(t, broken.Load, syscall.EBADF)
+	waitResults(t, rec, 3)
+	testenv.Require(t, s.loop.onRing.Load() > 0, "the probe loop runs without io_uring on this kernel")
+	rec.mu.Lock()
+	before := len(rec.got["tcp"]) + len(rec.got["http"])
+	n := max(len(rec.got["tcp"]), len(rec.got["http"]))
+	rec.mu.Unlock()
+	broken.Store(true)
+	waitResults(t, rec, n+2)
+	onRing := s.loop.onRing.Load()
+	started := s.loop.started.Load()
+	waitResults(t, rec, n+5)
+	if s.loop.onRing.Load() != onRing || s.loop.started.Load() <= started {
+		t.Error("probes still start on the ring after it failed")
+	}
+	rec.mu.Lock()
+	all := append(rec.got["tcp"], rec.got["http"]...)
+	for _, r := range all {
+		if !r.OK {
+			t.Errorf("%q: a failed ring counted against a real server that is up", r.Reason)
+		}
+	}
+	rec.mu.Unlock()
+	if len(all) <= before {
+		t.Error("no result after the ring failed")
+	}
+	if l := logs(); !strings.Contains(l, "level=ERROR") || !strings.Contains(l, "io_uring failed, its probes continue on epoll") || !strings.Contains(l, "bad file descriptor") {
+		t.Errorf("the ring's failure is not logged as an error, with its cause:\n%s", l)
+	}
+}
+
+// TestLoopEpollPath runs the loop's tests again with every probe on epoll, the path of
+// kernels without io_uring (or before 6.7, without a setsockopt through it).
+func TestLoopEpollPath(t *testing.T) {
+	noProbeRing = true
+	defer func() { noProbeRing = false }()
+	for name, f := range map[string]func(*testing.T){
+		"TCP":        TestLoopTCP,
+		"HTTP":       TestLoopHTTP,
+		"ManyProbes": TestLoopManyProbes,
+		"StopAborts": TestLoopStopAbortsProbes,
+		"ringUnused": func(t *testing.T) {
+			c, err := NewTCP(closedPort(t), TCPConfig{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			s, _ := runOnLoop(t, []Spec{loopSpec("a", c, time.Second)}, 1)
+			if s.loop.ring != nil || s.loop.onRing.Load() != 0 {
+				t.Error("a probe went through the ring")
+			}
+		},
+	} {
+		t.Run(name, f)
 	}
 }

@@ -106,6 +106,13 @@ func (r *Reconciler) Writes() Changes {
 	return r.writes
 }
 
+// Programmed reports whether key is in the desired state and its last write succeeded:
+// the table holds the service as desired (the director announces a virtual IP only then).
+func (r *Reconciler) Programmed(key ServiceKey) bool {
+	ds := r.desired[canonicalKey(key)]
+	return ds != nil && !ds.unknown
+}
+
 // ErrUnknown means SetWeight or SetRemoved named a service or destination that is not in
 // the desired state.
 var ErrUnknown = errors.New("not in the desired state")
@@ -138,7 +145,8 @@ func (r *Reconciler) Apply(ctx context.Context, desired []VirtualService) (Chang
 // DeleteDestination or AddDestination, a sorry server coming in one AddDestination. It is
 // what a health change costs. A service not desired before is created; a service whose
 // last write failed is first read back from the table, as Apply would. The service
-// becomes owned if it was not.
+// becomes owned if it was not. An mh service that gained a destination is read back and
+// put in its canonical order (reconcile_mh.go).
 func (r *Reconciler) Update(ctx context.Context, vs VirtualService) (Changes, error) {
 	k := canonicalKey(vs.ServiceKey)
 	vs.ServiceKey = k
@@ -240,6 +248,9 @@ func (r *Reconciler) writeDiff(ctx context.Context, old *desiredService, want Vi
 		}
 		c.DestinationsDeleted++
 	}
+	if isMH(want.Service) && c.DestinationsAdded > 0 {
+		errs = append(errs, r.orderMH(ctx, k, c))
+	}
 	return errors.Join(errs...)
 }
 
@@ -297,6 +308,12 @@ func (r *Reconciler) SetRemoved(ctx context.Context, svc ServiceKey, addr netip.
 		return err
 	}
 	r.writes.DestinationsAdded++
+	if ds := r.desired[svc]; isMH(ds.svc) {
+		if err := r.orderMH(ctx, svc, &r.writes); err != nil {
+			ds.unknown = true
+			return err
+		}
+	}
 	return nil
 }
 
@@ -368,7 +385,7 @@ func (r *Reconciler) syncService(ctx context.Context, ds *desiredService, cur Se
 		}
 		c.ServicesAdded++
 		var errs []error
-		for _, d := range ds.dests {
+		for _, d := range r.addOrder(ds) {
 			if d.Removed {
 				continue
 			}
@@ -395,7 +412,7 @@ func (r *Reconciler) syncService(ctx context.Context, ds *desiredService, cur Se
 		haveBy[d.Addr] = d.Destination
 	}
 	var errs []error
-	for _, d := range ds.dests {
+	for _, d := range r.addOrder(ds) {
 		got, ok := haveBy[d.Addr]
 		delete(haveBy, d.Addr)
 		switch {
@@ -432,6 +449,9 @@ func (r *Reconciler) syncService(ctx context.Context, ds *desiredService, cur Se
 			continue
 		}
 		c.DestinationsDeleted++
+	}
+	if isMH(ds.svc) {
+		errs = append(errs, r.orderMH(ctx, want.ServiceKey, c))
 	}
 	return errors.Join(errs...)
 }

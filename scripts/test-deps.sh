@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Installs what vigil's tests need on a Debian machine, when run as root: the peers the tests
-# run against (keepalived, MariaDB, HAProxy, ipvsadm, dnsmasq, chromium for the status page), qemu and busybox for the kernel-IPVS
+# run against (keepalived, MariaDB, HAProxy, ipvsadm, dnsmasq, FRR, chromium for the status page), qemu and busybox for the kernel-IPVS
 # VM, and Debian's kernel for that VM. Without root it only says what is missing: the tests
 # that need it then skip loudly (or fail under CI=true).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 pkgs=(qemu-system-x86 busybox-static keepalived mariadb-server haproxy ipvsadm tcpdump wrk
-      hyperfine iproute2 nftables iptables kmod xz-utils ca-certificates dnsmasq-base chromium)
+      hyperfine iproute2 nftables iptables kmod xz-utils ca-certificates dnsmasq-base chromium frr)
 
 missing=()
 for p in "${pkgs[@]}"; do

@@ -94,7 +94,8 @@ type Track struct {
 // Notify holds commands run on transitions: Master, Backup or Fault on entering that
 // state, Any on every transition. Each gets four extra arguments, like keepalived's
 // generic notify: "INSTANCE" NAME STATE PRIORITY, and the environment VRRP_INSTANCE,
-// VRRP_STATE, VRRP_PRIORITY. Commands of one instance run one at a time, in order.
+// VRRP_STATE, VRRP_PRIORITY beside PATH, and nothing of vigil's own environment (see
+// ExecCommand). Commands of one instance run one at a time, in order.
 type Notify struct {
 	Master, Backup, Fault, Any []string
 	// Timeout bounds each command (default 10 s); it is then killed.

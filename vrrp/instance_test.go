@@ -14,6 +14,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/vigil-lb/vigil/internal/proc"
 	"github.com/vigil-lb/vigil/internal/testing/testenv"
 	"github.com/vigil-lb/vigil/vrrp"
 	"github.com/vigil-lb/vigil/vrrp/advert"
@@ -658,4 +659,34 @@ func TestShutdownHandoverBounded(t *testing.T) {
 			}
 		}
 	})
+}
+
+// A notify command gets PATH and the VRRP_ variables only: none of vigil's environment,
+// where env() secrets (a VRRP password, a MySQL check's password) live.
+func TestNotifyCleanEnvironment(t *testing.T) {
+	t.Setenv("VRRP_PASSWORD", "s3cret-vrrp")
+	t.Setenv("MYSQL_PASSWORD", "s3cret-mysql")
+	out := t.TempDir() + "/env"
+	link := &vrrptest.Link{}
+	c := baseConfig("a", 150)
+	c.Notify = vrrp.Notify{Any: []string{"/bin/sh", "-c", "/usr/bin/env > " + out + ".tmp && mv " + out + ".tmp " + out}}
+	a := newNode(t, link, d1, c, nil)
+	a.start(t)
+	waitFor(t, "master", func() bool { return state(a) == vrrp.Master })
+	var env []string
+	waitFor(t, "the MASTER notify's environment", func() bool {
+		b, err := os.ReadFile(out)
+		env = strings.Fields(string(b))
+		return err == nil && slices.Contains(env, "VRRP_STATE=MASTER")
+	})
+	for _, e := range env {
+		if strings.Contains(e, "s3cret") {
+			t.Errorf("notify command saw vigil's %s", e)
+		}
+	}
+	for _, want := range []string{proc.Path, "VRRP_INSTANCE=a", "VRRP_PRIORITY=150"} {
+		if !slices.Contains(env, want) {
+			t.Errorf("notify environment %q lacks %s", env, want)
+		}
+	}
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"os"
 	"strconv"
 	"sync"
 	"time"
@@ -15,16 +14,23 @@ import (
 // CommandRunner runs one notify command; tests inject a recorder.
 type CommandRunner func(ctx context.Context, argv, env []string) error
 
-// ExecCommand runs argv through internal/proc with env added to vigil's environment. At
-// ctx's end the command's whole process group is killed; what it started in the
-// background and left running when it exited stays (a notify command may start a
-// service).
+// ExecCommand runs argv through internal/proc with a clean environment: PATH (proc.Path)
+// and env (VRRP_INSTANCE, VRRP_STATE, VRRP_PRIORITY), never vigil's own environment,
+// which may hold the secrets a configuration reads with env() (a VRRP password, a MySQL
+// check's password). At ctx's end the command's whole process group is killed; what it
+// started in the background and left running when it exited stays (a notify command may
+// start a service).
 func ExecCommand(ctx context.Context, argv, env []string) error {
-	r := proc.Run(ctx, proc.Command{Argv: argv, Env: append(os.Environ(), env...), KeepLeftovers: true})
+	r := proc.Run(ctx, proc.Command{Argv: argv, Env: cleanEnv(env), KeepLeftovers: true})
 	if !r.OK() {
 		return fmt.Errorf("run notify command %q: %s", argv[0], r.Summary())
 	}
 	return nil
+}
+
+// cleanEnv is a notify command's whole environment: proc.Path, then env.
+func cleanEnv(env []string) []string {
+	return append([]string{proc.Path}, env...)
 }
 
 // notifier runs an instance's notify commands one at a time, in the order of the

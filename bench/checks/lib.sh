@@ -31,7 +31,10 @@ haproxy_cfg() { # kind file
 }
 
 start_listener() {
-	taskset -c 1 "$W/listener" -addr $ADDR -port $PORT -n "$N" >"$W/listener.log" 2>&1 &
+	# At nice -10: other engineers' builds on core 1 slowed an HTTP listener at normal
+	# priority past the checkers' 1 s timeout (windows of failed probes for both
+	# checkers); the real servers are the set-up, not what is measured.
+	taskset -c 1 nice -n -10 "$W/listener" -addr $ADDR -port $PORT -n "$N" >"$W/listener.log" 2>&1 &
 	LPID=$!
 	# "ready" on a line of its own: a bind error ("address already in use") contains it too.
 	while ! grep -qx ready "$W/listener.log"; do

@@ -7,6 +7,7 @@ package ipvsbench
 import (
 	"bytes"
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"net/netip"
@@ -35,7 +36,7 @@ const (
 	// $VIGIL_BENCH_NETNS, then make nEdits weight changes, and print the times.
 	programEnv = "VIGIL_BENCH_PROGRAM"
 	progDests  = 4
-	progRounds = 3 // process pairs (this build, the baseline) per repetition
+	progRounds = 5 // process pairs (this build, the baseline) per repetition
 	netnsEnv   = "VIGIL_BENCH_NETNS"
 	// baselineEnv names a test binary of this benchmark built from other code (an older
 	// commit), copied into the guest: its lister runs beside vigil's and ipvsadm's in
@@ -145,6 +146,66 @@ func programProcess(t *testing.T, lab *netlab.Lab, name, bin string) (time.Durat
 	return prog, weights
 }
 
+// listOnly: VIGIL_VMTEST_ARGS=-ipvs.listonly measures the listing alone, for a short run on
+// a loaded host: one table of nServices x nDests filled by ipvsadm -R, listed by this
+// build, the baseline and ipvsadm -Sn in listOnlyRounds rotating rounds.
+var listOnly = flag.Bool("ipvs.listonly", false, "measure only the listing of 11,000 entries")
+
+const listOnlyRounds = 12
+
+func benchListOnly(t *testing.T) {
+	ctx := context.Background()
+	lab := netlab.New(t)
+	h := lab.Host("list")
+	runIPVSAdm(t, h, rules(desired()), "-R")
+	self, _ := os.Executable()
+	lister := func(bin string) time.Duration {
+		cmd := h.Command(ctx, bin)
+		cmd.Env = append(os.Environ(), listEnv+"=1", netnsEnv+"="+h.Path())
+		var out, errb bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &errb
+		start := time.Now()
+		if err := cmd.Run(); err != nil {
+			t.Fatalf("%s list process: %v: %s", bin, err, errb.String())
+		}
+		d := time.Since(start)
+		if n := strings.Count(out.String(), "\n"); n != nServices*(nDests+1) {
+			t.Fatalf("%s listed %d lines", bin, n)
+		}
+		return d
+	}
+	_, err := os.Stat(baselineGuest)
+	haveBase := err == nil
+	var listV, listA, listB []time.Duration
+	sides := []func(){
+		func() { listV = append(listV, lister(self)) },
+		func() { listA = append(listA, runIPVSAdm(t, h, nil, "-Sn")) },
+	}
+	if haveBase {
+		sides = append(sides, func() { listB = append(listB, lister(baselineGuest)) })
+	}
+	for i := range listOnlyRounds {
+		for j := range sides {
+			sides[(i+j)%len(sides)]()
+		}
+	}
+	t.Logf("RESULT list %d entries (one table, %d rounds): this build median %.3f s %v; ipvsadm -Sn median %.3f s %v; per-round this/ipvsadm %v (median %.2f)",
+		nServices*(nDests+1), listOnlyRounds, median(listV).Seconds(), listV, median(listA).Seconds(), listA, ratioStrings(listV, listA), medianOf(listV, listA))
+	if haveBase {
+		t.Logf("RESULT list, baseline build: median %.3f s %v; per-round this/baseline %v (median %.2f), baseline/ipvsadm %v (median %.2f)",
+			median(listB).Seconds(), listB, ratioStrings(listV, listB), medianOf(listV, listB), ratioStrings(listB, listA), medianOf(listB, listA))
+	}
+}
+
+func medianOf(a, b []time.Duration) float64 {
+	var rs []float64
+	for i := range a {
+		rs = append(rs, a[i].Seconds()/b[i].Seconds())
+	}
+	slices.Sort(rs)
+	return rs[len(rs)/2]
+}
+
 func TestBenchIPVS(t *testing.T) {
 	if !vmtest.InGuest() && os.Getenv("VIGIL_BENCH") != "1" {
 		t.Skip("benchmark: run with VIGIL_BENCH=1")
@@ -230,6 +291,10 @@ func pct(ds []time.Duration, p float64) time.Duration {
 
 func benchInGuest(t *testing.T) {
 	testenv.RequireRoot(t)
+	if *listOnly {
+		benchListOnly(t)
+		return
+	}
 	ctx := context.Background()
 	want := desired()
 	rs := rules(want)

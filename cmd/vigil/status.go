@@ -197,6 +197,8 @@ func renderStatus(w io.Writer, s status.Snapshot) {
 		tw.Flush()
 	}
 
+	renderBGP(&b, s.BGP)
+
 	if len(s.VirtualServers) > 0 {
 		b.WriteString("\n")
 		tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)

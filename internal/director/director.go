@@ -44,6 +44,10 @@ type Options struct {
 	// Loader, if set, reads the configuration for ReloadFile, keeping each file's parse
 	// (conf.d directories, includes); nil reads one file with conf.LoadLimited.
 	Loader *conf.Loader
+	// NewSpeaker starts the BGP speaker of a bgp block; nil is GoBGP (internal/bgp).
+	NewSpeaker SpeakerFactory
+	// Loopback puts announced virtual IPs on lo; nil is netlink.
+	Loopback Loopback
 }
 
 // SysctlManager is a table that can read and set the IPVS sysctls of its namespace
@@ -97,6 +101,8 @@ type Director struct {
 	resyncOn bool
 	// saved is what the state file holds (as last read or written).
 	saved state.File
+	// routes announces the virtual IPs over BGP (announce.go).
+	routes *routes
 }
 
 // New returns a director that has not applied anything yet.
@@ -122,6 +128,7 @@ func New(o Options) *Director {
 	if sd, ok := o.Table.(ipvs.SyncDaemons); ok {
 		d.syncd = newSyncd(sd, d.log, o.Clock)
 	}
+	d.routes = newRoutes(o, o.Logger)
 	d.notifier = notify.New(notify.Options{Logger: o.Logger})
 	d.sched = checks.NewScheduler(checks.Options{
 		Logger:     o.Logger,
@@ -215,6 +222,9 @@ func (d *Director) Stop(ctx context.Context, remove bool) {
 	if err != nil {
 		return
 	}
+	// The routes went with the stopping view: the routers move the flows before the data
+	// plane stops.
+	d.routes.waitWithdrawn(ctx)
 	stopVRRP(ctx, d.o.Clock, runs)
 	d.sched.Stop()
 	d.stopNotify(ctx)
@@ -235,6 +245,7 @@ func (d *Director) Stop(ctx context.Context, remove bool) {
 	} else if d.o.Dataplane != "userspace" {
 		d.log.Info("IPVS table left in place; established connections keep flowing")
 	}
+	d.routes.stop(ctx)
 	next := d.next()
 	next.phase = phaseStopped
 	next.counters.Writes = uint64(d.rec.Writes().Total())

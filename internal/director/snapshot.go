@@ -33,6 +33,7 @@ func (d *Director) Snapshot() status.Snapshot {
 	snap.Warnings = append([]string(nil), v.warnings...)
 	cfg := v.cfg
 	snap.RouterID = cfg.Global.RouterID
+	snap.BGP = d.routes.status(cfg.BGP)
 
 	checksOf := map[string][]checks.CheckStatus{}
 	for _, c := range checkList {

@@ -67,6 +67,7 @@ type rsRef struct{ svc, rs int }
 func (d *Director) publish(v *view) {
 	d.cur = v
 	d.view.Store(v)
+	d.routes.sync(v, d.programmed)
 }
 
 // next returns a shallow copy of the current view for a step to change and publish.

@@ -89,6 +89,10 @@ func (sa *Sockaddr) Set(ap netip.AddrPort, v6 bool) {
 	sa.n = unix.SizeofSockaddrInet6
 }
 
+// Ptr and Len are the address and its length, for a system call or an SQE that takes them.
+func (sa *Sockaddr) Ptr() unsafe.Pointer { return unsafe.Pointer(&sa.b) }
+func (sa *Sockaddr) Len() uintptr        { return sa.n }
+
 func Connect(fd int, sa *Sockaddr) unix.Errno {
 	_, _, e := unix.RawSyscall(unix.SYS_CONNECT, uintptr(fd), uintptr(unsafe.Pointer(&sa.b)), sa.n)
 	return e

@@ -36,8 +36,11 @@ const (
 	ioringOffCQRing = 0x8000000
 	ioringOffSQEs   = 0x10000000
 
-	ioringRegisterFiles   = 2
-	ioringRegisterEventfd = 4
+	ioringCQEventfdDisabled = 1 << 0 // in the completion ring's flags
+
+	ioringRegisterFiles        = 2
+	ioringRegisterEventfd      = 4
+	ioringRegisterEventfdAsync = 7
 )
 
 // Set-up flags (NewRing).
@@ -69,10 +72,11 @@ const (
 	OpSocket      = 45
 	OpURingCmd    = 46
 
-	AsyncCancelAll    = 1 << 0 // in OpFlags
-	AsyncCancelFD     = 1 << 1
-	AsyncCancelAny    = 1 << 2
-	RecvSendPollFirst = 1 << 0 // in Ioprio
+	AsyncCancelAll     = 1 << 0 // in OpFlags
+	AsyncCancelFD      = 1 << 1
+	AsyncCancelAny     = 1 << 2
+	AsyncCancelFDFixed = 1 << 3
+	RecvSendPollFirst  = 1 << 0 // in Ioprio
 
 	CmdSetsockopt = 3 // SOCKET_URING_OP_SETSOCKOPT, in Off (cmd_op), Linux 6.7
 )
@@ -140,6 +144,7 @@ type Ring struct {
 	sqEntries      uint32
 	sqes           []SQE
 	cqHead, cqTail *uint32
+	cqFlags        *uint32
 	cqMask         uint32
 	cqes           []CQE
 	tail           uint32 // next free SQE; published on submit
@@ -194,6 +199,7 @@ func NewRing(entries, cqEntries, flags uint32) (*Ring, error) {
 	r.sqes = unsafe.Slice((*SQE)(unsafe.Pointer(&r.sqeMem[0])), p.sqEntries)
 	r.cqHead = (*uint32)(unsafe.Add(cq, p.cqOff.head))
 	r.cqTail = (*uint32)(unsafe.Add(cq, p.cqOff.tail))
+	r.cqFlags = (*uint32)(unsafe.Add(cq, p.cqOff.flags))
 	r.cqMask = *(*uint32)(unsafe.Add(cq, p.cqOff.ringMask))
 	r.cqes = unsafe.Slice((*CQE)(unsafe.Add(cq, p.cqOff.cqes)), p.cqEntries)
 	r.tail = atomic.LoadUint32(r.sqTail)
@@ -293,6 +299,18 @@ func (r *Ring) Reap(f func(*CQE)) {
 	atomic.StoreUint32(r.cqHead, head)
 }
 
+// SignalEventfd turns the signals of the eventfd registered with RegisterEventfd on or
+// off (IORING_CQ_EVENTFD_DISABLED, Linux 5.8): a loop that reaps anyway before it waits
+// turns them off while it runs, so that the completions it causes itself do not each
+// signal it, and on again before it waits (then reaps once more).
+func (r *Ring) SignalEventfd(on bool) {
+	f := atomic.LoadUint32(r.cqFlags) &^ ioringCQEventfdDisabled
+	if !on {
+		f |= ioringCQEventfdDisabled
+	}
+	atomic.StoreUint32(r.cqFlags, f)
+}
+
 // Err is the error that ended the ring, if any (see Enter).
 func (r *Ring) Err() error { return r.err }
 
@@ -310,10 +328,15 @@ func (r *Ring) RegisterFilesSparse(n int) error {
 	return nil
 }
 
-// RegisterEventfd makes the kernel signal evfd whenever it posts a completion.
-func (r *Ring) RegisterEventfd(evfd int) error {
+// RegisterEventfd makes the kernel signal evfd whenever it posts a completion; with
+// async, only for those posted by its io-wq workers.
+func (r *Ring) RegisterEventfd(evfd int, async bool) error {
 	fd := int32(evfd)
-	_, _, e := unix.Syscall6(sysIOURingRegister, uintptr(r.fd), ioringRegisterEventfd, uintptr(unsafe.Pointer(&fd)), 1, 0, 0)
+	op := uintptr(ioringRegisterEventfd)
+	if async {
+		op = ioringRegisterEventfdAsync
+	}
+	_, _, e := unix.Syscall6(sysIOURingRegister, uintptr(r.fd), op, uintptr(unsafe.Pointer(&fd)), 1, 0, 0)
 	if e != 0 {
 		return fmt.Errorf("io_uring_register eventfd: %w", e)
 	}

@@ -18,6 +18,7 @@ type Snapshot struct {
 	VRRP           []VRRPInstance  `json:"vrrp_instances"`
 	IPVS           IPVSCounters    `json:"ipvs"`
 	Warnings       []string        `json:"warnings,omitempty"`
+	BGP            *BGP            `json:"bgp,omitempty"` // nil without a bgp block
 }
 
 // ConfigStatus describes the loaded configuration and the reloads.

@@ -45,6 +45,10 @@ func (o Op) String() string {
 // a missing service, ENOENT for a missing destination) and keeps services and destinations
 // in insertion order, as the kernel lists them. Safe for concurrent use.
 type Table struct {
+	// KernelOrder lists a service's destinations as the kernel does, most recently added
+	// first (list_add_rcu at the head); otherwise in the order they were added.
+	KernelOrder bool
+
 	mu       sync.Mutex
 	svcs     []*svc
 	ops      []Op
@@ -247,7 +251,11 @@ func (t *Table) AddDestination(ctx context.Context, k ipvs.ServiceKey, d ipvs.De
 	if err != nil {
 		return fmt.Errorf("add destination %s to %s: %w", d.Addr, k, err)
 	}
-	s.dests = append(s.dests, d)
+	if t.KernelOrder {
+		s.dests = append([]ipvs.Destination{d}, s.dests...)
+	} else {
+		s.dests = append(s.dests, d)
+	}
 	return nil
 }
 

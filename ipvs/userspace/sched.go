@@ -357,82 +357,22 @@ func (s *dh) pick(_ []*dest, c *pickCtx) *dest {
 	return d
 }
 
-// mh is ip_vs_mh.c: Maglev hashing (NSDI '16, section 3.4) over a lookup table of the
-// kernel's default size (CONFIG_IP_VS_MH_TAB_INDEX=12: 4093 entries), populated from each
-// destination's last non-zero weight so that quiescing one does not move the others'
-// clients. Hashes are the kernel's hsiphash with its fixed keys.
-type mh struct{ lookup [mhTabSize]*dest }
-
-const (
-	mhTabSize = 4093
-	mhTabBits = 12 / 2
-)
-
-var (
-	mhKey1 = hsiphashKey{2654435761, 2654435761}
-	mhKey2 = hsiphashKey{2654446892, 2654446892}
-)
-
-func mhHash(a netip.Addr, port uint16, k hsiphashKey, offset uint32) uint32 {
-	return hsiphash32(offset+uint32(port)+addrFold(a), k)
-}
+// mh is ip_vs_mh.c: Maglev hashing (NSDI '16, section 3.4) over the table ipvs.MaglevTable
+// computes, the kernel's, populated from each destination's last non-zero weight so that
+// quiescing one does not move the others' clients.
+type mh struct{ lookup [ipvs.MaglevSize]*dest }
 
 func (s *mh) changed(ds []*dest) {
-	clear(s.lookup[:])
-	g, mx := 0, 0
-	for _, d := range ds {
-		if w := d.lastWeight; w > 0 {
-			g = gcd(w, g)
-			mx = max(mx, w)
-		}
-	}
-	if g < 1 {
-		return
-	}
-	shift := bitsLen(mx/g) - mhTabBits
-	if shift < 0 {
-		shift = 0
-	}
-	type setup struct{ perm, skip, turns int }
-	su := make([]setup, len(ds))
+	md := make([]ipvs.MaglevDest, len(ds))
 	for i, d := range ds {
-		a, p := d.addr.Addr(), d.addr.Port()
-		su[i].perm = int(mhHash(a, p, mhKey1, 0) % mhTabSize)
-		su[i].skip = int(mhHash(a, p, mhKey2, 0)%(mhTabSize-1)) + 1
-		lw := d.lastWeight
-		if su[i].turns = (lw / g) >> shift; su[i].turns == 0 && lw != 0 {
-			su[i].turns = 1
+		md[i] = ipvs.MaglevDest{Addr: d.addr, LastWeight: d.lastWeight}
+	}
+	for slot, i := range ipvs.MaglevTable(md) {
+		s.lookup[slot] = nil
+		if i >= 0 {
+			s.lookup[slot] = ds[i]
 		}
 	}
-	var taken [mhTabSize]bool
-	n := 0
-	for n < mhTabSize {
-		for i := range ds {
-			for t := 0; t < su[i].turns; t++ {
-				c := su[i].perm
-				for taken[c] {
-					su[i].perm += su[i].skip
-					if su[i].perm >= mhTabSize {
-						su[i].perm -= mhTabSize
-					}
-					c = su[i].perm
-				}
-				taken[c] = true
-				s.lookup[c] = ds[i]
-				if n++; n == mhTabSize {
-					return
-				}
-			}
-		}
-	}
-}
-
-func bitsLen(x int) int {
-	n := 0
-	for ; x > 0; x >>= 1 {
-		n++
-	}
-	return n
 }
 
 func (s *mh) pick(_ []*dest, c *pickCtx) *dest {
@@ -441,7 +381,7 @@ func (s *mh) pick(_ []*dest, c *pickCtx) *dest {
 		port = c.client.Port()
 	}
 	a := c.client.Addr()
-	ih := mhHash(a, port, mhKey1, 0) % mhTabSize
+	ih := ipvs.MaglevHash(a, port, 0) % ipvs.MaglevSize
 	d := s.lookup[ih]
 	if d == nil {
 		return nil
@@ -452,9 +392,9 @@ func (s *mh) pick(_ []*dest, c *pickCtx) *dest {
 	if c.flags&ipvs.SchedFlag1 == 0 {
 		return nil
 	}
-	for off := uint32(0); off < mhTabSize; off++ {
-		roff := (off + ih) % mhTabSize
-		d := s.lookup[mhHash(a, port, mhKey1, roff)%mhTabSize]
+	for off := uint32(0); off < ipvs.MaglevSize; off++ {
+		roff := (off + ih) % ipvs.MaglevSize
+		d := s.lookup[ipvs.MaglevHash(a, port, roff)%ipvs.MaglevSize]
 		if d == nil {
 			return nil
 		}

@@ -502,10 +502,18 @@ func TestTrafficUDP(t *testing.T) {
 	for _, rs := range rss {
 		waitConns(t, tb, k, rs.addr, 0, 1)
 	}
-	ds, _ := tb.Destinations(ctx, k)
+	// A packet is counted once it is sent on, which may be after its answer is back:
+	// wait a little for the last one.
 	var pkts uint64
-	for _, d := range ds {
-		pkts += d.Stats.InPkts
+	for start := time.Now(); time.Since(start) < 5*time.Second; time.Sleep(10 * time.Millisecond) {
+		ds, _ := tb.Destinations(ctx, k)
+		pkts = 0
+		for _, d := range ds {
+			pkts += d.Stats.InPkts
+		}
+		if pkts >= 7 {
+			break
+		}
 	}
 	if pkts != 7 {
 		t.Errorf("InPkts %d, want 7", pkts)

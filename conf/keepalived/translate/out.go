@@ -97,7 +97,7 @@ func (b *vblock) add(c *vblock) *vblock {
 func renderBlock(b *vblock) []byte {
 	f := hclwrite.NewEmptyFile()
 	writeBlock(f.Body(), b)
-	return hclwrite.Format(f.Bytes())
+	return f.Bytes() // formatted: File.Bytes runs hclwrite's formatter on the tokens
 }
 
 func writeBlock(body *hclwrite.Body, b *vblock) {
@@ -118,7 +118,7 @@ func writeBlock(body *hclwrite.Body, b *vblock) {
 		var sub strings.Builder
 		tmp := hclwrite.NewEmptyFile()
 		writeBlock(tmp.Body(), &vblock{typ: b.typ, labels: b.labels, items: b.items})
-		sub.Write(hclwrite.Format(tmp.Bytes()))
+		sub.Write(tmp.Bytes())
 		for l := range strings.SplitSeq(strings.TrimRight(sub.String(), "\n"), "\n") {
 			if strings.HasPrefix(strings.TrimSpace(l), "#") {
 				appendComment(body, l)

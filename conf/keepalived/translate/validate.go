@@ -3,7 +3,10 @@ package translate
 import (
 	"bytes"
 	"fmt"
+	"runtime"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"github.com/hashicorp/hcl/v2"
 
@@ -57,11 +60,10 @@ func (t *tr) renderAll(header []string) ([]byte, []int) {
 	}
 	line := 1 + len(header)
 	starts := make([]int, len(t.blocks))
-	for i, b := range t.blocks {
+	for i, r := range renderBlocks(t.blocks) {
 		buf.WriteString("\n")
 		line++
 		starts[i] = line
-		r := renderBlock(b)
 		if len(r) > 0 && r[len(r)-1] != '\n' {
 			r = append(r, '\n')
 		}
@@ -69,6 +71,27 @@ func (t *tr) renderAll(header []string) ([]byte, []int) {
 		line += bytes.Count(r, []byte("\n"))
 	}
 	return buf.Bytes(), starts
+}
+
+// renderBlocks renders the blocks on every CPU: the formatter is most of an import's
+// time, and each block is formatted on its own.
+func renderBlocks(blocks []*vblock) [][]byte {
+	out := make([][]byte, len(blocks))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), max(1, len(blocks)/64)) {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= len(blocks) {
+					return
+				}
+				out[i] = renderBlock(blocks[i])
+			}
+		})
+	}
+	wg.Wait()
+	return out
 }
 
 // blockAt is the index of the block a diagnostic is in, -1 for none.

@@ -24,11 +24,12 @@ import (
 // whole director: vigil running examples/ha-pair as it is (VRRP, IPVS and HTTP checks)
 // against keepalived doing VRRP and LVS itself (HTTP_GET checks, inhibit_on_failure), in
 // the DR pair topology of TestHAPairBenchVM, v3 / 0.1 s, A's daemon killed and its link
-// down. Both pairs run at once on their own bridges and their trials alternate (a pair of
-// trials per round, the order flipped every round), so that both see the same load. Run it
+// down. Both pairs run at once on their own bridges and their trials alternate (one of
+// each per round, keepalived first or last by turns), so that both see the same load. Run it
 // with GOFLAGS=-tags=bench VIGIL_BENCH=1; see docs/benchmarks.md (whole director).
-// -ha.trials sets the rounds. VIGIL_HA_BEFORE=path adds a third pair running that vigil
-// binary (an earlier build, static) in the same rounds, for a before/after in one run.
+// -ha.trials sets the rounds. VIGIL_HA_BEFORE=path (an earlier static vigil build) makes
+// the vigil pair run that build too, by turns in every round, for a before/after in one
+// boot (a third pair at once overloads the 2-vCPU guest: checks time out).
 func TestHAWholeBenchVM(t *testing.T) {
 	if !vmtest.InGuest() && os.Getenv("VIGIL_BENCH") != "1" {
 		t.Skip("benchmark: run with VIGIL_BENCH=1")
@@ -54,27 +55,39 @@ const haBeforeBin = "/vigil-before"
 
 func benchHAWhole(t *testing.T) {
 	tm := haTiming{version: 3, interval: 100 * time.Millisecond}
-	pairs := []*benchPair{newWholeVigilPair(t, "vigil", "vigil", tm), newWholeKeepalivedPair(t, tm)}
+	bins := []wholeBin{{"vigil", "vigil"}}
 	if _, err := os.Stat(haBeforeBin); err == nil {
-		pairs = append(pairs, newWholeVigilPair(t, "vigil before", haBeforeBin, tm))
+		bins = append(bins, wholeBin{"vigil before", haBeforeBin})
 	}
+	vp := newWholeVigilPair(t, bins, tm)
+	kp := newWholeKeepalivedPair(t, tm)
 	results := map[string][]trial{}
-	for i := range *haTrials {
-		order := slices.Clone(pairs)
-		if i%2 == 1 {
-			slices.Reverse(order)
-		}
-		for _, p := range order {
-			r := p.trial(t, wholeKind)
-			t.Logf("%s whole director trial %d: takeover %s, gap %s, %d ok, %d failed; A's last advert to B's first %s, to B's GARP +%s, to the client's next success +%s",
-				p.impl, i+1, r.takeover.Round(time.Millisecond), r.gap.Round(time.Millisecond), r.ok, r.failed,
-				r.wire.Round(time.Millisecond), r.announce.Round(time.Millisecond), r.client.Round(time.Millisecond))
-			if p.trace != nil {
-				if s := p.trace(); s != "" {
-					t.Logf("%s trace: %s", p.impl, s)
-				}
+	run := func(p *benchPair, i int) {
+		r := p.trial(t, wholeKind)
+		t.Logf("%s whole director trial %d: takeover %s, gap %s, %d ok, %d failed; A's last advert to B's first %s, to B's GARP +%s, to the client's next success +%s",
+			p.impl, i+1, r.takeover.Round(time.Millisecond), r.gap.Round(time.Millisecond), r.ok, r.failed,
+			r.wire.Round(time.Millisecond), r.announce.Round(time.Millisecond), r.client.Round(time.Millisecond))
+		if p.trace != nil {
+			if s := p.trace(); s != "" {
+				t.Logf("%s trace: %s", p.impl, s)
 			}
-			results[p.impl] = append(results[p.impl], r)
+		}
+		results[p.impl] = append(results[p.impl], r)
+	}
+	for i := range *haTrials {
+		// Each round: keepalived and every vigil build once, keepalived first or last by
+		// turns; the vigil pair swaps builds between its trials (A restarts with the next
+		// build as every trial restarts it; B is swapped while A is master).
+		if i%2 == 0 {
+			run(kp, i)
+		}
+		for range bins {
+			vp.prepare()
+			run(vp.pair, i)
+			vp.next(t)
+		}
+		if i%2 == 1 {
+			run(kp, i)
 		}
 	}
 	v, k := results["vigil"], results["keepalived"]
@@ -123,7 +136,9 @@ func quantile(ds []time.Duration, q float64) time.Duration {
 // IPVS sync daemon on eth0 following it, and the virtual server with an HTTP_GET check per
 // real server at the bench's check timings (1 s, 800 ms, fall 2 = one retry), a failed
 // server kept at weight 0 (inhibit_on_failure, as vigil does). lvs_flush clears the
-// table a killed predecessor left, as vigil's start does.
+// table a killed predecessor left, as vigil's start does. vrrp_rt_priority and
+// checker_rt_priority 10 match vigil's default (the whole daemon at SCHED_RR 10): without
+// them keepalived's adverts starve in the loaded guest and the pair flaps.
 func keepalivedWholeConf(name string, prio int, tm haTiming) string {
 	var rs strings.Builder
 	for i := range 2 {
@@ -147,6 +162,8 @@ func keepalivedWholeConf(name string, prio int, tm haTiming) string {
     vrrp_version %d
     lvs_flush
     lvs_sync_daemon eth0 VI_1 id 51
+    vrrp_rt_priority 10
+    checker_rt_priority 10
 }
 vrrp_instance VI_1 {
     state BACKUP
@@ -243,31 +260,77 @@ func newWholeKeepalivedPair(t *testing.T, tm haTiming) *benchPair {
 	return p
 }
 
-// newWholeVigilPair is a vigil pair running bin (on the guest's PATH or a path) with
-// examples/ha-pair as the HA bench changes it; its trace is what B logged about taking
-// the VIP.
-func newWholeVigilPair(t *testing.T, impl, bin string, tm haTiming) *benchPair {
+// wholeBin is a vigil build under test: its name in the results and its binary.
+type wholeBin struct{ impl, bin string }
+
+// wholeVigil is the vigil pair, which runs its builds by turns.
+type wholeVigil struct {
+	pair   *benchPair
+	x      *drLab
+	tm     haTiming
+	bins   []wholeBin
+	cur    int
+	a, b   *vigil
+	hp     *haPair
+	seen   int
+	config map[string]string
+}
+
+func (w *wholeVigil) start(t *testing.T, h *netlab.Host, name string) *vigil {
 	t.Helper()
-	x := newDRLab(t, 2, 2, false)
-	start := func(h *netlab.Host, name, file string) *vigil {
-		v := &vigil{t: t, name: name, host: h, dir: t.TempDir(), log: &syncBuffer{}}
-		v.cfg = filepath.Join(v.dir, "vigil.hcl")
-		must(t, os.WriteFile(v.cfg, []byte(exampleConfig(t, file, tm)), 0o600), "write config")
-		v.argv = []string{bin, "run", "-f", v.cfg, "--pid-file", filepath.Join(v.dir, "vigil.pid")}
-		return launch(t, v)
+	v := &vigil{t: t, name: name, host: h, dir: t.TempDir(), log: &syncBuffer{}}
+	v.cfg = filepath.Join(v.dir, "vigil.hcl")
+	must(t, os.WriteFile(v.cfg, []byte(w.config[name]), 0o600), "write config")
+	v.argv = []string{w.bins[w.cur].bin, "run", "-f", v.cfg, "--pid-file", filepath.Join(v.dir, "vigil.pid")}
+	return launch(t, v)
+}
+
+// prepare makes the trial's restart of A start the next build.
+func (w *wholeVigil) prepare() {
+	w.a.argv[0] = w.bins[(w.cur+1)%len(w.bins)].bin
+}
+
+// next moves the pair to the next build: A runs it since the trial restarted it, and B
+// is swapped while A is master.
+func (w *wholeVigil) next(t *testing.T) {
+	t.Helper()
+	if len(w.bins) == 1 {
+		return
 	}
-	a := start(x.directors[0], "director-a", "director-a.hcl")
-	b := start(x.directors[1], "director-b", "director-b.hcl")
-	hp := &haPair{x: x, a: a, b: b, interval: tm.interval, version: tm.version}
-	p := &benchPair{impl: impl, x: x, version: tm.version, interval: tm.interval}
-	p.a = benchNode{host: x.directors[0], kill: a.Kill, restart: a.Restart,
-		term: func() { a.Signal(syscall.SIGTERM); a.Wait(15 * time.Second) }}
-	p.b = benchNode{host: x.directors[1]}
-	seen := 0
+	w.cur = (w.cur + 1) % len(w.bins)
+	w.pair.impl = w.bins[w.cur].impl
+	bin := w.bins[w.cur].bin
+	if w.b.argv[0] != bin {
+		w.b.Kill()
+		w.b.argv[0] = bin
+		w.seen = 0
+		w.b.log = &syncBuffer{}
+		w.b.start()
+	}
+	w.hp.waitRoles(t, w.a, w.b, 60*time.Second)
+	bothUp(t, 60*time.Second, w.x.directors...)
+	time.Sleep(3*w.tm.interval + 500*time.Millisecond)
+}
+
+// newWholeVigilPair is the vigil pair, running examples/ha-pair as the HA bench changes
+// it, first as bins[0]; its trace is what B logged about taking the VIP.
+func newWholeVigilPair(t *testing.T, bins []wholeBin, tm haTiming) *wholeVigil {
+	t.Helper()
+	w := &wholeVigil{x: newDRLab(t, 2, 2, false), tm: tm, bins: bins, config: map[string]string{
+		"director-a": exampleConfig(t, "director-a.hcl", tm),
+		"director-b": exampleConfig(t, "director-b.hcl", tm),
+	}}
+	w.a = w.start(t, w.x.directors[0], "director-a")
+	w.b = w.start(t, w.x.directors[1], "director-b")
+	w.hp = &haPair{x: w.x, a: w.a, b: w.b, interval: tm.interval, version: tm.version}
+	p := &benchPair{impl: bins[0].impl, x: w.x, version: tm.version, interval: tm.interval}
+	p.a = benchNode{host: w.x.directors[0], kill: func() { w.a.Kill() }, restart: func() { w.a.start() },
+		term: func() { w.a.Signal(syscall.SIGTERM); w.a.Wait(15 * time.Second) }}
+	p.b = benchNode{host: w.x.directors[1]}
 	p.trace = func() string {
-		all := b.log.String()
-		fresh := all[min(seen, len(all)):]
-		seen = len(all)
+		all := w.b.log.String()
+		fresh := all[min(w.seen, len(all)):]
+		w.seen = len(all)
 		var lines []string
 		for _, l := range strings.Split(fresh, "\n") {
 			if strings.Contains(l, "took the virtual addresses") {
@@ -276,10 +339,11 @@ func newWholeVigilPair(t *testing.T, impl, bin string, tm haTiming) *benchPair {
 		}
 		return strings.Join(lines, "; ")
 	}
-	hp.waitRoles(t, a, b, 60*time.Second)
-	p.cap = (&vrrplab.Lab{T: t}).Capture(x.client)
-	bothUp(t, 60*time.Second, x.directors...)
+	w.pair = p
+	w.hp.waitRoles(t, w.a, w.b, 60*time.Second)
+	p.cap = (&vrrplab.Lab{T: t}).Capture(w.x.client)
+	bothUp(t, 60*time.Second, w.x.directors...)
 	poll(t, 60*time.Second, "A holds the VIP, B not", func() bool { return hasVIP(t, p.a.host) && !hasVIP(t, p.b.host) })
 	time.Sleep(3*tm.interval + 500*time.Millisecond)
-	return p
+	return w
 }

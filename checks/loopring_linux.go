@@ -1,0 +1,370 @@
+package checks
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"syscall"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/vigil-lb/vigil/internal/rawsys"
+)
+
+// probeRing carries the probe loop's probes on io_uring where the kernel allows it
+// (Linux 6.7 or later: a setsockopt through the ring): each probe is one chain of
+// requests, socket (into a fixed-file slot), SO_LINGER 0, TCP_QUICKACK 0 and connect,
+// then for http a send linked to a recv, then a close of the slot. The probes due in a
+// tick are submitted with one io_uring_enter, and their results are read from the
+// completion ring without a system call.
+//
+// Why: a system call costs about 1 us on the virtual machines vigil is measured on, and
+// a connect-only probe made six (socket, two setsockopt, connect, epoll_ctl, close) plus
+// its share of epoll_wait; the kernel's work for the probe itself (the handshake, the
+// RST) is the same either way. A fixed file also skips the descriptor table, and a
+// connect completes without an epoll registration. Measured beside the epoll path in
+// one process on this machine: 20.1-21.0 against 25.2-25.3 us of CPU per loopback
+// connect-only probe (docs/benchmarks.md, checks, issue 15).
+//
+// The ring has no submitting thread of its own (the loop is a goroutine like any
+// other): a completion that the kernel cannot post while the loop submits (a connect
+// that waits for the network, a response) is posted by work queued to the thread that
+// submitted it. With COOP_TASKRUN the kernel does not interrupt that thread for it
+// while it runs: the work waits for its next system call, so the responses that come
+// while the loop is busy are posted together and handled in one pass; a sleeping
+// thread is woken for it. An eventfd registered with the ring wakes the loop through
+// its Poller, signalled only while the loop sleeps (Ring.SignalEventfd): awake, it
+// reaps after every system call of its own without being told.
+//
+// A ring that fails (an io_uring_enter error no retry mends) is given up: the error is
+// logged, its probes start again on epoll, and the loop carries on without it.
+type probeRing struct {
+	l     *probeLoop
+	r     *rawsys.Ring
+	evfd  int
+	slots []*loopProbe // by fixed-file slot; nil: free
+	free  []int32      // free slots, first in first out: a slot just closed waits longest
+	gen   uint32
+	dirty bool // entries queued since the last submission
+	// pending is the number of requests whose completion is awaited (connects and
+	// recvs: the others post one only when they fail).
+	pending int
+}
+
+// noProbeRing keeps every probe on epoll (tests of the epoll path); probeRingFault, when
+// set, is the rings' Fault hook (tests of a ring that fails).
+var (
+	noProbeRing    bool
+	probeRingFault func(call string) syscall.Errno
+)
+
+const ringSlots = 4096
+
+// What a completion is for, in the top byte of its user data; then the slot and the
+// probe's generation.
+const (
+	ropSetup   = iota + 1 // the socket or its SO_LINGER failed (success posts nothing)
+	ropConnect            // the connect's result
+	ropSend               // the request's send failed (success posts nothing)
+	ropRecv               // a read of the response
+	ropIgnore             // the result of a close, a cancel or TCP_QUICKACK: nobody waits
+)
+
+func ringData(op uint8, slot int32, gen uint32) uint64 {
+	return uint64(op)<<56 | uint64(uint32(slot))<<32 | uint64(gen)
+}
+
+// SO_LINGER 0 and TCP_QUICKACK 0, read by the kernel when it runs the setsockopt.
+var (
+	ringLinger = unix.Linger{Onoff: 1, Linger: 0}
+	ringZero   int32
+)
+
+// newProbeRing sets up the loop's ring and tries one socket with SO_LINGER through it,
+// so that a kernel without what the probes need is found at start, not per probe.
+func newProbeRing(l *probeLoop) (*probeRing, error) {
+	r, err := rawsys.NewRing(4096, 16384, rawsys.SetupCoopTaskrun)
+	if err != nil {
+		return nil, err
+	}
+	r.Fault = probeRingFault
+	pr := &probeRing{l: l, r: r, evfd: -1, slots: make([]*loopProbe, ringSlots), free: make([]int32, 0, ringSlots)}
+	fail := func(err error) (*probeRing, error) {
+		pr.close()
+		return nil, err
+	}
+	if err := r.RegisterFilesSparse(ringSlots); err != nil {
+		return fail(err)
+	}
+	if err := pr.try(); err != nil {
+		return fail(err)
+	}
+	if pr.evfd, err = unix.Eventfd(0, unix.EFD_NONBLOCK|unix.EFD_CLOEXEC); err != nil {
+		return fail(fmt.Errorf("eventfd: %w", err))
+	}
+	// Signalled for every completion: the "async" registration signals only those that
+	// io-wq workers post, not those of the submitting thread's task work (a response).
+	if err := r.RegisterEventfd(pr.evfd, false); err != nil {
+		return fail(err)
+	}
+	// Never read: edge-triggered, every signal is an edge, and the loop reaps on any.
+	if e := l.p.Add(pr.evfd, unix.EPOLLIN|unix.EPOLLET, -1); e != 0 {
+		return fail(fmt.Errorf("epoll_ctl: %w", e))
+	}
+	for i := range int32(ringSlots) {
+		pr.free = append(pr.free, i)
+	}
+	return pr, nil
+}
+
+// try runs a socket, its SO_LINGER and its close through the ring, in slot 0.
+func (pr *probeRing) try() error {
+	r := pr.r
+	r.Reserve(3)
+	s := r.Get()
+	s.Opcode, s.Fd, s.Off, s.Len, s.FileIndex = rawsys.OpSocket, unix.AF_INET, unix.SOCK_STREAM, unix.IPPROTO_TCP, 1
+	s.Flags, s.UserData = rawsys.SQEIOLink, 1
+	s = r.Get()
+	setsockopt(s, 0, unix.SOL_SOCKET, unix.SO_LINGER, unsafe.Pointer(&ringLinger), unix.SizeofLinger)
+	s.Flags, s.UserData = rawsys.SQEFixedFile|rawsys.SQEIOLink, 2
+	s = r.Get()
+	s.Opcode, s.FileIndex, s.UserData = rawsys.OpClose, 1, 3
+	var errs []error
+	deadline := time.Now().Add(time.Second)
+	for got := 0; got < 3 && r.Err() == nil; {
+		if time.Now().After(deadline) {
+			return errors.New("io_uring: no completion within 1s")
+		}
+		r.Enter(true, int64(100*time.Millisecond))
+		r.Reap(func(e *rawsys.CQE) {
+			got++
+			if e.Res < 0 {
+				errs = append(errs, fmt.Errorf("io_uring %s: %w", [...]string{"", "socket", "setsockopt", "close"}[e.UserData], unix.Errno(-e.Res)))
+			}
+		})
+	}
+	return errors.Join(r.Err(), errors.Join(errs...))
+}
+
+// setsockopt fills s with a setsockopt of the socket in slot.
+func setsockopt(s *rawsys.SQE, slot int32, level, opt int, val unsafe.Pointer, size uintptr) {
+	s.Opcode, s.Fd, s.Off = rawsys.OpURingCmd, slot, rawsys.CmdSetsockopt
+	s.Addr = uint64(uint32(level)) | uint64(uint32(opt))<<32
+	s.FileIndex, s.Addr3 = uint32(size), uint64(uintptr(val))
+}
+
+// start queues p's socket and connect; false: no slot is free (p goes through epoll).
+func (pr *probeRing) start(p *loopProbe) bool {
+	if len(pr.free) == 0 {
+		return false
+	}
+	slot := pr.free[0]
+	pr.free = pr.free[1:]
+	if cap(pr.free) > 2*ringSlots && len(pr.free) < ringSlots {
+		pr.free = append(make([]int32, 0, ringSlots), pr.free...)
+	}
+	pr.gen++
+	p.slot, p.rgen, p.over = slot, pr.gen, false
+	pr.slots[slot] = p
+	fp := p.fp
+	ip := fp.addr.Addr().Unmap()
+	family := unix.AF_INET
+	if ip.Is6() {
+		family = unix.AF_INET6
+	}
+	p.sa.Set(netip.AddrPortFrom(ip, fp.addr.Port()), ip.Is6())
+	r := pr.r
+	r.Reserve(4) // one chain, one submission
+	s := r.Get()
+	s.Opcode, s.Fd, s.Off, s.Len, s.FileIndex = rawsys.OpSocket, int32(family), unix.SOCK_STREAM, unix.IPPROTO_TCP, uint32(slot)+1
+	s.Flags, s.UserData = rawsys.SQEIOLink|rawsys.SQECQESkipSuccess, ringData(ropSetup, slot, p.rgen)
+	// As openProbe: SO_LINGER 0 (every close an RST), and TCP_QUICKACK cleared as best
+	// effort (a hard link: the connect goes ahead if it fails).
+	s = r.Get()
+	setsockopt(s, slot, unix.SOL_SOCKET, unix.SO_LINGER, unsafe.Pointer(&ringLinger), unix.SizeofLinger)
+	s.Flags, s.UserData = rawsys.SQEFixedFile|rawsys.SQEIOLink|rawsys.SQECQESkipSuccess, ringData(ropSetup, slot, p.rgen)
+	s = r.Get()
+	setsockopt(s, slot, unix.IPPROTO_TCP, unix.TCP_QUICKACK, unsafe.Pointer(&ringZero), 4)
+	s.Flags, s.UserData = rawsys.SQEFixedFile|rawsys.SQEIOHardlink|rawsys.SQECQESkipSuccess, ringData(ropIgnore, slot, p.rgen)
+	s = r.Get()
+	s.Opcode, s.Fd, s.Flags = rawsys.OpConnect, slot, rawsys.SQEFixedFile
+	s.Addr, s.Off = uint64(uintptr(p.sa.Ptr())), uint64(p.sa.Len())
+	s.UserData = ringData(ropConnect, slot, p.rgen)
+	p.pending++
+	pr.pending++
+	pr.dirty = true
+	return true
+}
+
+// flush submits what is queued. Requests that can complete at once (a loopback
+// connect) do so during the call.
+func (pr *probeRing) flush() {
+	if pr.dirty {
+		pr.dirty = false
+		pr.r.Enter(false, 0)
+	}
+}
+
+// run submits what is queued and handles the completions posted, until neither is
+// left: what completes as it is submitted (a loopback connect, then the http request's
+// send and recv) must be reaped before the loop parks: its eventfd signal may have
+// come before the loop's last poll.
+func (pr *probeRing) run() {
+	for {
+		pr.flush()
+		n := 0
+		pr.r.Reap(func(e *rawsys.CQE) {
+			n++
+			pr.complete(e)
+		})
+		if n == 0 && !pr.dirty {
+			return
+		}
+	}
+}
+
+func (pr *probeRing) complete(e *rawsys.CQE) {
+	op, slot, gen := uint8(e.UserData>>56), int32(uint32(e.UserData>>32)&0xffffff), uint32(e.UserData)
+	if op == ropIgnore {
+		return
+	}
+	p := pr.slots[slot]
+	if p == nil || p.rgen != gen {
+		return
+	}
+	if op == ropConnect || op == ropRecv {
+		p.pending--
+		pr.pending--
+	}
+	if p.over {
+		if p.pending == 0 {
+			pr.free1(p)
+		}
+		return
+	}
+	l, fp := pr.l, p.fp
+	switch op {
+	case ropSetup, ropConnect: // a set-up request posts only its failure
+		if e.Res < 0 {
+			l.finish(p, Result{Reason: fmt.Sprintf("connect %s: %v", fp.addr, unix.Errno(-e.Res))})
+			return
+		}
+		if fp.request == nil {
+			l.finish(p, Result{OK: true, Reason: fp.passReason})
+			return
+		}
+		// The request is small and the connection new: the send goes out as it is
+		// submitted, so the probe is reading from here on (as on epoll).
+		p.state = reading
+		r := pr.r
+		r.Reserve(2)
+		s := r.Get()
+		s.Opcode, s.Fd, s.Flags = rawsys.OpSend, slot, rawsys.SQEFixedFile|rawsys.SQEIOLink|rawsys.SQECQESkipSuccess
+		s.Addr, s.Len = uint64(uintptr(unsafe.Pointer(unsafe.SliceData(fp.request)))), uint32(len(fp.request))
+		s.OpFlags = unix.MSG_NOSIGNAL | unix.MSG_WAITALL
+		s.UserData = ringData(ropSend, slot, p.rgen)
+		pr.recv(p)
+	case ropSend:
+		l.finish(p, Result{Reason: fmt.Sprintf("send request to %s: %v", fp.addr, unix.Errno(-e.Res))})
+	case ropRecv:
+		if e.Res < 0 {
+			l.finish(p, Result{Reason: fmt.Sprintf("read response from %s: %v", fp.addr, unix.Errno(-e.Res))})
+			return
+		}
+		if !l.judge(p, p.rbuf[:e.Res]) {
+			pr.recv(p)
+		}
+	}
+}
+
+// ringCheck gives the ring up if it has failed: its probes in flight start again on
+// epoll (their latency counts from their first start), and every later probe goes
+// there. The ring is closed only when the loop ends: requests the kernel may still hold
+// name the buffers of the probes in its slots, which keep them referenced until then.
+func (l *probeLoop) ringCheck() {
+	pr := l.ring
+	err := pr.r.Err()
+	if err == nil {
+		return
+	}
+	l.s.o.Logger.Error("check event loop: io_uring failed, its probes continue on epoll", "error", err)
+	l.ring, l.dead = nil, pr
+	l.p.Del(pr.evfd)
+	for _, p := range pr.slots {
+		if p == nil || p.over {
+			continue
+		}
+		p.over = true
+		p.deadline.Stop()
+		q := l.alloc()
+		q.e, q.fp, q.start, q.due, q.timeout = p.e, p.fp, p.start, p.due, p.timeout
+		l.startEpoll(q)
+	}
+}
+
+// recv queues a read of p's response into its buffer.
+func (pr *probeRing) recv(p *loopProbe) {
+	if p.rbuf == nil {
+		p.rbuf = make([]byte, maxStatusHead)
+	}
+	s := pr.r.Get()
+	s.Opcode, s.Fd, s.Flags = rawsys.OpRecv, p.slot, rawsys.SQEFixedFile
+	s.Addr, s.Len = uint64(uintptr(unsafe.Pointer(unsafe.SliceData(p.rbuf)))), uint32(len(p.rbuf))
+	s.UserData = ringData(ropRecv, p.slot, p.rgen)
+	p.pending++
+	pr.pending++
+	pr.dirty = true
+}
+
+// end closes the slot of p, whose result is out: its requests in flight are cancelled
+// first. p and its slot are freed once every completion it awaits is back, since a
+// request in flight names p's buffers.
+func (pr *probeRing) end(p *loopProbe) {
+	p.over = true
+	r := pr.r
+	r.Reserve(2)
+	if p.pending > 0 {
+		s := r.Get()
+		s.Opcode, s.Fd = rawsys.OpAsyncCancel, p.slot
+		s.OpFlags = rawsys.AsyncCancelAll | rawsys.AsyncCancelFD | rawsys.AsyncCancelFDFixed
+		s.Flags, s.UserData = rawsys.SQECQESkipSuccess, ringData(ropIgnore, 0, 0)
+	}
+	// The socket closes, with its RST, once the cancelled requests have let it go.
+	s := r.Get()
+	s.Opcode, s.FileIndex = rawsys.OpClose, uint32(p.slot)+1
+	s.Flags, s.UserData = rawsys.SQECQESkipSuccess, ringData(ropIgnore, 0, 0)
+	pr.dirty = true
+	if p.pending == 0 {
+		pr.free1(p)
+	}
+}
+
+// free1 gives p's slot back and p to the loop's free list.
+func (pr *probeRing) free1(p *loopProbe) {
+	pr.slots[p.slot] = nil
+	pr.free = append(pr.free, p.slot)
+	p.slot = -1
+	pr.l.release(p)
+}
+
+// shutdown waits, at most a second, for the completions still awaited (the loop has
+// ended every probe), so that nothing in the kernel names a probe's buffers, and closes
+// the ring.
+func (pr *probeRing) shutdown() {
+	pr.flush()
+	deadline := time.Now().Add(time.Second)
+	for pr.pending > 0 && pr.r.Err() == nil && time.Now().Before(deadline) {
+		pr.r.Enter(true, int64(10*time.Millisecond))
+		pr.run()
+	}
+	pr.close()
+}
+
+func (pr *probeRing) close() {
+	pr.r.Close()
+	if pr.evfd >= 0 {
+		unix.Close(pr.evfd)
+	}
+}
