@@ -520,6 +520,10 @@ func suiteTraffic(t *testing.T, fwd ipvs.Forwarding) {
 		return
 	}
 
+	t.Run("mh: each connection lands where the computed Maglev table says", func(t *testing.T) {
+		mhMatchesKernel(t, x, k, r, desired)
+	})
+
 	t.Run("weight 0 quiesces: new connections elsewhere, established one keeps working", func(t *testing.T) {
 		est := dialVS(t, x.client, web.Addr)
 		defer est.c.Close()

@@ -270,6 +270,9 @@ func vsNotes(vs status.VirtualServer) string {
 	if vs.SorryActive {
 		notes = append(notes, "sorry server active")
 	}
+	if vs.MHFingerprint != "" {
+		notes = append(notes, "mh "+vs.MHFingerprint)
+	}
 	if len(vs.Services) > 0 {
 		in := 0
 		for _, s := range vs.Services {

@@ -70,6 +70,7 @@ func (d *Director) Snapshot() status.Snapshot {
 			Stats:     table.stats(),
 		}
 		v.SorryActive = p.sorry
+		v.MHFingerprint = mhFingerprint(vs, table)
 		switch {
 		case vs.Group != "":
 			v.Group, v.Protocol = vs.Group, string(vs.Protocol)

@@ -18,6 +18,7 @@ type tableService struct {
 	info    ipvs.ServiceInfo
 	present bool
 	dests   map[netip.AddrPort]ipvs.DestinationInfo
+	list    []ipvs.DestinationInfo // the kernel's order
 }
 
 // readTable reads the destinations of vs's services that inTable holds.
@@ -31,6 +32,7 @@ func (d *Director) readTable(ctx context.Context, vs *conf.VirtualServer, inTabl
 				for _, dst := range ds {
 					sv.dests[dst.Addr] = dst
 				}
+				sv.list = ds
 			}
 		}
 		out = append(out, sv)

@@ -40,7 +40,7 @@ type collector struct {
 
 	rsHealthy, rsWeight, rsAppliedWeight, rsInTable, rsAdmin *prometheus.Desc
 
-	vsHealthy, vsTotal, vsQuorumUp, vsInTable *prometheus.Desc
+	vsHealthy, vsTotal, vsQuorumUp, vsInTable, vsMH *prometheus.Desc
 
 	svcConns, svcInPkts, svcOutPkts, svcInBytes, svcOutBytes *prometheus.Desc
 	beActive, beInactive                                     *prometheus.Desc
@@ -78,6 +78,8 @@ func newCollector(src Source, info BuildInfo, m *Metrics) *collector {
 		vsTotal:    desc("vigil_virtual_server_real_servers", "Real servers configured for the virtual server.", vsLabels),
 		vsQuorumUp: desc("vigil_virtual_server_quorum_up", "1 when the virtual server has its quorum of healthy real servers.", vsLabels),
 		vsInTable:  desc("vigil_virtual_server_in_table", "1 when the IPVS table holds the virtual server as a service.", vsLabels),
+		vsMH: desc("vigil_ipvs_mh_fingerprint", "A constant 1 labelled with the fingerprint of the Maglev table of the virtual server's mh service: equal on directors that pick the same real server for every client.",
+			append(append([]string(nil), vsLabels...), "fingerprint")),
 
 		svcConns:    desc("vigil_ipvs_service_connections_total", "Connections scheduled by the IPVS service.", refServiceLabels),
 		svcInPkts:   desc("vigil_ipvs_service_incoming_packets_total", "Packets received by the IPVS service.", refServiceLabels),
@@ -117,7 +119,7 @@ func (c *collector) descs() []*prometheus.Desc {
 		c.buildInfo,
 		c.checkUp, c.checkTransitions, c.checkProbes, c.checkFailures,
 		c.rsHealthy, c.rsWeight, c.rsAppliedWeight, c.rsInTable, c.rsAdmin,
-		c.vsHealthy, c.vsTotal, c.vsQuorumUp, c.vsInTable,
+		c.vsHealthy, c.vsTotal, c.vsQuorumUp, c.vsInTable, c.vsMH,
 		c.svcConns, c.svcInPkts, c.svcOutPkts, c.svcInBytes, c.svcOutBytes,
 		c.beActive, c.beInactive, c.beConns,
 		c.vrrpState, c.vrrpPriority, c.vrrpEffPriority, c.vrrpTransitions, c.vrrpSent, c.vrrpReceived, c.vrrpInvalid,
@@ -155,6 +157,9 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		gauge(c.vsTotal, float64(vs.Total), vs.Name)
 		gauge(c.vsQuorumUp, b2f(vs.QuorumUp), vs.Name)
 		gauge(c.vsInTable, b2f(vs.Present), vs.Name)
+		if vs.MHFingerprint != "" {
+			gauge(c.vsMH, 1, vs.Name, vs.MHFingerprint)
+		}
 
 		svc := serviceLabelValues(vs.FWMark, vs.Protocol, vs.Address)
 		switch {

@@ -69,9 +69,13 @@ type VirtualServer struct {
 	Scheduler   string   `json:"scheduler"`
 	Flags       []string `json:"scheduler_flags,omitempty"`
 	Persistence string   `json:"persistence,omitempty"` // e.g. "300s"
-	OnFailure   string   `json:"on_failure"`
-	Healthy     int      `json:"healthy_real_servers"`
-	Total       int      `json:"real_servers"`
+	// MHFingerprint digests the Maglev table the kernel builds for an mh service from its
+	// destination list (ipvs.MaglevFingerprint): directors showing the same one send every
+	// client to the same real server. Empty for other schedulers and groups.
+	MHFingerprint string `json:"mh_fingerprint,omitempty"`
+	OnFailure     string `json:"on_failure"`
+	Healthy       int    `json:"healthy_real_servers"`
+	Total         int    `json:"real_servers"`
 	// Ready counts the real servers in administrative state ready: 0 with some configured
 	// means the operator drained the whole virtual server.
 	Ready       int          `json:"ready_real_servers"`
