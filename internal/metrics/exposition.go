@@ -122,7 +122,7 @@ type writer struct {
 
 	rsHealthy, rsWeight, rsAppliedWeight, rsInTable, rsAdmin *family
 
-	vsHealthy, vsTotal, vsQuorumUp, vsInTable *family
+	vsHealthy, vsTotal, vsQuorumUp, vsInTable, vsMH *family
 
 	svcConns, svcInPkts, svcOutPkts, svcInBytes, svcOutBytes *family
 	beActive, beInactive, beConns                            *family
@@ -158,6 +158,7 @@ func newWriter() *writer {
 	w.vsTotal = f("vigil_virtual_server_real_servers", g, "Real servers configured for the virtual server.")
 	w.vsQuorumUp = f("vigil_virtual_server_quorum_up", g, "1 when the virtual server has its quorum of healthy real servers.")
 	w.vsInTable = f("vigil_virtual_server_in_table", g, "1 when the IPVS table holds the virtual server as a service.")
+	w.vsMH = f("vigil_ipvs_mh_fingerprint", g, "A constant 1 labelled with the fingerprint of the Maglev table of the virtual server's mh service: equal on directors that pick the same real server for every client.")
 	w.svcConns = f("vigil_ipvs_service_connections_total", c, "Connections scheduled by the IPVS service.")
 	w.svcInPkts = f("vigil_ipvs_service_incoming_packets_total", c, "Packets received by the IPVS service.")
 	w.svcOutPkts = f("vigil_ipvs_service_outgoing_packets_total", c, "Packets sent by the IPVS service.")
@@ -203,6 +204,9 @@ func (w *writer) fill(s *status.Snapshot, info BuildInfo, live func(checkKey)) {
 		w.vsTotal.add(float64(vs.Total), vl)
 		w.vsQuorumUp.add(b2f(vs.QuorumUp), vl)
 		w.vsInTable.add(b2f(vs.Present), vl)
+		if vs.MHFingerprint != "" {
+			w.vsMH.add(1, label{"fingerprint", vs.MHFingerprint}, vl)
+		}
 
 		svc := serviceLabels(vs.FWMark, vs.Protocol, vs.Address)
 		switch {
