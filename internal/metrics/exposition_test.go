@@ -23,6 +23,7 @@ func hostileSnapshot() status.Snapshot {
 	s.VirtualServers[0].RealServers[0].Name = `rs "one" \ é`
 	s.VRRP[0].Name = "VI\n\"1\""
 	s.VRRP[0].Invalid["bad\\reason"] = 3
+	s.VirtualServers[0].MHFingerprint = "5b847c55446ddbb0"
 	return s
 }
 

@@ -53,9 +53,10 @@ type Metrics struct {
 	checkDuration *prometheus.HistogramVec
 
 	// scrapeMu serialises scrapes over w and out, reused from one to the next.
-	scrapeMu sync.Mutex
-	w        *writer
-	out      []byte
+	scrapeMu   sync.Mutex
+	w          *writer
+	out        []byte
+	liveChecks int // the last scrape's (virtual_server, check) pairs, to size the next
 
 	// observed remembers which (virtual_server, check) series the histogram holds, so
 	// that a scrape can drop those of checks a reload removed.
@@ -142,8 +143,9 @@ func gzipAccepted(header string) bool {
 // the registry's, each family once, in name order.
 func (m *Metrics) exposition(b []byte) []byte {
 	s := m.src.Snapshot()
-	live := make(map[checkKey]struct{}, len(m.observed))
+	live := make(map[checkKey]struct{}, m.liveChecks)
 	m.w.fill(&s, m.info, func(k checkKey) { live[k] = struct{}{} })
+	m.liveChecks = len(live)
 	m.pruneChecks(live)
 
 	// A failing collector must not hide the others: what was gathered is served.
