@@ -90,12 +90,17 @@ func (l *Loader) load(path string, opts options) (*Config, map[string][]byte, hc
 			}
 		}
 	}
-	l.cache = next
 	if diags.HasErrors() {
 		sortDiagnostics(diags)
 		return nil, sources, diags
 	}
 	cfg, diags := decodeBody(mergeBodies(bodies, &diags), diags, opts)
+	// Only a configuration that loaded is kept: a rejected reload leaves the running
+	// configuration's parses, and does not hold on to what it read (a hostile file's
+	// parse is hundreds of MB; the daemon's RSS stays as it was, issue 14).
+	if cfg != nil {
+		l.cache = next
+	}
 	return cfg, sources, diags
 }
 

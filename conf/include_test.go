@@ -136,3 +136,25 @@ func TestLoaderLimitsAreTotal(t *testing.T) {
 		t.Errorf("a bad include pattern: no error")
 	}
 }
+
+// TestLoaderKeepsOnlyWhatLoaded: a rejected load (valid HCL that is not a valid
+// configuration, and HCL that does not parse) leaves the cache of the last configuration
+// that loaded, and holds none of what it read.
+func TestLoaderKeepsOnlyWhatLoaded(t *testing.T) {
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{"a.hcl": vsText("a", "198.18.0.253:80")})
+	var l Loader
+	if _, _, diags := l.Load(dir); diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	good := l.cache[filepath.Join(dir, "a.hcl")]
+	for _, bad := range []string{"a1 = 1\na2 = 2\n", "virtual_server {{{\n"} {
+		writeFiles(t, dir, map[string]string{"a.hcl": bad})
+		if cfg, _, diags := l.Load(dir); cfg != nil || !diags.HasErrors() {
+			t.Fatalf("%q loaded", bad)
+		}
+		if len(l.cache) != 1 || l.cache[filepath.Join(dir, "a.hcl")] != good {
+			t.Fatalf("after rejecting %q the cache holds %v, want the last good parse only", bad, l.cache)
+		}
+	}
+}
