@@ -153,25 +153,18 @@ func (l *Lab) frrMacvlan(h *netlab.Host, vip netip.Prefix) {
 	if _, err := h.Handle().LinkByName(name); err == nil {
 		return
 	}
-	ip := func(args ...string) {
+	for _, args := range [][]string{
+		{"link", "add", name, "link", "eth0", "type", "macvlan", "mode", "bridge"},
+		{"link", "set", name, "address", mac},
+		// Set apart from creation: this kernel refuses addrgenmode in the creating request.
+		{"link", "set", name, "addrgenmode", "random"},
+		append([]string{"addr", "add", vip.String(), "dev", name}, nodad...),
+		{"link", "set", name, "up"},
+	} {
 		if out, err := h.Command(context.Background(), "ip", args...).CombinedOutput(); err != nil {
 			l.T.Fatalf("ip %v in %s: %v: %s", args, h.Name(), err, out)
 		}
 	}
-	ip("link", "add", name, "link", "eth0", "type", "macvlan", "mode", "bridge")
-	if vip.Addr().Is6() {
-		// No duplicate address detection on the macvlan: vrrpd binds its adverts to the
-		// link-local address, and one still tentative when it becomes master makes it
-		// fail ("Failed to find address to bind") and exit.
-		if err := h.Sysctl("net/ipv6/conf/"+name+"/accept_dad", "0"); err != nil {
-			l.T.Fatalf("accept_dad on %s in %s: %v", name, h.Name(), err)
-		}
-	}
-	ip("link", "set", name, "address", mac)
-	// Set apart from creation: this kernel refuses addrgenmode in the creating request.
-	ip("link", "set", name, "addrgenmode", "random")
-	ip(append([]string{"addr", "add", vip.String(), "dev", name}, nodad...)...)
-	ip("link", "set", name, "up")
 }
 
 func (l *Lab) frrWrite(path, content string) {
