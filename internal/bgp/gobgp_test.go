@@ -1,13 +1,11 @@
 package bgp
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"net"
 	"net/netip"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,6 +13,8 @@ import (
 	"github.com/osrg/gobgp/v4/pkg/apiutil"
 	"github.com/osrg/gobgp/v4/pkg/packet/bgp"
 	"github.com/osrg/gobgp/v4/pkg/server"
+
+	"github.com/vigil-lb/vigil/internal/testing/testenv"
 )
 
 // router is a passive GoBGP speaker on 127.0.0.1 standing in for the upstream router (the
@@ -88,30 +88,13 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // TestAnnounceWithdraw: a route announced reaches the router with vigil's address as next
 // hop, a withdrawal removes it, Close withdraws the rest and ends the session; the TCP MD5
 // password never reaches the log or Peers.
 func TestAnnounceWithdraw(t *testing.T) {
 	const password = "md5-secret-in-test"
 	r := startRouter(t, password)
-	var logs syncBuffer
+	var logs testenv.Buffer
 	changes := make(chan Peer, 16)
 	ctx := context.Background()
 	s, err := Start(ctx, Config{ASN: 65000, RouterID: netip.MustParseAddr("198.18.20.11"), Neighbors: []Neighbor{{

@@ -172,40 +172,35 @@ func (t *tr) renamed(b *vblock, n *keepalived.Node, name, label string) {
 
 // top translates a top-level line.
 func (t *tr) top(n *keepalived.Node) {
+	known := true
 	switch n.Keyword() {
 	case "global_defs":
-		t.sawTopKnown = true
 		t.globalDefs(n)
 	case "vrrp_instance":
-		t.sawTopKnown = true
 		t.vrrpInstance(n)
 	case "vrrp_sync_group":
-		t.sawTopKnown = true
 		t.syncGroup(n)
 	case "vrrp_script":
-		t.sawTopKnown = true
 		t.vrrpScript(n)
 	case "vrrp_track_process":
-		t.sawTopKnown = true
 		t.trackProcess(n)
 	case "vrrp_track_file", "track_file":
-		t.sawTopKnown = true
 		t.trackFile(n)
 	case "virtual_server_group":
-		t.sawTopKnown = true
 		t.virtualServerGroup(n)
 	case "virtual_server":
-		t.sawTopKnown = true
 		t.virtualServer(n)
 	case "SSL":
-		t.sawTopKnown = true // read by the prepass
+		// read by the prepass
 	default:
-		if _, ok := conf.LookupKeepalived("", n.Keyword()); ok {
-			t.sawTopKnown = true
-		} else if t.unknownFirst == nil {
+		_, known = conf.LookupKeepalived("", n.Keyword())
+		if !known && t.unknownFirst == nil {
 			t.unknownFirst = n
 		}
 		t.unhandled(n, "", nil)
+	}
+	if known {
+		t.sawTopKnown = true
 	}
 }
 

@@ -30,17 +30,28 @@ func (t *tr) scriptNotes(b *vblock, n *keepalived.Node, argv []string) {
 	}
 }
 
+// openNamed starts the vigil block vigilKind for n, keepalived's block kaKind, with the
+// label the prepass gave it; or notes that n lacks a name or a block, as keepalived
+// ignores it then.
+func (t *tr) openNamed(n *keepalived.Node, kaKind, vigilKind string) (*vblock, bool) {
+	label, ok := t.nodeLabel[n]
+	if !ok {
+		t.noteIn(nil, n, n.Keyword(), "a %s needs a name and a block: keepalived ignores it; so does vigil import", kaKind)
+		return nil, false
+	}
+	b := newBlock(vigilKind, label)
+	b.at(n)
+	t.renamed(b, n, n.Arg(0), label)
+	return b, true
+}
+
 // vrrpScript translates a vrrp_script block.
 func (t *tr) vrrpScript(n *keepalived.Node) {
 	name := n.Arg(0)
-	label, ok := t.nodeLabel[n]
+	b, ok := t.openNamed(n, "vrrp_script", "vrrp_script")
 	if !ok {
-		t.noteIn(nil, n, n.Keyword(), "a vrrp_script needs a name and a block: keepalived ignores it; so does vigil import")
 		return
 	}
-	b := newBlock("vrrp_script", label)
-	b.at(n)
-	t.renamed(b, n, name, label)
 	var interval time.Duration = time.Second
 	t.each(n, "vrrp_script", b, map[string]func(*keepalived.Node){
 		"script": func(c *keepalived.Node) {
@@ -118,14 +129,10 @@ func clampDur(t *tr, b *vblock, n *keepalived.Node, d, lo, hi time.Duration) tim
 // trackProcess translates a vrrp_track_process block.
 func (t *tr) trackProcess(n *keepalived.Node) {
 	name := n.Arg(0)
-	label, ok := t.nodeLabel[n]
+	b, ok := t.openNamed(n, "vrrp_track_process", "track_process")
 	if !ok {
-		t.noteIn(nil, n, n.Keyword(), "a vrrp_track_process needs a name and a block: keepalived ignores it; so does vigil import")
 		return
 	}
-	b := newBlock("track_process", label)
-	b.at(n)
-	t.renamed(b, n, name, label)
 	t.each(n, "vrrp_track_process", b, map[string]func(*keepalived.Node){
 		"process": func(c *keepalived.Node) {
 			if t.want(c, 1, b) {
@@ -164,14 +171,10 @@ func (t *tr) trackProcess(n *keepalived.Node) {
 // trackFile translates a track_file (vrrp_track_file) block.
 func (t *tr) trackFile(n *keepalived.Node) {
 	name := n.Arg(0)
-	label, ok := t.nodeLabel[n]
+	b, ok := t.openNamed(n, "track_file", "track_file")
 	if !ok {
-		t.noteIn(nil, n, n.Keyword(), "a track_file needs a name and a block: keepalived ignores it; so does vigil import")
 		return
 	}
-	b := newBlock("track_file", label)
-	b.at(n)
-	t.renamed(b, n, name, label)
 	in := n.Keyword()
 	t.each(n, in, b, map[string]func(*keepalived.Node){
 		"file": func(c *keepalived.Node) {
@@ -230,14 +233,10 @@ type vip struct {
 // vrrpInstance translates a vrrp_instance block.
 func (t *tr) vrrpInstance(n *keepalived.Node) {
 	name := n.Arg(0)
-	label, ok := t.nodeLabel[n]
+	b, ok := t.openNamed(n, "vrrp_instance", "vrrp_instance")
 	if !ok {
-		t.noteIn(nil, n, n.Keyword(), "a vrrp_instance needs a name and a block: keepalived ignores it; so does vigil import")
 		return
 	}
-	b := newBlock("vrrp_instance", label)
-	b.at(n)
-	t.renamed(b, n, name, label)
 	in := &instance{}
 	trackBlock := func(typ string, known map[string]string, what string, maxW int64) func(*keepalived.Node) {
 		return func(c *keepalived.Node) {
