@@ -107,8 +107,14 @@ func piecePositions(src []byte, bounds []int) []hcl.Pos {
 // firstShared is the first of bodies that defines a top-level argument another of them
 // defines too, or len(bodies).
 func firstShared(bodies []*hclsyntax.Body) int {
-	first := map[string]int{}
-	k := len(bodies)
+	n, k := 0, len(bodies)
+	for _, b := range bodies {
+		n += len(b.Attributes)
+	}
+	if n == 0 {
+		return k
+	}
+	first := make(map[string]int, n)
 	for i, b := range bodies {
 		for name := range b.Attributes {
 			if j, ok := first[name]; ok {
@@ -140,12 +146,13 @@ func joinBodies(bodies []*hclsyntax.Body) *hclsyntax.Body {
 	if len(bodies) == 1 {
 		return bodies[0]
 	}
-	blocks := 0
+	blocks, attrs := 0, 0
 	for _, b := range bodies {
 		blocks += len(b.Blocks)
+		attrs += len(b.Attributes)
 	}
 	body := &hclsyntax.Body{
-		Attributes: hclsyntax.Attributes{},
+		Attributes: make(hclsyntax.Attributes, attrs),
 		Blocks:     make(hclsyntax.Blocks, 0, blocks),
 		SrcRange:   hcl.RangeBetween(bodies[0].SrcRange, bodies[len(bodies)-1].SrcRange),
 		EndRange:   bodies[len(bodies)-1].EndRange,

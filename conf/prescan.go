@@ -585,7 +585,27 @@ func isSecretName(name string) bool {
 			return true
 		}
 	}
-	return len(n) <= 12 && levenshtein.Distance(n, "password", nil) <= 2
+	return len(n) <= 12 && bagDistance(n, "password") <= 2 && levenshtein.Distance(n, "password", nil) <= 2
+}
+
+// bagDistance is a lower bound of the Levenshtein distance of a and b, cheap to take:
+// the larger of how many bytes of a are not matched by one of b and the other way round
+// (each edit mends at most one of each).
+func bagDistance(a, b string) int {
+	var count [256]int
+	for i := 0; i < len(b); i++ {
+		count[b[i]]++
+	}
+	extra := 0 // bytes of a that b lacks
+	for i := 0; i < len(a); i++ {
+		if count[a[i]] > 0 {
+			count[a[i]]--
+		} else {
+			extra++
+		}
+	}
+	missing := len(b) - (len(a) - extra) // bytes of b that a lacks
+	return max(extra, missing)
 }
 
 // templateOpener handles $ or % at i in a template: ${ and %{ open an interpolation,

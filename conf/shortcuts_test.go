@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/agext/levenshtein"
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 )
@@ -92,6 +93,21 @@ func TestGuardDiagnosticsInFileOrder(t *testing.T) {
 			if d.Summary != "Arithmetic not supported" || d.Subject.Start.Line != i+2 {
 				t.Fatalf("diagnostic %d: %s at %v", i, d.Summary, d.Subject)
 			}
+		}
+	}
+}
+
+// TestBagDistanceBoundsLevenshtein: the cheap test before isSecretName's Levenshtein
+// distance never turns away a name the distance would accept.
+func TestBagDistanceBoundsLevenshtein(t *testing.T) {
+	names := []string{"password", "passwd", "pasword", "passw0rd", "wordpass", "drowssap", "pssword", "pa", "", "a12345", "address", "passwords", "xpasswordx", "sword", "pAssword"}
+	for i := range 20000 {
+		names = append(names, fmt.Sprintf("a%d", i), fmt.Sprintf("p%03dsword", i%1000), fmt.Sprintf("pa%dword", i%100))
+	}
+	for _, n := range names {
+		n = strings.ToLower(n)
+		if lev := levenshtein.Distance(n, "password", nil); bagDistance(n, "password") > lev {
+			t.Errorf("%q: bag distance %d > Levenshtein %d", n, bagDistance(n, "password"), lev)
 		}
 	}
 }
