@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"golang.org/x/sys/unix"
 
 	"github.com/vigil-lb/vigil/internal/clock"
 	"github.com/vigil-lb/vigil/internal/testing/loopback"
@@ -760,5 +761,72 @@ func TestLoopEpollPath(t *testing.T) {
 		},
 	} {
 		t.Run(name, f)
+	}
+}
+
+// TestLoopRingUnderFileLimit: under a soft RLIMIT_NOFILE below ringSlots (4095: Go's
+// raise to the hard limit minus one under the kernel's default hard limit of 4096, as in
+// the VM tests' guest) the ring registers as many slots as the limit allows instead of
+// failing with EMFILE and leaving the loop on epoll.
+func TestLoopRingUnderFileLimit(t *testing.T) {
+	var lim unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &lim); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Require(t, lim.Max >= 4095, "RLIMIT_NOFILE hard limit %d below 4095", lim.Max)
+	low := lim
+	low.Cur = 4095
+	if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &low); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { unix.Setrlimit(unix.RLIMIT_NOFILE, &lim) })
+	c, err := NewTCP(closedPort(t), TCPConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, _ := runOnLoop(t, []Spec{loopSpec("a", c, time.Second)}, 2)
+	if s.loop.ring == nil {
+		// Only a kernel without the ring's setsockopt (before 6.7) may say no here.
+		testenv.Require(t, ringOnKernel(t), "the probe loop runs without io_uring on this kernel")
+		t.Fatal("no ring under RLIMIT_NOFILE 4095 on a kernel that has one otherwise")
+	}
+	if n := len(s.loop.ring.slots); n != 4095 {
+		t.Errorf("%d slots under RLIMIT_NOFILE 4095, want 4095", n)
+	}
+	if s.loop.onRing.Load() == 0 {
+		t.Error("no probe on the ring")
+	}
+}
+
+// ringOnKernel reports whether a probe loop gets a ring at the current limits.
+func ringOnKernel(t *testing.T) bool {
+	var lim unix.Rlimit
+	unix.Getrlimit(unix.RLIMIT_NOFILE, &lim)
+	saved := lim
+	lim.Cur = lim.Max
+	unix.Setrlimit(unix.RLIMIT_NOFILE, &lim)
+	defer unix.Setrlimit(unix.RLIMIT_NOFILE, &saved)
+	l, err := newProbeLoop(NewScheduler(Options{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.close()
+	return l.ring != nil
+}
+
+func TestRingSlotsFor(t *testing.T) {
+	for _, tc := range []struct {
+		soft uint64
+		want int
+	}{
+		{1024, 1024},
+		{4095, 4095},
+		{4096, 4096},
+		{1 << 20, ringSlots},
+		{unix.RLIM_INFINITY, ringSlots},
+	} {
+		if got := ringSlotsFor(tc.soft); got != tc.want {
+			t.Errorf("ringSlotsFor(%d) = %d, want %d", tc.soft, got, tc.want)
+		}
 	}
 }
