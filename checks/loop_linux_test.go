@@ -830,3 +830,68 @@ func TestRingSlotsFor(t *testing.T) {
 		}
 	}
 }
+
+// TestLoopIdleOnEpoll: the loop sleeps between its probes on epoll, the path the VM
+// tests' guest takes (no ring before Linux 6.7, or a ring refused at start): over 3 s
+// of probes that pass, are refused and time out, every second, the process uses a
+// small part of one CPU, where a spinning loop would use all of it (at SCHED_RR that
+// starves the CPU's kernel threads).
+func TestLoopIdleOnEpoll(t *testing.T) {
+	for name, setup := range map[string]func(t *testing.T){
+		"epoll": func(t *testing.T) {
+			noProbeRing = true
+			t.Cleanup(func() { noProbeRing = false })
+		},
+		"ring refused at start": func(t *testing.T) {
+			probeRingFault = func(string) syscall.Errno { return syscall.EPERM }
+			t.Cleanup(func() { probeRingFault = nil })
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			setup(t)
+			up, err := NewTCP(loopback.Listen(t, func(net.Conn) {}).Addr, TCPConfig{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			web, err := NewHTTP(rawServer(t, answer("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")), HTTPConfig{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			refused, err := NewTCP(closedPort(t), TCPConfig{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			silent, err := NewTCP(unansweredSYN(t), TCPConfig{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			rec := &loopResults{got: map[string][]Result{}}
+			s := NewScheduler(Options{OnCheck: rec.onCheck, Jitter: func(time.Duration) time.Duration { return 0 }})
+			t.Cleanup(s.Stop)
+			var specs []Spec
+			for id, c := range map[string]Checker{"up": up, "web": web, "refused": refused, "silent": silent} {
+				sp := loopSpec(id, c, 200*time.Millisecond)
+				sp.Interval = time.Second
+				specs = append(specs, sp)
+			}
+			var before, after unix.Rusage
+			unix.Getrusage(unix.RUSAGE_SELF, &before)
+			if err := s.Set(specs); err != nil {
+				t.Fatal(err)
+			}
+			if s.loop.ring != nil {
+				t.Fatal("the loop has a ring")
+			}
+			time.Sleep(3 * time.Second)
+			unix.Getrusage(unix.RUSAGE_SELF, &after)
+			cpu := time.Duration(after.Utime.Nano()+after.Stime.Nano()-before.Utime.Nano()-before.Stime.Nano()) * time.Nanosecond
+			t.Logf("%s of CPU in 3 s; %d probes", cpu, s.loop.started.Load())
+			if s.loop.started.Load() < 8 {
+				t.Errorf("%d probes in 3 s, want at least 8", s.loop.started.Load())
+			}
+			if cpu > time.Second {
+				t.Errorf("the process used %s of CPU in 3 s of probes every second: the loop spins", cpu)
+			}
+		})
+	}
+}
