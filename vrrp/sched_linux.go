@@ -92,13 +92,14 @@ func (g *RealtimeGuard) run(ctx context.Context, xcpu chan os.Signal) {
 			back = time.After(g.Cooldown)
 		case <-back:
 			back = nil
-			if err := g.setRTTime(); err == nil {
+			err := g.setRTTime()
+			if err == nil {
 				err = g.raise()
-				if err != nil {
-					g.Logger.Warn("cannot raise to real-time priority again", "err", err)
-				} else {
-					g.Logger.Info("VRRP timing protected again: running at SCHED_RR", "priority", g.Priority)
-				}
+			}
+			if err != nil {
+				g.Logger.Warn("cannot raise to real-time priority again; VRRP may fail over spuriously when the CPU is starved", "err", err)
+			} else {
+				g.Logger.Info("VRRP timing protected again: running at SCHED_RR", "priority", g.Priority)
 			}
 		case <-tick.C:
 			if back == nil {
