@@ -10,6 +10,9 @@ import (
 // Nothing else prints it, so a missing marker means the guest died first.
 const exitMarker = "<<vigil-vmtest exit="
 
+// klogPrefix starts the guest's copies of kernel log lines (stallWatch).
+const klogPrefix = "vmtest-klog| "
+
 var failLine = regexp.MustCompile(`^\s*--- FAIL: (\S+)`)
 
 // guestReport collects what the host needs from the guest's serial output.
@@ -40,6 +43,9 @@ func (r *guestReport) line(l string) {
 				r.exited, r.status = true, n
 			}
 		}
+		return
+	}
+	if strings.HasPrefix(l, klogPrefix) {
 		return
 	}
 	if m := failLine.FindStringSubmatch(l); m != nil {
