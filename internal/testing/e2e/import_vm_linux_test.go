@@ -51,7 +51,10 @@ func TestImportEquivalenceVM(t *testing.T) {
 		files[importCorpusGuest] = p
 	}
 	vmtest.Run(t, vmtest.Options{
-		Binaries:     map[string]string{"vigil": "github.com/vigil-lb/vigil/cmd/vigil"},
+		Binaries: map[string]string{
+			"vigil":   "github.com/vigil-lb/vigil/cmd/vigil",
+			"capexec": "github.com/vigil-lb/vigil/internal/testing/e2e/capexec", // realtime_guard
+		},
 		HostBinaries: []string{"keepalived", "ipvsadm"},
 		Files:        files,
 		Timeout:      8 * time.Minute,
