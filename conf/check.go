@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
@@ -41,7 +42,27 @@ var (
 )
 
 // checkSchema returns the attributes a kind accepts, plus extra names already reported.
+// Without extra names it is one schema per kind, built once (every check of a large file
+// built two).
 func checkSchema(kind CheckKind, extra []string) *hcl.BodySchema {
+	if len(extra) == 0 {
+		if s, ok := kindSchemas()[kind]; ok {
+			return s
+		}
+	}
+	return buildCheckSchema(kind, extra)
+}
+
+// kindSchemas are checkSchema(kind, nil) of every kind; read only.
+var kindSchemas = sync.OnceValue(func() map[CheckKind]*hcl.BodySchema {
+	m := map[CheckKind]*hcl.BodySchema{}
+	for _, k := range CheckKinds {
+		m[k] = buildCheckSchema(k, nil)
+	}
+	return m
+})
+
+func buildCheckSchema(kind CheckKind, extra []string) *hcl.BodySchema {
 	names := slices.Clone(commonCheckAttrs)
 	switch kind {
 	case CheckExec:

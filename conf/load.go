@@ -111,7 +111,10 @@ func parseSplit(src []byte, filename string, opts options, splits []int) (*Confi
 // put together); diags are the parser's warnings.
 func decodeBody(body *hclsyntax.Body, diags hcl.Diagnostics, opts options) (*Config, hcl.Diagnostics) {
 	if g := guardExpressions(body); g.HasErrors() {
-		return nil, append(diags, g...)
+		// In file order: the walk takes each body's arguments in a map's order.
+		diags = append(diags, g...)
+		sortDiagnostics(diags)
+		return nil, diags
 	}
 	d := newDecoder(opts)
 	d.diags = diags

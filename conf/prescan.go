@@ -72,7 +72,10 @@ type prescanner struct {
 
 	splits []int // where a top-level item begins, about splitEvery apart
 
-	key         []byte // the name just read, when an = or : may follow
+	key []byte // the name just read, when an = or : may follow
+	// secretNames remembers isSecretName of the names seen: a file repeats a few dozen
+	// names, and the test took half of the pre-scan's time.
+	secretNames map[string]bool
 	secrets     []span
 	secretOpen  bool
 	secretStart int
@@ -98,8 +101,9 @@ func prescanSplits(src []byte, filename string, lim Limits) ([]int, *hcl.Diagnos
 	return p.splits, p.err
 }
 
-// splitEvery is how far apart the pre-scan notes where the file could be cut.
-const splitEvery = 16 << 10
+// splitEvery is how far apart the pre-scan notes where the file could be cut: pieces of
+// a few hundred tokens (parseChunks).
+const splitEvery = 2 << 10
 
 // secretSpans returns the byte ranges of secret attribute values in src, however broken
 // src is.
@@ -545,13 +549,31 @@ func (p *prescanner) name(n []byte, keyword bool, off int) {
 
 // assign starts the value of a secret attribute or object key.
 func (p *prescanner) assign(key []byte, off int) {
-	if key != nil && !p.secretOpen && isSecretName(string(key)) {
+	if key != nil && !p.secretOpen && p.isSecret(key) {
 		start := off + 1
 		for start < len(p.src) && (p.src[start] == ' ' || p.src[start] == '\t') {
 			start++
 		}
 		p.secretOpen, p.secretStart, p.secretDepth = true, start, len(p.stack)
 	}
+}
+
+// maxSecretNames bounds secretNames: a file of 100,000 different names is no
+// configuration, and need not be checked faster.
+const maxSecretNames = 4096
+
+func (p *prescanner) isSecret(key []byte) bool {
+	secret, ok := p.secretNames[string(key)]
+	if !ok {
+		if p.secretNames == nil {
+			p.secretNames = map[string]bool{}
+		}
+		secret = isSecretName(string(key))
+		if len(p.secretNames) < maxSecretNames {
+			p.secretNames[string(key)] = secret
+		}
+	}
+	return secret
 }
 
 // isSecretName reports whether an attribute or key is named like a secret. It errs on
@@ -563,7 +585,27 @@ func isSecretName(name string) bool {
 			return true
 		}
 	}
-	return len(n) <= 12 && levenshtein.Distance(n, "password", nil) <= 2
+	return len(n) <= 12 && bagDistance(n, "password") <= 2 && levenshtein.Distance(n, "password", nil) <= 2
+}
+
+// bagDistance is a lower bound of the Levenshtein distance of a and b, cheap to take:
+// the larger of how many bytes of a are not matched by one of b and the other way round
+// (each edit mends at most one of each).
+func bagDistance(a, b string) int {
+	var count [256]int
+	for i := 0; i < len(b); i++ {
+		count[b[i]]++
+	}
+	extra := 0 // bytes of a that b lacks
+	for i := 0; i < len(a); i++ {
+		if count[a[i]] > 0 {
+			count[a[i]]--
+		} else {
+			extra++
+		}
+	}
+	missing := len(b) - (len(a) - extra) // bytes of b that a lacks
+	return max(extra, missing)
 }
 
 // templateOpener handles $ or % at i in a template: ${ and %{ open an interpolation,
