@@ -65,7 +65,7 @@ echo "keepalived -t (median of $RUNS):    $ka"
 if [ -n "${VIGIL_BEFORE:-}" ]; then
 	bef=$(summary "$W/bef")
 	echo "before: $VIGIL_BEFORE import (median of $RUNS): $bef"
-	echo "vigil import / before: cpu $(awk -v a="$imp" -v b="$bef" 'BEGIN {split(a, x, " "); split(b, y, " "); printf "%.2f, RSS %.2f", x[4] / y[4], x[6] / y[6]}')"
+	echo "vigil import / before: cpu $(awk -v a="$imp" -v b="$bef" 'BEGIN {split(a, x, " "); split(b, y, " "); printf "%.2f, wall %.2f, RSS %.2f", x[4] / y[4], x[1] / y[1], x[7] / y[7]}')"
 	cmp -s "$W/vigil.hcl" "$W/before.hcl" && echo "output: byte-identical to before's" || echo "output: DIFFERS from before's"
 fi
 echo "vigil check of the output (1 run): $chk"
