@@ -11,10 +11,13 @@ import (
 
 // bigConf is bench/import/run.sh's keepalived.conf: 1,000 virtual servers x 4 real
 // servers with HTTP_GET checks, and a VRRP instance.
-func bigConf() []byte {
+func bigConf() []byte { return bigConfN(1000) }
+
+// bigConfN is bigConf with n virtual servers.
+func bigConfN(n int) []byte {
 	var b strings.Builder
-	b.WriteString("global_defs {\n  router_id bench\n}\nvrrp_instance VI_1 {\n  interface eth0\n  virtual_router_id 51\n  priority 100\n  virtual_ipaddress {\n    198.18.0.254\n  }\n}\n")
-	for p := range 1000 {
+	b.WriteString("global_defs {\n  router_id bench\n}\nvrrp_instance VI_1 {\n  interface vk0\n  virtual_router_id 51\n  priority 100\n  virtual_ipaddress {\n    198.18.0.254\n  }\n}\n")
+	for p := range n {
 		fmt.Fprintf(&b, "virtual_server 198.18.0.254 %d {\n  delay_loop 6\n  lb_algo wrr\n  lb_kind NAT\n  protocol TCP\n", 10000+p)
 		for i := range 4 {
 			fmt.Fprintf(&b, "  real_server 198.18.1.%d %d {\n    weight 1\n    HTTP_GET {\n      url {\n        path /health\n        status_code 200\n      }\n      connect_timeout 3\n      retry 3\n      delay_before_retry 3\n    }\n  }\n", 21+i, 10000+p)

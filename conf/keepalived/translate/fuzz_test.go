@@ -1,11 +1,14 @@
 package translate
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"testing/fstest"
+
+	"github.com/hashicorp/hcl/v2/hclwrite"
 
 	"github.com/vigil-lb/vigil/conf"
 	"github.com/vigil-lb/vigil/conf/keepalived"
@@ -42,6 +45,9 @@ func FuzzTranslate(f *testing.F) {
 		}
 		if _, diags := conf.Parse(res.HCL, "import.hcl"); diags.HasErrors() {
 			t.Fatalf("vigil refuses the output: %s\n--- input:\n%s\n--- output:\n%s", diags.Error(), data, res.HCL)
+		}
+		if f := hclwrite.Format(res.HCL); !bytes.Equal(f, res.HCL) {
+			t.Fatalf("hclwrite.Format changes the output:\n%s", lineDiff(string(res.HCL), string(f)))
 		}
 	})
 }

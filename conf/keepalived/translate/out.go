@@ -4,8 +4,6 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"github.com/hashicorp/hcl/v2/hclsyntax"
-	"github.com/hashicorp/hcl/v2/hclwrite"
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/vigil-lb/vigil/conf/keepalived"
@@ -29,8 +27,7 @@ type item struct {
 	comment string // a comment line (without "# "), or
 	name    string // an attribute,
 	val     cty.Value
-	tokens  hclwrite.Tokens // (an attribute written as tokens)
-	blk     *vblock         // or a nested block
+	blk     *vblock // or a nested block
 }
 
 func newBlock(typ string, labels ...string) *vblock { return &vblock{typ: typ, labels: labels} }
@@ -46,16 +43,11 @@ func (b *vblock) comment(text string) {
 func (b *vblock) set(name string, v cty.Value) {
 	for i := range b.items {
 		if b.items[i].name == name {
-			b.items[i].val, b.items[i].tokens = v, nil
+			b.items[i].val = v
 			return
 		}
 	}
 	b.items = append(b.items, item{name: name, val: v})
-}
-
-// setTokens sets an attribute to an expression written as tokens (a list of objects).
-func (b *vblock) setTokens(name string, t hclwrite.Tokens) {
-	b.items = append(b.items, item{name: name, tokens: t})
 }
 
 // has reports whether the attribute is set.
@@ -93,63 +85,6 @@ func (b *vblock) add(c *vblock) *vblock {
 	return c
 }
 
-// renderBlock writes one top-level block (or comment) as formatted HCL.
-func renderBlock(b *vblock) []byte {
-	f := hclwrite.NewEmptyFile()
-	writeBlock(f.Body(), b)
-	return f.Bytes() // formatted: File.Bytes runs hclwrite's formatter on the tokens
-}
-
-func writeBlock(body *hclwrite.Body, b *vblock) {
-	if b.src != "" && !b.dropped {
-		appendComment(body, b.src)
-	}
-	if b.typ == "" {
-		for _, it := range b.items {
-			appendComment(body, it.comment)
-		}
-		return
-	}
-	if b.dropped {
-		if b.src != "" {
-			appendComment(body, b.src)
-		}
-		appendComment(body, b.why)
-		var sub strings.Builder
-		tmp := hclwrite.NewEmptyFile()
-		writeBlock(tmp.Body(), &vblock{typ: b.typ, labels: b.labels, items: b.items})
-		sub.Write(tmp.Bytes())
-		for l := range strings.SplitSeq(strings.TrimRight(sub.String(), "\n"), "\n") {
-			if strings.HasPrefix(strings.TrimSpace(l), "#") {
-				appendComment(body, l)
-			} else {
-				appendComment(body, "  "+l)
-			}
-		}
-		return
-	}
-	nb := body.AppendNewBlock(b.typ, b.labels).Body()
-	// Attributes (and the comments among them) first, then the nested blocks.
-	for _, it := range b.items {
-		if it.blk != nil {
-			continue
-		}
-		switch {
-		case it.name != "" && it.tokens != nil:
-			nb.SetAttributeRaw(it.name, it.tokens)
-		case it.name != "":
-			nb.SetAttributeValue(it.name, it.val)
-		default:
-			appendComment(nb, it.comment)
-		}
-	}
-	for _, it := range b.items {
-		if it.blk != nil {
-			writeBlock(nb, it.blk)
-		}
-	}
-}
-
 // front moves the named attribute to the start of the block.
 func (b *vblock) front(name string) {
 	for i, it := range b.items {
@@ -159,15 +94,6 @@ func (b *vblock) front(name string) {
 			return
 		}
 	}
-}
-
-func appendComment(body *hclwrite.Body, text string) {
-	text = commentSafe(text)
-	line := "#"
-	if text != "" {
-		line += " " + text
-	}
-	body.AppendUnstructuredTokens(hclwrite.Tokens{{Type: hclsyntax.TokenComment, Bytes: []byte(line + "\n")}})
 }
 
 // commentSafe keeps a comment on its line and valid UTF-8.

@@ -7,7 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/hashicorp/hcl/v2/hclwrite"
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/vigil-lb/vigil/conf/keepalived"
@@ -557,7 +556,7 @@ func (t *tr) finishInstance(b *vblock, n *keepalived.Node, name string, in *inst
 		b.dropped, b.why = true, "vrrp_instance "+strconv.Quote(name)+" has no virtual address vigil can carry: vigil needs at least one (RFC 5798 §5.2.5)"
 		t.noteAt(n.Pos, n.Keyword(), b.why)
 	} else {
-		b.setTokens("virtual_ipaddresses", vipTokens(in.vips))
+		b.set("virtual_ipaddresses", vipValue(in.vips))
 	}
 	if b.has("unicast_src") && !in.peers {
 		b.unset("unicast_src")
@@ -597,24 +596,25 @@ func (t *tr) finishInstance(b *vblock, n *keepalived.Node, name string, in *inst
 	}
 }
 
-// vipTokens writes the addresses: strings, or objects with dev and label.
-func vipTokens(vips []vip) hclwrite.Tokens {
-	var elems []hclwrite.Tokens
+// vipValue is the addresses: strings, or objects with dev and label (whose attributes
+// cty orders by name: address, dev, label).
+func vipValue(vips []vip) cty.Value {
+	elems := make([]cty.Value, 0, len(vips))
 	for _, v := range vips {
 		if v.dev == "" && v.label == "" {
-			elems = append(elems, hclwrite.TokensForValue(str(v.addr)))
+			elems = append(elems, str(v.addr))
 			continue
 		}
-		attrs := []hclwrite.ObjectAttrTokens{{Name: hclwrite.TokensForIdentifier("address"), Value: hclwrite.TokensForValue(str(v.addr))}}
+		attrs := map[string]cty.Value{"address": str(v.addr)}
 		if v.dev != "" {
-			attrs = append(attrs, hclwrite.ObjectAttrTokens{Name: hclwrite.TokensForIdentifier("dev"), Value: hclwrite.TokensForValue(str(v.dev))})
+			attrs["dev"] = str(v.dev)
 		}
 		if v.label != "" {
-			attrs = append(attrs, hclwrite.ObjectAttrTokens{Name: hclwrite.TokensForIdentifier("label"), Value: hclwrite.TokensForValue(str(v.label))})
+			attrs["label"] = str(v.label)
 		}
-		elems = append(elems, hclwrite.TokensForObject(attrs))
+		elems = append(elems, cty.ObjectVal(attrs))
 	}
-	return hclwrite.TokensForTuple(elems)
+	return cty.TupleVal(elems)
 }
 
 // syncGroup translates a vrrp_sync_group.
