@@ -19,23 +19,28 @@ const MaxFiles = 1024
 
 // Loader reads a configuration from a file or from a directory (its *.hcl, in name order)
 // with the files global.include names, and validates the whole as one. It keeps each
-// file's parse, so that a reload parses again only the files whose content changed; the
-// configuration is decoded and validated whole every time. It is safe for concurrent
-// use; the zero value uses the default Limits.
+// file's parse and the decode of its virtual servers, so that a reload parses and decodes
+// again only the files whose content changed; what crosses files (names, addresses, VRRP,
+// groups, tracking) is validated on the whole every time, so the diagnostics are those of
+// the files decoded together. It keeps only what the configuration that loaded last
+// uses. It is safe for concurrent use; the zero value uses the default Limits.
 type Loader struct {
 	// Limits bound the files together: their total size, tokens and strings.
 	Limits Limits
 
-	mu    sync.Mutex
-	cache map[string]*parsedFile // by file name
+	mu      sync.Mutex
+	cache   map[string]*parsedFile // by file name
+	decoded map[string]*fileDecode // by file name (loader_decode.go)
 }
 
 // parsedFile is one file's parse, reused while its content stays the same.
 type parsedFile struct {
-	sum    [sha256.Size]byte
-	src    []byte
-	body   *hclsyntax.Body
-	diags  hcl.Diagnostics
+	sum   [sha256.Size]byte
+	src   []byte
+	body  *hclsyntax.Body
+	diags hcl.Diagnostics
+	// guard is guardExpressions of the file's blocks.
+	guard  hcl.Diagnostics
 	tokens int
 	text   int64
 }
@@ -57,6 +62,8 @@ func (l *Loader) load(path string, opts options) (*Config, map[string][]byte, hc
 	}
 	next := map[string]*parsedFile{}
 	sources := map[string][]byte{}
+	fs := &fileDecodes{sums: map[string][sha256.Size]byte{}, guard: map[string]hcl.Diagnostics{},
+		prev: l.decoded, next: map[string]*fileDecode{}}
 	var (
 		bodies []*hclsyntax.Body
 		diags  hcl.Diagnostics
@@ -75,6 +82,7 @@ func (l *Loader) load(path string, opts options) (*Config, map[string][]byte, hc
 			return nil, sources, append(diags, d)
 		}
 		next[name] = pf
+		fs.sums[name], fs.guard[name] = pf.sum, pf.guard
 		sources[name] = pf.src
 		used.MaxBytes += int64(len(pf.src))
 		used.MaxTokens += pf.tokens
@@ -94,12 +102,13 @@ func (l *Loader) load(path string, opts options) (*Config, map[string][]byte, hc
 		sortDiagnostics(diags)
 		return nil, sources, diags
 	}
+	opts.files = fs
 	cfg, diags := decodeBody(mergeBodies(bodies, &diags), diags, opts)
 	// Only a configuration that loaded is kept: a rejected reload leaves the running
-	// configuration's parses, and does not hold on to what it read (a hostile file's
-	// parse is hundreds of MB; the daemon's RSS stays as it was, issue 14).
+	// configuration's parses and decodes, and does not hold on to what it read (a hostile
+	// file's parse is hundreds of MB; the daemon's RSS stays as it was, issue 14).
 	if cfg != nil {
-		l.cache = next
+		l.cache, l.decoded = next, fs.next
 	}
 	return cfg, sources, diags
 }
@@ -127,7 +136,7 @@ func (l *Loader) parseFile(name string, left, lim Limits) (*parsedFile, *hcl.Dia
 		return nil, p.err
 	}
 	body, diags := parseChunks(src, name, p.splits)
-	return &parsedFile{sum: sum, src: src, body: body, diags: diags, tokens: p.tokens, text: p.text}, nil
+	return &parsedFile{sum: sum, src: src, body: body, diags: diags, guard: blockGuard(body), tokens: p.tokens, text: p.text}, nil
 }
 
 // configFiles are the files path names: itself, or a directory's *.hcl in name order.

@@ -29,6 +29,8 @@ func Parse(src []byte, filename string) (*Config, hcl.Diagnostics) {
 type options struct {
 	lookupEnv func(string) (string, bool)
 	hostname  func() (string, error)
+	// files, when a Loader loads, are its decodes of each file (loader_decode.go).
+	files *fileDecodes
 }
 
 func defaultOptions() options {
@@ -110,7 +112,7 @@ func parseSplit(src []byte, filename string, opts options, splits []int) (*Confi
 // decodeBody decodes and validates a parsed configuration (one file's, or several files'
 // put together); diags are the parser's warnings.
 func decodeBody(body *hclsyntax.Body, diags hcl.Diagnostics, opts options) (*Config, hcl.Diagnostics) {
-	if g := guardExpressions(body); g.HasErrors() {
+	if g := opts.guardOf(body); g.HasErrors() {
 		// In file order: the walk takes each body's arguments in a map's order.
 		diags = append(diags, g...)
 		sortDiagnostics(diags)
@@ -189,7 +191,7 @@ func (d *decoder) decodeRoot(body hcl.Body, opts options) *Config {
 
 	vsBlocks := ofType(content.Blocks, "virtual_server")
 	d.uniqueNames(vsBlocks)
-	cfg.VirtualServers = d.decodeVirtualServers(vsBlocks)
+	cfg.VirtualServers = d.virtualServersOf(vsBlocks, opts)
 	d.checkVirtualServerKeys(cfg.VirtualServers)
 	d.checkLoops(cfg)
 

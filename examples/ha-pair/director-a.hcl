@@ -5,6 +5,11 @@
 
 global {
   router_id = "director-a"
+  # Where vigil drain, maint, ready and plan reach this daemon, and where it keeps its
+  # state: the systemd unit's directories unless the environment names others (several
+  # daemons on one host, as the examples' tests run them).
+  control_socket = env("VIGIL_CONTROL_SOCKET", "/run/vigil/vigil.sock")
+  state_dir      = env("VIGIL_STATE_DIR", "/var/lib/vigil")
 }
 
 vrrp_instance "VI_1" {

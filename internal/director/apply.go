@@ -97,6 +97,7 @@ func (d *Director) install(cur *view, cfg *conf.Config, adopted map[rsKey]int) (
 	next = &v
 	next.cfg = cfg
 	next.services = makeServiceList(len(cfg.VirtualServers))
+	next.names = namesOf(cur.names, cfg)
 	known = make([]bool, len(cfg.VirtualServers))
 	servers := make(map[string]rsRef, len(d.servers))
 	carry := newCarriedStates(cur)
@@ -106,9 +107,10 @@ func (d *Director) install(cur *view, cfg *conf.Config, adopted map[rsKey]int) (
 		known[i] = ok
 		// A new virtual server counts as up before its first plan (hysteresis).
 		sv := &serviceView{plan: vsPlan{quorumUp: !ok || o.plan.quorumUp}, rs: make([]rsState, len(vs.RealServers))}
+		names := next.names[vs]
 		for j, rs := range vs.RealServers {
 			k := rsKey{key, rs.Address}
-			servers[k.String()] = rsRef{i, j}
+			servers[names.servers[j]] = rsRef{i, j}
 			s, had := o.rs[rs.Address]
 			if !ok {
 				s, had = carry.lookup(vs, rs)

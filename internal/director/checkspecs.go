@@ -23,22 +23,18 @@ func (d *Director) checkSpecs(next *view, prints map[*conf.Check]string) []check
 	labels := map[string]string{}
 	keys := map[string]string{}
 	for vi, vs := range next.cfg.VirtualServers {
-		key := vsKeyOf(vs)
+		names := next.names[vs]
+		if names == nil { // a view install did not build (tests)
+			names = formatNames(vs)
+		}
 		for ri, rs := range vs.RealServers {
 			if next.services.at(vi).rs[ri].admin.state == Maint {
 				continue // maint pauses its checks
 			}
-			server := rsKey{key, rs.Address}.String()
-			seen := map[conf.CheckKind]int{}
+			server := names.servers[ri]
 			for i, c := range rs.Checks {
-				seen[c.Kind]++
-				id := checkID(server, i, c.Kind)
-				// The metric label, as metrics.CheckLabels names it: the kind, and
-				// "kind#N" for the N-th check of one kind on a real server.
-				labels[id] = string(c.Kind)
-				if n := seen[c.Kind]; n > 1 {
-					labels[id] = fmt.Sprintf("%s#%d", c.Kind, n)
-				}
+				id := names.checks[ri][i]
+				labels[id] = names.labels[ri][i]
 				sp := checks.Spec{
 					ID:            id,
 					Server:        server,

@@ -28,6 +28,9 @@ func configDiff(old, cur *conf.Config, fingerprint func(*conf.Check) string) []s
 			out = append(out, fmt.Sprintf("+ virtual_server %q (%s) with %d real servers", vs.Name, key, len(vs.RealServers)))
 			continue
 		}
+		if was == vs {
+			continue // the Loader kept its file's decode: nothing in it changed
+		}
 		if changes := vsChanges(was, vs); len(changes) > 0 {
 			out = append(out, fmt.Sprintf("~ virtual_server %q (%s): %s", vs.Name, key, strings.Join(changes, ", ")))
 		}

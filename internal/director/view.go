@@ -20,6 +20,8 @@ type view struct {
 	counters status.IPVSCounters
 	warnings []string
 	vrrps    []*vrrpRun // the running instances, by name
+	// names are the scheduler's names of cfg's real servers and checks (names.go).
+	names map[*conf.VirtualServer]*vsNames
 }
 
 // chunkSize is the size of a serviceList's chunks.

@@ -4,17 +4,22 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/vigil-lb/vigil/internal/testing/netlab"
 	"github.com/vigil-lb/vigil/internal/testing/vmtest"
 	"github.com/vigil-lb/vigil/ipvs"
 )
@@ -108,9 +113,13 @@ func testAdminUnderUnit(t *testing.T) {
 		at  time.Time
 	}
 	done := make(chan result, 1)
+	drain := lb.Command(t.Context(), "vigil", "drain", "web/"+who, "--wait", "--timeout", "60s")
+	lines := &timedLines{}
+	drain.Stdout, drain.Stderr = lines, lines
+	must(t, drain.Start(), "start vigil drain --wait")
 	go func() {
-		out, err := lb.Command(t.Context(), "vigil", "drain", "web/"+who, "--wait", "--timeout", "60s").CombinedOutput()
-		done <- result{out, err, time.Now()}
+		err := drain.Wait()
+		done <- result{lines.bytes(), err, time.Now()}
 	}()
 	waitFor(t, 10*time.Second, who+" at weight 0 in the kernel", func() bool { return kernelWeights(t, lb, webKey)[rsAddr(idx)] == 0 })
 	for i, g := range askN(t, x.client, "http://198.18.0.254/", 4) {
@@ -127,10 +136,15 @@ func testAdminUnderUnit(t *testing.T) {
 	if err != nil || strings.Count(string(body), "\n") < 39 {
 		t.Errorf("the download broke when its real server was drained: %v, %d lines", err, strings.Count(string(body), "\n")+1)
 	}
+	// What the kernel shows of the connection from the close on, beside what the
+	// command printed when: where the time between the close and the return goes.
+	stopWatch := watchConn(t, lb, drain.Process.Pid, rsAddr(idx))
 	conn.Close()
 	closedAt := time.Now()
 	r := <-done
-	t.Logf("vigil drain --wait returned %s after the client closed:\n%s", r.at.Sub(closedAt).Round(time.Millisecond), r.out)
+	kernel := stopWatch(closedAt)
+	t.Logf("vigil drain --wait returned %s after the client closed:\n%s\nits lines, from the close:\n%s\nthe kernel's view of %s from the close:\n%s",
+		r.at.Sub(closedAt).Round(time.Millisecond), r.out, lines.since(closedAt), rsAddr(idx), kernel)
 	if r.err != nil || !bytes.Contains(r.out, []byte("drained: no connection left")) || !bytes.Contains(r.out, []byte("1 left (1 active")) {
 		t.Errorf("drain --wait: %v, want exit 0 having shown the connection and then drained", r.err)
 	}
@@ -203,3 +217,110 @@ func unitGuestFiles(t *testing.T) map[string]string {
 	must(t, err, "examples/systemd path")
 	return map[string]string{guestExamples + "/systemd": dir}
 }
+
+// timedLines keeps what a command writes, line by line, with when each line came.
+type timedLines struct {
+	mu      sync.Mutex
+	buf     bytes.Buffer
+	partial []byte
+	at      []time.Time
+	lines   []string
+}
+
+func (l *timedLines) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := time.Now()
+	l.buf.Write(p)
+	l.partial = append(l.partial, p...)
+	for {
+		i := bytes.IndexByte(l.partial, '\n')
+		if i < 0 {
+			break
+		}
+		l.lines = append(l.lines, string(l.partial[:i]))
+		l.at = append(l.at, now)
+		l.partial = l.partial[i+1:]
+	}
+	return len(p), nil
+}
+
+func (l *timedLines) bytes() []byte {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return bytes.Clone(l.buf.Bytes())
+}
+
+// since renders the lines with their time from t0 (negative: before it).
+func (l *timedLines) since(t0 time.Time) string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var b strings.Builder
+	for i, s := range l.lines {
+		fmt.Fprintf(&b, "  %+6dms  %s\n", l.at[i].Sub(t0).Milliseconds(), s)
+	}
+	return b.String()
+}
+
+// watchConn samples, every 10 ms until the returned func is called, the destination
+// counters of rs in web and the connection entries towards it (/proc/PID/net/ip_vs_conn
+// of a process in the director's namespace), and returns each change with its time from
+// the close.
+func watchConn(t *testing.T, h *netlab.Host, pid int, rs netip.AddrPort) func(closedAt time.Time) string {
+	k, err := ipvs.OpenKernel(ipvs.KernelOptions{Netns: h.Path(), NoModprobe: true})
+	must(t, err, "open IPVS in "+h.Name())
+	a4 := rs.Addr().As4()
+	hex := fmt.Sprintf("%02X%02X%02X%02X %04X", a4[0], a4[1], a4[2], a4[3], rs.Port())
+	type sample struct {
+		at   time.Time
+		what string
+	}
+	var samples []sample
+	stop := make(chan struct{})
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		defer k.Close()
+		last := ""
+		for {
+			var what strings.Builder
+			if dests, err := k.Destinations(context.Background(), webKey); err == nil {
+				for _, d := range dests {
+					if d.Addr == rs {
+						fmt.Fprintf(&what, "active %d inactive %d templates %d;", d.ActiveConns, d.InactiveConns, d.PersistConns)
+					}
+				}
+			}
+			if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/net/ip_vs_conn", pid)); err == nil {
+				for _, line := range strings.Split(string(b), "\n") {
+					if strings.Contains(line, hex) {
+						f := strings.Fields(line)
+						fmt.Fprintf(&what, " %s %s (expires %ss)", f[0], f[7], f[len(f)-1])
+					}
+				}
+			}
+			// The expiry counts down each second: record a change of state, not of it.
+			key := regexpExpires.ReplaceAllString(what.String(), "")
+			if key != last {
+				last = key
+				samples = append(samples, sample{time.Now(), what.String()})
+			}
+			select {
+			case <-stop:
+				return
+			case <-time.After(10 * time.Millisecond):
+			}
+		}
+	}()
+	return func(closedAt time.Time) string {
+		close(stop)
+		<-stopped
+		var b strings.Builder
+		for _, s := range samples {
+			fmt.Fprintf(&b, "  %+6dms  %s\n", s.at.Sub(closedAt).Milliseconds(), s.what)
+		}
+		return b.String()
+	}
+}
+
+var regexpExpires = regexp.MustCompile(`\(expires [0-9]+s\)`)

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io/fs"
 	"net/netip"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vigil-lb/vigil/conf"
 	"github.com/vigil-lb/vigil/internal/testing/mariadbtest"
 	"github.com/vigil-lb/vigil/internal/testing/netlab"
 	"github.com/vigil-lb/vigil/internal/testing/testenv"
@@ -100,6 +102,36 @@ func examplesGuestFiles(t *testing.T) map[string]string {
 	}
 }
 
+// TestExamplesTakeSocketFromEnvironment runs everywhere (no VM): every example's control
+// socket and state directory are the systemd unit's by default and the environment's when
+// it names them, which is how TestExamplesVM runs the examples side by side unchanged.
+func TestExamplesTakeSocketFromEnvironment(t *testing.T) {
+	dir := filepath.Join("..", "..", "..", "examples")
+	for f := range exampleFiles {
+		if !strings.HasSuffix(f, ".hcl") {
+			continue
+		}
+		g, diags := conf.LoadGlobal(filepath.Join(dir, f), conf.Limits{})
+		if diags.HasErrors() || g.ControlSocket != conf.DefaultControlSocket || g.StateDir != conf.DefaultStateDir {
+			t.Errorf("examples/%s: control socket %q, state dir %q (%v); want the unit's %s and %s by default", f, g.ControlSocket, g.StateDir, diags, conf.DefaultControlSocket, conf.DefaultStateDir)
+		}
+	}
+	own := t.TempDir()
+	for _, kv := range exampleEnv(own) {
+		k, v, _ := strings.Cut(kv, "=")
+		t.Setenv(k, v)
+	}
+	for f := range exampleFiles {
+		if !strings.HasSuffix(f, ".hcl") {
+			continue
+		}
+		g, diags := conf.LoadGlobal(filepath.Join(dir, f), conf.Limits{})
+		if diags.HasErrors() || g.ControlSocket != filepath.Join(own, "vigil.sock") || g.StateDir != filepath.Join(own, "state") {
+			t.Errorf("examples/%s with VIGIL_CONTROL_SOCKET and VIGIL_STATE_DIR set: control socket %q, state dir %q (%v)", f, g.ControlSocket, g.StateDir, diags)
+		}
+	}
+}
+
 // TestExamplesHaveScenarios runs everywhere (no VM): every file under examples/ has a
 // scenario in TestExamplesVM, and every scenario a file.
 func TestExamplesHaveScenarios(t *testing.T) {
@@ -164,10 +196,27 @@ func mapKeys[V any](m map[string]V) func(func(string) bool) {
 
 func example(name string) string { return guestExamples + "/" + name }
 
-// runExample starts `vigil run -f FILE` on the example file itself inside h.
+// runExample starts `vigil run -f FILE` on the example file itself inside h, with its own
+// control socket and state directory (the examples take them from the environment): the
+// scenarios run at once, and on the unit's defaults every daemon would take
+// /run/vigil/vigil.sock from the one before and share its state file.
 func runExample(t *testing.T, h *netlab.Host, name, file string, env ...string) *vigil {
 	t.Helper()
-	return launch(t, &vigil{t: t, name: name, host: h, dir: t.TempDir(), log: &syncBuffer{}, cfg: file, env: env})
+	dir := t.TempDir()
+	sock := filepath.Join(dir, "vigil.sock")
+	env = append(env, exampleEnv(dir)...)
+	v := launch(t, &vigil{t: t, name: name, host: h, dir: dir, log: &syncBuffer{}, cfg: file, env: env})
+	// Fails when the example does not take VIGIL_CONTROL_SOCKET.
+	waitFor(t, 10*time.Second, name+"'s own control socket at "+sock, func() bool {
+		fi, err := os.Stat(sock)
+		return err == nil && fi.Mode().Type() == fs.ModeSocket
+	})
+	return v
+}
+
+// exampleEnv is what gives an example's daemon a control socket and a state directory in dir.
+func exampleEnv(dir string) []string {
+	return []string{"VIGIL_CONTROL_SOCKET=" + filepath.Join(dir, "vigil.sock"), "VIGIL_STATE_DIR=" + filepath.Join(dir, "state")}
 }
 
 // exampleTimeout bounds every wait for a health transition: the examples' own timers
