@@ -172,6 +172,7 @@ var rootSchema = &hcl.BodySchema{
 		{Type: "track_process", LabelNames: []string{"name"}},
 		{Type: "track_file", LabelNames: []string{"name"}},
 		{Type: "bgp"},
+		{Type: "ipvs_sync"},
 	},
 }
 
@@ -198,6 +199,8 @@ func (d *decoder) decodeRoot(body hcl.Body, opts options) *Config {
 		}
 	}
 	d.checkVRRP(cfg)
+	cfg.IPVSSync = d.decodeActiveSync(d.atMostOne(content.Blocks, "ipvs_sync"))
+	d.checkIPVSSync(cfg)
 
 	sgBlocks := ofType(content.Blocks, "vrrp_sync_group")
 	d.uniqueNames(sgBlocks)

@@ -98,7 +98,7 @@ func newCollector(src Source, info BuildInfo, m *Metrics) *collector {
 		vrrpSent:        desc("vigil_vrrp_adverts_sent_total", "VRRP advertisements sent.", vrrpLabels),
 		vrrpReceived:    desc("vigil_vrrp_adverts_received_total", "VRRP advertisements received.", vrrpLabels),
 		vrrpInvalid:     desc("vigil_vrrp_adverts_dropped_total", "VRRP advertisements dropped, by reason (authentication, ttl, checksum, ...).", append(append([]string(nil), vrrpLabels...), "reason")),
-		ipvsSync: desc("vigil_ipvs_sync_daemon", "1 for the kernel IPVS connection-sync daemon the instance runs (role master or backup, none when stopped), 0 while the last attempt to set it failed.",
+		ipvsSync: desc("vigil_ipvs_sync_daemon", "1 for the kernel IPVS connection-sync daemons an instance or the top-level ipvs_sync block runs (role master, backup, master+backup, none when stopped), 0 while the last attempt to set them failed.",
 			append(append([]string(nil), vrrpLabels...), "role")),
 
 		reloads:            desc("vigil_reloads_total", "Configuration reloads, by result (success or failure).", []string{"result"}),
@@ -210,6 +210,9 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		if sy := vi.IPVSSync; sy != nil {
 			gauge(c.ipvsSync, b2f(sy.Error == ""), append(l[:3:3], sy.Daemon)...)
 		}
+	}
+	if sy := s.IPVSSync; sy != nil {
+		gauge(c.ipvsSync, b2f(sy.Error == ""), "", sy.Interface, "", sy.Daemon)
 	}
 
 	cs := s.Config
