@@ -177,6 +177,7 @@ var rootSchema = &hcl.BodySchema{
 		{Type: "track_process", LabelNames: []string{"name"}},
 		{Type: "track_file", LabelNames: []string{"name"}},
 		{Type: "bgp"},
+		{Type: "ipvs_sync"},
 	},
 }
 
@@ -203,6 +204,8 @@ func (d *decoder) decodeRoot(body hcl.Body, opts options) *Config {
 		}
 	}
 	d.checkVRRP(cfg)
+	cfg.IPVSSync = d.decodeActiveSync(d.atMostOne(content.Blocks, "ipvs_sync"))
+	d.checkIPVSSync(cfg)
 
 	sgBlocks := ofType(content.Blocks, "vrrp_sync_group")
 	d.uniqueNames(sgBlocks)

@@ -23,6 +23,9 @@ type Config struct {
 	TrackFiles     []*TrackFile    `json:"track_files"`
 	// BGP is the bgp block (bgp.go); nil when there is none.
 	BGP *BGP `json:"bgp,omitempty"`
+	// IPVSSync is the top-level ipvs_sync block (ipvs_sync.go): both sync daemons on
+	// every director, for N active directors. nil when there is none.
+	IPVSSync *IPVSSync `json:"ipvs_sync,omitempty"`
 }
 
 // VirtualServer returns the virtual server called name, or nil.
@@ -544,11 +547,16 @@ func (s Secret) MarshalJSON() ([]byte, error) { return []byte(`"` + s.mask() + `
 // LogValue implements slog.LogValuer.
 func (s Secret) LogValue() slog.Value { return slog.StringValue(s.mask()) }
 
-// IPVSSync is a vrrp_instance's ipvs_sync block.
+// IPVSSync is an ipvs_sync block: a vrrp_instance's (the daemons follow its state) or
+// the top-level one (Active: both daemons always).
 type IPVSSync struct {
 	// Interface the sync messages go out on / are received on (224.0.0.81, UDP 8848).
 	Interface string `json:"interface"`
-	// SyncID pairs a master with its backups (0..255; default virtual_router_id).
-	SyncID    uint8     `json:"sync_id"`
+	// SyncID pairs a master with its backups (0..255; in an instance, default
+	// virtual_router_id).
+	SyncID uint8 `json:"sync_id"`
+	// Active is the top-level block's: the master and the backup daemon run at once on
+	// every director, each sending its own connections and installing the others'.
+	Active    bool      `json:"active,omitempty"`
 	DeclRange hcl.Range `json:"-"`
 }

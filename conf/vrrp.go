@@ -39,8 +39,6 @@ var vrrpSchema = &hcl.BodySchema{
 	},
 }
 
-var ipvsSyncSchema = &hcl.BodySchema{Attributes: attrSchema("interface", "sync_id")}
-
 var trackSchema = &hcl.BodySchema{Attributes: attrSchema("weight")}
 
 var syncGroupSchema = &hcl.BodySchema{Attributes: attrSchema("instances"), Blocks: trackRefBlocks}
@@ -207,30 +205,6 @@ func (d *decoder) decodeVRRPInstance(b *hcl.Block) *VRRPInstance {
 	return vi
 }
 
-// decodeIPVSSync reads an ipvs_sync block: the kernel's connection-synchronisation
-// daemons follow this instance's state. The defaults are the instance's interface and
-// its virtual_router_id as the sync ID.
-func (d *decoder) decodeIPVSSync(b *hcl.Block, vi *VRRPInstance) *IPVSSync {
-	s := &IPVSSync{Interface: vi.Interface, SyncID: vi.VirtualRouterID, DeclRange: b.DefRange}
-	content, diags := b.Body.Content(ipvsSyncSchema)
-	d.diags = append(d.diags, diags...)
-	if a := content.Attributes["interface"]; a != nil {
-		if v, ok := d.nonEmpty(a); ok {
-			if !validIfName(v) {
-				d.errorf(a.Expr.Range(), "Invalid interface name", "%q is not a Linux interface name (1..15 characters, no '/', ':' or spaces).", v)
-			} else {
-				s.Interface = v
-			}
-		}
-	}
-	if a := content.Attributes["sync_id"]; a != nil {
-		if n, ok := d.integer(a, 0, 255); ok {
-			s.SyncID = uint8(n)
-		}
-	}
-	return s
-}
-
 // advertInterval applies the version's timer resolution: whole seconds in the 8-bit
 // Adver Int of RFC 3768 §5.3.7, centiseconds in the 12-bit Max Adver Int of RFC 5798 §5.2.7.
 func (d *decoder) advertInterval(a *hcl.Attribute, vi *VRRPInstance, v time.Duration) {
@@ -381,21 +355,7 @@ func (d *decoder) checkVRRP(cfg *Config) {
 	}
 	seen := map[key]*VRRPInstance{}
 	vips := map[netip.Addr]*VRRPInstance{}
-	var syncer *VRRPInstance
 	for _, vi := range cfg.VRRPInstances {
-		if vi.IPVSSync != nil {
-			// The kernel runs one master and one backup sync daemon per namespace.
-			if syncer != nil {
-				d.errorf(vi.IPVSSync.DeclRange, "Duplicate ipvs_sync",
-					"vrrp_instance %q has an ipvs_sync block like %q at %s; the kernel runs one pair of sync daemons, so only one instance can drive them.", vi.Name, syncer.Name, syncer.IPVSSync.DeclRange)
-			} else {
-				syncer = vi
-			}
-			if cfg.Global.Dataplane == DataplaneUserspace {
-				d.errorf(vi.IPVSSync.DeclRange, "ipvs_sync without kernel IPVS",
-					"ipvs_sync drives the kernel's IPVS connection synchronisation; dataplane = \"userspace\" has none. Remove the block or use the kernel data plane.")
-			}
-		}
 		if vi.Interface != "" && vi.VirtualRouterID != 0 && vi.Family != "" {
 			// RFC 5798 §7.3: a VRID names one virtual router per LAN (and family).
 			k := key{vi.Interface, vi.Family, vi.VirtualRouterID}

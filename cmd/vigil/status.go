@@ -187,10 +187,7 @@ func renderStatus(w io.Writer, s status.Snapshot) {
 				fmt.Fprintf(tw, "\ttrack %s", strings.Join(ts, ", "))
 			}
 			if sy := vi.IPVSSync; sy != nil {
-				fmt.Fprintf(tw, "\tipvs sync %s on %s (id %d)", sy.Daemon, sy.Interface, sy.SyncID)
-				if sy.Error != "" {
-					fmt.Fprintf(tw, ": %s", sy.Error)
-				}
+				fmt.Fprintf(tw, "\t%s", ipvsSyncText(sy))
 			}
 			fmt.Fprintln(tw)
 		}
@@ -198,6 +195,9 @@ func renderStatus(w io.Writer, s status.Snapshot) {
 	}
 
 	renderBGP(&b, s.BGP)
+	if sy := s.IPVSSync; sy != nil {
+		fmt.Fprintf(&b, "\n%s\n", ipvsSyncText(sy))
+	}
 
 	if len(s.VirtualServers) > 0 {
 		b.WriteString("\n")
@@ -386,4 +386,14 @@ func orDash(s string) string {
 		return "-"
 	}
 	return s
+}
+
+// ipvsSyncText is the kernel's connection-sync daemons as `vigil status` shows them:
+// "ipvs sync master+backup on eth0 (id 7)".
+func ipvsSyncText(sy *status.IPVSSync) string {
+	t := fmt.Sprintf("ipvs sync %s on %s (id %d)", sy.Daemon, sy.Interface, sy.SyncID)
+	if sy.Error != "" {
+		t += ": " + sy.Error
+	}
+	return t
 }

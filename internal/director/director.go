@@ -182,7 +182,7 @@ func (d *Director) Start(ctx context.Context, cfg *conf.Config) error {
 			d.syncd.run(runCtx, 5*time.Second)
 		}()
 	} else if t := syncConfig(cfg); t.configure {
-		msg := fmt.Sprintf("vrrp_instance %q: ipvs_sync ignored: the %s data plane has no connection synchronisation", t.instance, d.o.Dataplane)
+		msg := fmt.Sprintf("%s: ipvs_sync ignored: the %s data plane has no connection synchronisation", t.block(), d.o.Dataplane)
 		d.log.Warn(msg)
 		next.warnings = append(next.warnings, msg)
 	}

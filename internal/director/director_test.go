@@ -403,39 +403,10 @@ func TestIPVSSyncFollowsVRRP(t *testing.T) {
 	// In a bubble, as TestReloadHandoverOnlyKeepsInstance.
 	synctest.Test(t, func(t *testing.T) {
 		src := vrrpHCL
-		cfg, diags := conf.Parse([]byte(src("  ipvs_sync {\n    interface = \"eth1\"\n  }")), "sync.hcl")
-		if diags.HasErrors() {
-			t.Fatal(diags)
-		}
-		tbl := ipvstest.New()
+		cfg := parseHCL(t, src("  ipvs_sync {\n    interface = \"eth1\"\n  }"))
 		// Left by an earlier, killed run with another sync ID.
-		if err := tbl.StartSyncDaemon(context.Background(), ipvs.SyncDaemon{State: ipvs.SyncMaster, Interface: "eth1", SyncID: 9}); err != nil {
-			t.Fatal(err)
-		}
-		d := New(Options{Table: tbl, Logger: slog.New(slog.DiscardHandler), NewVRRP: fakeVRRP(&vrrptest.Link{})})
-		if err := d.Start(context.Background(), cfg); err != nil {
-			t.Fatal(err)
-		}
-		stopped := false
-		defer func() {
-			if !stopped {
-				d.Stop(context.Background(), false)
-			}
-		}()
-		waitDaemons := func(what string, want ...ipvs.SyncDaemon) {
-			t.Helper()
-			deadline := time.Now().Add(10 * time.Second)
-			for {
-				got, _ := tbl.SyncDaemons(context.Background())
-				if slices.Equal(got, want) {
-					return
-				}
-				if time.Now().After(deadline) {
-					t.Fatalf("%s: sync daemons %+v, want %+v", what, got, want)
-				}
-				time.Sleep(5 * time.Millisecond)
-			}
-		}
+		sd := startSyncDirector(t, cfg, ipvs.SyncDaemon{State: ipvs.SyncMaster, Interface: "eth1", SyncID: 9})
+		d, waitDaemons := sd.d, sd.wait
 		// Alone on its link, the instance is backup for 3 x 100 ms + skew, then master.
 		waitDaemons("master after the takeover", ipvs.SyncDaemon{State: ipvs.SyncMaster, Interface: "eth1", SyncID: 51})
 		s := d.Snapshot()
@@ -443,11 +414,7 @@ func TestIPVSSyncFollowsVRRP(t *testing.T) {
 			t.Errorf("status ipvs_sync %+v, want master on eth1, id 51", sy)
 		}
 
-		cfg2, diags := conf.Parse([]byte(src("")), "sync.hcl")
-		if diags.HasErrors() {
-			t.Fatal(diags)
-		}
-		if err := d.Reload(context.Background(), cfg2); err != nil {
+		if err := d.Reload(context.Background(), parseHCL(t, src(""))); err != nil {
 			t.Fatal(err)
 		}
 		waitDaemons("none after the block was removed")
@@ -458,8 +425,7 @@ func TestIPVSSyncFollowsVRRP(t *testing.T) {
 			t.Fatal(err)
 		}
 		waitDaemons("master again", ipvs.SyncDaemon{State: ipvs.SyncMaster, Interface: "eth1", SyncID: 51})
-		d.Stop(context.Background(), false)
-		stopped = true
+		sd.stop()
 		waitDaemons("none after Stop")
 	})
 }

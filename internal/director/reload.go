@@ -73,11 +73,11 @@ func (d *Director) planReload(cfg *conf.Config) reloadPlan {
 	if p.syncChanged {
 		switch {
 		case !nt.configure:
-			p.diff = append(p.diff, fmt.Sprintf("- ipvs_sync (vrrp_instance %q)", ot.instance))
+			p.diff = append(p.diff, fmt.Sprintf("- ipvs_sync (%s)", ot.block()))
 		case !ot.configure:
-			p.diff = append(p.diff, fmt.Sprintf("+ ipvs_sync (vrrp_instance %q, %s, sync id %d)", nt.instance, nt.iface, nt.syncID))
+			p.diff = append(p.diff, fmt.Sprintf("+ ipvs_sync (%s, %s, sync id %d)", nt.block(), nt.iface, nt.syncID))
 		default:
-			p.diff = append(p.diff, fmt.Sprintf("~ ipvs_sync (vrrp_instance %q, %s, sync id %d)", nt.instance, nt.iface, nt.syncID))
+			p.diff = append(p.diff, fmt.Sprintf("~ ipvs_sync (%s, %s, sync id %d)", nt.block(), nt.iface, nt.syncID))
 		}
 	}
 	return p

@@ -34,6 +34,11 @@ func (d *Director) Snapshot() status.Snapshot {
 	cfg := v.cfg
 	snap.RouterID = cfg.Global.RouterID
 	snap.BGP = d.routes.status(cfg.BGP)
+	if d.syncd != nil {
+		if t, role, errText, ok := d.syncd.status(""); ok {
+			snap.IPVSSync = &status.IPVSSync{Interface: t.iface, SyncID: int(t.syncID), Daemon: role, Error: errText}
+		}
+	}
 
 	checksOf := map[string][]checks.CheckStatus{}
 	for _, c := range checkList {

@@ -3,7 +3,9 @@ package director
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"syscall"
 	"time"
@@ -13,14 +15,51 @@ import (
 	"github.com/vigil-lb/vigil/vrrp"
 )
 
-// syncTarget is what the kernel's sync daemons should be: the role (0: none) on an
-// interface with a sync ID.
+// syncTarget is what the kernel's sync daemons should be: the roles on an interface with
+// a sync ID.
 type syncTarget struct {
+	// state is a bitmask of ipvs.SyncMaster and ipvs.SyncBackup, as the kernel's own
+	// sync_state: 0 none, both for the top-level ipvs_sync block.
 	state     ipvs.SyncState
 	iface     string
 	syncID    uint8
-	instance  string // the vrrp_instance whose state drives it
+	instance  string // the vrrp_instance whose state drives it; "" for the top-level block
+	active    bool   // the top-level block: both daemons whatever VRRP says
 	configure bool   // an ipvs_sync block exists
+}
+
+// syncBoth is the top-level block's roles: the master daemon sends this director's
+// connections, the backup installs every other director's.
+const syncBoth = ipvs.SyncMaster | ipvs.SyncBackup
+
+// daemons lists the daemons the target wants, master first.
+func (t syncTarget) daemons() []ipvs.SyncDaemon {
+	var out []ipvs.SyncDaemon
+	for _, r := range []ipvs.SyncState{ipvs.SyncMaster, ipvs.SyncBackup} {
+		if t.state&r != 0 {
+			out = append(out, ipvs.SyncDaemon{State: r, Interface: t.iface, SyncID: t.syncID})
+		}
+	}
+	return out
+}
+
+// roleName is what status and the log call the target's roles.
+func roleName(s ipvs.SyncState) string {
+	switch s {
+	case 0:
+		return "none"
+	case syncBoth:
+		return "master+backup"
+	}
+	return s.String()
+}
+
+// block names the ipvs_sync block in the log and the reload diff.
+func (t syncTarget) block() string {
+	if t.active {
+		return "top level"
+	}
+	return fmt.Sprintf("vrrp_instance %q", t.instance)
 }
 
 // syncRole maps a VRRP state to the sync daemon role keepalived's lvs_sync_daemon gives
@@ -37,9 +76,10 @@ func syncRole(s vrrp.State) ipvs.SyncState {
 }
 
 // syncd runs the kernel's IPVS connection-synchronisation daemons as one VRRP instance's
-// state says, so that connections established through the master survive a failover.
-// VRRP transitions only record the wanted role; a goroutine of its own makes the netlink
-// calls, so the VRRP loop never waits for them.
+// state says, so that connections established through the master survive a failover, or
+// both at once for the top-level block, so that connections survive when ECMP moves them
+// between N active directors. VRRP transitions only record the wanted role; a goroutine
+// of its own makes the netlink calls, so the VRRP loop never waits for them.
 type syncd struct {
 	tbl   ipvs.SyncDaemons
 	log   *slog.Logger
@@ -91,7 +131,11 @@ func (s *syncd) transition(instance string, to vrrp.State) {
 func (s *syncd) wantLocked() syncTarget {
 	t := s.cfg
 	t.state = 0
-	if t.configure && !s.stopping {
+	switch {
+	case !t.configure || s.stopping:
+	case t.active:
+		t.state = syncBoth
+	default:
 		t.state = s.roles[t.instance]
 	}
 	return t
@@ -142,12 +186,12 @@ func (s *syncd) apply(ctx context.Context) {
 	s.mu.Unlock()
 	switch {
 	case err != nil && (prevErr == nil || prevErr.Error() != err.Error()):
-		s.log.Error("IPVS connection sync daemons", "vrrp_instance", t.instance, "err", err)
+		s.log.Error("IPVS connection sync daemons", "ipvs_sync", t.block(), "err", err)
 	case err == nil && t.state != 0:
-		s.log.Info("IPVS connection sync daemon running", "vrrp_instance", t.instance, "role", t.state.String(),
+		s.log.Info("IPVS connection sync daemons running", "ipvs_sync", t.block(), "role", roleName(t.state),
 			"interface", t.iface, "sync_id", t.syncID)
 	case err == nil:
-		s.log.Info("IPVS connection sync daemons stopped", "vrrp_instance", t.instance)
+		s.log.Info("IPVS connection sync daemons stopped", "ipvs_sync", t.block())
 	}
 }
 func (s *syncd) reconcile(ctx context.Context, t syncTarget) error {
@@ -155,20 +199,19 @@ func (s *syncd) reconcile(ctx context.Context, t syncTarget) error {
 	if err != nil {
 		return err
 	}
-	want := ipvs.SyncDaemon{State: t.state, Interface: t.iface, SyncID: t.syncID}
-	have := false
+	want := t.daemons()
 	var errs []error
 	for _, r := range running {
-		if t.state != 0 && r == want {
-			have = true
+		if i := slices.Index(want, r); i >= 0 {
+			want = slices.Delete(want, i, i+1)
 			continue
 		}
 		if err := s.tbl.StopSyncDaemon(ctx, r.State); err != nil && !errors.Is(err, syscall.ESRCH) {
 			errs = append(errs, err)
 		}
 	}
-	if t.state != 0 && !have {
-		if err := s.tbl.StartSyncDaemon(ctx, want); err != nil {
+	for _, w := range want {
+		if err := s.tbl.StartSyncDaemon(ctx, w); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -183,18 +226,16 @@ func (s *syncd) stop(ctx context.Context) {
 	s.apply(ctx)
 }
 
-// status reports the daemon the instance drives, for /status.
+// status reports the daemons the instance drives, or with instance "" those of the
+// top-level block, for /status.
 func (s *syncd) status(instance string) (cfg syncTarget, role string, errText string, ok bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if !s.cfg.configure || s.cfg.instance != instance {
+	if !s.cfg.configure || s.cfg.active != (instance == "") || s.cfg.instance != instance {
 		return syncTarget{}, "", "", false
 	}
 	cfg = s.cfg
-	role = "none"
-	if s.applied.state != 0 {
-		role = s.applied.state.String()
-	}
+	role = roleName(s.applied.state)
 	if s.lastErr != nil {
 		errText = s.lastErr.Error()
 	}

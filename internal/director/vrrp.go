@@ -265,9 +265,12 @@ func (d *Director) vrrpTransition(name string, _, to vrrp.State) {
 	}
 }
 
-// syncConfig is the ipvs_sync block of cfg as a sync daemon target (its role comes from
-// the instance's transitions).
+// syncConfig is the ipvs_sync block of cfg as a sync daemon target: both roles for the
+// top-level block, else the role comes from the instance's transitions.
 func syncConfig(cfg *conf.Config) syncTarget {
+	if sy := cfg.IPVSSync; sy != nil {
+		return syncTarget{configure: true, active: true, iface: sy.Interface, syncID: sy.SyncID}
+	}
 	for _, vi := range cfg.VRRPInstances {
 		if vi.IPVSSync != nil {
 			return syncTarget{configure: true, instance: vi.Name, iface: vi.IPVSSync.Interface, syncID: vi.IPVSSync.SyncID}

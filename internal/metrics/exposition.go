@@ -198,7 +198,7 @@ func newWriter() *writer {
 	w.vrrpSent = f("vigil_vrrp_adverts_sent_total", c, "VRRP advertisements sent.")
 	w.vrrpReceived = f("vigil_vrrp_adverts_received_total", c, "VRRP advertisements received.")
 	w.vrrpInvalid = f("vigil_vrrp_adverts_dropped_total", c, "VRRP advertisements dropped, by reason (authentication, ttl, checksum, ...).")
-	w.ipvsSync = f("vigil_ipvs_sync_daemon", g, "1 for the kernel IPVS connection-sync daemon the instance runs (role master or backup, none when stopped), 0 while the last attempt to set it failed.")
+	w.ipvsSync = f("vigil_ipvs_sync_daemon", g, "1 for the kernel IPVS connection-sync daemons an instance or the top-level ipvs_sync block runs (role master, backup, master+backup, none when stopped), 0 while the last attempt to set them failed.")
 	w.reloads = f("vigil_reloads_total", c, "Configuration reloads, by result (success or failure).")
 	w.lastReloadTime = f("vigil_last_reload_timestamp_seconds", g, "Unix time of the last reload attempt (of the initial load before any reload).")
 	w.lastReloadOK = f("vigil_last_reload_success", g, "1 when the last reload attempt (or the initial load) succeeded.")
@@ -301,6 +301,9 @@ func (w *writer) fill(s *status.Snapshot, info BuildInfo, live func(checkKey)) {
 		if sy := vi.IPVSSync; sy != nil {
 			w.ipvsSync.add(b2f(sy.Error == ""), il, nl, label{"role", sy.Daemon}, rl)
 		}
+	}
+	if sy := s.IPVSSync; sy != nil { // the top-level block: no instance, no vrid
+		w.ipvsSync.add(b2f(sy.Error == ""), label{"instance", ""}, label{"interface", sy.Interface}, label{"role", sy.Daemon}, label{"vrid", ""})
 	}
 
 	cs := &s.Config

@@ -106,6 +106,8 @@ func richSnapshot() status.Snapshot {
 				IPVSSync: &status.IPVSSync{Interface: "eth0", SyncID: 51, Daemon: "master"},
 			},
 		},
+		// A real configuration has this or an instance's, not both; the fixture covers both.
+		IPVSSync: &status.IPVSSync{Interface: "eth1", SyncID: 7, Daemon: "master+backup"},
 		IPVS:     status.IPVSCounters{Writes: 42, WriteErrors: 1, Resyncs: 9, Repairs: 4, LastResyncAt: t0.Add(3 * time.Minute)},
 		Warnings: []string{"real server web/rs2 has been down for 10m"},
 	}
@@ -261,7 +263,10 @@ func TestScrapeRichSnapshot(t *testing.T) {
 			`{local_mark="00001A0A",local_port="0",proto="FWM",virtual_server="fw"} 0`,
 		}},
 		{"vigil_vrrp_state", []string{`{instance="VI_1",interface="eth0",vrid="51"} 2`}},
-		{"vigil_ipvs_sync_daemon", []string{`{instance="VI_1",interface="eth0",role="master",vrid="51"} 1`}},
+		{"vigil_ipvs_sync_daemon", []string{
+			`{instance="VI_1",interface="eth0",role="master",vrid="51"} 1`,
+			`{interface="eth1",role="master+backup"} 1`, // the top-level block: empty instance and vrid
+		}},
 		{"vigil_vrrp_priority", []string{`{instance="VI_1",interface="eth0",vrid="51"} 150`}},
 		{"vigil_vrrp_effective_priority", []string{`{instance="VI_1",interface="eth0",vrid="51"} 90`}},
 		{"vigil_vrrp_transitions_total", []string{`{instance="VI_1",interface="eth0",vrid="51"} 3`}},

@@ -19,6 +19,9 @@ type Snapshot struct {
 	IPVS           IPVSCounters    `json:"ipvs"`
 	Warnings       []string        `json:"warnings,omitempty"`
 	BGP            *BGP            `json:"bgp,omitempty"` // nil without a bgp block
+	// IPVSSync is the top-level ipvs_sync block's daemons (both roles); nil without it. An
+	// instance's ipvs_sync is in its VRRPInstance.
+	IPVSSync *IPVSSync `json:"ipvs_sync,omitempty"`
 }
 
 // ConfigStatus describes the loaded configuration and the reloads.
@@ -200,11 +203,12 @@ type VRRPInstance struct {
 	IPVSSync          *IPVSSync         `json:"ipvs_sync,omitempty"`
 }
 
-// IPVSSync is the kernel connection-sync daemon a VRRP instance drives (ipvs_sync).
+// IPVSSync is the kernel connection-sync daemons a VRRP instance drives, or the
+// top-level ipvs_sync block runs (ipvs_sync).
 type IPVSSync struct {
 	Interface string `json:"interface"`
 	SyncID    int    `json:"sync_id"`
-	Daemon    string `json:"daemon"` // master | backup | none: what runs now
+	Daemon    string `json:"daemon"` // master | backup | master+backup | none: what runs now
 	Error     string `json:"error,omitempty"`
 }
 

@@ -29,14 +29,17 @@ import (
 // directors A (priority 150) and B (100), each `vigil run` in its own namespace with its
 // own kernel IPVS table, two DR real servers and a client on one bridge. One story, a
 // subtest per scenario; each starts from the state the previous one left (A master).
+// In the same boot, n_directors_ecmp scales out instead: three active directors behind
+// ECMP, connection sync between all of them (syncn_vm_linux_test.go).
 func TestHAPairVM(t *testing.T) {
 	vmtest.Run(t, vmtest.Options{
 		Binaries:     map[string]string{"vigil": "github.com/vigil-lb/vigil/cmd/vigil"},
-		HostBinaries: []string{"nft"},
+		HostBinaries: []string{"nft", "ip"},
 		Files:        haExampleFiles(t),
-		Timeout:      8 * time.Minute,
+		Timeout:      12 * time.Minute,
 	}, map[string]func(*testing.T){
-		"pair": testHAPair,
+		"pair":             testHAPair,
+		"n_directors_ecmp": testSyncNDirectors,
 	})
 }
 
@@ -677,20 +680,29 @@ func (k *keepAlive) localHex() string {
 // get sends one request on the connection and returns the real server that answered.
 func (k *keepAlive) get(t *testing.T) string {
 	t.Helper()
-	k.c.SetDeadline(time.Now().Add(10 * time.Second))
+	who, err := k.tryGet(10 * time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return who
+}
+
+// tryGet is get for a connection that may have broken: the error says how.
+func (k *keepAlive) tryGet(timeout time.Duration) (string, error) {
+	k.c.SetDeadline(time.Now().Add(timeout))
 	if _, err := io.WriteString(k.c, "GET / HTTP/1.1\r\nHost: vip\r\n\r\n"); err != nil {
-		t.Fatalf("request on the kept-alive connection: %v", err)
+		return "", fmt.Errorf("request on the kept-alive connection: %w", err)
 	}
 	resp, err := http.ReadResponse(k.br, nil)
 	if err != nil {
-		t.Fatalf("response on the kept-alive connection: %v", err)
+		return "", fmt.Errorf("response on the kept-alive connection: %w", err)
 	}
 	b, err := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	if err != nil || resp.StatusCode != 200 {
-		t.Fatalf("response %d %q: %v", resp.StatusCode, b, err)
+		return "", fmt.Errorf("response %d %q: %v", resp.StatusCode, b, err)
 	}
-	return strings.TrimSpace(string(b))
+	return strings.TrimSpace(string(b)), nil
 }
 
 // ipvsConns is /proc/net/ip_vs_conn in h's namespace.
