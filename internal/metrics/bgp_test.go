@@ -10,12 +10,11 @@ import (
 	"github.com/vigil-lb/vigil/internal/status"
 )
 
-// TestBGPSeries: each neighbor's session state, whether it is up, how often it came up and
-// when it last changed; each route's announcement and its last change; the speaker's state.
-// Without a bgp block there is no vigil_bgp_* series at all.
-func TestBGPSeries(t *testing.T) {
+// bgpSample is a speaker with an established and an active session, one route announced
+// and one withdrawn.
+func bgpSample() *status.BGP {
 	t0 := time.Unix(1_800_000_000, 0)
-	snap := status.Snapshot{BGP: &status.BGP{ASN: 65000, RouterID: "198.18.0.11",
+	return &status.BGP{ASN: 65000, RouterID: "198.18.0.11",
 		Neighbors: []status.BGPPeer{
 			{Address: "198.18.0.100", ASN: 65001, State: "established", Since: t0, Established: 3, BFD: true},
 			{Address: "198.18.0.101", ASN: 65001, State: "active", Since: t0.Add(time.Second), LastDown: "hold timer expired"},
@@ -24,7 +23,14 @@ func TestBGPSeries(t *testing.T) {
 			{Prefix: "198.18.30.1/32", Announced: true, Reason: "up", Since: t0.Add(2 * time.Second), VirtualServers: []string{"web"}},
 			{Prefix: "198.18.30.2/32", Reason: "virtual server dns down (quorum lost)", Since: t0.Add(3 * time.Second)},
 		},
-	}}
+	}
+}
+
+// TestBGPSeries: each neighbor's session state, whether it is up, how often it came up and
+// when it last changed; each route's announcement and its last change; the speaker's state.
+// Without a bgp block there is no vigil_bgp_* series at all.
+func TestBGPSeries(t *testing.T) {
+	snap := status.Snapshot{BGP: bgpSample()}
 	mfs := parse(t, scrape(t, New(&fakeSource{s: snap}, BuildInfo{}).Handler()))
 	want := map[string][]string{
 		"vigil_bgp_speaker_up": {`{} 1`},
