@@ -222,6 +222,30 @@ func (d *decoder) checkAnnounce(cfg *Config) {
 	}
 }
 
+// bgpWarnings: an announced address with no neighbor of its family is announced to no one.
+// vigil announces IPv4 prefixes over IPv4 sessions and IPv6 ones over IPv6 sessions only:
+// MP-BGP IPv6 over an IPv4 session would need an IPv6 next hop the session does not carry.
+func bgpWarnings(c *Config, warn func(rng hcl.Range, summary, format string, args ...any)) {
+	if c.BGP == nil {
+		return
+	}
+	has := map[bool]bool{}
+	for _, n := range c.BGP.Neighbors {
+		has[n.Address.Unmap().Is6()] = true
+	}
+	for _, vs := range c.VirtualServers {
+		for _, p := range vs.AnnouncedPrefixes() {
+			if v6 := p.Addr().Is6(); !has[v6] {
+				fam := map[bool]string{false: "IPv4", true: "IPv6"}[v6]
+				warn(vs.announceRange, "Announced to no neighbor",
+					"virtual_server %q announces %s, but the bgp block has no %s neighbor: vigil announces an %s prefix over %s sessions only. Add the router's %s address as a neighbor.",
+					vs.Name, p, fam, fam, fam, fam)
+				break
+			}
+		}
+	}
+}
+
 // AnnouncedPrefixes returns the host prefixes (/32, /128) of vs's service addresses when vs
 // sets announce, sorted, each once.
 func (vs *VirtualServer) AnnouncedPrefixes() []netip.Prefix {

@@ -108,3 +108,30 @@ func TestBGPPasswordNotInDiagnostics(t *testing.T) {
 		t.Errorf("diagnostics:\n%s", b.String())
 	}
 }
+
+// TestBGPFamilyWarning: an announced IPv6 address with IPv4 neighbors only (or the reverse)
+// is announced to no one, and `vigil check` says so; with a neighbor of its family it is not.
+func TestBGPFamilyWarning(t *testing.T) {
+	v6vs := "virtual_server \"web6\" {\n  address = \"[2001:db8::30]:80\"\n  protocol = \"tcp\"\n  announce = true\n}\n"
+	for name, tc := range map[string]struct {
+		src  string
+		want int
+	}{
+		"IPv4 VIP, IPv4 neighbor": {bgpBlock("") + announcedVS, 0},
+		"IPv6 VIP, IPv4 neighbor": {bgpBlock("") + v6vs, 1},
+		"IPv6 VIP, IPv6 neighbor": {strings.Replace(bgpBlock(""), `"198.18.20.1"`, `"2001:db8::1"`, 1) + v6vs, 0},
+		"IPv4 VIP, IPv6 neighbor": {strings.Replace(bgpBlock(""), `"198.18.20.1"`, `"2001:db8::1"`, 1) + announcedVS, 1},
+	} {
+		t.Run(name, func(t *testing.T) {
+			var got []string
+			for _, d := range mustParse(t, tc.src, nil).Warnings() {
+				if d.Summary == "Announced to no neighbor" {
+					got = append(got, d.Detail)
+				}
+			}
+			if len(got) != tc.want {
+				t.Errorf("warnings %q, want %d", got, tc.want)
+			}
+		})
+	}
+}

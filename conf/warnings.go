@@ -57,5 +57,6 @@ func (c *Config) Warnings() hcl.Diagnostics {
 	}
 	c.trackingWarnings(warn)
 	groupWarnings(c, warn)
+	bgpWarnings(c, warn)
 	return diags
 }

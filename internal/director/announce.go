@@ -122,6 +122,7 @@ type routes struct {
 	err    string    // why the speaker is not running
 	state  map[netip.Prefix]*routeState
 	onLo   map[netip.Prefix]bool // true: vigil added it
+	prevLo map[netip.Prefix]bool // what a previous run added (the state file), until the first sync
 	stopAt bool                  // a route was withdrawn by the stop
 
 	// What readers see, under mu: the routes, the speaker (whose Peers any goroutine may
@@ -154,7 +155,7 @@ func newRoutes(o Options, log *slog.Logger) *routes {
 // sync brings the speaker, lo and the announcements in line with v; programmed tells
 // whether a virtual server's services are in the table.
 func (r *routes) sync(v *view, programmed func(*conf.VirtualServer) bool) {
-	if r.sp == nil && r.cfg == nil && len(r.state) == 0 && (v.cfg == nil || v.cfg.BGP == nil) {
+	if r.sp == nil && r.cfg == nil && len(r.state) == 0 && len(r.prevLo) == 0 && (v.cfg == nil || v.cfg.BGP == nil) {
 		return // no bgp block: nothing to do on each step
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -172,6 +173,11 @@ func (r *routes) sync(v *view, programmed func(*conf.VirtualServer) bool) {
 				continue
 			}
 			added, err := r.lo.Add(p)
+			if err == nil && !added && r.prevLo[p] {
+				// Left by a previous run that was killed: vigil's again, removed at the stop.
+				added = true
+				r.log.Info("virtual IP on lo adopted from the previous run", "prefix", p.String())
+			}
 			if err != nil {
 				r.log.Error("put the virtual IP on lo; it is not announced", "prefix", p.String(), "err", err)
 				w := want[p]
@@ -181,6 +187,7 @@ func (r *routes) sync(v *view, programmed func(*conf.VirtualServer) bool) {
 			}
 			r.onLo[p] = added
 		}
+		r.dropPrevLo(want)
 	}
 	now := r.clock.Now()
 	order := make([]netip.Prefix, 0, len(want))
@@ -246,6 +253,45 @@ func (r *routes) set(ctx context.Context, p netip.Prefix, announce bool) error {
 		return r.sp.Announce(ctx, p)
 	}
 	return r.sp.Withdraw(ctx, p)
+}
+
+// adoptLo takes the virtual IPs a previous run put on lo (its state file): the first sync
+// adopts those still announced and removes the others, so that a killed director leaves
+// no address behind for long.
+func (r *routes) adoptLo(ps []netip.Prefix) {
+	for _, p := range ps {
+		if r.prevLo == nil {
+			r.prevLo = map[netip.Prefix]bool{}
+		}
+		r.prevLo[p] = true
+	}
+}
+
+// dropPrevLo removes from lo what a previous run put there and want no longer has.
+func (r *routes) dropPrevLo(want map[netip.Prefix]routeWant) {
+	for p := range r.prevLo {
+		if _, ok := want[p]; ok {
+			continue
+		}
+		if err := r.lo.Remove(p); err != nil {
+			r.log.Warn("remove a virtual IP a previous run left on lo", "prefix", p.String(), "err", err)
+			continue
+		}
+		r.log.Info("virtual IP a previous run left on lo removed: no longer announced", "prefix", p.String())
+	}
+	r.prevLo = nil
+}
+
+// ownedLo are the virtual IPs vigil put on lo, sorted, for the state file.
+func (r *routes) ownedLo() []netip.Prefix {
+	var out []netip.Prefix
+	for p, added := range r.onLo {
+		if added {
+			out = append(out, p)
+		}
+	}
+	slices.SortFunc(out, func(a, b netip.Prefix) int { return a.Addr().Compare(b.Addr()) })
+	return out
 }
 
 func (r *routes) removeLo(p netip.Prefix) {

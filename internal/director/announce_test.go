@@ -14,6 +14,7 @@ import (
 
 	"github.com/vigil-lb/vigil/conf"
 	"github.com/vigil-lb/vigil/internal/bgp"
+	"github.com/vigil-lb/vigil/internal/state"
 	"github.com/vigil-lb/vigil/ipvs"
 	"github.com/vigil-lb/vigil/ipvs/ipvstest"
 )
@@ -437,5 +438,44 @@ func TestAnnounceReloadBGP(t *testing.T) {
 	}
 	if r.d.Snapshot().BGP != nil {
 		t.Error("status shows BGP without a bgp block")
+	}
+}
+
+// TestAnnounceAdoptsLoFromStateFile: a director killed before it could take its virtual
+// IPs off lo finds them in its state file at the next start: it adopts the one still
+// announced (and removes it at its stop) and removes the one no longer configured; an
+// address the operator put on lo is neither recorded nor removed.
+func TestAnnounceAdoptsLoFromStateFile(t *testing.T) {
+	ctx := context.Background()
+	gone := netip.MustParsePrefix("198.18.30.9/32")
+	path := state.Path(t.TempDir())
+	if err := state.Write(path, state.File{Loopback: []netip.Prefix{vip1, gone}}); err != nil {
+		t.Fatal(err)
+	}
+	var log []string
+	var mu sync.Mutex
+	lo := &fakeLoopback{addrs: map[netip.Prefix]bool{vip1: true, vip2: true, gone: true}, log: &log, lock: &mu}
+	d := New(Options{Table: ipvstest.New(), Logger: slog.New(slog.DiscardHandler), Dataplane: "kernel", Loopback: lo,
+		StateFile:  path,
+		NewSpeaker: func(context.Context, bgp.Config, *slog.Logger) (bgp.Speaker, error) { return bgp.NewFake(), nil }})
+	if err := d.Start(ctx, announceConfig(t, "0s", "")); err != nil {
+		t.Fatal(err)
+	}
+	if lo.has(gone) || !lo.has(vip1) || !lo.has(vip2) {
+		t.Errorf("after start: %s on lo %v (want removed), %s %v, %s %v (want kept)", gone, lo.has(gone), vip1, lo.has(vip1), vip2, lo.has(vip2))
+	}
+	f, err := state.Read(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := prefixStrings(f.Loopback); !cmp.Equal(got, []string{vip1.String()}) {
+		t.Errorf("state file's loopback_addresses %v, want only the adopted %s", got, vip1)
+	}
+	d.Stop(ctx, false)
+	if lo.has(vip1) || !lo.has(vip2) {
+		t.Errorf("after stop: the adopted %s on lo %v (want removed), the operator's %s %v (want kept)", vip1, lo.has(vip1), vip2, lo.has(vip2))
+	}
+	if f, err := state.Read(path); err != nil || len(f.Loopback) != 0 {
+		t.Errorf("state file after stop: %v, %v; want no loopback address", f.Loopback, err)
 	}
 }

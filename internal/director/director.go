@@ -163,6 +163,7 @@ func (d *Director) Start(ctx context.Context, cfg *conf.Config) error {
 	// The services a previous run owned: those the configuration no longer has go now.
 	d.rec.Own(saved.owned)
 	d.logDropped(cfg, saved.owned)
+	d.routes.adoptLo(saved.lo)
 	changes, err := d.applyAll(ctx, next, known)
 	if err != nil {
 		return fmt.Errorf("program the virtual servers: %w", err)

@@ -3,6 +3,7 @@ package director
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 
 	"github.com/vigil-lb/vigil/conf"
 	"github.com/vigil-lb/vigil/internal/state"
@@ -18,6 +19,7 @@ import (
 type loadedState struct {
 	admin map[string]adminState // by rsKey.String()
 	owned []ipvs.ServiceKey
+	lo    []netip.Prefix // the virtual IPs a previous run put on lo
 }
 
 // loadState reads the state file. A corrupt one is set aside with a warning and vigil
@@ -50,6 +52,7 @@ func (d *Director) loadState() (loadedState, []string) {
 			out.owned = append(out.owned, k)
 		}
 	}
+	out.lo = f.Loopback
 	d.saved = f
 	return out, nil
 }
@@ -68,6 +71,7 @@ func (d *Director) saveState() error {
 	for _, k := range d.rec.Owned() {
 		f.Owned = append(f.Owned, stateService(k))
 	}
+	f.Loopback = d.routes.ownedLo()
 	if state.Equal(f, d.saved) && d.saved.Version != 0 {
 		return nil
 	}

@@ -143,6 +143,8 @@ type writer struct {
 	reloads, lastReloadTime, lastReloadOK, lastReloadDuration, generation *family
 	ipvsWrites, ipvsWriteErrors, ipvsRepairs, ipvsResyncs                 *family
 
+	bgp bgpFamilies
+
 	all []*family // sorted by name
 
 	failures []checkCount // one virtual server's, by check
@@ -209,6 +211,7 @@ func newWriter() *writer {
 	w.ipvsRepairs = f("vigil_ipvs_resync_repairs_total", c, "Drift in the IPVS table repaired by the periodic resync (e.g. after ipvsadm -C).")
 	w.ipvsResyncs = f("vigil_ipvs_resyncs_total", c, "Periodic comparisons of the IPVS table with the desired state.")
 	w.startTime = f("vigil_start_time_seconds", g, "Unix time the director started.")
+	w.bgp = newBGPFamilies(f)
 	slices.SortFunc(w.all, func(a, b *family) int { return strings.Compare(a.name, b.name) })
 	return w
 }
@@ -331,6 +334,7 @@ func (w *writer) fill(s *status.Snapshot, info BuildInfo, live func(checkKey)) {
 	if !s.Started.IsZero() {
 		w.startTime.add(unixSeconds(s.Started))
 	}
+	w.bgp.fill(s.BGP)
 }
 
 // svcLabels are node_exporter's service labels, sorted by name around virtual_server.

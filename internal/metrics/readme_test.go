@@ -47,6 +47,7 @@ func TestREADMEMetrics(t *testing.T) {
 	documented := readmeMetrics(t)
 	s := richSnapshot()
 	s.VirtualServers[0].MHFingerprint = "5b847c55446ddbb0"
+	s.BGP = bgpSample()
 	m := New(&fakeSource{s: s}, BuildInfo{})
 	m.ObserveCheck("web", "rs1", "http", 1e6, true)
 	served := map[string]bool{}

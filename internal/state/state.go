@@ -1,6 +1,6 @@
 // Package state keeps what a director must remember across restarts (real servers'
-// administrative states and the IPVS services it owns) in a versioned JSON file written
-// atomically.
+// administrative states, the IPVS services and loopback addresses it owns) in a versioned
+// JSON file written atomically.
 package state
 
 import (
@@ -38,6 +38,10 @@ type File struct {
 	// Owned are the IPVS services the director created or adopted; one of them that is
 	// not in the configuration at the next start is deleted then.
 	Owned []Service `json:"owned_services"`
+	// Loopback are the announced virtual IPs the director put on lo. A director killed
+	// before it could take them off finds them here at its next start: it adopts those
+	// still announced and removes the others.
+	Loopback []netip.Prefix `json:"loopback_addresses,omitempty"`
 }
 
 // Admin is one real server's administrative state. The real server is known by its
@@ -169,5 +173,5 @@ func Write(path string, f File) error {
 // Equal reports whether a and b hold the same states and services (WrittenAt aside), so
 // that a change that changes nothing is not written.
 func Equal(a, b File) bool {
-	return slices.Equal(a.Admin, b.Admin) && slices.Equal(a.Owned, b.Owned)
+	return slices.Equal(a.Admin, b.Admin) && slices.Equal(a.Owned, b.Owned) && slices.Equal(a.Loopback, b.Loopback)
 }

@@ -23,6 +23,7 @@ func sample() File {
 			{Protocol: "tcp", Address: netip.MustParseAddrPort("198.18.0.254:80")},
 			{FWMark: 6, Family: "inet6"},
 		},
+		Loopback: []netip.Prefix{netip.MustParsePrefix("198.18.30.1/32"), netip.MustParsePrefix("2001:db8::30/128")},
 	}
 }
 
@@ -37,7 +38,7 @@ func TestWriteRead(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.Version = Version
-	if diff := cmp.Diff(f, got, cmpopts.EquateComparable(netip.AddrPort{})); diff != "" {
+	if diff := cmp.Diff(f, got, cmpopts.EquateComparable(netip.AddrPort{}, netip.Prefix{})); diff != "" {
 		t.Errorf("read back (-want +got):\n%s", diff)
 	}
 	fi, err := os.Stat(p)

@@ -1,0 +1,267 @@
+//go:build bench
+
+package bgplab
+
+// The figures of issue 19 (docs/benchmarks.md, BGP): the client-visible outage when one
+// of three directors dies, vigil beside an FRR stand-in director in the same lab, trials
+// interleaved; and the share of established connections broken when one of three vigil
+// directors dies (no connection sync: the userspace data plane proxies). Root, Debian's
+// frr, the bench tag and VIGIL_BENCH=1:
+//
+//	flock -w 1500 /tmp/vigil-heavy.lock env GOFLAGS=-tags=bench VIGIL_BENCH=1 \
+//	    go test -count=1 -v -timeout 30m -run 'TestBench' ./internal/testing/bgplab
+//
+// VIGIL_BENCH_TRIALS (default 5) trials per director kind and mode; VIGIL_BENCH_OUT, a
+// file the tables are appended to.
+
+import (
+	"fmt"
+	"net/netip"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+func gate(t *testing.T) int {
+	t.Helper()
+	if os.Getenv("VIGIL_BENCH") != "1" {
+		t.Skip("benchmark: set VIGIL_BENCH=1")
+	}
+	n, err := strconv.Atoi(os.Getenv("VIGIL_BENCH_TRIALS"))
+	if err != nil || n <= 0 {
+		n = 5
+	}
+	return n
+}
+
+func report(t *testing.T, text string) {
+	t.Log("\n" + text)
+	if p := os.Getenv("VIGIL_BENCH_OUT"); p != "" {
+		f, err := os.OpenFile(p, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+		if err == nil {
+			f.WriteString(text + "\n")
+			f.Close()
+		}
+	}
+}
+
+func median(ds []time.Duration) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+func secs(d time.Duration) string { return fmt.Sprintf("%.3f", d.Seconds()) }
+
+// victim is the director that dies in a trial: vigil's d3 or the FRR stand-in.
+type victim struct {
+	kind    string
+	n       *node
+	running func() bool
+	start   func()
+	kill    func()
+	down    bool // its link is down
+}
+
+// stable waits until the router's next hops are exactly want and stay so for hold.
+func (l *lab) stable(what string, hold time.Duration, want ...netip.Addr) {
+	l.t.Helper()
+	var since time.Time
+	waitFor(l.t, what, 60*time.Second, func() bool {
+		if !l.hopsAre(want...) {
+			since = time.Time{}
+			return false
+		}
+		if since.IsZero() {
+			since = time.Now()
+		}
+		return time.Since(since) >= hold
+	})
+}
+
+// TestBenchOutage: three directors (two vigil survivors, the third vigil or the FRR
+// stand-in), a client making new connections from 16 workers (each request 300 ms at
+// most); one director dies and the outage is the time from its death to the start of the
+// last request that failed. "link down" is the director's host dying (its link goes
+// down: the router notices by BFD or the hold time); "SIGKILL" is its processes dying
+// (the kernel closes the BGP session).
+func TestBenchOutage(t *testing.T) {
+	trials := gate(t)
+	for _, mode := range []struct {
+		name string
+		bfd  bool
+		link bool
+	}{{"link down, BFD 100 ms x 3", true, true}, {"link down, hold time 3 s", false, true}, {"SIGKILL", false, false}} {
+		t.Run(mode.name, func(t *testing.T) {
+			l := newLab(t)
+			extra := ""
+			if mode.bfd {
+				extra = bfdLines
+			}
+			d1, d2, d3 := l.addDirector("d1", extra), l.addDirector("d2", extra), l.addDirector("d3", extra)
+			s := l.addStandIn("s1", mode.bfd)
+			l.startRouter(mode.bfd, d1.addr, d2.addr, d3.addr, s.addr)
+			d1.start()
+			d2.start()
+			sRunning := false
+			vs := []*victim{
+				{kind: "vigil", n: &d3.node, running: func() bool { return d3.d != nil && !d3.d.Exited() }, start: d3.start,
+					kill: func() { d3.d.Kill() }},
+				{kind: "FRR stand-in", n: &s.node, running: func() bool { return sRunning },
+					start: func() { s.start(); sRunning = true }, kill: func() { s.kill(); sRunning = false }},
+			}
+			if mode.link {
+				for _, v := range vs {
+					v.start()
+					v.n.linkDown()
+					v.down = true
+				}
+			}
+			outage := map[string][]time.Duration{}
+			drop := map[string][]time.Duration{}
+			noise := map[string]int{}
+			for i := range trials {
+				order := vs
+				if i%2 == 1 {
+					order = []*victim{vs[1], vs[0]}
+				}
+				for _, v := range order {
+					if v.down {
+						v.n.relink()
+						v.down = false
+					}
+					if !v.running() {
+						v.start()
+					}
+					l.stable(v.kind+" in the route", 3*time.Second, d1.addr, d2.addr, v.n.addr)
+					stop := l.load(16, 300*time.Millisecond)
+					time.Sleep(500 * time.Millisecond)
+					killed := time.Now()
+					if mode.link {
+						v.n.linkDown()
+						v.down = true
+					} else {
+						v.kill()
+					}
+					took := waitFor(t, "the router dropping the dead "+v.kind, 15*time.Second, func() bool { return l.hopsAre(d1.addr, d2.addr) })
+					time.Sleep(700 * time.Millisecond)
+					all := stop()
+					last := lastFailure(all, killed)
+					before, failed := 0, 0
+					for _, a := range all {
+						switch {
+						case a.err != nil && a.at.Before(killed):
+							before++
+						case a.err != nil:
+							failed++
+						}
+					}
+					t.Logf("trial %d %s: router dropped it %s s after, last failed request began %s s after (%d of %d requests failed; %d before the death)",
+						i+1, v.kind, secs(took), secs(last), failed, len(all), before)
+					outage[v.kind] = append(outage[v.kind], last)
+					drop[v.kind] = append(drop[v.kind], took)
+					noise[v.kind] += before
+				}
+			}
+			var b strings.Builder
+			fmt.Fprintf(&b, "| %s, %d trials each | vigil | FRR stand-in | ratio |\n| --- | --- | --- | --- |\n", mode.name, trials)
+			mv, ms := median(outage["vigil"]), median(outage["FRR stand-in"])
+			fmt.Fprintf(&b, "| client-visible outage, median (s) | %s | %s | %.2f |\n", secs(mv), secs(ms), mv.Seconds()/ms.Seconds())
+			fmt.Fprintf(&b, "| client-visible outage, max (s) | %s | %s | |\n", secs(slices.Max(outage["vigil"])), secs(slices.Max(outage["FRR stand-in"])))
+			rv, rs := median(drop["vigil"]), median(drop["FRR stand-in"])
+			fmt.Fprintf(&b, "| router drops the route, median (s) | %s | %s | %.2f |\n", secs(rv), secs(rs), rv.Seconds()/rs.Seconds())
+			fmt.Fprintf(&b, "| failed requests before the death (noise) | %d | %d | |\n", noise["vigil"], noise["FRR stand-in"])
+			report(t, b.String())
+		})
+	}
+}
+
+// TestBenchBrokenShare: three vigil directors; 90 long-lived client connections spread by
+// the router's ECMP; one director's host dies (link down, BFD 100 ms x 3) and, once the
+// router has dropped it, every connection is tried (a line echoed within 2 s). Which
+// director dies rotates; its place in the router's next-hop list is logged, because
+// Linux's multipath is hash-threshold (RFC 2992): removing a next hop other than the
+// middle one also moves some flows between the survivors.
+func TestBenchBrokenShare(t *testing.T) {
+	trials := gate(t)
+	if trials < 3 {
+		trials = 3
+	}
+	l := newLab(t)
+	ds := []*director{l.addDirector("d1", bfdLines), l.addDirector("d2", bfdLines), l.addDirector("d3", bfdLines)}
+	addrs := []netip.Addr{ds[0].addr, ds[1].addr, ds[2].addr}
+	l.startRouter(true, addrs...)
+	for _, d := range ds {
+		d.start()
+	}
+	const conns = 90
+	var broken, total int
+	byPlace := map[int][2]int{}
+	for i := range trials {
+		l.stable("three directors in the route", 3*time.Second, addrs...)
+		hops := l.nextHops()
+		v := ds[i%3]
+		place := slices.Index(hops, v.addr.String())
+		cs := l.open(conns)
+		on := map[string]int{}
+		for _, c := range cs {
+			on[c.name]++
+		}
+		v.linkDown()
+		var rest []netip.Addr
+		for _, a := range addrs {
+			if a != v.addr {
+				rest = append(rest, a)
+			}
+		}
+		waitFor(t, "the router dropping "+v.name, 10*time.Second, func() bool { return l.hopsAre(rest...) })
+		time.Sleep(500 * time.Millisecond)
+		var mu sync.Mutex
+		var wg sync.WaitGroup
+		lost, lostOn := 0, 0
+		for _, c := range cs {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if !c.alive(2 * time.Second) {
+					mu.Lock()
+					lost++
+					if c.name == v.name {
+						lostOn++
+					}
+					mu.Unlock()
+				}
+			}()
+		}
+		wg.Wait()
+		for _, c := range cs {
+			c.c.Close()
+		}
+		t.Logf("trial %d: %s (next hop %d of %v) died; connections by director %v; broken %d of %d (%d of its own %d, %d on the survivors)",
+			i+1, v.name, place+1, hops, on, lost, conns, lostOn, on[v.name], lost-lostOn)
+		broken += lost
+		total += conns
+		p := byPlace[place]
+		byPlace[place] = [2]int{p[0] + lost, p[1] + conns}
+		v.relink()
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "| place of the dead director among 3 next hops | broken / connections | share |\n| --- | --- | --- |\n")
+	for place := range 3 {
+		if p := byPlace[place]; p[1] > 0 {
+			fmt.Fprintf(&b, "| %d | %d / %d | %.3f |\n", place+1, p[0], p[1], float64(p[0])/float64(p[1]))
+		}
+	}
+	fmt.Fprintf(&b, "| all %d trials | %d / %d | %.3f (target <= 0.333) |\n", trials, broken, total, float64(broken)/float64(total))
+	report(t, b.String())
+}
