@@ -215,9 +215,9 @@ func (k *Kernel) AddDestination(ctx context.Context, svc ServiceKey, d Destinati
 // UpdateDestination sets the weight, forwarding and thresholds of an existing destination
 // in one netlink message (ENOENT if it does not exist). It is the daemon's hot write (every
 // weight change and quiesce), so it goes through ipvsnl's socket and encoder rather than
-// moby/ipvs, which costs about 15% more per change under emulation (a 64 KiB receive
-// buffer allocated per call, a getsockname per call; docs/benchmarks.md, Kernel IPVS
-// programming).
+// moby/ipvs, which took 1.14-1.33x as long per change in the benchmark VM (a 64 KiB
+// receive buffer allocated per call, a getsockname per call; docs/benchmarks.md, Kernel
+// IPVS programming).
 func (k *Kernel) UpdateDestination(ctx context.Context, svc ServiceKey, d Destination) error {
 	err := checkDestination(d, true)
 	if err == nil {
