@@ -435,16 +435,16 @@ func TestDaemonEndToEnd(t *testing.T) {
 		io.Copy(io.Discard, resp.Body)
 		resp.Body.Close()
 	}
-	waitFor(t, "vigil_ipvs_backend_connections_total of rs1 to reach 5", func() bool {
+	waitFor(t, "vigil_ipvs_service_connections_total of web to reach 5", func() bool {
 		_, _, text := get(t, "http://"+apiAddr+"/metrics")
 		parser := expfmt.NewTextParser(model.UTF8Validation)
 		mfs, err := parser.TextToMetricFamilies(strings.NewReader(text))
-		if err != nil || mfs["vigil_ipvs_backend_connections_total"] == nil {
+		if err != nil || mfs["vigil_ipvs_service_connections_total"] == nil {
 			return false
 		}
-		for _, m := range mfs["vigil_ipvs_backend_connections_total"].GetMetric() {
+		for _, m := range mfs["vigil_ipvs_service_connections_total"].GetMetric() {
 			for _, l := range m.GetLabel() {
-				if l.GetName() == "real_server" && l.GetValue() == "rs1" && m.GetCounter().GetValue() >= 5 {
+				if l.GetName() == "virtual_server" && l.GetValue() == "web" && m.GetCounter().GetValue() >= 5 {
 					return true
 				}
 			}
@@ -476,7 +476,7 @@ func TestDaemonEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatalf("parse /metrics: %v", err)
 	}
-	for _, name := range []string{"vigil_check_up", "vigil_check_duration_seconds", "vigil_real_server_applied_weight", "vigil_ipvs_backend_connections_active", "vigil_reloads_total", "vigil_build_info"} {
+	for _, name := range []string{"vigil_real_server_healthy", "vigil_real_server_info", "vigil_check_duration_seconds", "vigil_ipvs_backend_weight", "vigil_ipvs_backend_connections_active", "vigil_reloads_total", "vigil_build_info"} {
 		if mfs[name] == nil {
 			t.Errorf("/metrics lacks %s", name)
 		}

@@ -28,18 +28,14 @@ func CheckLabels(checks []status.Check) []string {
 
 // serviceLabelValues renders proto, local_address, local_port, local_mark the way
 // node_exporter does: proto TCP/UDP/FWM; for a fwmark service an empty address, port "0"
-// and the mark; otherwise an empty mark.
+// and the mark as /proc/net/ip_vs prints it and node_exporter passes it on (%08X: mark
+// 6666 is "00001A0A"); otherwise an empty mark.
 func serviceLabelValues(fwmark uint32, protocol, address string) []string {
 	if fwmark != 0 {
-		return []string{"FWM", "", "0", strconv.FormatUint(uint64(fwmark), 10)}
+		return []string{"FWM", "", "0", fmt.Sprintf("%08X", fwmark)}
 	}
 	addr, port := splitAddrPort(address)
 	return []string{strings.ToUpper(protocol), addr, port, ""}
-}
-
-func remoteLabelValues(address string) []string {
-	addr, port := splitAddrPort(address)
-	return []string{addr, port}
 }
 
 // splitAddrPort turns "198.18.0.21:80" or "[2001:db8::1]:80" into address and port; node_exporter

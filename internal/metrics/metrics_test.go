@@ -161,6 +161,8 @@ func series(mf *dto.MetricFamily) []string {
 			v = m.GetUntyped().GetValue()
 		case m.Histogram != nil:
 			v = float64(m.GetHistogram().GetSampleCount())
+		case m.Summary != nil:
+			v = float64(m.GetSummary().GetSampleCount())
 		}
 		out = append(out, "{"+strings.Join(ls, ",")+"} "+model.SampleValue(v).String())
 	}
@@ -183,21 +185,30 @@ func TestScrapeRichSnapshot(t *testing.T) {
 		want []string
 	}{
 		{"vigil_build_info", []string{`{goversion="go1.26.8",revision="abcdef123456",version="1.2.3"} 1`}},
-		{"vigil_check_up", []string{
+		{"vigil_check_transitions_total", []string{
 			`{check="http",real_server="rs1",virtual_server="web"} 1`,
 			`{check="http#2",real_server="rs1",virtual_server="web"} 1`,
 			`{check="mysql",real_server="v6a",virtual_server="web6"} 0`,
-			`{check="tcp",real_server="rs2",virtual_server="web"} 0`,
+			`{check="tcp",real_server="rs2",virtual_server="web"} 2`,
 		}},
+		// Per virtual server and check: rs1's one and rs2's 40.
 		{"vigil_check_failures_total", []string{
-			`{check="http",real_server="rs1",virtual_server="web"} 1`,
-			`{check="http#2",real_server="rs1",virtual_server="web"} 0`,
-			`{check="mysql",real_server="v6a",virtual_server="web6"} 0`,
-			`{check="tcp",real_server="rs2",virtual_server="web"} 40`,
+			`{check="http",virtual_server="web"} 1`,
+			`{check="http#2",virtual_server="web"} 0`,
+			`{check="mysql",virtual_server="web6"} 0`,
+			`{check="tcp",virtual_server="web"} 40`,
 		}},
 		{"vigil_check_duration_seconds", []string{
 			`{check="http",virtual_server="web"} 2`,
 			`{check="tcp",virtual_server="web"} 1`,
+		}},
+		// node_exporter's six labels, as it values them (an empty local_address or
+		// local_mark is no label, as Prometheus stores it), once per destination.
+		{"vigil_real_server_info", []string{
+			`{local_address="198.18.0.254",local_port="80",proto="TCP",real_server="rs1",remote_address="198.18.0.21",remote_port="80",virtual_server="web"} 1`,
+			`{local_address="198.18.0.254",local_port="80",proto="TCP",real_server="rs2",remote_address="198.18.0.22",remote_port="80",virtual_server="web"} 1`,
+			`{local_address="2001:db8::1",local_port="443",proto="TCP",real_server="v6a",remote_address="2001:db8::21",remote_port="443",virtual_server="web6"} 1`,
+			`{local_mark="00001A0A",local_port="0",proto="FWM",real_server="a",remote_address="198.18.0.31",remote_port="0",virtual_server="fw"} 1`,
 		}},
 		{"vigil_real_server_healthy", []string{
 			`{real_server="a",virtual_server="fw"} 1`,
@@ -205,42 +216,49 @@ func TestScrapeRichSnapshot(t *testing.T) {
 			`{real_server="rs2",virtual_server="web"} 0`,
 			`{real_server="v6a",virtual_server="web6"} 0`,
 		}},
-		{"vigil_real_server_weight", []string{
-			`{real_server="a",virtual_server="fw"} 1`,
-			`{real_server="rs1",virtual_server="web"} 2`,
-			`{real_server="rs2",virtual_server="web"} 1`,
-			`{real_server="v6a",virtual_server="web6"} 5`,
+		{"vigil_real_server_admin_state", []string{
+			`{real_server="a",state="ready",virtual_server="fw"} 1`,
+			`{real_server="rs1",state="ready",virtual_server="web"} 1`,
+			`{real_server="rs2",state="ready",virtual_server="web"} 1`,
+			`{real_server="v6a",state="ready",virtual_server="web6"} 1`,
 		}},
-		{"vigil_real_server_applied_weight", []string{
+		// Only what the table holds: v6a is not in it.
+		{"vigil_ipvs_backend_weight", []string{
 			`{real_server="a",virtual_server="fw"} 1`,
 			`{real_server="rs1",virtual_server="web"} 2`,
 			`{real_server="rs2",virtual_server="web"} 0`,
 		}},
+		{"vigil_ipvs_backend_connections_active", []string{
+			`{real_server="a",virtual_server="fw"} 0`,
+			`{real_server="rs1",virtual_server="web"} 3`,
+			`{real_server="rs2",virtual_server="web"} 0`,
+		}},
+		{"vigil_ipvs_backend_connections_inactive", []string{
+			`{real_server="a",virtual_server="fw"} 0`,
+			`{real_server="rs1",virtual_server="web"} 10`,
+			`{real_server="rs2",virtual_server="web"} 2`,
+		}},
 		{"vigil_virtual_server_healthy_real_servers", []string{
 			`{virtual_server="fw"} 1`, `{virtual_server="web"} 1`, `{virtual_server="web6"} 0`,
+		}},
+		{"vigil_virtual_server_real_servers", []string{
+			`{virtual_server="fw"} 1`, `{virtual_server="web"} 2`, `{virtual_server="web6"} 1`,
 		}},
 		{"vigil_virtual_server_quorum_up", []string{
 			`{virtual_server="fw"} 1`, `{virtual_server="web"} 1`, `{virtual_server="web6"} 0`,
 		}},
+		{"vigil_virtual_server_in_table", []string{
+			`{virtual_server="fw"} 1`, `{virtual_server="web"} 1`, `{virtual_server="web6"} 1`,
+		}},
 		{"vigil_ipvs_service_connections_total", []string{
-			`{local_address="",local_mark="6666",local_port="0",proto="FWM",virtual_server="fw"} 7`,
-			`{local_address="198.18.0.254",local_mark="",local_port="80",proto="TCP",virtual_server="web"} 100`,
-			`{local_address="2001:db8::1",local_mark="",local_port="443",proto="TCP",virtual_server="web6"} 0`,
+			`{local_address="198.18.0.254",local_port="80",proto="TCP",virtual_server="web"} 100`,
+			`{local_address="2001:db8::1",local_port="443",proto="TCP",virtual_server="web6"} 0`,
+			`{local_mark="00001A0A",local_port="0",proto="FWM",virtual_server="fw"} 7`,
 		}},
 		{"vigil_ipvs_service_outgoing_bytes_total", []string{
-			`{local_address="",local_mark="6666",local_port="0",proto="FWM",virtual_server="fw"} 0`,
-			`{local_address="198.18.0.254",local_mark="",local_port="80",proto="TCP",virtual_server="web"} 1099511627776`,
-			`{local_address="2001:db8::1",local_mark="",local_port="443",proto="TCP",virtual_server="web6"} 0`,
-		}},
-		{"vigil_ipvs_backend_connections_active", []string{
-			`{local_address="",local_mark="6666",local_port="0",proto="FWM",real_server="a",remote_address="198.18.0.31",remote_port="0",virtual_server="fw"} 0`,
-			`{local_address="198.18.0.254",local_mark="",local_port="80",proto="TCP",real_server="rs1",remote_address="198.18.0.21",remote_port="80",virtual_server="web"} 3`,
-			`{local_address="198.18.0.254",local_mark="",local_port="80",proto="TCP",real_server="rs2",remote_address="198.18.0.22",remote_port="80",virtual_server="web"} 0`,
-		}},
-		{"vigil_ipvs_backend_connections_inactive", []string{
-			`{local_address="",local_mark="6666",local_port="0",proto="FWM",real_server="a",remote_address="198.18.0.31",remote_port="0",virtual_server="fw"} 0`,
-			`{local_address="198.18.0.254",local_mark="",local_port="80",proto="TCP",real_server="rs1",remote_address="198.18.0.21",remote_port="80",virtual_server="web"} 10`,
-			`{local_address="198.18.0.254",local_mark="",local_port="80",proto="TCP",real_server="rs2",remote_address="198.18.0.22",remote_port="80",virtual_server="web"} 2`,
+			`{local_address="198.18.0.254",local_port="80",proto="TCP",virtual_server="web"} 1099511627776`,
+			`{local_address="2001:db8::1",local_port="443",proto="TCP",virtual_server="web6"} 0`,
+			`{local_mark="00001A0A",local_port="0",proto="FWM",virtual_server="fw"} 0`,
 		}},
 		{"vigil_vrrp_state", []string{`{instance="VI_1",interface="eth0",vrid="51"} 2`}},
 		{"vigil_ipvs_sync_daemon", []string{`{instance="VI_1",interface="eth0",role="master",vrid="51"} 1`}},
@@ -296,30 +314,35 @@ func TestScrapeRichSnapshot(t *testing.T) {
 	}
 }
 
-func TestHistogramBuckets(t *testing.T) {
+// TestCheckDurationSummary: the check latency is a summary per virtual server and check,
+// its sum and count only (no quantiles, no buckets: issue 18's size budget).
+func TestCheckDurationSummary(t *testing.T) {
 	m := New(&fakeSource{s: richSnapshot()}, BuildInfo{})
 	m.ObserveCheck("web", "rs1", "http", 1200*time.Microsecond, true)
-	mfs := parse(t, scrape(t, m.Handler()))
-	mf := mfs["vigil_check_duration_seconds"]
-	if mf == nil || mf.GetType() != dto.MetricType_HISTOGRAM {
-		t.Fatalf("vigil_check_duration_seconds: got %v, want a histogram", mf)
+	m.ObserveCheck("web", "rs2", "http", 800*time.Microsecond, false)
+	text := scrape(t, m.Handler())
+	mf := parse(t, text)["vigil_check_duration_seconds"]
+	if mf == nil || mf.GetType() != dto.MetricType_SUMMARY || len(mf.GetMetric()) != 1 {
+		t.Fatalf("vigil_check_duration_seconds: got %v, want one summary", mf)
 	}
-	h := mf.GetMetric()[0].GetHistogram()
-	if got, want := h.GetSampleSum(), 0.0012; got < want-1e-9 || got > want+1e-9 {
+	sm := mf.GetMetric()[0].GetSummary()
+	if got, want := sm.GetSampleSum(), 0.002; got < want-1e-9 || got > want+1e-9 {
 		t.Errorf("sample sum: got %v, want %v", got, want)
 	}
-	for _, b := range h.GetBucket() {
-		wantCount := uint64(0)
-		if b.GetUpperBound() >= 0.0025 {
-			wantCount = 1
-		}
-		if b.GetCumulativeCount() != wantCount {
-			t.Errorf("bucket le=%v: got %d, want %d", b.GetUpperBound(), b.GetCumulativeCount(), wantCount)
+	if sm.GetSampleCount() != 2 || len(sm.GetQuantile()) != 0 {
+		t.Errorf("count %d, quantiles %v: want 2 and none", sm.GetSampleCount(), sm.GetQuantile())
+	}
+	for _, want := range []string{
+		`vigil_check_duration_seconds_sum{check="http",virtual_server="web"} 0.002` + "\n",
+		`vigil_check_duration_seconds_count{check="http",virtual_server="web"} 2` + "\n",
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("exposition lacks %q", want)
 		}
 	}
 }
 
-// A real server removed by a reload must stop being exported, histogram included.
+// A real server removed by a reload must stop being exported, the check summary included.
 func TestRemovedRealServerIsForgotten(t *testing.T) {
 	src := &fakeSource{s: richSnapshot()}
 	m := New(src, BuildInfo{})
@@ -333,9 +356,9 @@ func TestRemovedRealServerIsForgotten(t *testing.T) {
 	src.set(s)
 	mfs := parse(t, scrape(t, m.Handler()))
 	if got := series(mfs["vigil_check_duration_seconds"]); len(got) != 0 {
-		t.Errorf("after reload: histogram still has %v", got)
+		t.Errorf("after reload: the summary still has %v", got)
 	}
-	for _, name := range []string{"vigil_real_server_healthy", "vigil_check_up"} {
+	for _, name := range []string{"vigil_real_server_healthy", "vigil_real_server_info", "vigil_check_transitions_total"} {
 		for _, s := range series(mfs[name]) {
 			if strings.Contains(s, `real_server="rs2"`) {
 				t.Errorf("%s still exports %s", name, s)

@@ -316,7 +316,7 @@ virtual_server "db" {
 	parser := expfmt.NewTextParser(model.UTF8Validation)
 	families, err := parser.TextToMetricFamilies(strings.NewReader(metrics))
 	must(t, err, "parse /metrics")
-	for _, want := range []string{"vigil_build_info", "vigil_real_server_weight", "vigil_ipvs_backend_connections_active", "vigil_check_up"} {
+	for _, want := range []string{"vigil_build_info", "vigil_real_server_healthy", "vigil_real_server_info", "vigil_ipvs_backend_connections_active", "vigil_check_transitions_total"} {
 		if families[want] == nil {
 			t.Errorf("/metrics lacks %s", want)
 		}

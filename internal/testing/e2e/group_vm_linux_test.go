@@ -82,7 +82,7 @@ func testGroupQuiesce(t *testing.T) {
 	}
 	metrics := v.get("/metrics")
 	for _, a := range []string{`local_address="198.18.0.253"`, `local_address="198.18.0.254"`} {
-		if !strings.Contains(metrics, "vigil_ipvs_backend_connections_total{") || !strings.Contains(metrics, a) {
+		if !strings.Contains(metrics, "vigil_real_server_info{"+a) || !strings.Contains(metrics, "vigil_ipvs_service_connections_total{"+a) {
 			t.Errorf("/metrics has no series for the group service %s", a)
 		}
 	}
