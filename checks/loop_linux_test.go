@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"golang.org/x/sys/unix"
 
 	"github.com/vigil-lb/vigil/internal/clock"
 	"github.com/vigil-lb/vigil/internal/testing/loopback"
@@ -760,5 +761,137 @@ func TestLoopEpollPath(t *testing.T) {
 		},
 	} {
 		t.Run(name, f)
+	}
+}
+
+// TestLoopRingUnderFileLimit: under a soft RLIMIT_NOFILE below ringSlots (4095: Go's
+// raise to the hard limit minus one under the kernel's default hard limit of 4096, as in
+// the VM tests' guest) the ring registers as many slots as the limit allows instead of
+// failing with EMFILE and leaving the loop on epoll.
+func TestLoopRingUnderFileLimit(t *testing.T) {
+	var lim unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &lim); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Require(t, lim.Max >= 4095, "RLIMIT_NOFILE hard limit %d below 4095", lim.Max)
+	low := lim
+	low.Cur = 4095
+	if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &low); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { unix.Setrlimit(unix.RLIMIT_NOFILE, &lim) })
+	c, err := NewTCP(closedPort(t), TCPConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, _ := runOnLoop(t, []Spec{loopSpec("a", c, time.Second)}, 2)
+	if s.loop.ring == nil {
+		// Only a kernel without the ring's setsockopt (before 6.7) may say no here.
+		testenv.Require(t, ringOnKernel(t), "the probe loop runs without io_uring on this kernel")
+		t.Fatal("no ring under RLIMIT_NOFILE 4095 on a kernel that has one otherwise")
+	}
+	if n := len(s.loop.ring.slots); n != 4095 {
+		t.Errorf("%d slots under RLIMIT_NOFILE 4095, want 4095", n)
+	}
+	if s.loop.onRing.Load() == 0 {
+		t.Error("no probe on the ring")
+	}
+}
+
+// ringOnKernel reports whether a probe loop gets a ring at the current limits.
+func ringOnKernel(t *testing.T) bool {
+	var lim unix.Rlimit
+	unix.Getrlimit(unix.RLIMIT_NOFILE, &lim)
+	saved := lim
+	lim.Cur = lim.Max
+	unix.Setrlimit(unix.RLIMIT_NOFILE, &lim)
+	defer unix.Setrlimit(unix.RLIMIT_NOFILE, &saved)
+	l, err := newProbeLoop(NewScheduler(Options{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.close()
+	return l.ring != nil
+}
+
+func TestRingSlotsFor(t *testing.T) {
+	for _, tc := range []struct {
+		soft uint64
+		want int
+	}{
+		{1024, 1024},
+		{4095, 4095},
+		{4096, 4096},
+		{1 << 20, ringSlots},
+		{unix.RLIM_INFINITY, ringSlots},
+	} {
+		if got := ringSlotsFor(tc.soft); got != tc.want {
+			t.Errorf("ringSlotsFor(%d) = %d, want %d", tc.soft, got, tc.want)
+		}
+	}
+}
+
+// TestLoopIdleOnEpoll: the loop sleeps between its probes on epoll, the path the VM
+// tests' guest takes (no ring before Linux 6.7, or a ring refused at start): over 3 s
+// of probes that pass, are refused and time out, every second, the process uses a
+// small part of one CPU, where a spinning loop would use all of it (at SCHED_RR that
+// starves the CPU's kernel threads).
+func TestLoopIdleOnEpoll(t *testing.T) {
+	for name, setup := range map[string]func(t *testing.T){
+		"epoll": func(t *testing.T) {
+			noProbeRing = true
+			t.Cleanup(func() { noProbeRing = false })
+		},
+		"ring refused at start": func(t *testing.T) {
+			probeRingFault = func(string) syscall.Errno { return syscall.EPERM }
+			t.Cleanup(func() { probeRingFault = nil })
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			setup(t)
+			up, err := NewTCP(loopback.Listen(t, func(net.Conn) {}).Addr, TCPConfig{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			web, err := NewHTTP(rawServer(t, answer("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")), HTTPConfig{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			refused, err := NewTCP(closedPort(t), TCPConfig{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			silent, err := NewTCP(unansweredSYN(t), TCPConfig{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			rec := &loopResults{got: map[string][]Result{}}
+			s := NewScheduler(Options{OnCheck: rec.onCheck, Jitter: func(time.Duration) time.Duration { return 0 }})
+			t.Cleanup(s.Stop)
+			var specs []Spec
+			for id, c := range map[string]Checker{"up": up, "web": web, "refused": refused, "silent": silent} {
+				sp := loopSpec(id, c, 200*time.Millisecond)
+				sp.Interval = time.Second
+				specs = append(specs, sp)
+			}
+			var before, after unix.Rusage
+			unix.Getrusage(unix.RUSAGE_SELF, &before)
+			if err := s.Set(specs); err != nil {
+				t.Fatal(err)
+			}
+			if s.loop.ring != nil {
+				t.Fatal("the loop has a ring")
+			}
+			time.Sleep(3 * time.Second)
+			unix.Getrusage(unix.RUSAGE_SELF, &after)
+			cpu := time.Duration(after.Utime.Nano()+after.Stime.Nano()-before.Utime.Nano()-before.Stime.Nano()) * time.Nanosecond
+			t.Logf("%s of CPU in 3 s; %d probes", cpu, s.loop.started.Load())
+			if s.loop.started.Load() < 8 {
+				t.Errorf("%d probes in 3 s, want at least 8", s.loop.started.Load())
+			}
+			if cpu > time.Second {
+				t.Errorf("the process used %s of CPU in 3 s of probes every second: the loop spins", cpu)
+			}
+		})
 	}
 }

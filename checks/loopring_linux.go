@@ -60,7 +60,23 @@ var (
 	probeRingFault func(call string) syscall.Errno
 )
 
+// ringSlots is the most fixed-file slots a ring registers; fewer when RLIMIT_NOFILE is
+// lower (ringSlotsFor), and a probe that finds every slot taken goes through epoll.
 const ringSlots = 4096
+
+// ringMinSlots: below this many slots the ring is not worth setting up.
+const ringMinSlots = 64
+
+// ringSlotsFor returns how many fixed-file slots a ring may register under the soft
+// RLIMIT_NOFILE limit: io_uring_register(IORING_REGISTER_FILES) refuses a table larger
+// than that limit with EMFILE (io_uring/rsrc.c), although fixed files take no
+// descriptor. Go raises the soft limit to the hard limit minus one at start (package
+// syscall), so under a hard limit of 4096 (the kernel's default for init, and so for a
+// daemon started from a plain /init or a container without LimitNOFILE) a table of 4096
+// failed and the engine fell back to epoll for good.
+func ringSlotsFor(softNofile uint64) int {
+	return int(min(softNofile, ringSlots))
+}
 
 // What a completion is for, in the top byte of its user data; then the slot and the
 // probe's generation.
@@ -90,13 +106,23 @@ func newProbeRing(l *probeLoop) (*probeRing, error) {
 		return nil, err
 	}
 	r.Fault = probeRingFault
-	pr := &probeRing{l: l, r: r, evfd: -1, slots: make([]*loopProbe, ringSlots), free: make([]int32, 0, ringSlots)}
+	var lim unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &lim); err != nil {
+		r.Close()
+		return nil, fmt.Errorf("getrlimit RLIMIT_NOFILE: %w", err)
+	}
+	n := ringSlotsFor(lim.Cur)
+	if n < ringMinSlots {
+		r.Close()
+		return nil, fmt.Errorf("RLIMIT_NOFILE %d leaves fewer than %d fixed-file slots", lim.Cur, ringMinSlots)
+	}
+	pr := &probeRing{l: l, r: r, evfd: -1, slots: make([]*loopProbe, n), free: make([]int32, 0, n)}
 	fail := func(err error) (*probeRing, error) {
 		pr.close()
 		return nil, err
 	}
-	if err := r.RegisterFilesSparse(ringSlots); err != nil {
-		return fail(err)
+	if err := r.RegisterFilesSparse(n); err != nil {
+		return fail(fmt.Errorf("%w (%d slots, RLIMIT_NOFILE %d)", err, n, lim.Cur))
 	}
 	if err := pr.try(); err != nil {
 		return fail(err)
@@ -113,7 +139,7 @@ func newProbeRing(l *probeLoop) (*probeRing, error) {
 	if e := l.p.Add(pr.evfd, unix.EPOLLIN|unix.EPOLLET, -1); e != 0 {
 		return fail(fmt.Errorf("epoll_ctl: %w", e))
 	}
-	for i := range int32(ringSlots) {
+	for i := range int32(n) {
 		pr.free = append(pr.free, i)
 	}
 	return pr, nil
@@ -162,8 +188,8 @@ func (pr *probeRing) start(p *loopProbe) bool {
 	}
 	slot := pr.free[0]
 	pr.free = pr.free[1:]
-	if cap(pr.free) > 2*ringSlots && len(pr.free) < ringSlots {
-		pr.free = append(make([]int32, 0, ringSlots), pr.free...)
+	if n := len(pr.slots); cap(pr.free) > 2*n && len(pr.free) < n {
+		pr.free = append(make([]int32, 0, n), pr.free...)
 	}
 	pr.gen++
 	p.slot, p.rgen, p.over = slot, pr.gen, false

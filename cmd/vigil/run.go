@@ -29,7 +29,8 @@ import (
 const defaultConfigPath = "/etc/vigil/vigil.hcl"
 
 // realtimePriority is the SCHED_RR priority vigil runs at when it runs VRRP, as
-// keepalived's vrrp_rt_priority; the kernel's RT throttling still leaves CPU to others.
+// keepalived's vrrp_rt_priority, bounded by vrrp.RealtimeGuard (RLIMIT_RTTIME,
+// SCHED_RESET_ON_FORK) rather than by the kernel's RT throttling alone.
 const realtimePriority = 10
 
 // cmdRun is the daemon: it programs the table, runs the checks and VRRP, serves the API,
@@ -78,7 +79,12 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		// A starved director misses its adverts and its peer takes over for nothing
 		// (keepalived #2066, #1955, #2271). Measured here: 42 spurious failovers in 5
 		// minutes of CPU starvation at default priority, 0 at SCHED_RR 10 (docs/benchmarks.md).
-		if err := vrrp.SetRealtime(realtimePriority); err != nil {
+		// Guarded (vrrp.RealtimeGuard): a thread that runs 250 ms at SCHED_RR without
+		// sleeping puts the process back to SCHED_OTHER for 30 s, and children start at
+		// SCHED_OTHER, so that nothing vigil runs can starve the kernel's own threads
+		// (a CI VM hung with RCU stalls and softirqs dead while vigil ran at SCHED_RR).
+		g := &vrrp.RealtimeGuard{Priority: realtimePriority, Logger: log}
+		if err := g.Start(context.Background()); err != nil {
 			log.Warn("cannot run at real-time priority; VRRP may fail over spuriously when the CPU is starved",
 				"err", err, "fix", "run as root, grant CAP_SYS_NICE or LimitRTPRIO=10 (systemd), or pass --no-realtime")
 		} else {

@@ -33,7 +33,8 @@ func TestListenSeesExecAndExit(t *testing.T) {
 	}()
 	bin := testenv.ProgramCopy(t, "/bin/sleep", "vigil-procev-test")
 	// The child sleeps until killed: on a loaded host it may take a while to exec, and
-	// it must not have exited before it is read.
+	// it must not have exited before it is read. The kernel sets comm during exec
+	// before the new argv is readable in /proc/PID/cmdline: wait for both.
 	cmd := exec.Command(bin, "60")
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -42,7 +43,7 @@ func TestListenSeesExecAndExit(t *testing.T) {
 	var p Process
 	for start := time.Now(); ; time.Sleep(10 * time.Millisecond) {
 		p, err = Read("/proc", pid, true)
-		if err == nil && p.Comm == "vigil-procev-te" || time.Since(start) > 10*time.Second {
+		if err == nil && p.Comm == "vigil-procev-te" && len(p.Argv) > 0 || time.Since(start) > 10*time.Second {
 			break
 		}
 	}

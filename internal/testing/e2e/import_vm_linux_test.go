@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/vigil-lb/vigil/internal/testing/netlab"
 	"github.com/vigil-lb/vigil/internal/testing/testenv"
 	"github.com/vigil-lb/vigil/internal/testing/vmtest"
@@ -35,8 +37,12 @@ var importCases = []struct {
 // TestImportEquivalenceVM: for three keepalived configurations, the IPVS table vigil
 // programs from `vigil import`'s output, as written, equals (ipvsadm -Sn, order aside)
 // the one keepalived programs from the original, in the same VM boot, each in a fresh
-// lab with healthy real servers. One boot.
+// lab with healthy real servers; with VRRP, vigil's threads run at SCHED_RR and leave
+// every CPU to ordinary tasks. One boot, which also runs testRealtimeGuard.
 func TestImportEquivalenceVM(t *testing.T) {
+	if mode := os.Getenv(spinnerEnv); mode != "" {
+		rtSpinner(mode) // started by testRealtimeGuard
+	}
 	testenv.Short(t, "boots a VM")
 	files := map[string]string{}
 	if !vmtest.InGuest() {
@@ -45,12 +51,17 @@ func TestImportEquivalenceVM(t *testing.T) {
 		files[importCorpusGuest] = p
 	}
 	vmtest.Run(t, vmtest.Options{
-		Binaries:     map[string]string{"vigil": "github.com/vigil-lb/vigil/cmd/vigil"},
+		Binaries: map[string]string{
+			"vigil":   "github.com/vigil-lb/vigil/cmd/vigil",
+			"capexec": "github.com/vigil-lb/vigil/internal/testing/e2e/capexec", // realtime_guard
+		},
 		HostBinaries: []string{"keepalived", "ipvsadm"},
 		Files:        files,
 		Timeout:      8 * time.Minute,
 	}, map[string]func(*testing.T){
 		"import_equivalence": testImportEquivalence,
+		// In the same boot: vigil's real-time guard against the guest's scheduler.
+		"realtime_guard": testRealtimeGuard,
 	})
 }
 
@@ -90,8 +101,25 @@ func testImportEquivalence(t *testing.T) {
 			if b, err := check.CombinedOutput(); err != nil {
 				t.Fatalf("vigil check of the import, with no environment: %v\n%s", err, b)
 			}
-			startVigil(t, lb, "vigil", string(hcl))
+			// A vigil not ready within 20 s: what runs on the CPUs, and its goroutines if
+			// it spins (the CI hang: a CPU held at real-time priority, RCU stalls).
+			stop := watchHang(t, 20*time.Second, "vigil")
+			v := startVigil(t, lb, "vigil", string(hcl))
+			stop()
 			got := stableTable(t, lb, c.dests, "vigil")
+			if strings.Contains(string(hcl), "vrrp_instance") {
+				// The guard (vrrp.RealtimeGuard): every thread at SCHED_RR (those the
+				// runtime started since are raised within a second), the CPUs still
+				// serve ordinary tasks, and vigil never had to lower itself.
+				waitFor(t, 5*time.Second, "every vigil thread at SCHED_RR", func() bool {
+					p := policiesOf("vigil")
+					return p[unix.SCHED_NORMAL] == 0 && p[unix.SCHED_RR] > 0
+				})
+				othersRunOnEveryCPU(t, "vigil ran VRRP at SCHED_RR")
+				if l := v.log.String(); strings.Contains(l, "back to SCHED_OTHER") || !strings.Contains(l, "VRRP timing protected") {
+					t.Errorf("vigil's real-time guard: want it raised and never lowered:\n%s", l)
+				}
+			}
 			if got != want {
 				t.Errorf("IPVS tables differ\nkeepalived (ipvsadm -Sn, sorted):\n%s\nvigil from the import:\n%s\nimported configuration:\n%s", want, got, hcl)
 			} else {

@@ -224,6 +224,7 @@ while read -r m; do
 done < /etc/vmtest/modules.load
 ip link set lo up
 read up _ < /proc/uptime; echo "vmtest: modules loaded at ${up}s"
+` + stallWatch + `
 . /etc/vmtest/env
 cd /
 /` + testBin + ` "$@"
@@ -231,6 +232,26 @@ echo "` + exitMarker + `$?>>"
 poweroff -f
 `
 }
+
+// stallWatch runs in the guest beside the tests: when the kernel reports a stalled CPU
+// (an RCU stall, a soft lockup) it prints the report from the kernel's log with the
+// backtraces that follow it, which quiet keeps off the console (they are KERN_INFO or
+// KERN_WARNING), then every CPU's backtrace (sysrq l). Once: the host kills the VM at the
+// second report (stallKill). Its copies of the kernel's lines start with klogPrefix, which
+// the host's report does not count again.
+const stallWatch = `(
+	while sleep 3; do
+		if dmesg | grep -q -e 'rcu: INFO:.*stall' -e 'BUG: soft lockup'; then
+			echo "vmtest: the kernel reported a stalled CPU; its log from there:"
+			dmesg | sed -n -E '/rcu: INFO:.*stall|BUG: soft lockup/,$p' | head -n 150 | sed 's/^/` + klogPrefix + `/'
+			echo l > /proc/sysrq-trigger
+			sleep 2
+			echo "vmtest: backtraces of all CPUs (sysrq l):"
+			dmesg | sed -n '/sysrq: Show backtrace of all active CPUs/,$p' | head -n 150 | sed 's/^/` + klogPrefix + `/'
+			break
+		fi
+	done
+) &`
 
 func shellQuote(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"

@@ -56,5 +56,7 @@
 //	VIGIL_VMTEST_KEEP=1        keep the build directory (initrd.cpio, test binary) and
 //	                           log its path; boot it by hand with the qemu arguments Run
 //	                           logs, or unpack it with `busybox cpio -i -d < initrd.cpio`
+//	VIGIL_VMTEST_KERNEL_ARGS='loglevel=7'   extra guest kernel arguments (loglevel=7
+//	                           overrides quiet: an RCU stall then prints its backtraces)
 //	GOTRACEBACK=...            passed to the guest (default all)
 package vmtest

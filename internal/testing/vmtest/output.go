@@ -10,6 +10,9 @@ import (
 // Nothing else prints it, so a missing marker means the guest died first.
 const exitMarker = "<<vigil-vmtest exit="
 
+// klogPrefix starts the guest's copies of kernel log lines (stallWatch).
+const klogPrefix = "vmtest-klog| "
+
 var failLine = regexp.MustCompile(`^\s*--- FAIL: (\S+)`)
 
 // guestReport collects what the host needs from the guest's serial output.
@@ -18,7 +21,17 @@ type guestReport struct {
 	status int
 	failed []string // test names from "--- FAIL:" lines, in order
 	panic  bool     // the kernel panicked
+	// stalls counts the kernel's reports of a CPU that makes no progress (an RCU stall,
+	// a soft lockup); firstStall is the first.
+	stalls     int
+	firstStall string
 }
+
+// stallKill is how many stall reports mean a hung guest: the kernel reports a stall
+// after 21 s and, while it lasts, again every few minutes (rcu_cpu_stall_timeout), so a
+// second report is a CPU stuck for more than a minute; the VM is then killed instead of
+// holding the heavy lock until its timeout.
+const stallKill = 2
 
 // line digests one line of guest output (without the line ending).
 func (r *guestReport) line(l string) {
@@ -32,12 +45,21 @@ func (r *guestReport) line(l string) {
 		}
 		return
 	}
+	if strings.HasPrefix(l, klogPrefix) {
+		return
+	}
 	if m := failLine.FindStringSubmatch(l); m != nil {
 		r.failed = append(r.failed, m[1])
 		return
 	}
 	if strings.Contains(l, "Kernel panic - not syncing") {
 		r.panic = true
+	}
+	if strings.Contains(l, "rcu: INFO:") && strings.Contains(l, "stall") || strings.Contains(l, "BUG: soft lockup") {
+		r.stalls++
+		if r.firstStall == "" {
+			r.firstStall = strings.TrimSpace(l)
+		}
 	}
 }
 

@@ -34,6 +34,15 @@ func TestGuestReport(t *testing.T) {
 			want: guestReport{exited: true, status: 2},
 		},
 		{
+			name: "rcu stalls and a soft lockup",
+			out: "[   34.249490] rcu: INFO: rcu_preempt self-detected stall on CPU\n" +
+				"[   34.249490] rcu: \t0-....: (1 GPs behind) idle=72f4/1/0x4000000000000000 softirq=1184/1185 fqs=2608\n" +
+				"[   97.301] rcu: INFO: rcu_preempt detected stalls on CPUs/tasks:\n" +
+				"[  120.0] watchdog: BUG: soft lockup - CPU#0 stuck for 22s! [vigil:201]\n" +
+				"vmtest-klog| [   34.249490] rcu: INFO: rcu_preempt self-detected stall on CPU\n",
+			want: guestReport{stalls: 3, firstStall: "[   34.249490] rcu: INFO: rcu_preempt self-detected stall on CPU"},
+		},
+		{
 			name: "truncated marker",
 			out:  "<<vigil-vmtest exit=\n",
 			want: guestReport{},

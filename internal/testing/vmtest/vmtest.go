@@ -27,6 +27,10 @@ const (
 	ArgsEnv = "VIGIL_VMTEST_ARGS"
 	// KeepEnv=1 keeps the build directory (initramfs, binaries, /init) and logs its path.
 	KeepEnv = "VIGIL_VMTEST_KEEP"
+	// KernelArgsEnv adds space-separated arguments to the guest kernel's command line,
+	// after the defaults (e.g. loglevel=7, which overrides quiet, to see the backtraces
+	// of an RCU stall or a soft lockup).
+	KernelArgsEnv = "VIGIL_VMTEST_KERNEL_ARGS"
 )
 
 // Options configure the guest.
@@ -140,7 +144,7 @@ func runHost(t *testing.T, opts Options) {
 		"-accel", "tcg", "-cpu", "max", "-m", fmt.Sprint(opts.Memory), "-smp", fmt.Sprint(opts.CPUs),
 		"-nodefaults", "-display", "none", "-nic", "none", "-no-reboot",
 		"-kernel", k.Vmlinux, "-initrd", initrd,
-		"-append", "console=ttyS0 quiet panic=-1 cryptomgr.notests",
+		"-append", strings.Join(append([]string{"console=ttyS0 quiet panic=-1 cryptomgr.notests"}, strings.Fields(os.Getenv(KernelArgsEnv))...), " "),
 		// Serial on a stdio chardev with stdin from /dev/null: letting qemu open
 		// /dev/stdout as a file would truncate what go test already wrote there.
 		"-chardev", "stdio,id=s0,signal=off", "-serial", "chardev:s0",
@@ -169,6 +173,11 @@ func runHost(t *testing.T, opts Options) {
 		l := strings.TrimRight(sc.Text(), "\r")
 		rep.line(l)
 		t.Log("vm| " + l)
+		if rep.stalls == stallKill {
+			rep.stalls++ // once
+			t.Errorf("vmtest: the guest kernel reported a stalled CPU %d times (first: %q): the guest hangs; killing qemu", stallKill, rep.firstStall)
+			cancel()
+		}
 	}
 	werr := cmd.Wait()
 	elapsed := time.Since(boot)
@@ -178,6 +187,8 @@ func runHost(t *testing.T, opts Options) {
 		t.Errorf("vmtest: %s failed in the VM (see vm| lines above)", name)
 	}
 	switch {
+	case ctx.Err() != nil && rep.stalls > stallKill:
+		// Killed for a stalled CPU, said above.
 	case ctx.Err() != nil:
 		t.Errorf("vmtest: VM timed out after %v: killed qemu (raise Options.Timeout or narrow with %s)", opts.Timeout, RunEnv)
 	case rep.panic && !rep.exited:

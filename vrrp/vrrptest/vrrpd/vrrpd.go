@@ -78,7 +78,8 @@ func Main(cfgPath, statusPath string) int {
 	if v := os.Getenv(EnvRT); v != "" {
 		n, err := strconv.Atoi(v)
 		if err == nil {
-			err = vrrp.SetRealtime(n)
+			// As `vigil run` does: guarded (RLIMIT_RTTIME, SCHED_RESET_ON_FORK).
+			err = (&vrrp.RealtimeGuard{Priority: n, Logger: logger}).Start(context.Background())
 		}
 		if err != nil {
 			logger.Warn("set real-time priority", "priority", v, "err", err)
