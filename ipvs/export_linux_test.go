@@ -6,10 +6,10 @@ import (
 	mobyipvs "github.com/moby/ipvs"
 )
 
-// CloseReader closes k's ipvsnl client (listings, timeouts, sync daemons) alone.
+// CloseReader closes k's ipvsnl client (listings, weight changes, timeouts, sync daemons) alone.
 func CloseReader(k *Kernel) error { return k.c.Close() }
 
-// CloseWriter closes k's moby/ipvs client (service and destination writes) alone.
+// CloseWriter closes k's moby/ipvs client (service writes, destination adds and deletes) alone.
 func CloseWriter(k *Kernel) error { return k.w.close() }
 
 // BreakWriter closes the moby/ipvs handle behind the session's back, as a socket that

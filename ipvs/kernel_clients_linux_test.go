@@ -10,9 +10,9 @@ import (
 	"github.com/vigil-lb/vigil/ipvs"
 )
 
-// suiteClients proves in the kernel which client serves which call: service and
-// destination writes go through moby/ipvs, listings through ipvsnl (each works with the
-// other closed); a moby/ipvs handle that failed is replaced by the next write, as ipvsnl
+// suiteClients proves in the kernel which client serves which call: service writes and
+// adding or deleting a destination go through moby/ipvs, listings and the weight change
+// (UpdateDestination) through ipvsnl (each works with the other closed); a moby/ipvs handle that failed is replaced by the next write, as ipvsnl
 // replaces its socket; and the kernel's refusals come back wrapped, with their errno and
 // what it means.
 func suiteClients(t *testing.T) {
@@ -45,7 +45,7 @@ func suiteClients(t *testing.T) {
 		}
 	})
 
-	t.Run("writes through moby/ipvs, listings through ipvsnl", func(t *testing.T) {
+	t.Run("writes through moby/ipvs, listings and weight changes through ipvsnl", func(t *testing.T) {
 		h := lab.Host("split")
 		k := openIn(t, h)
 		must(t, ipvs.CloseReader(k))
@@ -54,14 +54,20 @@ func suiteClients(t *testing.T) {
 		if _, err := k.Services(ctx); !errors.Is(err, ipvs.ErrClosed) {
 			t.Errorf("listing with the reader closed: %v, want ErrClosed", err)
 		}
+		if err := k.UpdateDestination(ctx, key, dst); !errors.Is(err, ipvs.ErrClosed) {
+			t.Errorf("weight change with the reader closed: %v, want ErrClosed", err)
+		}
 		k2 := openIn(t, h)
 		must(t, ipvs.CloseWriter(k2))
+		up := dst
+		up.Weight = 7
+		mustf(t, k2.UpdateDestination(ctx, key, up), "weight change with the writer closed")
 		ds, err := k2.Destinations(ctx, key)
 		mustf(t, err, "listing with the writer closed")
-		if len(ds) != 1 || ds[0].Destination != dst {
-			t.Errorf("listed %+v, want %+v", ds, dst)
+		if len(ds) != 1 || ds[0].Destination != up {
+			t.Errorf("listed %+v, want %+v", ds, up)
 		}
-		if err := k2.UpdateDestination(ctx, key, dst); !errors.Is(err, ipvs.ErrClosed) {
+		if err := k2.AddDestination(ctx, key, ipvs.Destination{Addr: ap("198.18.0.12:80"), Weight: 1, Forwarding: ipvs.NAT}); !errors.Is(err, ipvs.ErrClosed) {
 			t.Errorf("write with the writer closed: %v, want ErrClosed", err)
 		}
 	})

@@ -18,15 +18,16 @@ import (
 )
 
 // Kernel is the Table of the Linux kernel's IPVS in one network namespace, on two
-// clients under one socket policy and recovery rule (ipvs/internal/session): service and
-// destination writes go through a github.com/moby/ipvs handle (mobyConn); listings,
-// connection timeouts and sync daemons through an ipvsnl.Conn, a generic-netlink socket on
+// clients under one socket policy and recovery rule (ipvs/internal/session): service
+// writes and destination adds and deletes go through a github.com/moby/ipvs handle
+// (mobyConn); listings, destination updates (the weight change), connection timeouts and
+// sync daemons through an ipvsnl.Conn, a generic-netlink socket on
 // github.com/mdlayher/genetlink, which also resolves the IPVS family. Each call is
 // serialised on its client and bounded by KernelOptions.Deadline.
 type Kernel struct {
 	opts KernelOptions
-	c    *ipvsnl.Conn // reads, timeouts, sync daemons
-	w    *mobyConn    // service and destination writes
+	c    *ipvsnl.Conn // reads, destination updates, timeouts, sync daemons
+	w    *mobyConn    // service writes, destination adds and deletes
 }
 
 var (
@@ -212,9 +213,17 @@ func (k *Kernel) AddDestination(ctx context.Context, svc ServiceKey, d Destinati
 }
 
 // UpdateDestination sets the weight, forwarding and thresholds of an existing destination
-// in one netlink message (ENOENT if it does not exist).
+// in one netlink message (ENOENT if it does not exist). It is the daemon's hot write (every
+// weight change and quiesce), so it goes through ipvsnl's socket and encoder rather than
+// moby/ipvs, which took 1.14-1.33x as long per change in the benchmark VM (a 64 KiB
+// receive buffer allocated per call, a getsockname per call; docs/benchmarks.md, Kernel
+// IPVS programming).
 func (k *Kernel) UpdateDestination(ctx context.Context, svc ServiceKey, d Destination) error {
-	if err := k.destWrite(ctx, svc, d, true, (*mobyipvs.Handle).UpdateDestination); err != nil {
+	err := checkDestination(d, true)
+	if err == nil {
+		err = explainErrno(kernelErr(k.c.SetDestination(ctx, nlKey(svc), toNLDestination(d))), true)
+	}
+	if err != nil {
 		return fmt.Errorf("update destination %s of %s: %w", d.Addr, svc, err)
 	}
 	return nil

@@ -43,28 +43,49 @@ const (
 	// every listing round, so a before/after comparison shares the boot and the load.
 	baselineEnv   = "VIGIL_BENCH_BASELINE"
 	baselineGuest = "/usr/local/bin/ipvsbench-baseline"
+	// nopEnv: re-exec and exit at once, to time this binary's start-up alone.
+	nopEnv = "VIGIL_BENCH_NOP"
+	// weightsEnv: re-exec, adopt the table of $VIGIL_BENCH_NETNS (nServices x progDests,
+	// as desiredN) and make nEdits weight changes to the value of $VIGIL_BENCH_WEIGHTS.
+	weightsEnv = "VIGIL_BENCH_WEIGHTS"
 )
+
+// entered is when TestMain began (package initialisation done): a lister reports it, so
+// that the parent can split its wall time into start-up and listing.
+var entered time.Time
 
 // TestMain lets the benchmark run this binary as a separate process that lists the table,
 // so that vigil's listing is timed like ipvsadm's: process start included.
 func TestMain(m *testing.M) {
+	entered = time.Now()
+	if os.Getenv(nopEnv) != "" {
+		os.Exit(0)
+	}
 	if os.Getenv(listEnv) != "" {
 		os.Exit(listMain())
 	}
 	if os.Getenv(programEnv) != "" {
 		os.Exit(programMain())
 	}
+	if os.Getenv(weightsEnv) != "" {
+		os.Exit(weightsMain())
+	}
 	os.Exit(m.Run())
 }
 
+// listMain lists the table as `ipvsadm -Sn` would, and prints on stderr "times" with
+// when TestMain began (Unix ns) and how long opening, reading and writing took (ns).
 func listMain() int {
+	t0 := time.Now()
 	k, err := ipvs.OpenKernel(ipvs.KernelOptions{Netns: os.Getenv(netnsEnv), NoModprobe: true})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
 	defer k.Close()
+	t1 := time.Now()
 	svcs, err := ipvs.ReadTable(context.Background(), k)
+	t2 := time.Now()
 	if err == nil {
 		err = ipvsadm.WriteSave(os.Stdout, svcs)
 	}
@@ -72,6 +93,7 @@ func listMain() int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
+	fmt.Fprintf(os.Stderr, "times %d %d %d %d\n", entered.UnixNano(), t1.Sub(t0), t2.Sub(t1), time.Since(t2))
 	return 0
 }
 
@@ -97,19 +119,144 @@ func programMain() int {
 		return fail(fmt.Errorf("apply wrote %d entries", c.Total()))
 	}
 	fmt.Printf("program %d\n", time.Since(start))
+	line, err := timeWeights(ctx, r, want, 2)
+	if err != nil {
+		return fail(err)
+	}
+	fmt.Println(line)
+	return 0
+}
+
+// timeWeights makes nEdits single weight changes to w through r, which holds want, and
+// returns "weights <ns> ...", the time of each.
+func timeWeights(ctx context.Context, r *ipvs.Reconciler, want []ipvs.VirtualService, w int) (string, error) {
 	var b strings.Builder
 	b.WriteString("weights")
 	for i := range nEdits {
 		vs := want[i%nServices]
 		d := vs.Destinations[(i/nServices)%progDests]
 		start := time.Now()
-		if err := r.SetWeight(ctx, vs.ServiceKey, d.Addr, 2); err != nil {
-			return fail(err)
+		if err := r.SetWeight(ctx, vs.ServiceKey, d.Addr, w); err != nil {
+			return "", err
 		}
 		fmt.Fprintf(&b, " %d", time.Since(start))
 	}
-	fmt.Println(b.String())
+	return b.String(), nil
+}
+
+// weightsMain adopts the table of $VIGIL_BENCH_NETNS through a Reconciler (untimed: it
+// may rewrite the previous round's weights), then makes nEdits single weight changes to
+// $VIGIL_BENCH_WEIGHTS and prints "weights <ns> ...".
+func weightsMain() int {
+	ctx := context.Background()
+	fail := func(err error) int { fmt.Fprintln(os.Stderr, err); return 1 }
+	var w int
+	if _, err := fmt.Sscan(os.Getenv(weightsEnv), &w); err != nil {
+		return fail(err)
+	}
+	want := desiredN(progDests)
+	k, err := ipvs.OpenKernel(ipvs.KernelOptions{Netns: os.Getenv(netnsEnv), NoModprobe: true})
+	if err != nil {
+		return fail(err)
+	}
+	defer k.Close()
+	r := ipvs.NewReconciler(k, ipvs.ReconcilerOptions{})
+	if _, err := r.Apply(ctx, want); err != nil {
+		return fail(err)
+	}
+	line, err := timeWeights(ctx, r, want, w)
+	if err != nil {
+		return fail(err)
+	}
+	fmt.Println(line)
 	return 0
+}
+
+// weightOnly: VIGIL_VMTEST_ARGS=-ipvs.weightonly measures the weight change alone: one
+// table of nServices x progDests filled by ipvsadm -R, then in weightRounds rotating
+// rounds nEdits single changes by this build's process (weightsMain), by the baseline's
+// if there is one, by one `ipvsadm -R` of nEdits -e lines (per edit), and ipvsadm -e as
+// one process per change (weightSingles of them).
+var weightOnly = flag.Bool("ipvs.weightonly", false, "measure only the weight change")
+
+const (
+	weightRounds  = 6
+	weightSingles = 20
+)
+
+func benchWeightOnly(t *testing.T) {
+	lab := netlab.New(t)
+	h := lab.Host("weights")
+	want := desiredN(progDests)
+	runIPVSAdm(t, h, rules(want), "-R")
+	self, _ := os.Executable()
+	weights := func(bin string, w int) []time.Duration {
+		cmd := h.Command(context.Background(), bin)
+		cmd.Env = append(os.Environ(), weightsEnv+"="+fmt.Sprint(w), netnsEnv+"="+h.Path())
+		var out, errb bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &errb
+		if err := cmd.Run(); err != nil {
+			t.Fatalf("%s weights process: %v: %s", bin, err, errb.String())
+		}
+		var ds []time.Duration
+		for _, v := range strings.Fields(out.String())[1:] {
+			var n int64
+			if _, err := fmt.Sscan(v, &n); err != nil {
+				t.Fatalf("%s: %q: %v", bin, out.String(), err)
+			}
+			ds = append(ds, time.Duration(n))
+		}
+		if len(ds) != nEdits {
+			t.Fatalf("%s printed %q", bin, out.String())
+		}
+		return ds
+	}
+	edits := func(w, n int) []string {
+		var out []string
+		for i := range n {
+			vs := want[i%nServices]
+			d := vs.Destinations[(i/nServices)%progDests]
+			out = append(out, fmt.Sprintf("-e -t %s -r %s -m -w %d", vs.Addr, d.Addr, w))
+		}
+		return out
+	}
+	_, err := os.Stat(baselineGuest)
+	haveBase := err == nil
+	var medV, medB, batchA, singleA []time.Duration
+	var allV, allB []time.Duration
+	for round := range weightRounds {
+		w := 2 + round
+		sides := []func(){
+			func() { ds := weights(self, w); allV = append(allV, ds...); medV = append(medV, median(ds)) },
+			func() {
+				batchA = append(batchA, runIPVSAdm(t, h, []byte(strings.Join(edits(w+10, nEdits), "\n")+"\n"), "-R")/nEdits)
+			},
+			func() {
+				var ds []time.Duration
+				for _, e := range edits(w+20, weightSingles) {
+					ds = append(ds, runIPVSAdm(t, h, nil, strings.Fields(e)...))
+				}
+				singleA = append(singleA, median(ds))
+			},
+		}
+		if haveBase {
+			sides = append(sides, func() {
+				ds := weights(baselineGuest, w+30)
+				allB = append(allB, ds...)
+				medB = append(medB, median(ds))
+			})
+		}
+		for j := range sides {
+			sides[(round+j)%len(sides)]()
+		}
+	}
+	t.Logf("RESULT weight change, %d rounds: this build median %v p99 %v (per round %v); ipvsadm -R of %d -e lines, per edit: median %v (per round %v); ipvsadm -e, one process per change: median %v (per round %v); this / ipvsadm -R per round %v (median %.3f), this / ipvsadm -e %v (median %.3f)",
+		weightRounds, median(allV), pct(allV, 0.99), medV, nEdits, median(batchA), batchA, median(singleA), singleA,
+		ratioStrings(medV, batchA), medianOf(medV, batchA), ratioStrings(medV, singleA), medianOf(medV, singleA))
+	if haveBase {
+		t.Logf("RESULT weight change, baseline build: median %v p99 %v (per round %v); this / baseline per round %v (median %.2f)",
+			median(allB), pct(allB, 0.99), medB, ratioStrings(medV, medB), medianOf(medV, medB))
+	}
 }
 
 // programProcess runs bin's programMain in a fresh namespace of lab and returns the time
@@ -147,11 +294,25 @@ func programProcess(t *testing.T, lab *netlab.Lab, name, bin string) (time.Durat
 }
 
 // listOnly: VIGIL_VMTEST_ARGS=-ipvs.listonly measures the listing alone, for a short run on
-// a loaded host: one table of nServices x nDests filled by ipvsadm -R, listed by this
-// build, the baseline and ipvsadm -Sn in listOnlyRounds rotating rounds.
+// a loaded host: one table of nServices x nDests filled by ipvsadm -R, listed in
+// listOnlyRounds rotating rounds by this build's lister (which reports its own start-up,
+// open, read and write times), by `vigil ipvs save` (the shipped binary), by ipvsadm -Sn,
+// by the baseline if there is one, and in this process; beside them the start-up alone of
+// the lister (it exits in TestMain), of `vigil version` and of `ipvsadm -v`. Then one
+// `strace -c -f` of each listing process, for the system-call counts.
 var listOnly = flag.Bool("ipvs.listonly", false, "measure only the listing of 11,000 entries")
 
+// saveVariants adds sides to the -ipvs.listonly rounds: `vigil ipvs save` with other
+// environments, variants separated by "/", variables in one by "," (for example
+// -ipvs.variants=GOMAXPROCS=1/GOGC=off,GOMAXPROCS=1), each also traced once.
+var saveVariants = flag.String("ipvs.variants", "", "environments to run vigil ipvs save with beside the default one")
+
 const listOnlyRounds = 12
+
+// listTimes is one listing process's wall time and, for this build's lister, the parts
+// it reported: start-up (exec and package initialisation, up to TestMain), opening the
+// table, reading it, writing the -Sn text; exit is what is left.
+type listTimes struct{ wall, start, open, read, write time.Duration }
 
 func benchListOnly(t *testing.T) {
 	ctx := context.Background()
@@ -159,41 +320,147 @@ func benchListOnly(t *testing.T) {
 	h := lab.Host("list")
 	runIPVSAdm(t, h, rules(desired()), "-R")
 	self, _ := os.Executable()
-	lister := func(bin string) time.Duration {
-		cmd := h.Command(ctx, bin)
-		cmd.Env = append(os.Environ(), listEnv+"=1", netnsEnv+"="+h.Path())
+	const lines = nServices * (nDests + 1)
+	// run times one process in h's namespace; env is added to the environment.
+	run := func(env []string, wantLines int, bin string, args ...string) (time.Duration, string) {
+		cmd := h.Command(ctx, bin, args...)
+		cmd.Env = append(os.Environ(), env...)
 		var out, errb bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &out, &errb
 		start := time.Now()
 		if err := cmd.Run(); err != nil {
-			t.Fatalf("%s list process: %v: %s", bin, err, errb.String())
+			t.Fatalf("%s %v: %v: %s", bin, args, err, errb.String())
 		}
 		d := time.Since(start)
-		if n := strings.Count(out.String(), "\n"); n != nServices*(nDests+1) {
-			t.Fatalf("%s listed %d lines", bin, n)
+		if wantLines > 0 {
+			if n := strings.Count(out.String(), "\n"); n != wantLines {
+				t.Fatalf("%s %v listed %d lines", bin, args, n)
+			}
 		}
-		return d
+		return d, errb.String()
+	}
+	lister := func(bin string) listTimes {
+		start := time.Now()
+		wall, errs := run([]string{listEnv + "=1", netnsEnv + "=" + h.Path()}, lines, bin)
+		var lt listTimes
+		lt.wall = wall
+		var ent, o, r, w int64
+		if _, err := fmt.Sscanf(errs[strings.LastIndex(errs, "times "):], "times %d %d %d %d", &ent, &o, &r, &w); err == nil {
+			lt.start = time.Unix(0, ent).Sub(start)
+			lt.open, lt.read, lt.write = time.Duration(o), time.Duration(r), time.Duration(w)
+		}
+		return lt
+	}
+	inProcess := func() time.Duration {
+		start := time.Now()
+		k, err := ipvs.OpenKernel(ipvs.KernelOptions{Netns: h.Path(), NoModprobe: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var b bytes.Buffer
+		svcs, err := ipvs.ReadTable(ctx, k)
+		if err == nil {
+			err = ipvsadm.WriteSave(&b, svcs)
+		}
+		k.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return time.Since(start)
 	}
 	_, err := os.Stat(baselineGuest)
 	haveBase := err == nil
-	var listV, listA, listB []time.Duration
+	var listV []listTimes
+	var saveV, listA, listB, inV, nopV, verV, verA []time.Duration
 	sides := []func(){
 		func() { listV = append(listV, lister(self)) },
+		func() { d, _ := run(nil, lines, "vigil", "ipvs", "save"); saveV = append(saveV, d) },
 		func() { listA = append(listA, runIPVSAdm(t, h, nil, "-Sn")) },
+		func() { inV = append(inV, inProcess()) },
+		func() { d, _ := run([]string{nopEnv + "=1"}, 0, self); nopV = append(nopV, d) },
+		func() { d, _ := run(nil, 0, "vigil", "version"); verV = append(verV, d) },
+		func() { verA = append(verA, runIPVSAdm(t, h, nil, "-v")) }, // start-up and its netlink init (ipvs_init),
 	}
 	if haveBase {
-		sides = append(sides, func() { listB = append(listB, lister(baselineGuest)) })
+		sides = append(sides, func() { listB = append(listB, lister(baselineGuest).wall) })
+	}
+	var variants [][]string
+	if *saveVariants != "" {
+		for _, v := range strings.Split(*saveVariants, "/") {
+			variants = append(variants, strings.Split(v, ","))
+		}
+	}
+	varV := make([][]time.Duration, len(variants))
+	for i, env := range variants {
+		sides = append(sides, func() { d, _ := run(env, lines, "vigil", "ipvs", "save"); varV[i] = append(varV[i], d) })
 	}
 	for i := range listOnlyRounds {
 		for j := range sides {
 			sides[(i+j)%len(sides)]()
 		}
 	}
-	t.Logf("RESULT list %d entries (one table, %d rounds): this build median %.3f s %v; ipvsadm -Sn median %.3f s %v; per-round this/ipvsadm %v (median %.2f)",
-		nServices*(nDests+1), listOnlyRounds, median(listV).Seconds(), listV, median(listA).Seconds(), listA, ratioStrings(listV, listA), medianOf(listV, listA))
+	part := func(f func(listTimes) time.Duration) []time.Duration {
+		var out []time.Duration
+		for _, lt := range listV {
+			out = append(out, f(lt))
+		}
+		return out
+	}
+	wallV := part(func(lt listTimes) time.Duration { return lt.wall })
+	inChild := part(func(lt listTimes) time.Duration { return lt.open + lt.read + lt.write })
+	sec := func(ds []time.Duration) string { return fmt.Sprintf("%.3f s", median(ds).Seconds()) }
+	t.Logf("RESULT list %d entries (one table, %d rounds), medians: lister process %s, of which start-up %s, open %s, read %s, write %s, exit %s; vigil ipvs save %s; ipvsadm -Sn %s; in this process %s",
+		lines, listOnlyRounds, sec(wallV), sec(part(func(lt listTimes) time.Duration { return lt.start })),
+		sec(part(func(lt listTimes) time.Duration { return lt.open })), sec(part(func(lt listTimes) time.Duration { return lt.read })),
+		sec(part(func(lt listTimes) time.Duration { return lt.write })),
+		sec(part(func(lt listTimes) time.Duration { return lt.wall - lt.start - lt.open - lt.read - lt.write })),
+		sec(saveV), sec(listA), sec(inV))
+	t.Logf("RESULT list ratios to ipvsadm -Sn, per round: lister process %v (median %.2f); vigil ipvs save %v (median %.2f); lister in process (open+read+write) %v (median %.2f); in this process %v (median %.2f)",
+		ratioStrings(wallV, listA), medianOf(wallV, listA), ratioStrings(saveV, listA), medianOf(saveV, listA),
+		ratioStrings(inChild, listA), medianOf(inChild, listA), ratioStrings(inV, listA), medianOf(inV, listA))
+	t.Logf("RESULT start-up alone, medians: lister binary (exits in TestMain) %s %v; vigil version %s %v; ipvsadm -v (with its netlink init) %s %v",
+		sec(nopV), nopV, sec(verV), verV, sec(verA), verA)
+	t.Logf("RESULT raw: lister %v; vigil ipvs save %v; ipvsadm -Sn %v", wallV, saveV, listA)
 	if haveBase {
 		t.Logf("RESULT list, baseline build: median %.3f s %v; per-round this/baseline %v (median %.2f), baseline/ipvsadm %v (median %.2f)",
-			median(listB).Seconds(), listB, ratioStrings(listV, listB), medianOf(listV, listB), ratioStrings(listB, listA), medianOf(listB, listA))
+			median(listB).Seconds(), listB, ratioStrings(wallV, listB), medianOf(wallV, listB), ratioStrings(listB, listA), medianOf(listB, listA))
+	}
+	for i, env := range variants {
+		t.Logf("RESULT vigil ipvs save with %v: median %s %v; per round to ipvsadm -Sn %v (median %.2f), to vigil ipvs save %v (median %.2f)",
+			env, sec(varV[i]), varV[i], ratioStrings(varV[i], listA), medianOf(varV[i], listA), ratioStrings(varV[i], saveV), medianOf(varV[i], saveV))
+	}
+	// System calls: one traced run of each listing process.
+	type traced struct {
+		name string
+		env  []string
+		args []string
+	}
+	// Traced, a listing runs several times slower: vigil's 30 s default timeout is not
+	// enough under load, and a trace that fails is reported, not fatal.
+	save := []string{"vigil", "ipvs", "save", "-timeout", "10m"}
+	traces := []traced{
+		{"lister", []string{listEnv + "=1", netnsEnv + "=" + h.Path()}, []string{self}},
+		{"vigil ipvs save", nil, save},
+		{"ipvsadm -Sn", nil, []string{"ipvsadm", "-Sn"}},
+	}
+	for _, env := range variants {
+		traces = append(traces, traced{fmt.Sprintf("vigil ipvs save %v", env), env, save})
+	}
+	for i, c := range traces {
+		f := fmt.Sprintf("%s/strace-%d", t.TempDir(), i)
+		cmd := h.Command(ctx, "strace", append([]string{"-c", "-f", "-o", f}, c.args...)...)
+		cmd.Env = append(os.Environ(), c.env...)
+		var errb bytes.Buffer
+		cmd.Stdout, cmd.Stderr = io.Discard, &errb
+		if err := cmd.Run(); err != nil {
+			t.Logf("strace %s: %v: %s", c.name, err, errb.String())
+			continue
+		}
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("RESULT strace -c -f %s:\n%s", c.name, b)
 	}
 }
 
@@ -210,7 +477,8 @@ func TestBenchIPVS(t *testing.T) {
 	if !vmtest.InGuest() && os.Getenv("VIGIL_BENCH") != "1" {
 		t.Skip("benchmark: run with VIGIL_BENCH=1")
 	}
-	opts := vmtest.Options{HostBinaries: []string{"ipvsadm"}, Timeout: 20 * time.Minute, Memory: 2048}
+	opts := vmtest.Options{HostBinaries: []string{"ipvsadm", "strace"}, Timeout: 20 * time.Minute, Memory: 2048,
+		Binaries: map[string]string{"vigil": "github.com/vigil-lb/vigil/cmd/vigil"}}
 	if b := os.Getenv(baselineEnv); b != "" && !vmtest.InGuest() {
 		opts.Files = map[string]string{baselineGuest: b}
 	}
@@ -293,6 +561,10 @@ func benchInGuest(t *testing.T) {
 	testenv.RequireRoot(t)
 	if *listOnly {
 		benchListOnly(t)
+		return
+	}
+	if *weightOnly {
+		benchWeightOnly(t)
 		return
 	}
 	ctx := context.Background()

@@ -5,6 +5,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
+	"runtime"
+	"runtime/debug"
 	"time"
 
 	"github.com/vigil-lb/vigil/ipvs"
@@ -61,6 +64,7 @@ func cmdIPVS(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 
+	defer listingRuntime()()
 	k, err := ipvs.OpenKernel(ipvs.KernelOptions{})
 	if err != nil {
 		fmt.Fprintf(stderr, "vigil ipvs %s: %v\n", sub, err)
@@ -88,4 +92,34 @@ func cmdIPVS(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// listingMemoryLimit is the soft memory limit below which a listing never collects
+// garbage: a listing of 11,000 entries allocates about 6 MB, so only tables a hundred times
+// that size reach it, and then the collector runs as usual.
+const listingMemoryLimit = 256 << 20
+
+// listingRuntime sets the runtime for a listing and returns what puts it back. A listing is
+// one goroutine making one netlink round trip per virtual server, and then exit; in the
+// benchmark's VM (qemu without KVM) the runtime's own work around those round trips made
+// `vigil ipvs save` 1.4-1.5x `ipvsadm -Sn` (a second P whose idle thread is woken and
+// parked around the system calls, and collections of the little that a listing
+// allocates). One P and no collection below listingMemoryLimit made it 0.89x
+// (docs/benchmarks.md, Kernel IPVS programming, issue 15). GOMAXPROCS, GOGC and
+// GOMEMLIMIT set by the operator win.
+func listingRuntime() (restore func()) {
+	var undo []func()
+	if os.Getenv("GOMAXPROCS") == "" {
+		prev := runtime.GOMAXPROCS(1)
+		undo = append(undo, func() { runtime.GOMAXPROCS(prev) })
+	}
+	if os.Getenv("GOGC") == "" && os.Getenv("GOMEMLIMIT") == "" {
+		gc, limit := debug.SetGCPercent(-1), debug.SetMemoryLimit(listingMemoryLimit)
+		undo = append(undo, func() { debug.SetMemoryLimit(limit); debug.SetGCPercent(gc) })
+	}
+	return func() {
+		for _, f := range undo {
+			f()
+		}
+	}
 }

@@ -61,9 +61,15 @@ func benchHAWhole(t *testing.T) {
 	}
 	vp := newWholeVigilPair(t, bins, tm)
 	kp := newWholeKeepalivedPair(t, tm)
+	vp.pair.goOnStuck, kp.goOnStuck = true, true
 	results := map[string][]trial{}
 	run := func(p *benchPair, i int) {
 		r := p.trial(t, wholeKind)
+		if r.stuck {
+			t.Logf("%s whole director trial %d: stuck (B did not take the VIP within 30 s)", p.impl, i+1)
+			results[p.impl] = append(results[p.impl], r)
+			return
+		}
 		t.Logf("%s whole director trial %d: takeover %s, gap %s, %d ok, %d failed; A's last advert to B's first %s, to B's GARP +%s, to the client's next success +%s",
 			p.impl, i+1, r.takeover.Round(time.Millisecond), r.gap.Round(time.Millisecond), r.ok, r.failed,
 			r.wire.Round(time.Millisecond), r.announce.Round(time.Millisecond), r.client.Round(time.Millisecond))
@@ -103,21 +109,29 @@ func benchHAWhole(t *testing.T) {
 		}
 		return ms(median(ds))
 	}
-	t.Logf("bench| | implementation | gap median [min-max] | gap p90 | failed median [max] | takeover median | A's last advert to B's first | B's advert to its GARP | GARP to the client's next success |")
-	t.Logf("bench| | --- | --- | --- | --- | --- | --- | --- | --- |")
+	t.Logf("bench| | implementation | stuck trials | gap median [min-max] | gap p90 | failed median [max] | takeover median | A's last advert to B's first | B's advert to its GARP | GARP to the client's next success |")
+	t.Logf("bench| | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
 	for _, name := range rows {
-		rs := results[name]
-		t.Logf("bench| | %s | %s | %s | %d [%d] | %s | %s | %s | %s |", name, spread(gaps(rs)), ms(quantile(gaps(rs), 0.9)),
+		all := results[name]
+		rs := measured(all)
+		if len(rs) == 0 {
+			t.Logf("bench| | %s | %d of %d | - | - | - | - | - | - | - |", name, len(all), len(all))
+			continue
+		}
+		t.Logf("bench| | %s | %d of %d | %s | %s | %d [%d] | %s | %s | %s | %s |", name, len(all)-len(rs), len(all), spread(gaps(rs)), ms(quantile(gaps(rs), 0.9)),
 			medianInt(rs, func(r trial) int { return r.failed }), maxInt(rs, func(r trial) int { return r.failed }),
 			ms(median(takeovers(rs))),
 			part(rs, func(r trial) time.Duration { return r.wire }),
 			part(rs, func(r trial) time.Duration { return r.announce }),
 			part(rs, func(r trial) time.Duration { return r.client }))
 	}
-	t.Logf("bench| vigil / keepalived: gap median %.2f, worst %.2f (%d rounds)",
+	if len(vg) == 0 || len(kg) == 0 {
+		t.Logf("bench| vigil / keepalived: no ratio, every trial of one side was stuck")
+		return
+	}
+	t.Logf("bench| vigil / keepalived: gap median %.2f, worst %.2f (%d rounds; stuck trials left out, counted above)",
 		float64(median(vg))/float64(median(kg)), float64(slices.Max(vg))/float64(slices.Max(kg)), len(v))
-	if b := results["vigil before"]; len(b) > 0 {
-		bg := gaps(b)
+	if bg := gaps(results["vigil before"]); len(bg) > 0 {
 		t.Logf("bench| vigil before / keepalived: gap median %.2f, worst %.2f", float64(median(bg))/float64(median(kg)), float64(slices.Max(bg))/float64(slices.Max(kg)))
 	}
 }
