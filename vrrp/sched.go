@@ -3,6 +3,8 @@ package vrrp
 import (
 	"log/slog"
 	"time"
+
+	"github.com/vigil-lb/vigil/internal/clock"
 )
 
 // RealtimeGuard runs every thread of this process at SCHED_RR, as SetRealtime, but only
@@ -37,4 +39,6 @@ type RealtimeGuard struct {
 	// CheckEvery is how often threads started since are raised; default 1 s.
 	CheckEvery time.Duration
 	Logger     *slog.Logger
+	// Clock runs CheckEvery and Cooldown; the system clock when nil.
+	Clock clock.Clock
 }

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/vigil-lb/vigil/internal/clock"
 )
 
 // SetNice sets the nice value of every thread of this process (Linux applies
@@ -75,9 +77,16 @@ func (g *RealtimeGuard) Start(ctx context.Context) error {
 
 func (g *RealtimeGuard) run(ctx context.Context, xcpu chan os.Signal) {
 	defer signal.Stop(xcpu)
-	tick := time.NewTicker(g.CheckEvery)
+	clk := clock.OrSystem(g.Clock)
+	tick := clk.NewTicker(g.CheckEvery)
 	defer tick.Stop()
-	var back <-chan time.Time // while lowered: when to raise again
+	var cooldown clock.Timer // while lowered: when to raise again
+	var back <-chan time.Time
+	defer func() {
+		if cooldown != nil {
+			cooldown.Stop()
+		}
+	}()
 	for {
 		select {
 		case <-ctx.Done():
@@ -89,9 +98,10 @@ func (g *RealtimeGuard) run(ctx context.Context, xcpu chan os.Signal) {
 			err := g.lower()
 			g.Logger.Error("a thread ran at real-time priority without sleeping for longer than allowed: every thread back to SCHED_OTHER so that the kernel's own threads get the CPU",
 				"max_run", g.MaxRun.String(), "for", g.Cooldown.String(), "err", err)
-			back = time.After(g.Cooldown)
+			cooldown = clk.NewTimer(g.Cooldown)
+			back = cooldown.C()
 		case <-back:
-			back = nil
+			back, cooldown = nil, nil
 			err := g.setRTTime()
 			if err == nil {
 				err = g.raise()
@@ -101,7 +111,7 @@ func (g *RealtimeGuard) run(ctx context.Context, xcpu chan os.Signal) {
 			} else {
 				g.Logger.Info("VRRP timing protected again: running at SCHED_RR", "priority", g.Priority)
 			}
-		case <-tick.C:
+		case <-tick.C():
 			if back == nil {
 				g.raiseNew()
 			}

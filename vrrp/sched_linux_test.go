@@ -14,6 +14,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/vigil-lb/vigil/internal/clock"
 	"github.com/vigil-lb/vigil/internal/testing/testenv"
 	"github.com/vigil-lb/vigil/vrrp"
 )
@@ -152,6 +153,31 @@ func TestRealtimeGuardLowersSpinner(t *testing.T) {
 	}
 }
 
+// TestRealtimeGuardCooldownOnClock: the cooldown after a SIGXCPU runs on the guard's
+// clock: the threads stay at SCHED_OTHER until it has passed, however long that takes
+// in real time, and are raised when it has.
+func TestRealtimeGuardCooldownOnClock(t *testing.T) {
+	clk := clock.NewFake(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	logs := rtGuard(t, &vrrp.RealtimeGuard{Cooldown: 30 * time.Second, CheckEvery: time.Hour, Clock: clk})
+	if n := policies(t)[unix.SCHED_NORMAL]; n != 0 {
+		t.Fatalf("%d threads at SCHED_OTHER after Start", n)
+	}
+	// What the kernel sends when a thread passes RLIMIT_RTTIME's soft limit.
+	if err := unix.Kill(os.Getpid(), unix.SIGXCPU); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "every thread lowered", func() bool { return policies(t)[unix.SCHED_RR] == 0 })
+	waitFor(t, "the cooldown's timer", func() bool { return clk.Pending() >= 2 }) // the ticker and the cooldown
+	clk.Advance(29 * time.Second)
+	time.Sleep(50 * time.Millisecond) // a wrong guard would raise now
+	if n := policies(t)[unix.SCHED_RR]; n != 0 {
+		t.Fatalf("%d threads raised 29 s into a 30 s cooldown\n%s", n, logs.String())
+	}
+	clk.Advance(time.Second)
+	waitFor(t, "every thread raised after the cooldown", func() bool { return policies(t)[unix.SCHED_NORMAL] == 0 })
+	waitFor(t, "the log of raising again", func() bool { return strings.Contains(logs.String(), "protected again") })
+}
+
 // TestRealtimeGuardChildren: a child process (an exec check, a notify script) starts at
 // SCHED_OTHER (SCHED_RESET_ON_FORK), so a script that loops cannot starve the host;
 // under SetRealtime it inherited SCHED_RR.
@@ -161,10 +187,12 @@ func TestRealtimeGuardChildren(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := string(out)
-	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-	if policy := f[41-3]; policy != "0" {
-		t.Errorf("child's policy %s, want 0 (SCHED_OTHER)", policy)
+	st, err := testenv.ParseProcStat(strings.TrimSpace(string(out)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Policy != 0 {
+		t.Errorf("child's policy %d, want 0 (SCHED_OTHER)", st.Policy)
 	}
 }
 

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -18,6 +17,7 @@ import (
 	"time"
 
 	"github.com/vigil-lb/vigil/internal/status"
+	"github.com/vigil-lb/vigil/internal/testing/testenv"
 )
 
 // freePorts returns n loopback ports that were free a moment ago.
@@ -77,9 +77,20 @@ func startDemo(t *testing.T, bin string, extra ...string) *demo {
 		"--backends", fmt.Sprintf("127.0.0.1:%d,127.0.0.1:%d", ports[1], ports[2]),
 		"--listen", d.listen, "--requests", "6"}, extra...)...)
 	d.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// A TMPDIR of the demo's own, removed by the test: a demo killed with SIGKILL leaves
+	// its directory of config and logs behind, as any killed program does.
+	tmp, err := os.MkdirTemp("", "vigil-demo-test-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(tmp) })
 	if os.Geteuid() == 0 {
 		d.cmd.SysProcAttr.Credential = &syscall.Credential{Uid: 65534, Gid: 65534}
+		if err := os.Chown(tmp, 65534, 65534); err != nil {
+			t.Fatal(err)
+		}
 	}
+	d.cmd.Env = append(os.Environ(), "TMPDIR="+tmp)
 	d.cmd.Stderr = os.Stderr
 	stdout, err := d.cmd.StdoutPipe()
 	if err != nil {
@@ -147,15 +158,11 @@ func (d *demo) readUntil(t *testing.T, prefix string) []string {
 
 // procState is the state letter of pid in /proc ("Z" for a zombie), "" once it is gone.
 func procState(pid int) string {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	st, err := testenv.ProcStatOf(pid)
 	if err != nil {
 		return ""
 	}
-	// pid (comm) S ...: the comm may hold spaces, the state follows its last ')'.
-	if i := bytes.LastIndexByte(b, ')'); i >= 0 && i+2 < len(b) {
-		return string(b[i+2])
-	}
-	return "?"
+	return st.State
 }
 
 // waitGone waits until every pid has exited and been reaped.

@@ -97,6 +97,16 @@ func getReloadHarness() (*reloadHarness, error) {
 	return harness, harnessErr
 }
 
+// TestMain removes the harness's directory: the harness lives as long as the process
+// (each fuzzing worker has one), so no test's cleanup can.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if harness != nil {
+		os.RemoveAll(filepath.Dir(harness.path))
+	}
+	os.Exit(code)
+}
+
 // reloadState is what a rejected reload must leave as it was.
 type reloadState struct {
 	Table          map[string][]string

@@ -160,12 +160,9 @@ func raiseNoFile(t *testing.T) {
 
 // cpuTicks is utime+stime of pid in clock ticks (/proc/PID/stat fields 14 and 15).
 func cpuTicks(t *testing.T, pid int) int64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	st, err := testenv.ProcStatOf(pid)
 	must(t, err, "read stat")
-	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+2:]))
-	u, _ := strconv.ParseInt(f[11], 10, 64)
-	s, _ := strconv.ParseInt(f[12], 10, 64)
-	return u + s
+	return int64(st.UTime + st.STime)
 }
 
 func rssMiB(t *testing.T, pid int) float64 {

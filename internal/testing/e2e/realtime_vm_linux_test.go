@@ -82,7 +82,7 @@ func testRealtimeGuard(t *testing.T) {
 		must(t, c.Run(), "the spinner under "+mode)
 		took := time.Since(start)
 		h1, _ := readTaskStat(stat)
-		ticks := h1.utime + h1.stime - h0.utime - h0.stime // of 10 ms (USER_HZ 100)
+		ticks := h1.UTime + h1.STime - h0.UTime - h0.STime // of 10 ms (USER_HZ 100)
 		got[mode] = float64(ticks) / 100 / took.Seconds()
 		t.Logf("%s: while a process spun %s on CPU 0 at SCHED_RR 10 (%.1fs), a busy SCHED_OTHER shell there got %.2fs of CPU (%.0f%%); the spinner said %q",
 			mode, spinFor, took.Seconds(), float64(ticks)/100, 100*got[mode], strings.TrimSpace(out.String()))

@@ -13,44 +13,19 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/vigil-lb/vigil/internal/testing/testenv"
 )
 
-// taskStat is one thread's line of /proc/PID/task/TID/stat, the fields a hang needs.
+// taskStat is one thread's /proc/PID/task/TID/stat, with the process it belongs to.
 type taskStat struct {
-	pid, tid     int
-	comm         string
-	state        string
-	utime, stime uint64 // clock ticks
-	cpu          int
-	rtprio       int
-	policy       int
+	testenv.ProcStat
+	pid int
 }
 
 func readTaskStat(path string) (taskStat, bool) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return taskStat{}, false
-	}
-	s := string(b)
-	open, close := strings.IndexByte(s, '('), strings.LastIndexByte(s, ')')
-	if open < 0 || close < open {
-		return taskStat{}, false
-	}
-	var ts taskStat
-	ts.tid, _ = strconv.Atoi(strings.TrimSpace(s[:open]))
-	ts.comm = s[open+1 : close]
-	f := strings.Fields(s[close+1:])
-	// f[0] is field 3 (state); field n is f[n-3].
-	if len(f) < 41-3+1 {
-		return taskStat{}, false
-	}
-	ts.state = f[0]
-	ts.utime, _ = strconv.ParseUint(f[14-3], 10, 64)
-	ts.stime, _ = strconv.ParseUint(f[15-3], 10, 64)
-	ts.cpu, _ = strconv.Atoi(f[39-3])
-	ts.rtprio, _ = strconv.Atoi(f[40-3])
-	ts.policy, _ = strconv.Atoi(f[41-3])
-	return ts, true
+	ps, err := testenv.ReadProcStat(path)
+	return taskStat{ProcStat: ps}, err == nil
 }
 
 // allTasks reads every thread of every process.
@@ -60,7 +35,7 @@ func allTasks() map[int]taskStat {
 	for _, p := range procs {
 		if ts, ok := readTaskStat(p); ok {
 			ts.pid, _ = strconv.Atoi(strings.Split(p, "/")[2])
-			out[ts.tid] = ts
+			out[ts.ID] = ts
 		}
 	}
 	return out
@@ -106,14 +81,14 @@ func schedDump() string {
 	for _, tid := range tids {
 		a := after[tid]
 		b := before[tid]
-		du, ds := a.utime-b.utime, a.stime-b.stime
-		vig := a.comm == "vigil"
-		if !vig && du+ds == 0 && a.state != "R" && a.state != "D" {
+		du, ds := a.UTime-b.UTime, a.STime-b.STime
+		vig := a.Comm == "vigil"
+		if !vig && du+ds == 0 && a.State != "R" && a.State != "D" {
 			continue
 		}
 		fmt.Fprintf(&sb, "pid %d tid %d %-16s state %s cpu %d policy %d rtprio %d  +utime %d +stime %d (total %d/%d)\n",
-			a.pid, tid, a.comm, a.state, a.cpu, a.policy, a.rtprio, du, ds, a.utime, a.stime)
-		if vig || a.state == "R" || a.state == "D" {
+			a.pid, tid, a.Comm, a.State, a.CPU, a.Policy, a.RTPriority, du, ds, a.UTime, a.STime)
+		if vig || a.State == "R" || a.State == "D" {
 			if st := readFileString(fmt.Sprintf("/proc/%d/task/%d/stack", a.pid, tid)); st != "" {
 				for _, l := range strings.Split(st, "\n") {
 					fmt.Fprintf(&sb, "    %s\n", l)
@@ -144,7 +119,7 @@ func watchHang(t *testing.T, after time.Duration, comm string) (stop func()) {
 		for tid, a := range allTasks() {
 			b, ok := before[tid]
 			// Ticks of 10 ms over the dump's second and a little more.
-			if ok && a.comm == comm && a.utime+a.stime-b.utime-b.stime >= 90 {
+			if ok && a.Comm == comm && a.UTime+a.STime-b.UTime-b.STime >= 90 {
 				t.Logf("hang watch: thread %d of %s spins: SIGQUIT", tid, comm)
 				syscall.Kill(a.pid, syscall.SIGQUIT)
 				return
@@ -161,8 +136,8 @@ func watchHang(t *testing.T, after time.Duration, comm string) (stop func()) {
 func policiesOf(comm string) map[int]int {
 	n := map[int]int{}
 	for _, ts := range allTasks() {
-		if ts.comm == comm {
-			n[ts.policy]++
+		if ts.Comm == comm {
+			n[ts.Policy]++
 		}
 	}
 	return n
