@@ -318,23 +318,8 @@ func TestHelperDaemon(t *testing.T) {
 	os.Exit(run(argv, os.Stdout, os.Stderr))
 }
 
-// syncBuffer collects the daemon's log while the test reads it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+// syncBuffer collects a daemon's log while the test reads it.
+type syncBuffer = testenv.Buffer
 
 const e2eConfig = `
 global {

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -191,22 +190,8 @@ type vigil struct {
 	argv []string
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+// syncBuffer collects a daemon's log while the test reads it.
+type syncBuffer = testenv.Buffer
 
 // startVigil writes config to a file and runs `vigil run` on it inside h.
 func startVigil(t *testing.T, h *netlab.Host, name, config string) *vigil {

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -87,13 +88,28 @@ virtual_server "web" {
 		return strings.Contains(rsRow(p, "rs1"), `class="h">up`) && strings.Contains(rsRow(p, "rs2"), `class="h">up`)
 	})
 
-	x.rs[0].Stop()
-	took := waitFor(t, 10*pageInterval, "rs1 down on the page", func() bool { return isDown(page()) })
-	p := page()
-	t.Logf("the page showed rs1 down %s after its server stopped (check interval %s)", took.Round(time.Millisecond), pageInterval)
-	if took > 2*pageInterval {
-		t.Errorf("the page showed rs1 down %s after its server stopped, want within two check intervals (%s)", took.Round(time.Millisecond), 2*pageInterval)
+	// Five trials (the figure wants more than one): stop rs1, time the page showing it
+	// down, bring it back; the last trial leaves it down for the browser below.
+	const trials = 5
+	var took []time.Duration
+	var p string
+	for i := range trials {
+		if i > 0 {
+			x.rs[0].Start()
+			waitFor(t, 20*time.Second, "rs1 up again on the page", func() bool { return strings.Contains(rsRow(page(), "rs1"), `class="h">up`) })
+		}
+		x.rs[0].Stop()
+		d := waitFor(t, 10*pageInterval, "rs1 down on the page", func() bool { return isDown(page()) })
+		took = append(took, d)
+		p = page()
+		if d > 2*pageInterval {
+			t.Errorf("trial %d: the page showed rs1 down %s after its server stopped, want within two check intervals (%s)", i+1, d.Round(time.Millisecond), 2*pageInterval)
+		}
 	}
+	sorted := slices.Clone(took)
+	slices.Sort(sorted)
+	t.Logf("the page showed rs1 down after its server stopped, %d trials: %v (median %s, max %s; check interval %s)",
+		trials, took, sorted[trials/2].Round(time.Millisecond), sorted[trials-1].Round(time.Millisecond), pageInterval)
 	if row := rsRow(p, "rs1"); !strings.Contains(row, "connection refused") {
 		t.Errorf("rs1's row does not say why it is down:\n%s", row)
 	}
