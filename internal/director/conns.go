@@ -3,6 +3,8 @@ package director
 import (
 	"context"
 	"net/netip"
+	"sync"
+	"time"
 
 	"github.com/vigil-lb/vigil/ipvs"
 )
@@ -75,7 +77,7 @@ func (d *Director) Connections(ctx context.Context, sel string) ([]RealServerCon
 				if !closingRead {
 					closingRead = true
 					if cc, ok := d.o.Table.(ipvs.ClosingConnections); ok {
-						closing, _ = cc.Closing() // unreadable: count them all as open
+						closing = d.closing.get(d.o.Clock.Now, cc.Closing)
 					}
 				}
 				n := min(closing[ipvs.ConnDest{Protocol: k.Protocol, Virtual: k.Addr, Dest: addr}], inactive)
@@ -87,4 +89,41 @@ func (d *Director) Connections(ctx context.Context, sel string) ([]RealServerCon
 		out = append(out, c)
 	}
 	return out, nil
+}
+
+// closingCostFactor bounds what reading the closing entries costs: the table is read again
+// no sooner than this many times what its last read took.
+const closingCostFactor = 10
+
+// closingCache keeps the last count of the table's closing connection entries. Reading it
+// walks the kernel's whole connection table (/proc/net/ip_vs_conn; there is no count per
+// destination and no netlink dump of connections), which a drain --wait asks for at every
+// poll: a table of a few thousand entries is read at every poll, one of a million, whose
+// read takes about a second, every ten seconds. A waiting drain so costs the daemon at most
+// about a tenth of a core; what it gives up is that a connection that closed since the last
+// read keeps the wait until the next one. Calls wait for a read in progress rather than
+// walk the table beside it.
+type closingCache struct {
+	mu   sync.Mutex
+	at   time.Time
+	took time.Duration
+	read bool
+	m    map[ipvs.ConnDest]uint32
+}
+
+// get returns the last count while it is fresh by the rule above, else reads it again. An
+// unreadable table gives nil: every inactive entry counts as open.
+func (c *closingCache) get(now func() time.Time, read func() (map[ipvs.ConnDest]uint32, error)) map[ipvs.ConnDest]uint32 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	t := now()
+	if c.read && t.Sub(c.at) < closingCostFactor*c.took {
+		return c.m
+	}
+	m, err := read()
+	if err != nil {
+		m = nil
+	}
+	c.at, c.took, c.read, c.m = t, now().Sub(t), true, m
+	return m
 }

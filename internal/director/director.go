@@ -81,6 +81,8 @@ type Director struct {
 	cancel   context.CancelFunc
 	// life serialises Start and Stop (never taken by a reader).
 	life sync.Mutex
+	// closing is the last count of closing connection entries, for Connections.
+	closing closingCache
 
 	// Owned by the loop goroutine (see the package doc).
 	cur *view
