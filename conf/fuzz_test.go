@@ -47,6 +47,7 @@ func hostileSeeds() [][]byte {
 		[]byte("x = \"" + strings.Repeat("%{if a}", 20_000) + "\""),
 		[]byte("x = " + strings.Repeat("!", 100_000) + "a"),
 		[]byte("x = " + strings.Repeat("a ? b : ", 30_000) + "c"),
+		[]byte("x = \"" + strings.Repeat("%{for a in [1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1]}", 8) + "x" + strings.Repeat("%{endfor}", 8) + "\""),
 		random,
 		printable,
 		bytes.Repeat([]byte("unknown = 1\n"), 5_000),

@@ -47,6 +47,8 @@ func TestInvalid(t *testing.T) {
 		{"tiny number", vs("    address = \"198.18.0.21\"\n    weight = 1e-99999999"), "Number out of range", "6:14"},
 		{"huge number from env", vs("    address = \"198.18.0.21\"\n    weight = env(\"HUGE\", \"1e99999999\")"), "magnitude 2^", "6:14"},
 		{"arithmetic", vs("    address = \"198.18.0.21\"\n    weight = 2 * 3"), "Arithmetic not supported", "6:14"},
+		{"for expression", "global {\n  router_id = [for x in [1]: x]\n}\n", "Loops not supported", "2:15"},
+		{"template for", "global {\n  router_id = \"%{for x in [1]}${x}%{endfor}\"\n}\n", "Loops not supported", "2:16"},
 		{"huge number in template", "global {\n  router_id = \"${1e99999999}\"\n}\n", "Number out of range", "2:18"},
 		{"variables not allowed", "global {\n  router_id = lb\n}\n", "Variables not allowed", "2:15"},
 		{"unknown function", "global {\n  router_id = envv(\"X\")\n}\n", "Call to unknown function", "2:15"},

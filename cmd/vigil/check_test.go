@@ -215,6 +215,7 @@ func TestCheckHostileInputs(t *testing.T) {
 		{"20 MiB of garbage", file("garbage20", garbage(20<<20)), "is 20 MiB; the limit is 16 MiB"},
 		{"5 MiB of garbage", file("garbage5", garbage(5<<20)), "error"},
 		{"1 MiB of tokens on one line", file("tokens", []byte("x = ["+strings.Repeat("1,", 800_000)+"]")), "Too many tokens"},
+		{"nested loops", file("loops", loopBomb()), "Loops not supported"},
 		{"a million digits", file("digits", []byte("x = "+strings.Repeat("7", 1_000_000))), "Number too long"},
 		{"a 15 MiB string", file("string", []byte("x = \""+strings.Repeat("s", 15<<20)+"\"\n")), "Too much text"},
 		{"16 MiB of comments", file("comments", bytes.Repeat([]byte("# "+strings.Repeat("c", 61)+"\n"), (16<<20)/64)), "Nothing to run"},
@@ -260,4 +261,12 @@ func TestCheckMaxConfigSize(t *testing.T) {
 			t.Errorf("--max-config-size %s: exit %d, stderr %q", bad, code, stderr)
 		}
 	}
+}
+
+// loopBomb is 2 KB whose evaluation is 1.6 billion iterations: four nested %{for}
+// directives over 200 items (it ran for minutes, growing, before loops were refused).
+func loopBomb() []byte {
+	list := "[" + strings.Repeat("1,", 199) + "1]"
+	t := strings.Repeat("%{for x in "+list+"}", 4) + "x" + strings.Repeat("%{endfor}", 4)
+	return []byte("global {\n  router_id = \"" + t + "\"\n}\n")
 }

@@ -518,9 +518,10 @@ func TestDaemonEndToEnd(t *testing.T) {
 		"binary":          append([]byte(global), bytes.Repeat([]byte{0xff, 0x00, 0x9b}, 100_000)...),
 		"all garbage":     append([]byte("\x7fELF\x02\x01"), bytes.Repeat([]byte{0xff, 0x00, 0x9b}, 100_000)...),
 		"many errors":     []byte(global + strings.Repeat("unknown = 1\n", 20_000)),
+		"nested loops":    append([]byte(global), loopBomb()...),
 		"password":        []byte(strings.Replace(string(cfgBytes(t, cfgPath)), fmt.Sprintf("password = %q", plantedPassword), fmt.Sprintf("password = %q 2", plantedPassword), 1)),
 	}
-	for _, name := range []string{"unclosed block", "empty", "nested brackets", "binary", "all garbage", "many errors", "password"} {
+	for _, name := range []string{"unclosed block", "empty", "nested brackets", "binary", "all garbage", "many errors", "nested loops", "password"} {
 		if err := os.WriteFile(cfgPath, broken[name], 0o600); err != nil {
 			t.Fatal(err)
 		}
