@@ -95,7 +95,12 @@ type service struct {
 
 	ln  listener // TCP: the carrier's listener; nil once closed
 	udp *net.UDPConn
-	wg  sync.WaitGroup // the listener and every connection
+	wg  sync.WaitGroup // the listener, its paused accepts' timers and every connection
+
+	// acceptErrors counts failed accepts (acceptbackoff.go) on every loop; acceptWarn
+	// rate-limits their warnings.
+	acceptErrors atomic.Uint64
+	acceptWarn   acceptWarning
 }
 
 type closer interface{ cut() }
