@@ -185,7 +185,7 @@ func testAcceptBackoffEMFILE(t *testing.T, opts Options) {
 	failed, cpu, wall := s.acceptErrors.Load()-failed0, cpuTime(t)-cpu0, time.Since(start)
 	fds.release()
 	t.Logf("over %v with no descriptor left: %d accepts failed, %v of CPU", wall.Round(time.Millisecond), failed, cpu.Round(time.Millisecond))
-	// A pause of 5 ms doubling: 6 failures per loop in 300 ms. Spinning: thousands,
+	// A pause of 5 ms doubling: 5 failures per loop in 300 ms. Spinning: thousands,
 	// and a CPU per loop.
 	if failed >= 50 {
 		t.Errorf("%d accepts failed in %v: the loops retry without pausing", failed, wall)
@@ -288,7 +288,7 @@ func namingBackend(t *testing.T, name string) *backend {
 				return
 			}
 			if err != nil {
-				time.Sleep(time.Millisecond)
+				time.Sleep(5 * time.Millisecond)
 				continue
 			}
 			fmt.Fprintf(c, "%s\n", name)

@@ -373,7 +373,7 @@ func (l *uloop) removeListener(fd int, gone func()) {
 func (l *uloop) pause(ln *ulistener, i int, err error) {
 	ln.parked |= 1 << i
 	if ln.resume != nil {
-		return // the accepts in flight when the first failed come back failing too
+		return // in flight when the first failed: it waits for the same resume
 	}
 	s := ln.s
 	d := s.acceptFailed(&ln.backoff, err)
