@@ -97,7 +97,9 @@ type service struct {
 	udp *net.UDPConn
 	wg  sync.WaitGroup // the listener, its paused accepts' timers and every connection
 
-	// acceptErrors counts failed accepts (acceptbackoff.go) on every loop; acceptWarn
+	// acceptErrors counts the failed accepts that paused one of the service's
+	// listeners (acceptbackoff.go), on every loop: an io_uring accept that was in flight
+	// when another failed, and fails too, joins that pause uncounted. acceptWarn
 	// rate-limits their warnings.
 	acceptErrors atomic.Uint64
 	acceptWarn   acceptWarning
