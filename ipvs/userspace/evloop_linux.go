@@ -13,6 +13,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/vigil-lb/vigil/internal/clock"
 	"github.com/vigil-lb/vigil/internal/rawsys"
 )
 
@@ -56,7 +57,7 @@ type loop struct {
 	done chan struct{}
 
 	mu        sync.Mutex
-	listeners map[int32]*service // listening sockets this loop accepts on
+	listeners map[int32]*loopListener // listening sockets this loop accepts on
 
 	// Loop-owned.
 	conns      []*econn // by both of a connection's fds
@@ -74,7 +75,7 @@ func newLoop(c *epollCarrier) (*loop, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &loop{cmdQueue: cmdQueue{wake: p.Wake}, c: c, p: p, done: make(chan struct{}), listeners: map[int32]*service{}}, nil
+	return &loop{cmdQueue: cmdQueue{wake: p.Wake}, c: c, p: p, done: make(chan struct{}), listeners: map[int32]*loopListener{}}, nil
 }
 
 // watch registers fd for c, edge-triggered, tagged with c's generation so that an event
@@ -146,6 +147,9 @@ func (l *loop) die(err error) {
 		}
 	}
 	l.mu.Lock()
+	for _, ln := range l.listeners {
+		ln.stopPause()
+	}
 	clear(l.listeners)
 	l.mu.Unlock()
 	l.load.Store(deadLoad)
@@ -165,10 +169,10 @@ func (l *loop) dispatch(events []unix.EpollEvent) {
 			}
 		}
 		l.mu.Lock()
-		s := l.listeners[ev.Fd]
+		ln := l.listeners[ev.Fd]
 		l.mu.Unlock()
-		if s != nil {
-			l.accept(s, fd)
+		if ln != nil {
+			l.accept(ln, fd)
 		}
 	}
 	if l.connecting > 0 {
@@ -465,7 +469,7 @@ func (c *epollCarrier) listen(s *service) (listener, error) {
 	}
 	for i, l := range c.loops {
 		l.mu.Lock()
-		l.listeners[int32(fd)] = s
+		l.listeners[int32(fd)] = &loopListener{s: s}
 		l.mu.Unlock()
 		if e := l.p.Add(fd, unix.EPOLLIN, 0); e != 0 {
 			for _, l := range c.loops[:i+1] {
@@ -487,10 +491,14 @@ func (ln *epollListener) close() {
 	fd := ln.fd
 	onEveryLoop(ln.c.loops, func(l *loop) {
 		l.mu.Lock()
-		_, ok := l.listeners[int32(fd)]
+		lln := l.listeners[int32(fd)]
 		delete(l.listeners, int32(fd))
 		l.mu.Unlock()
-		if ok {
+		switch {
+		case lln == nil:
+		case lln.resume != nil:
+			lln.stopPause() // out of the epoll set already
+		default:
 			l.p.Del(fd)
 		}
 	})
@@ -501,20 +509,33 @@ func (ln *epollListener) close() {
 // shared with the other loops (the listener is level-triggered: the rest wake another).
 const acceptBatch = 16
 
-// accept takes pending connections of s's listening socket lfd.
-func (l *loop) accept(s *service, lfd int) {
+// loopListener is what a loop keeps of a listening socket it accepts on. Its fields
+// other than s are loop-owned.
+type loopListener struct {
+	s       *service
+	backoff acceptBackoff
+	// resume is pending while accepts are paused (pause): the socket is out of the
+	// loop's epoll set until it runs. It holds s.wg, so that the table waits for it
+	// before it stops the loop.
+	resume clock.Stopper
+}
+
+// accept takes pending connections of the listening socket lfd.
+func (l *loop) accept(ln *loopListener, lfd int) {
+	s := ln.s
 	for range acceptBatch {
 		fd, client, e := rawsys.Accept(lfd, unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
 		switch e {
 		case 0:
+			ln.backoff.accepted()
 		case unix.EAGAIN:
 			return
 		case unix.EINTR, unix.ECONNABORTED:
 			continue
 		default:
-			// EMFILE and friends: leave the connection in the backlog; the
-			// level-triggered listener wakes us again.
-			s.t.log.Warn("accept failed", "service", s.key.String(), "err", e)
+			// EMFILE and friends: the connection stays in the backlog, and the
+			// level-triggered listener would wake the loop again at once.
+			l.pause(ln, lfd, os.NewSyscallError("accept4", e))
 			return
 		}
 		s.wg.Add(1)
@@ -526,6 +547,47 @@ func (l *loop) accept(s *service, lfd int) {
 			to.post(func() { to.startConn(s, fd, client) })
 		}
 	}
+}
+
+// pause takes the listening socket lfd out of the loop's epoll set for the pause its
+// back-off gives after err (acceptbackoff.go), and puts it back when the pause is over.
+// The other loops go on accepting on it until they fail too.
+func (l *loop) pause(ln *loopListener, lfd int, err error) {
+	s := ln.s
+	d := s.acceptFailed(&ln.backoff, err)
+	l.p.Del(lfd)
+	s.wg.Add(1)
+	ln.resume = s.t.clock.AfterFunc(d, func() {
+		l.post(func() {
+			defer s.wg.Done()
+			l.resumeAccepts(ln, lfd)
+		})
+	})
+}
+
+// resumeAccepts ends ln's pause, unless the listener went meanwhile (closed, or the
+// loop died; a socket opened since may have the same number).
+func (l *loop) resumeAccepts(ln *loopListener, lfd int) {
+	l.mu.Lock()
+	current := l.listeners[int32(lfd)] == ln
+	l.mu.Unlock()
+	if !current || ln.resume == nil {
+		return
+	}
+	ln.resume = nil
+	// Level-triggered: a connection that waited in the backlog wakes the loop at once.
+	if e := l.p.Add(lfd, unix.EPOLLIN, 0); e != 0 {
+		l.pause(ln, lfd, os.NewSyscallError("epoll_ctl", e))
+	}
+}
+
+// stopPause cancels a pending resume, on the loop (the listener closes, or the loop
+// dies). A resume that has fired already finds the listener gone.
+func (ln *loopListener) stopPause() {
+	if ln.resume != nil && ln.resume.Stop() {
+		ln.s.wg.Done()
+	}
+	ln.resume = nil
 }
 
 func (l *loop) loadCount() *atomic.Int32 { return &l.load }

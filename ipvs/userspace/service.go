@@ -95,7 +95,14 @@ type service struct {
 
 	ln  listener // TCP: the carrier's listener; nil once closed
 	udp *net.UDPConn
-	wg  sync.WaitGroup // the listener and every connection
+	wg  sync.WaitGroup // the listener, its paused accepts' timers and every connection
+
+	// acceptErrors counts the failed accepts that paused one of the service's
+	// listeners (acceptbackoff.go), on every loop: an io_uring accept that was in flight
+	// when another failed, and fails too, joins that pause uncounted. acceptWarn
+	// rate-limits their warnings.
+	acceptErrors atomic.Uint64
+	acceptWarn   acceptWarning
 }
 
 type closer interface{ cut() }

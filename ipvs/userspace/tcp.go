@@ -24,10 +24,17 @@ func (goroutineCarrier) String() string { return "a goroutine per direction" }
 
 func (goroutineCarrier) stop() {}
 
-// goListener is a service's listener on the goroutine path.
-type goListener struct{ ln *net.TCPListener }
+// goListener is a service's listener on the goroutine path; done closes with it, to
+// end a pause of its accept loop.
+type goListener struct {
+	ln   *net.TCPListener
+	done chan struct{}
+}
 
-func (l goListener) close() { l.ln.Close() }
+func (l goListener) close() {
+	l.ln.Close()
+	close(l.done)
+}
 
 func (goroutineCarrier) listen(s *service) (listener, error) {
 	lc := net.ListenConfig{Control: freebind, KeepAliveConfig: osKeepAlive}
@@ -35,28 +42,34 @@ func (goroutineCarrier) listen(s *service) (listener, error) {
 	if err != nil {
 		return nil, fmt.Errorf("listen: %w", err)
 	}
-	l := goListener{ln.(*net.TCPListener)}
+	l := goListener{ln.(*net.TCPListener), make(chan struct{})}
 	s.wg.Add(1)
-	go s.acceptTCP(l.ln)
+	go s.acceptTCP(l)
 	return l, nil
 }
 
-func (s *service) acceptTCP(ln *net.TCPListener) {
+// acceptTCP accepts until the listener closes. The Go poller retries EAGAIN and
+// ECONNABORTED itself; what AcceptTCP returns (EMFILE and friends) pauses the loop as
+// acceptbackoff.go says, on the table's clock.
+func (s *service) acceptTCP(l goListener) {
 	defer s.wg.Done()
-	var backoff time.Duration
+	var backoff acceptBackoff
 	for {
-		c, err := ln.AcceptTCP()
+		c, err := l.ln.AcceptTCP()
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
 				return
 			}
-			// EMFILE and friends: back off as net/http does rather than spin.
-			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
-			s.t.log.Warn("accept failed", "service", s.key.String(), "err", err, "retry_in", backoff)
-			time.Sleep(backoff)
+			tm := s.t.clock.NewTimer(s.acceptFailed(&backoff, err))
+			select {
+			case <-tm.C():
+			case <-l.done:
+				tm.Stop()
+				return
+			}
 			continue
 		}
-		backoff = 0
+		backoff.accepted()
 		s.wg.Add(1)
 		go s.handleTCP(c)
 	}

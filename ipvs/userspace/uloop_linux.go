@@ -13,6 +13,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/vigil-lb/vigil/internal/clock"
 	"github.com/vigil-lb/vigil/internal/rawsys"
 )
 
@@ -85,7 +86,14 @@ type ulistener struct {
 	pending int    // accepts in flight
 	closing bool   // being taken out: accepts cancelled, none re-armed
 	gone    func() // called once closing and no accept is in flight
-	warned  time.Time
+
+	// After a failed accept the listener pauses (acceptbackoff.go): the accepts that
+	// fail are parked (by index, a bit each) instead of re-armed, and resume, pending
+	// while the pause lasts, re-arms one of them. The first that succeeds re-arms the
+	// rest. resume holds s.wg, so that the table waits for it before it stops the loop.
+	backoff acceptBackoff
+	parked  uint32
+	resume  clock.Stopper
 }
 
 type acceptAddr struct {
@@ -208,6 +216,11 @@ func (l *uloop) die(err error) {
 		}
 	})
 	l.r.Close()
+	for _, ln := range l.listeners {
+		if ln != nil {
+			ln.stopPause()
+		}
+	}
 	l.load.Store(deadLoad)
 	l.cmdQueue.die()
 	l.c.report(l.c, err)
@@ -342,11 +355,60 @@ func (l *uloop) removeListener(fd int, gone func()) {
 	for _, ln := range l.listeners {
 		if ln != nil && ln.fd == fd && !ln.closing {
 			ln.closing, ln.gone = true, gone
+			ln.stopPause()
+			if ln.pending == 0 { // every accept parked
+				l.listeners[ln.slot] = nil
+				gone()
+				return
+			}
 			l.cancelFD(fd)
 			return
 		}
 	}
 	gone()
+}
+
+// pause parks accept i of ln after it failed with err, and, unless ln is paused
+// already, starts a pause of the length its back-off gives.
+func (l *uloop) pause(ln *ulistener, i int, err error) {
+	ln.parked |= 1 << i
+	if ln.resume != nil {
+		return // in flight when the first failed: it waits for the same resume
+	}
+	s := ln.s
+	d := s.acceptFailed(&ln.backoff, err)
+	s.wg.Add(1)
+	ln.resume = s.t.clock.AfterFunc(d, func() {
+		l.post(func() {
+			defer s.wg.Done()
+			l.resumeAccepts(ln)
+		})
+	})
+}
+
+// resumeAccepts ends ln's pause with one accept: the others wait for it to succeed,
+// so that a listener whose accepts still fail fails once per pause.
+func (l *uloop) resumeAccepts(ln *ulistener) {
+	if ln.closing || ln.resume == nil || l.isDead() {
+		return
+	}
+	ln.resume = nil
+	for i := range acceptDepth {
+		if ln.parked&(1<<i) != 0 {
+			ln.parked &^= 1 << i
+			l.armAccept(ln, i)
+			return
+		}
+	}
+}
+
+// stopPause cancels a pending resume, on the loop (the listener closes, or the loop
+// dies). A resume that has fired already finds the listener closing.
+func (ln *ulistener) stopPause() {
+	if ln.resume != nil && ln.resume.Stop() {
+		ln.s.wg.Done()
+	}
+	ln.resume = nil
 }
 
 func (l *uloop) accepted(ln *ulistener, i int, res int32) {
@@ -362,18 +424,28 @@ func (l *uloop) accepted(ln *ulistener, i int, res int32) {
 		return
 	}
 	if res < 0 {
-		// EMFILE and friends: the connection stays in the backlog for the next try.
-		if e := unix.Errno(-res); e != unix.EINTR && e != unix.ECONNABORTED && e != unix.EAGAIN {
-			if now := time.Now(); now.Sub(ln.warned) >= time.Second {
-				ln.warned = now // at most once a second: the retry comes at once
-				ln.s.t.log.Warn("accept failed", "service", ln.s.key.String(), "err", e)
-			}
+		switch e := unix.Errno(-res); e {
+		case unix.EINTR, unix.ECONNABORTED, unix.EAGAIN:
+			l.armAccept(ln, i)
+		default:
+			// EMFILE and friends: the connection stays in the backlog, and an accept
+			// re-armed now would fail again at once.
+			l.pause(ln, i, os.NewSyscallError("accept", e))
 		}
-		l.armAccept(ln, i)
 		return
 	}
 	client := rawsys.AddrPort(&ln.addrs[i].rsa)
 	l.armAccept(ln, i)
+	ln.backoff.accepted()
+	if ln.parked != 0 {
+		ln.stopPause() // an accept in flight when another failed came back with a connection
+		for j := range acceptDepth {
+			if ln.parked&(1<<j) != 0 {
+				l.armAccept(ln, j)
+			}
+		}
+		ln.parked = 0
+	}
 	s, fd := ln.s, int(res)
 	s.wg.Add(1)
 	to := spread(l.c.loops, l)
