@@ -482,6 +482,25 @@ func testHAPair(t *testing.T) {
 			}
 			kc := newKeepAlive(t, x.client)
 			defer kc.Close()
+			// A failure names its cause: the frames of this connection (and ARP, VRRP,
+			// sync) on the client, B and the real servers, and the state of every part.
+			macs := hostMACs(append([]*netlab.Host{x.client, lbA, lbB}, x.rsHosts...)...)
+			traced := time.Now()
+			var taps []*frameTap
+			for _, h := range append([]*netlab.Host{x.client, lbB}, x.rsHosts...) {
+				if f := startTap(t, h, kc.local().Port(), macs, traced); f != nil {
+					taps = append(taps, f)
+				}
+			}
+			stopTaps := func() string {
+				var out []string
+				for _, f := range taps {
+					out = append(out, f.stop())
+				}
+				taps = nil
+				return strings.Join(out, "\n")
+			}
+			defer stopTaps()
 			first := kc.get(t)
 			for range 5 {
 				time.Sleep(200 * time.Millisecond)
@@ -493,7 +512,8 @@ func testHAPair(t *testing.T) {
 			took := poll(t, 20*time.Second, "the client's connection in B's IPVS table", func() bool {
 				return strings.Contains(ipvsConns(t, lbB), kc.localHex())
 			})
-			t.Logf("connection %s (to %s) synced to B within %s", kc.local(), first, took.Round(time.Millisecond))
+			t.Logf("connection %s (to %s) synced to B within %s (%.3fs into the trace):\n    %s", kc.local(), first,
+				took.Round(time.Millisecond), time.Since(traced).Seconds(), linesWith(ipvsConns(t, lbB), kc.localHex()))
 
 			// A dies (daemon and link); B takes over; the same connection goes on.
 			must(t, lbA.SetLinkDown("eth0"), "A's link down")
@@ -502,12 +522,31 @@ func testHAPair(t *testing.T) {
 				s, _ := vrrpState(b)
 				return s == "master" && hasVIP(t, lbB)
 			})
+			mastered := time.Since(traced)
+			nbBefore := neighbours(x.client, macs)
+			before := x.connState(kc, macs)
+			_, bi := vrrpState(b)
 			for i := range 3 {
-				if who := kc.get(t); who != first {
+				sent := time.Since(traced)
+				who, err := kc.tryGet(10 * time.Second)
+				if err != nil {
+					timedOut := x.connState(kc, macs)
+					time.Sleep(4 * time.Second) // the client's next retransmission, if it has one
+					later := x.connState(kc, macs)
+					_, bl := vrrpState(b)
+					t.Fatalf("request %d after the failover (sent %.3fs into the trace; B master with the VIP at %.3fs): %v\n"+
+						"B's sync daemon at takeover %+v, now %+v; B's sysctls: %s\n"+
+						"before the request:\n%s\nat the timeout:\n%s\n4 s later:\n%s\n%s",
+						i+1, sent.Seconds(), mastered.Seconds(), err, bi.IPVSSync, bl.IPVSSync, ipvsSysctls(lbB),
+						before, timedOut, later, stopTaps())
+				}
+				if who != first {
 					t.Fatalf("request %d after the failover answered by %s, want %s on the same connection", i+1, who, first)
 				}
 			}
-			t.Logf("the established connection kept working through B")
+			t.Logf("the established connection kept working through B (B master %.3fs into the trace); client neighbours before: %s",
+				mastered.Seconds(), nbBefore)
+			stopTaps()
 
 			must(t, lbA.SetLinkUp("eth0"), "A's link up")
 			a.Restart()
