@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -480,8 +481,34 @@ func testHAPair(t *testing.T) {
 					return vi.IPVSSync != nil && vi.IPVSSync.Daemon == c.want && vi.IPVSSync.Error == ""
 				})
 			}
-			kc := newKeepAlive(t, x.client)
+			// The client reuses the port of a connection that has just closed, as a busy
+			// client may for two minutes while both directors keep the closed one's entry
+			// (FIN_WAIT: in DR a director sees only the client's half). A reschedules the
+			// new connection (conn_reuse_mode bit 2), rr to the other real server, so B's
+			// copy of the old entry points at the wrong one until A's sync message for the
+			// new connection arrives: an entry for the client's port is not proof of sync.
+			port, old := closedConn(t, x.client)
+			kc := newKeepAliveFrom(t, x.client, port)
 			defer kc.Close()
+			// A failure names its cause: the frames of this connection (and ARP, VRRP,
+			// sync) on the client, B and the real servers, and the state of every part.
+			macs := hostMACs(append([]*netlab.Host{x.client, lbA, lbB}, x.rsHosts...)...)
+			traced := time.Now()
+			var taps []*frameTap
+			for _, h := range append([]*netlab.Host{x.client, lbB}, x.rsHosts...) {
+				if f := startTap(t, h, kc.local().Port(), macs, traced); f != nil {
+					taps = append(taps, f)
+				}
+			}
+			stopTaps := func() string {
+				var out []string
+				for _, f := range taps {
+					out = append(out, f.stop())
+				}
+				taps = nil
+				return strings.Join(out, "\n")
+			}
+			defer stopTaps()
 			first := kc.get(t)
 			for range 5 {
 				time.Sleep(200 * time.Millisecond)
@@ -489,11 +516,18 @@ func testHAPair(t *testing.T) {
 					t.Fatalf("one connection answered by %s, then %s", first, who)
 				}
 			}
-			// B learns the connection from A's sync daemon.
-			took := poll(t, 20*time.Second, "the client's connection in B's IPVS table", func() bool {
-				return strings.Contains(ipvsConns(t, lbB), kc.localHex())
+			if first == old {
+				t.Logf("the connection from port %d went to %s as the closed one did: rr did not alternate", port, first)
+			}
+			// B learns the connection from A's sync daemon: its entry is A's, ESTABLISHED to
+			// the same real server (what an operator compares in `ipvsadm -Lnc` on both). The
+			// master sends its queue within 2 s; A must not die before (the kernel's limit,
+			// see README: a connection opened in the last moments before a crash may break).
+			took := poll(t, 20*time.Second, "the client's connection in B's IPVS table as in A's", func() bool {
+				return sameConnEntry(t, kc, lbA, lbB)
 			})
-			t.Logf("connection %s (to %s) synced to B within %s", kc.local(), first, took.Round(time.Millisecond))
+			t.Logf("connection %s (to %s; the closed one from that port to %s) synced to B within %s (%.3fs into the trace):\n    %s",
+				kc.local(), first, old, took.Round(time.Millisecond), time.Since(traced).Seconds(), linesWith(ipvsConns(t, lbB), kc.localHex()))
 
 			// A dies (daemon and link); B takes over; the same connection goes on.
 			must(t, lbA.SetLinkDown("eth0"), "A's link down")
@@ -502,12 +536,31 @@ func testHAPair(t *testing.T) {
 				s, _ := vrrpState(b)
 				return s == "master" && hasVIP(t, lbB)
 			})
+			mastered := time.Since(traced)
+			nbBefore := neighbours(x.client, macs)
+			before := x.connState(kc, macs)
+			_, bi := vrrpState(b)
 			for i := range 3 {
-				if who := kc.get(t); who != first {
+				sent := time.Since(traced)
+				who, err := kc.tryGet(10 * time.Second)
+				if err != nil {
+					timedOut := x.connState(kc, macs)
+					time.Sleep(4 * time.Second) // the client's next retransmission, if it has one
+					later := x.connState(kc, macs)
+					_, bl := vrrpState(b)
+					t.Fatalf("request %d after the failover (sent %.3fs into the trace; B master with the VIP at %.3fs): %v\n"+
+						"B's sync daemon at takeover %+v, now %+v; B's sysctls: %s\n"+
+						"before the request:\n%s\nat the timeout:\n%s\n4 s later:\n%s\n%s",
+						i+1, sent.Seconds(), mastered.Seconds(), err, bi.IPVSSync, bl.IPVSSync, ipvsSysctls(lbB),
+						before, timedOut, later, stopTaps())
+				}
+				if who != first {
 					t.Fatalf("request %d after the failover answered by %s, want %s on the same connection", i+1, who, first)
 				}
 			}
-			t.Logf("the established connection kept working through B")
+			t.Logf("the established connection kept working through B (B master %.3fs into the trace); client neighbours before: %s",
+				mastered.Seconds(), nbBefore)
+			stopTaps()
 
 			must(t, lbA.SetLinkUp("eth0"), "A's link up")
 			a.Restart()
@@ -666,6 +719,49 @@ func newKeepAlive(t *testing.T, h *netlab.Host) *keepAlive {
 	return &keepAlive{c: c, br: bufio.NewReader(c)}
 }
 
+// newKeepAliveFrom is newKeepAlive from a given local port of h's eth0 address, retried
+// while the port is still bound (a closing socket).
+func newKeepAliveFrom(t *testing.T, h *netlab.Host, port uint16) *keepAlive {
+	t.Helper()
+	local := &net.TCPAddr{IP: net.IPv4(198, 18, 0, 100), Port: int(port)}
+	var c net.Conn
+	var err error
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		err = h.Do(func() (err error) {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			d := net.Dialer{LocalAddr: local}
+			c, err = d.DialContext(ctx, "tcp4", "198.18.0.254:80")
+			return err
+		})
+		if !errors.Is(err, syscall.EADDRINUSE) {
+			break
+		}
+	}
+	must(t, err, fmt.Sprintf("connect to the VIP from port %d", port))
+	return &keepAlive{c: c, br: bufio.NewReader(c)}
+}
+
+// closedConn makes one HTTP/1.0 request from h on a new connection and returns its local
+// port and the real server that answered. The server closes first (so it holds the
+// TIME_WAIT and h may reuse the port at once).
+func closedConn(t *testing.T, h *netlab.Host) (uint16, string) {
+	t.Helper()
+	k := newKeepAlive(t, h)
+	defer k.Close()
+	port := k.local().Port()
+	k.c.SetDeadline(time.Now().Add(10 * time.Second))
+	_, err := io.WriteString(k.c, "GET / HTTP/1.0\r\nHost: vip\r\n\r\n")
+	must(t, err, "request on a new connection")
+	b, err := io.ReadAll(k.br)
+	must(t, err, "response on a new connection")
+	_, body, ok := strings.Cut(string(b), "\r\n\r\n")
+	if !ok {
+		t.Fatalf("bad response %q", b)
+	}
+	return port, strings.TrimSpace(body)
+}
+
 func (k *keepAlive) Close() { k.c.Close() }
 
 func (k *keepAlive) local() netip.AddrPort { return k.c.LocalAddr().(*net.TCPAddr).AddrPort() }
@@ -703,6 +799,36 @@ func (k *keepAlive) tryGet(timeout time.Duration) (string, error) {
 		return "", fmt.Errorf("response %d %q: %v", resp.StatusCode, b, err)
 	}
 	return strings.TrimSpace(string(b)), nil
+}
+
+// connEntry is the real server and state of the entry for the client address and port
+// hex (keepAlive.localHex) in h's /proc/net/ip_vs_conn; ok is false without one.
+func connEntry(t *testing.T, h *netlab.Host, hex string) (dest, state string, ok bool) {
+	t.Helper()
+	for _, l := range strings.Split(ipvsConns(t, h), "\n") {
+		// Pro FromIP FPrt ToIP TPrt DestIP DPrt State Expires ...
+		f := strings.Fields(l)
+		if len(f) >= 8 && f[1]+" "+f[2] == hex {
+			return f[5] + ":" + f[6], f[7], true
+		}
+	}
+	return "", "", false
+}
+
+// sameConnEntry reports whether every host holds k's entry ESTABLISHED to one real
+// server. An entry for k's address and port alone may be an earlier connection's from
+// the same port: another real server, FIN_WAIT.
+func sameConnEntry(t *testing.T, k *keepAlive, hosts ...*netlab.Host) bool {
+	t.Helper()
+	var want string
+	for i, h := range hosts {
+		dest, state, ok := connEntry(t, h, k.localHex())
+		if !ok || state != "ESTABLISHED" || (i > 0 && dest != want) {
+			return false
+		}
+		want = dest
+	}
+	return true
 }
 
 // ipvsConns is /proc/net/ip_vs_conn in h's namespace.
