@@ -3,8 +3,10 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/netip"
 	"os"
@@ -12,6 +14,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -147,7 +150,11 @@ func (r *realServer) Stop() {
 func ask(h *netlab.Host, url string) (string, error) {
 	c := h.HTTPClient()
 	c.Timeout = 5 * time.Second
-	c.Transport.(*http.Transport).DisableKeepAlives = true
+	tr := c.Transport.(*http.Transport)
+	tr.DisableKeepAlives = true
+	tr.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		return dialFreshPort(ctx, h, network, addr)
+	}
 	resp, err := c.Get(url)
 	if err != nil {
 		return "", err
@@ -161,6 +168,41 @@ func ask(h *netlab.Host, url string) (string, error) {
 		return "", fmt.Errorf("%s: %s", url, resp.Status)
 	}
 	return strings.TrimSpace(string(b)), nil
+}
+
+// freshPorts hands out the local ports of ask's connections, above the kernel's ephemeral
+// range (32768-60999): a port a director's table has seen in the last two minutes (a
+// closed connection's FIN_WAIT entry, its synced copy on the other director, an attempt
+// left in SYN_RECV by a failover) would make IPVS send the connection where that entry
+// points, not where the scheduler would. Clients in number do not reuse ports that soon;
+// the tests' one client does, so the fresh-connection assertions (rr alternates) take a
+// port no entry can name, as long as fewer than 4,500 come within two minutes.
+var freshPorts atomic.Uint32
+
+const (
+	freshPortLo = 61000
+	freshPortN  = 4500
+)
+
+// dialFreshPort dials from h on the next fresh port, skipping one still in use.
+func dialFreshPort(ctx context.Context, h *netlab.Host, network, addr string) (net.Conn, error) {
+	var err error
+	for range 16 {
+		port := freshPortLo + int(freshPorts.Add(1)%freshPortN)
+		var c net.Conn
+		err = h.Do(func() (err error) {
+			d := net.Dialer{LocalAddr: &net.TCPAddr{Port: port}}
+			c, err = d.DialContext(ctx, network, addr)
+			return err
+		})
+		if err == nil {
+			return c, nil
+		}
+		if !errors.Is(err, syscall.EADDRINUSE) {
+			return nil, err
+		}
+	}
+	return nil, err
 }
 
 func askN(t *testing.T, h *netlab.Host, url string, n int) []string {
