@@ -20,7 +20,7 @@ func TestThreeDirectors(t *testing.T) {
 	}
 	took := waitFor(t, "ECMP route with three directors", 30*time.Second, func() bool { return l.hopsAre(d1.addr, d2.addr, d3.addr) })
 	t.Logf("three next hops %v after %v", l.nextHops(), took)
-	time.Sleep(2 * time.Second) // BFD up after BGP, without resetting it
+	waitFor(t, "BFD up with the three", 10*time.Second, func() bool { return l.routerFRR.bfdUp(t, d1.addr, d2.addr, d3.addr) })
 	oneSession(t, ds...)
 
 	served := l.spread(150)
