@@ -37,6 +37,7 @@ type Server struct {
 	mu        sync.Mutex
 	neighbors map[netip.Addr]Neighbor
 	peers     map[netip.Addr]*Peer
+	bfdOn     map[netip.Addr]bool // GoBGP runs the neighbor's BFD session (see bfdFollow)
 	announced map[netip.Prefix]bool
 	closed    bool
 }
@@ -79,6 +80,7 @@ func Start(ctx context.Context, cfg Config, o Options) (*Server, error) {
 		s: bs, log: o.Logger, now: o.Now, onPeer: o.OnPeer,
 		neighbors: map[netip.Addr]Neighbor{},
 		peers:     map[netip.Addr]*Peer{},
+		bfdOn:     map[netip.Addr]bool{},
 		announced: map[netip.Prefix]bool{},
 	}
 	wctx, cancel := context.WithCancel(context.Background())
@@ -135,6 +137,7 @@ func (s *Server) peerEvent(ev *apiutil.WatchEventMessage_PeerEvent, at time.Time
 	if was == StateEstablished {
 		p.Reason = downReason(st.DisconnectReason, st.DisconnectMessage)
 	}
+	s.bfdFollow(addr, state)
 	cp := *p
 	s.mu.Unlock()
 	switch {
@@ -198,13 +201,14 @@ func (s *Server) SetNeighbors(ctx context.Context, ns []Neighbor) error {
 		}
 		delete(s.neighbors, a)
 		delete(s.peers, a)
+		delete(s.bfdOn, a)
 	}
 	for _, n := range ns {
 		n.Address = n.Address.Unmap()
 		if _, ok := s.neighbors[n.Address]; ok {
 			continue
 		}
-		if err := s.s.AddPeer(ctx, &api.AddPeerRequest{Peer: apiPeer(n)}); err != nil {
+		if err := s.s.AddPeer(ctx, &api.AddPeerRequest{Peer: apiPeer(n, false)}); err != nil {
 			// GoBGP's error may quote the request; the password is not in it (apiPeer's
 			// String is never taken), but say only what was being done to what.
 			errs = append(errs, fmt.Errorf("add BGP neighbor %s (AS %d): %w", n.Address, n.ASN, err))
@@ -216,9 +220,39 @@ func (s *Server) SetNeighbors(ctx context.Context, ns []Neighbor) error {
 	return errors.Join(errs...)
 }
 
+// bfdFollow starts the BFD session of a neighbor with BFD when its BGP session reaches
+// Established and stops it when the BGP session leaves Established; s.mu is held.
+//
+// GoBGP would run BFD from AddPeer on, before the BGP session exists. FRR's bgpd (8.4, and
+// later: bgp_peer_bfd_update_source in bgpd/bgp_bfd.c) registers its BFD session with
+// bfdd without a source address until the BGP connection gives it one, then registers it
+// again with that address: bfdd deletes the first session, and deleting sends one last
+// packet in state Down (_ptm_bfd_session_del in bfdd/ptm_adapter.c). A GoBGP session
+// already Up with the first one takes that, as RFC 5880 §6.8.6 says it must, for the
+// neighbor signalling the session down (GoBGP's bfd_peer.go, remoteDown) and resets the
+// BGP session that has just come up. Started after Established, GoBGP's BFD meets only
+// the session bfdd keeps.
+func (s *Server) bfdFollow(addr netip.Addr, state string) {
+	n, ok := s.neighbors[addr]
+	want := state == StateEstablished
+	if !ok || !n.BFD || s.bfdOn[addr] == want {
+		return
+	}
+	// UpdatePeer with only the BFD settings changed leaves the BGP session alone (GoBGP
+	// resets it only for what the OPEN message carries) and deletes or adds the BFD peer.
+	// GoBGP queues its watch events without bound, so this call from the watcher does not
+	// wait for the watcher.
+	if _, err := s.s.UpdatePeer(context.Background(), &api.UpdatePeerRequest{Peer: apiPeer(n, want)}); err != nil {
+		s.log.Warn("BFD towards BGP neighbor not changed", "neighbor", addr.String(), "bfd", want, "err", err)
+		return
+	}
+	s.bfdOn[addr] = want
+	s.log.Debug("BFD session follows the BGP session", "neighbor", addr.String(), "bfd", want)
+}
+
 // apiPeer is n as GoBGP configures a neighbor: active (it dials), with n's timers, the
-// family of its address, and BFD when asked.
-func apiPeer(n Neighbor) *api.Peer {
+// family of its address, and BFD when bfd is set (see bfdFollow).
+func apiPeer(n Neighbor, bfd bool) *api.Peer {
 	hold := uint64(n.HoldTime / time.Second)
 	fam := &api.Family{Afi: api.Family_AFI_IP, Safi: api.Family_SAFI_UNICAST}
 	if n.Address.Is6() {
@@ -235,7 +269,7 @@ func apiPeer(n Neighbor) *api.Peer {
 		Transport: &api.Transport{RemotePort: uint32(n.Port)},
 		AfiSafis:  []*api.AfiSafi{{Config: &api.AfiSafiConfig{Family: fam, Enabled: true}}},
 	}
-	if n.BFD {
+	if n.BFD && bfd {
 		us := uint32(n.BFDInterval / time.Microsecond)
 		p.Bfd = &api.BfdPeerConfig{Enabled: true, DesiredMinimumTxInterval: us, RequiredMinimumReceive: us,
 			DetectionMultiplier: uint32(n.BFDMultiplier)}

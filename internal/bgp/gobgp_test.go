@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/netip"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -154,6 +155,83 @@ func TestAnnounceWithdraw(t *testing.T) {
 	if !strings.Contains(logs.String(), "BGP session established") {
 		t.Errorf("the log does not say the session came up:\n%s", logs.String())
 	}
+}
+
+// TestBFDFollowsSession: a neighbor's BFD session runs only while its BGP session is
+// Established (FRR's bfdd replaces the session it had before then; see bfdFollow), and
+// starting or stopping it leaves the BGP session alone.
+func TestBFDFollowsSession(t *testing.T) {
+	r := startRouter(t, "")
+	ctx := context.Background()
+	type seen struct {
+		state string
+		bfd   bool
+	}
+	var mu sync.Mutex
+	var log []seen
+	var s *Server
+	started := make(chan struct{})
+	s, err := Start(ctx, Config{ASN: 65000, RouterID: netip.MustParseAddr("198.18.20.11"), Neighbors: []Neighbor{{
+		Address: netip.MustParseAddr("127.0.0.1"), Port: r.port, ASN: 65001, HoldTime: 3 * time.Second,
+		BFD: true, BFDInterval: 100 * time.Millisecond, BFDMultiplier: 3,
+	}}}, Options{OnPeer: func(p Peer) {
+		<-started
+		on, err := gobgpBFD(s)
+		if err != nil { // Close stopping GoBGP under the last change
+			return
+		}
+		mu.Lock()
+		log = append(log, seen{p.State, on})
+		mu.Unlock()
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	close(started)
+	defer s.Close(ctx)
+	established := func() bool { ps := s.Peers(); return ps[0].State == StateEstablished }
+	waitFor(t, "the session", established)
+	waitFor(t, "BFD on with the session", func() bool { return bfdEnabled(t, s) })
+
+	// The router shuts the session and keeps it shut: BFD stops.
+	if err := r.s.DisablePeer(ctx, &api.DisablePeerRequest{Address: "127.0.0.1"}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the session down", func() bool { return !established() })
+	waitFor(t, "BFD off without the session", func() bool { return !bfdEnabled(t, s) })
+	if err := r.s.EnablePeer(ctx, &api.EnablePeerRequest{Address: "127.0.0.1"}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the session again", established)
+	waitFor(t, "BFD on again", func() bool { return bfdEnabled(t, s) })
+	if n := s.Peers()[0].Established; n != 2 {
+		t.Errorf("session established %d times, want 2 (starting BFD must not reset it)", n)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for _, e := range log {
+		// OnPeer runs after the change, so BFD is already as the state wants it.
+		if e.bfd != (e.state == StateEstablished) {
+			t.Errorf("BFD on = %v in state %s; want on in established only (all: %v)", e.bfd, e.state, log)
+		}
+	}
+}
+
+// bfdEnabled reports whether GoBGP has BFD configured for s's one neighbor.
+func bfdEnabled(t *testing.T, s *Server) bool {
+	t.Helper()
+	on, err := gobgpBFD(s)
+	if err != nil {
+		t.Errorf("list peers: %v", err)
+	}
+	return on
+}
+
+func gobgpBFD(s *Server) (on bool, err error) {
+	err = s.s.ListPeer(context.Background(), &api.ListPeerRequest{}, func(p *api.Peer) {
+		on = p.GetBfd().GetEnabled()
+	})
+	return on, err
 }
 
 // TestWrongPassword: with a different TCP MD5 key the router drops the segments and the

@@ -144,6 +144,9 @@ func TestBenchOutage(t *testing.T) {
 						v.start()
 					}
 					l.stable(v.kind+" in the route", 3*time.Second, d1.addr, d2.addr, v.n.addr)
+					if mode.bfd { // BFD decides the outage only once it is up
+						waitFor(t, "BFD up with the "+v.kind, 10*time.Second, func() bool { return l.routerFRR.bfdUp(t, v.n.addr) })
+					}
 					stop := l.load(16, 300*time.Millisecond)
 					time.Sleep(500 * time.Millisecond)
 					killed := time.Now()
@@ -209,6 +212,7 @@ func TestBenchBrokenShare(t *testing.T) {
 	byPlace := map[int][2]int{}
 	for i := range trials {
 		l.stable("three directors in the route", 3*time.Second, addrs...)
+		waitFor(t, "BFD up with the three", 10*time.Second, func() bool { return l.routerFRR.bfdUp(t, addrs...) })
 		hops := l.nextHops()
 		v := ds[i%3]
 		place := slices.Index(hops, v.addr.String())

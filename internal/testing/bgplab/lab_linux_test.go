@@ -3,6 +3,7 @@ package bgplab
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -41,6 +42,7 @@ type lab struct {
 	run            *vrrplab.Lab // starts `vigil run` (its Net, T and Dir only)
 	lan            *netlab.Bridge
 	router, client *netlab.Host
+	routerFRR      *frr
 	bin            string
 	hosts          int
 }
@@ -239,7 +241,7 @@ func (l *lab) startRouter(bfd bool, neighbors ...netip.Addr) {
 	l.t.Helper()
 	must(l.t, l.router.Sysctl("net.ipv4.ip_forward", "1"))
 	must(l.t, l.router.Sysctl("net.ipv4.fib_multipath_hash_policy", "1")) // L4: ports in the hash
-	startFRR(l.t, l.router, frrConfig{asn: routerASN, peerASN: directorASN, routerID: routerLAN.Addr(),
+	l.routerFRR = startFRR(l.t, l.router, frrConfig{asn: routerASN, peerASN: directorASN, routerID: routerLAN.Addr(),
 		neighbors: neighbors, bfd: bfd, multipath: true})
 }
 
@@ -255,8 +257,54 @@ type frrConfig struct {
 }
 
 type frr struct {
+	h     *netlab.Host
+	dir   string // the vty sockets
 	mu    sync.Mutex
 	procs []*exec.Cmd
+}
+
+// show runs a vtysh command ("show bfd peers json") against the daemons and decodes its
+// JSON output into v.
+func (f *frr) show(t *testing.T, cmd string, v any) {
+	t.Helper()
+	out, err := f.h.Command(context.Background(), "vtysh", "--vty_socket", f.dir, "-c", cmd).Output()
+	if err != nil {
+		t.Fatalf("vtysh -c %q: %v: %s", cmd, err, out)
+	}
+	if err := json.Unmarshal(out, v); err != nil {
+		t.Fatalf("vtysh -c %q: %v: %s", cmd, err, out)
+	}
+}
+
+// bfdUp reports whether the router's bfdd has an Up session with each of addrs.
+func (f *frr) bfdUp(t *testing.T, addrs ...netip.Addr) bool {
+	t.Helper()
+	var peers []struct {
+		Peer   string `json:"peer"`
+		Status string `json:"status"`
+	}
+	f.show(t, "show bfd peers json", &peers)
+	for _, a := range addrs {
+		up := false
+		for _, p := range peers {
+			up = up || p.Peer == a.String() && p.Status == "up"
+		}
+		if !up {
+			return false
+		}
+	}
+	return true
+}
+
+// sessions is how many times bgpd's session with addr came up and went down.
+func (f *frr) sessions(t *testing.T, addr netip.Addr) (established, dropped int) {
+	t.Helper()
+	var n map[string]struct {
+		Established int `json:"connectionsEstablished"`
+		Dropped     int `json:"connectionsDropped"`
+	}
+	f.show(t, "show bgp neighbors "+addr.String()+" json", &n)
+	return n[addr.String()].Established, n[addr.String()].Dropped
 }
 
 // kill SIGKILLs the daemons.
@@ -307,10 +355,9 @@ func startFRR(t *testing.T, h *netlab.Host, c frrConfig) *frr {
 	for _, n := range c.neighbors {
 		fmt.Fprintf(&b, " neighbor %s remote-as %d\n neighbor %s timers 1 3\n neighbor %s timers connect 1\n", n, c.peerASN, n, n)
 		if c.bfd {
-			// The timers from a bfdd profile, the session from bgpd's registration. Either
-			// way (a static bfdd peer too) bfdd signals Down to vigil's BFD session, Up
-			// already, within milliseconds of the BGP session's Established, and GoBGP
-			// resets the BGP session for it once (see oneSession).
+			// The timers from a bfdd profile, the session from bgpd's registration: a
+			// first one without a source address, replaced at Established by one with the
+			// connection's (internal/bgp's bfdFollow; TestBFDFirstSession).
 			fmt.Fprintf(&b, " neighbor %s bfd profile fast\n", n)
 		}
 	}
@@ -324,7 +371,7 @@ func startFRR(t *testing.T, h *netlab.Host, c frrConfig) *frr {
 	b.WriteString(" exit-address-family\n")
 	conf := write("bgpd.conf", b.String())
 	zs := filepath.Join(dir, "zserv.api")
-	f := &frr{}
+	f := &frr{h: h, dir: dir}
 	run := func(name, bin string, args ...string) {
 		out := &testenv.Buffer{}
 		cmd := h.Command(context.Background(), bin, args...)

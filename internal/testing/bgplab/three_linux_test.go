@@ -20,7 +20,7 @@ func TestThreeDirectors(t *testing.T) {
 	}
 	took := waitFor(t, "ECMP route with three directors", 30*time.Second, func() bool { return l.hopsAre(d1.addr, d2.addr, d3.addr) })
 	t.Logf("three next hops %v after %v", l.nextHops(), took)
-	time.Sleep(2 * time.Second) // BFD up after BGP, without resetting it
+	waitFor(t, "BFD up with the three", 10*time.Second, func() bool { return l.routerFRR.bfdUp(t, d1.addr, d2.addr, d3.addr) })
 	oneSession(t, ds...)
 
 	served := l.spread(150)
@@ -41,7 +41,10 @@ func TestThreeDirectors(t *testing.T) {
 	d3.d.Term()
 	took = waitFor(t, "withdrawal by the stopping d3", 5*time.Second, func() bool { return l.hopsAre(d1.addr, d2.addr) })
 	t.Logf("d3 withdrawn %v after SIGTERM", took)
-	if err := d3.d.Wait(10 * time.Second); err != nil {
+	// It exits after withdraw_delay and the drain, up to the data plane's 10 s: a connection
+	// whose client's FIN or RST the router sent to d1 or d2 after the withdrawal stays open
+	// at d3 until the drain ends.
+	if err := d3.d.Wait(15 * time.Second); err != nil {
 		t.Errorf("d3 exit: %v", err)
 	}
 	time.Sleep(300 * time.Millisecond)
