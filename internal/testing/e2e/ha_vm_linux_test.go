@@ -106,14 +106,22 @@ const haCheckFailAfter = 2*time.Second + 800*time.Millisecond
 func poll(t *testing.T, timeout time.Duration, what string, cond func() bool) time.Duration {
 	t.Helper()
 	start := time.Now()
+	if !pollFor(timeout, cond) {
+		t.Fatalf("timed out after %s waiting for %s", timeout, what)
+	}
+	return time.Since(start)
+}
+
+// pollFor reports whether cond held within timeout, trying every 25 ms.
+func pollFor(timeout time.Duration, cond func() bool) bool {
+	start := time.Now()
 	for time.Since(start) < timeout {
 		if cond() {
-			return time.Since(start)
+			return true
 		}
 		time.Sleep(25 * time.Millisecond)
 	}
-	t.Fatalf("timed out after %s waiting for %s", timeout, what)
-	return 0
+	return false
 }
 
 // haPair is the running pair and its lab.
