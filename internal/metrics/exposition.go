@@ -191,8 +191,8 @@ func newWriter() *writer {
 	w.svcOutPkts = f("vigil_ipvs_service_outgoing_packets_total", c, "Packets sent by the IPVS service.")
 	w.svcInBytes = f("vigil_ipvs_service_incoming_bytes_total", c, "Bytes received by the IPVS service.")
 	w.svcOutBytes = f("vigil_ipvs_service_outgoing_bytes_total", c, "Bytes sent by the IPVS service.")
-	w.acceptErrors = f("vigil_userspace_accept_errors_total", c, "Failed accepts on the userspace data plane's listener of the service (EMFILE, ENFILE, ENOBUFS, ENOMEM, ...), each of which paused its accepts.")
-	w.acceptsPaused = f("vigil_userspace_accepts_paused", g, "1 while the userspace data plane's listener of the service pauses its accepts after a failed one (on at least one of its loops).")
+	w.acceptErrors = f("vigil_userspace_accept_errors_total", c, "Failed accepts on the userspace data plane's listeners of the virtual server (EMFILE, ENFILE, ENOBUFS, ENOMEM, ...), each of which paused accepting.")
+	w.acceptsPaused = f("vigil_userspace_accepts_paused", g, "1 while a userspace data plane's listener of the virtual server pauses its accepts after a failed one (on at least one of its event loops).")
 	w.beActive = f("vigil_ipvs_backend_connections_active", g, "Active (established) connections of the real server in the IPVS table (a group's services added up).")
 	w.beInactive = f("vigil_ipvs_backend_connections_inactive", g, "Inactive connections of the real server in the IPVS table (a group's services added up).")
 	w.beWeight = f("vigil_ipvs_backend_weight", g, "Weight of the real server in the IPVS table (0 while quiesced; a group's lowest); absent when the table does not hold it (in every service of a group).")
@@ -237,6 +237,14 @@ func (w *writer) fill(s *status.Snapshot, info BuildInfo, live func(checkKey)) {
 		if vs.MHFingerprint != "" {
 			w.vsMH.add(1, label{"fingerprint", vs.MHFingerprint}, vl)
 		}
+		// A userspace listener's, from 0 so that rate() sees the first failure; a group's
+		// services added up. Keyed by virtual_server alone, as the virtual server's series
+		// are: with node_exporter's service labels they would put a userspace director's
+		// /metrics over issue 18's 4 MB.
+		if n := vs.AcceptErrors; n != nil {
+			w.acceptErrors.addUint(*n, vl)
+			w.acceptsPaused.add(b2f(vs.AcceptsPaused), vl)
+		}
 
 		svc := serviceLabels(vs.FWMark, vs.Protocol, vs.Address)
 		switch {
@@ -247,7 +255,7 @@ func (w *writer) fill(s *status.Snapshot, info BuildInfo, live func(checkKey)) {
 				gs := &vs.Services[j]
 				gsvc := serviceLabels(gs.FWMark, gs.Protocol, gs.Address)
 				if gs.Present {
-					w.service(vs.Name, gsvc, gs.Stats, gs.Accepts)
+					w.service(vs.Name, gsvc, gs.Stats)
 				}
 				for k := range gs.Destinations {
 					d := &gs.Destinations[k]
@@ -255,7 +263,7 @@ func (w *writer) fill(s *status.Snapshot, info BuildInfo, live func(checkKey)) {
 				}
 			}
 		case vs.Present:
-			w.service(vs.Name, svc, vs.Stats, vs.Accepts)
+			w.service(vs.Name, svc, vs.Stats)
 		}
 
 		for j := range vs.RealServers {
@@ -348,19 +356,13 @@ func serviceLabels(fwmark uint32, protocol, address string) svcLabels {
 	return svcLabels{proto: v[0], addr: v[1], port: v[2], mark: v[3]}
 }
 
-// service writes one IPVS service's series: its counters, and the failed accepts of a
-// userspace listener (from 0, so that rate() sees the first).
-func (w *writer) service(vs string, l svcLabels, st status.Stats, acc status.Accepts) {
+func (w *writer) service(vs string, l svcLabels, st status.Stats) {
 	ls := []label{{"local_address", l.addr}, {"local_mark", l.mark}, {"local_port", l.port}, {"proto", l.proto}, {"virtual_server", vs}}
 	w.svcConns.addUint(st.Conns, ls...)
 	w.svcInPkts.addUint(st.InPkts, ls...)
 	w.svcOutPkts.addUint(st.OutPkts, ls...)
 	w.svcInBytes.addUint(st.InBytes, ls...)
 	w.svcOutBytes.addUint(st.OutBytes, ls...)
-	if acc.AcceptErrors != nil {
-		w.acceptErrors.addUint(*acc.AcceptErrors, ls...)
-		w.acceptsPaused.add(b2f(acc.AcceptsPaused), ls...)
-	}
 }
 
 // info writes the series that joins real server rs of virtual server vs with node_exporter's
