@@ -165,6 +165,16 @@ type Stats struct {
 type ServiceInfo struct {
 	Service
 	Stats Stats
+	// Accepts is a listening service's failed accepts: the userspace data plane's TCP
+	// services have one (kernel IPVS accepts nothing; nil there and for UDP).
+	Accepts *AcceptStats
+}
+
+// AcceptStats count the accept(2) failures of a service's listener that paused its
+// accepts (EMFILE, ENFILE, ENOBUFS, ENOMEM, ...), and whether a pause runs now.
+type AcceptStats struct {
+	Errors uint64
+	Paused bool // a pause runs on at least one of the data plane's loops
 }
 
 // DestinationInfo is a destination read back from a table, with its connections.

@@ -273,6 +273,14 @@ func vsNotes(vs status.VirtualServer) string {
 	if vs.MHFingerprint != "" {
 		notes = append(notes, "mh "+vs.MHFingerprint)
 	}
+	// The userspace listener ran out of descriptors or memory: the log's "accept failed;
+	// pausing accepts" says when; this says it happened, and whether it still does.
+	if n := vs.AcceptErrors; n != nil && *n > 0 {
+		notes = append(notes, fmt.Sprintf("accept errors %d", *n))
+	}
+	if vs.AcceptsPaused {
+		notes = append(notes, "ACCEPTS PAUSED")
+	}
 	if len(vs.Services) > 0 {
 		in := 0
 		for _, s := range vs.Services {

@@ -73,6 +73,7 @@ func (d *Director) Snapshot() status.Snapshot {
 			QuorumUp:  p.quorumUp,
 			Present:   table.present(),
 			Stats:     table.stats(),
+			Accepts:   table.accepts(),
 		}
 		v.SorryActive = p.sorry
 		v.MHFingerprint = mhFingerprint(vs, table)

@@ -58,6 +58,26 @@ func (t tableView) stats() status.Stats {
 	return sum
 }
 
+// accepts adds up the failed accepts of the services that have a listener.
+func (t tableView) accepts() status.Accepts {
+	var sum status.Accepts
+	for _, sv := range t {
+		addAccepts(&sum, sv.info.Accepts)
+	}
+	return sum
+}
+
+func addAccepts(sum *status.Accepts, a *ipvs.AcceptStats) {
+	if a == nil {
+		return
+	}
+	if sum.AcceptErrors == nil {
+		sum.AcceptErrors = new(uint64)
+	}
+	*sum.AcceptErrors += a.Errors
+	sum.AcceptsPaused = sum.AcceptsPaused || a.Paused
+}
+
 func addStats(sum *status.Stats, s status.Stats) {
 	sum.Conns += s.Conns
 	sum.InPkts += s.InPkts
@@ -97,6 +117,7 @@ func (t tableView) services(vs *conf.VirtualServer, sorry bool) []status.Service
 	out := make([]status.Service, 0, len(t))
 	for _, sv := range t {
 		s := status.Service{Key: sv.key.String(), Present: sv.present, Stats: stats(sv.info.Stats)}
+		addAccepts(&s.Accepts, sv.info.Accepts)
 		if sv.key.IsFWMark() {
 			s.FWMark = sv.key.FWMark
 		} else {

@@ -136,6 +136,7 @@ type writer struct {
 
 	svcConns, svcInPkts, svcOutPkts, svcInBytes, svcOutBytes *family
 	beActive, beInactive, beWeight                           *family
+	acceptErrors, acceptsPaused                              *family
 
 	vrrpState, vrrpPriority, vrrpEffPriority, vrrpTransitions *family
 	vrrpSent, vrrpReceived, vrrpInvalid, ipvsSync             *family
@@ -190,6 +191,8 @@ func newWriter() *writer {
 	w.svcOutPkts = f("vigil_ipvs_service_outgoing_packets_total", c, "Packets sent by the IPVS service.")
 	w.svcInBytes = f("vigil_ipvs_service_incoming_bytes_total", c, "Bytes received by the IPVS service.")
 	w.svcOutBytes = f("vigil_ipvs_service_outgoing_bytes_total", c, "Bytes sent by the IPVS service.")
+	w.acceptErrors = f("vigil_userspace_accept_errors_total", c, "Failed accepts on the userspace data plane's listeners of the virtual server (EMFILE, ENFILE, ENOBUFS, ENOMEM, ...), each of which paused accepting.")
+	w.acceptsPaused = f("vigil_userspace_accepts_paused", g, "1 while a userspace data plane's listener of the virtual server pauses its accepts after a failed one (on at least one of its event loops).")
 	w.beActive = f("vigil_ipvs_backend_connections_active", g, "Active (established) connections of the real server in the IPVS table (a group's services added up).")
 	w.beInactive = f("vigil_ipvs_backend_connections_inactive", g, "Inactive connections of the real server in the IPVS table (a group's services added up).")
 	w.beWeight = f("vigil_ipvs_backend_weight", g, "Weight of the real server in the IPVS table (0 while quiesced; a group's lowest); absent when the table does not hold it (in every service of a group).")
@@ -233,6 +236,14 @@ func (w *writer) fill(s *status.Snapshot, info BuildInfo, live func(checkKey)) {
 		w.vsInTable.add(b2f(vs.Present), vl)
 		if vs.MHFingerprint != "" {
 			w.vsMH.add(1, label{"fingerprint", vs.MHFingerprint}, vl)
+		}
+		// A userspace listener's, from 0 so that rate() sees the first failure; a group's
+		// services added up. Keyed by virtual_server alone, as the virtual server's series
+		// are: with node_exporter's service labels they would put a userspace director's
+		// /metrics over issue 18's 4 MB.
+		if n := vs.AcceptErrors; n != nil {
+			w.acceptErrors.addUint(*n, vl)
+			w.acceptsPaused.add(b2f(vs.AcceptsPaused), vl)
 		}
 
 		svc := serviceLabels(vs.FWMark, vs.Protocol, vs.Address)

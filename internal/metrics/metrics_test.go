@@ -45,7 +45,9 @@ func (f *fakeSource) set(s status.Snapshot) {
 var t0 = time.Date(2026, 11, 22, 17, 0, 0, 0, time.UTC)
 
 // richSnapshot covers every metric family: a TCP service, an IPv6 one, a fwmark service, a
-// real server out of the table, two checks of one kind, a VRRP instance with invalid adverts.
+// real server out of the table, two checks of one kind, a VRRP instance with invalid adverts,
+// the failed accepts of userspace listeners (which a kernel table has none of, as a fwmark
+// service has not).
 func richSnapshot() status.Snapshot {
 	return status.Snapshot{
 		Version: "1.2.3", RouterID: "lb-a", Dataplane: "kernel", Started: t0,
@@ -58,7 +60,8 @@ func richSnapshot() status.Snapshot {
 			{
 				Name: "web", Key: "TCP 198.18.0.254:80", Protocol: "tcp", Address: "198.18.0.254:80",
 				Family: "inet", Scheduler: "rr", OnFailure: "quiesce", Healthy: 1, Total: 2, QuorumUp: true, Present: true,
-				Stats: status.Stats{Conns: 100, InPkts: 1000, OutPkts: 900, InBytes: 64000, OutBytes: 1 << 40},
+				Stats:   status.Stats{Conns: 100, InPkts: 1000, OutPkts: 900, InBytes: 64000, OutBytes: 1 << 40},
+				Accepts: status.Accepts{AcceptErrors: new(uint64(12)), AcceptsPaused: true},
 				RealServers: []status.RealServer{
 					{
 						Name: "rs1", Address: "198.18.0.21:80", Forwarding: "dr", Health: "up",
@@ -83,6 +86,7 @@ func richSnapshot() status.Snapshot {
 			{
 				Name: "web6", Key: "TCP [2001:db8::1]:443", Protocol: "tcp", Address: "[2001:db8::1]:443",
 				Family: "inet6", Scheduler: "wlc", OnFailure: "remove", Healthy: 0, Total: 1, QuorumUp: false, Present: true,
+				Accepts: status.Accepts{AcceptErrors: new(uint64(0))},
 				RealServers: []status.RealServer{
 					{Name: "v6a", Address: "[2001:db8::21]:443", Forwarding: "nat", Health: "down", ConfiguredWeight: 5, InTable: false,
 						Checks: []status.Check{{Kind: "mysql", State: "down", LastReason: "Error 1045: Access denied for user 'monitor'"}}},
@@ -262,6 +266,9 @@ func TestScrapeRichSnapshot(t *testing.T) {
 			`{local_address="2001:db8::1",local_port="443",proto="TCP",virtual_server="web6"} 0`,
 			`{local_mark="00001A0A",local_port="0",proto="FWM",virtual_server="fw"} 0`,
 		}},
+		// A userspace listener's, from 0; none for the fwmark service.
+		{"vigil_userspace_accept_errors_total", []string{`{virtual_server="web"} 12`, `{virtual_server="web6"} 0`}},
+		{"vigil_userspace_accepts_paused", []string{`{virtual_server="web"} 1`, `{virtual_server="web6"} 0`}},
 		{"vigil_vrrp_state", []string{`{instance="VI_1",interface="eth0",vrid="51"} 2`}},
 		{"vigil_ipvs_sync_daemon", []string{
 			`{instance="VI_1",interface="eth0",role="master",vrid="51"} 1`,

@@ -93,6 +93,7 @@ type VirtualServer struct {
 	// service holds it and its AppliedWeight is the lowest the services hold.
 	Group    string    `json:"group,omitempty"`
 	Services []Service `json:"services,omitempty"`
+	Accepts
 }
 
 // Service is one IPVS service of a group's virtual server, with its destinations.
@@ -104,6 +105,15 @@ type Service struct {
 	Present      bool          `json:"in_table"`
 	Stats        Stats         `json:"stats"`
 	Destinations []Destination `json:"destinations"`
+	Accepts
+}
+
+// Accepts are the failed accepts of a service's listener in the userspace data plane
+// (EMFILE, ENFILE, ENOBUFS, ENOMEM, ...), each of which paused its accepts: a group's
+// services added up. Absent with kernel IPVS, which accepts nothing, and for UDP.
+type Accepts struct {
+	AcceptErrors  *uint64 `json:"accept_errors,omitempty"`
+	AcceptsPaused bool    `json:"accepts_paused,omitempty"` // a pause runs now
 }
 
 // Destination is one real server in one service of a group.

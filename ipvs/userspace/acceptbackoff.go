@@ -3,6 +3,8 @@ package userspace
 import (
 	"sync"
 	"time"
+
+	"github.com/vigil-lb/vigil/ipvs"
 )
 
 // What every carrier does when accept(2) fails in a way that retrying at once does not
@@ -69,9 +71,35 @@ func (w *acceptWarning) failed(now time.Time) (warn bool, suppressed int) {
 func (s *service) acceptFailed(b *acceptBackoff, err error) time.Duration {
 	s.acceptErrors.Add(1)
 	pause := b.failed()
-	if warn, suppressed := s.acceptWarn.failed(s.t.clock.Now()); warn {
+	now := s.t.clock.Now()
+	s.notePause(now.Add(pause))
+	if warn, suppressed := s.acceptWarn.failed(now); warn {
 		s.t.log.Warn("accept failed; pausing accepts", "service", s.key.String(), "err", err,
 			"retry_in", pause, "suppressed", suppressed, "failures_total", s.acceptErrors.Load())
 	}
 	return pause
+}
+
+// notePause records that a pause of one of s's listeners runs until end: the latest
+// end of the pauses of all its loops is when the service accepts on every loop again.
+func (s *service) notePause(end time.Time) {
+	for {
+		cur := s.acceptPausedTill.Load()
+		if end.UnixNano() <= cur || s.acceptPausedTill.CompareAndSwap(cur, end.UnixNano()) {
+			return
+		}
+	}
+}
+
+// acceptStats is what Table.Services reports of s's failed accepts: nil for UDP, which
+// accepts nothing. A pause counts as running until its planned end, also when an
+// io_uring accept that was in flight succeeds and ends it early.
+func (s *service) acceptStats() *ipvs.AcceptStats {
+	if s.key.Protocol != ipvs.TCP {
+		return nil
+	}
+	return &ipvs.AcceptStats{
+		Errors: s.acceptErrors.Load(),
+		Paused: s.t.clock.Now().UnixNano() < s.acceptPausedTill.Load(),
+	}
 }

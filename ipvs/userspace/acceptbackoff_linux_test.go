@@ -3,23 +3,18 @@
 package userspace
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"net"
-	"net/netip"
-	"os"
-	"strconv"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/vigil-lb/vigil/internal/clock"
+	"github.com/vigil-lb/vigil/internal/testing/testenv"
 	"github.com/vigil-lb/vigil/ipvs"
 )
 
@@ -28,111 +23,6 @@ import (
 func allEngines(t *testing.T, f func(t *testing.T, opts Options)) {
 	bothEngines(t, f)
 	t.Run("goroutines", func(t *testing.T) { f(t, Options{goroutines: true}) })
-}
-
-// fdLimit lowers the process's soft RLIMIT_NOFILE to a little above the highest
-// descriptor open, for the test; the test's cleanup restores it. The limit is the
-// process's: the package's tests do not run in parallel. It comes before the table is
-// made because an io_uring accept takes the limit when it is submitted.
-type fdLimit struct {
-	t    *testing.T
-	old  syscall.Rlimit
-	fds  []int // taken by exhaust
-	once sync.Once
-}
-
-func lowerFDLimit(t *testing.T) *fdLimit {
-	t.Helper()
-	ents, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		t.Fatal(err)
-	}
-	highest := 0
-	for _, e := range ents {
-		if n, err := strconv.Atoi(e.Name()); err == nil {
-			highest = max(highest, n)
-		}
-	}
-	l := &fdLimit{t: t}
-	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &l.old); err != nil {
-		t.Fatal(err)
-	}
-	lowered := l.old
-	lowered.Cur = uint64(highest) + 256
-	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lowered); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(l.release)
-	return l
-}
-
-// exhaust takes every descriptor left under the limit, so that accept(2) fails with
-// EMFILE. It may be called again to take those closed since.
-func (l *fdLimit) exhaust() {
-	for {
-		fd, err := unix.FcntlInt(0, unix.F_DUPFD_CLOEXEC, 0)
-		if err == unix.EMFILE {
-			return
-		}
-		if err != nil {
-			l.t.Fatalf("dup: %v", err)
-		}
-		l.fds = append(l.fds, fd)
-	}
-}
-
-// release gives the descriptors back and restores the limit.
-func (l *fdLimit) release() {
-	l.once.Do(func() {
-		for _, fd := range l.fds {
-			unix.Close(fd)
-		}
-		if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &l.old); err != nil {
-			l.t.Errorf("restore RLIMIT_NOFILE: %v", err)
-		}
-	})
-}
-
-// pendingClient opens a socket before the descriptors run out, so that connect(2),
-// which needs none, can put a connection in the service's backlog after they have.
-type pendingClient struct{ fd int }
-
-func newPendingClient(t *testing.T) *pendingClient {
-	t.Helper()
-	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := &pendingClient{fd: fd}
-	t.Cleanup(func() {
-		if c.fd >= 0 {
-			unix.Close(c.fd)
-		}
-	})
-	return c
-}
-
-func (c *pendingClient) connect(t *testing.T, to netip.AddrPort) {
-	t.Helper()
-	sa := &unix.SockaddrInet4{Port: int(to.Port()), Addr: to.Addr().As4()}
-	if err := unix.Connect(c.fd, sa); err != nil {
-		t.Fatalf("connect to %s: %v", to, err)
-	}
-}
-
-// read returns the first line the connection receives within 5 s.
-func (c *pendingClient) read(t *testing.T) (string, error) {
-	t.Helper()
-	f := os.NewFile(uintptr(c.fd), "client")
-	c.fd = -1
-	defer f.Close()
-	conn, err := net.FileConn(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	conn.SetDeadline(time.Now().Add(5 * time.Second))
-	return bufio.NewReader(conn).ReadString('\n')
 }
 
 func serviceOf(tb *Table, k ipvs.ServiceKey) *service {
@@ -169,21 +59,21 @@ func cpuTime(t *testing.T) time.Duration {
 func TestAcceptBackoffEMFILE(t *testing.T) { allEngines(t, testAcceptBackoffEMFILE) }
 
 func testAcceptBackoffEMFILE(t *testing.T, opts Options) {
-	fds := lowerFDLimit(t)
+	fds := testenv.LowerFDLimit(t)
 	tb := newTestTable(t, opts)
 	a := namingBackend(t, "a")
 	k := addService(t, tb, ipvs.Service{Scheduler: "rr"}, []*backend{a}, []int{1})
 	s := serviceOf(tb, k)
-	c := newPendingClient(t)
+	c := testenv.NewPendingClient(t)
 
-	fds.exhaust()
-	c.connect(t, k.Addr)
+	fds.Exhaust()
+	c.Connect(t, k.Addr)
 	waitFor(t, "a failed accept", func() bool { return s.acceptErrors.Load() > 0 })
 	const window = 300 * time.Millisecond
 	failed0, cpu0, start := s.acceptErrors.Load(), cpuTime(t), time.Now()
 	time.Sleep(window)
 	failed, cpu, wall := s.acceptErrors.Load()-failed0, cpuTime(t)-cpu0, time.Since(start)
-	fds.release()
+	fds.Release()
 	t.Logf("over %v with no descriptor left: %d accepts failed, %v of CPU", wall.Round(time.Millisecond), failed, cpu.Round(time.Millisecond))
 	// A pause of 5 ms doubling: 5 failures per loop in 300 ms. Spinning: thousands,
 	// and a CPU per loop.
@@ -195,7 +85,7 @@ func testAcceptBackoffEMFILE(t *testing.T, opts Options) {
 	}
 
 	// The longest pause so far is under a second.
-	if got, err := c.read(t); err != nil || got != "a\n" {
+	if got, err := c.Read(t); err != nil || got != "a\n" {
 		t.Fatalf("after the descriptors came back the client read %q (%v), want the backend's name", got, err)
 	}
 }
@@ -214,15 +104,15 @@ func TestAcceptBackoffOnClock(t *testing.T) {
 func testAcceptBackoffOnClock(t *testing.T, opts Options, then string) {
 	fake := clock.NewFake(time.Date(2026, 12, 3, 9, 0, 0, 0, time.UTC))
 	opts.Clock = fake
-	fds := lowerFDLimit(t)
+	fds := testenv.LowerFDLimit(t)
 	tb := newTestTable(t, opts)
 	a := namingBackend(t, "a")
 	k := addService(t, tb, ipvs.Service{Scheduler: "rr"}, []*backend{a}, []int{1})
 	s := serviceOf(tb, k)
-	c := newPendingClient(t)
+	c := testenv.NewPendingClient(t)
 
-	fds.exhaust()
-	c.connect(t, k.Addr)
+	fds.Exhaust()
+	c.Connect(t, k.Addr)
 	// Each failure that starts a pause schedules its end.
 	waitFor(t, "a paused listener", func() bool {
 		n := s.acceptErrors.Load()
@@ -236,13 +126,20 @@ func testAcceptBackoffOnClock(t *testing.T, opts Options, then string) {
 	if got := fake.Pending(); got != int(failed) {
 		t.Errorf("%d pauses pending, want %d", got, failed)
 	}
-	fds.release()
+	// What the director reads for /metrics and /status.
+	if got, want := serviceAccepts(t, tb, k), (ipvs.AcceptStats{Errors: failed, Paused: true}); got == nil || *got != want {
+		t.Errorf("Services reports accepts %+v while paused, want %+v", got, want)
+	}
+	fds.Release()
 
 	switch then {
 	case "resume":
 		fake.Advance(acceptPauseMin)
-		if got, err := c.read(t); err != nil || got != "a\n" {
+		if got, err := c.Read(t); err != nil || got != "a\n" {
 			t.Fatalf("after the pause the client read %q (%v), want the backend's name", got, err)
+		}
+		if got, want := serviceAccepts(t, tb, k), (ipvs.AcceptStats{Errors: failed}); got == nil || *got != want {
+			t.Errorf("Services reports accepts %+v after the pause, want %+v", got, want)
 		}
 	case "delete":
 		if err := tb.DeleteService(context.Background(), k); err != nil {
@@ -259,7 +156,7 @@ func testAcceptBackoffOnClock(t *testing.T, opts Options, then string) {
 			t.Fatalf("the address of a service deleted while paused is still taken: %v", err)
 		}
 		ln.Close()
-		if got, err := c.read(t); err == nil || strings.HasPrefix(got, "a") {
+		if got, err := c.Read(t); err == nil || strings.HasPrefix(got, "a") {
 			t.Errorf("the client of a deleted service read %q (%v), want a reset or EOF", got, err)
 		}
 	}

@@ -1,10 +1,13 @@
 package userspace
 
 import (
+	"context"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/vigil-lb/vigil/ipvs"
 )
 
 // TestAcceptBackoffSteps: a pause of 5 ms that doubles with each failure up to 1 s, and
@@ -61,5 +64,35 @@ func TestAcceptWarningOncePerSecond(t *testing.T) {
 				t.Errorf("warnings (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+// serviceAccepts is what tb.Services reports of k's failed accepts.
+func serviceAccepts(t *testing.T, tb *Table, k ipvs.ServiceKey) *ipvs.AcceptStats {
+	t.Helper()
+	svcs, err := tb.Services(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range svcs {
+		if s.ServiceKey == k {
+			return s.Accepts
+		}
+	}
+	t.Fatalf("Services lacks %s", k)
+	return nil
+}
+
+// TestServicesAccepts: a TCP service reports its failed accepts from the start, at 0;
+// a UDP service, which accepts nothing, reports none.
+func TestServicesAccepts(t *testing.T) {
+	tb := newTestTable(t, Options{})
+	tk := addService(t, tb, ipvs.Service{Scheduler: "rr"}, nil, nil)
+	uk := addService(t, tb, ipvs.Service{ServiceKey: ipvs.AddrKey(ipvs.UDP, freeUDPAddr(t)), Scheduler: "rr"}, nil, nil)
+	if got := serviceAccepts(t, tb, tk); got == nil || *got != (ipvs.AcceptStats{}) {
+		t.Errorf("TCP service: accepts %+v, want zero", got)
+	}
+	if got := serviceAccepts(t, tb, uk); got != nil {
+		t.Errorf("UDP service: accepts %+v, want none", got)
 	}
 }

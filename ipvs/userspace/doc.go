@@ -19,7 +19,8 @@
 // Elsewhere a goroutine per direction copies with io.Copy (splice for bulk transfers).
 // An accept that fails for want of a descriptor or memory (EMFILE, ENFILE, ENOBUFS,
 // ENOMEM) pauses that listener's accepts, on that loop or goroutine, for 5 ms doubling
-// to 1 s, instead of retrying at once (acceptbackoff.go).
+// to 1 s, instead of retrying at once (acceptbackoff.go); Services reports each TCP
+// service's count of them and whether a pause runs (ipvs.ServiceInfo.Accepts).
 // A loop whose system calls fail in a way no retry mends resets the connections it
 // carried and reports it; the table logs the error and moves every TCP service to the
 // next data path (io_uring, then epoll, then goroutines). UDP flows use net.UDPConn

@@ -100,9 +100,11 @@ type service struct {
 	// acceptErrors counts the failed accepts that paused one of the service's
 	// listeners (acceptbackoff.go), on every loop: an io_uring accept that was in flight
 	// when another failed, and fails too, joins that pause uncounted. acceptWarn
-	// rate-limits their warnings.
-	acceptErrors atomic.Uint64
-	acceptWarn   acceptWarning
+	// rate-limits their warnings. acceptPausedTill is when the last of those pauses ends
+	// (Unix nanoseconds on the table's clock; 0 before the first).
+	acceptErrors     atomic.Uint64
+	acceptWarn       acceptWarning
+	acceptPausedTill atomic.Int64
 }
 
 type closer interface{ cut() }

@@ -152,7 +152,8 @@ func (t *Table) lookup(op string, k ipvs.ServiceKey) (*service, error) {
 	return s, nil
 }
 
-// Services lists the virtual services, sorted by key, with their counters.
+// Services lists the virtual services, sorted by key, with their counters and failed
+// accepts.
 func (t *Table) Services(ctx context.Context) ([]ipvs.ServiceInfo, error) {
 	t.mu.Lock()
 	svcs := make([]*service, 0, len(t.services))
@@ -170,7 +171,7 @@ func (t *Table) Services(ctx context.Context) ([]ipvs.ServiceInfo, error) {
 		s.mu.Lock()
 		cfg := s.cfg
 		s.mu.Unlock()
-		out = append(out, ipvs.ServiceInfo{Service: cfg, Stats: s.stats.stats()})
+		out = append(out, ipvs.ServiceInfo{Service: cfg, Stats: s.stats.stats(), Accepts: s.acceptStats()})
 	}
 	return out, nil
 }

@@ -724,7 +724,7 @@ func TestTableErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantSvcs := []ipvs.ServiceInfo{{Service: ipvs.Service{ServiceKey: k, Scheduler: "rr"}}}
+	wantSvcs := []ipvs.ServiceInfo{{Service: ipvs.Service{ServiceKey: k, Scheduler: "rr"}, Accepts: &ipvs.AcceptStats{}}}
 	if diff := cmp.Diff(wantSvcs, svcs, cmpopts.EquateComparable(netip.AddrPort{})); diff != "" {
 		t.Errorf("Services (-want +got):\n%s", diff)
 	}
