@@ -49,7 +49,9 @@ type probeRing struct {
 	slots []*loopProbe // by fixed-file slot; nil: free or warm
 	free  []int32      // slots without a socket, first in first out: a slot just closed waits longest
 	// warm holds the slots whose socket is disconnected and ready to connect again, by
-	// family (0: IPv4, 1: IPv6), last in first out (end says why they exist).
+	// family (0: IPv4, 1: IPv6), last in first out (end says why they exist): no more
+	// than the slots, and in practice as many as the probes that passed while in flight
+	// at once (a CLOSED socket each, some kilobytes of kernel memory).
 	warm  [2][]int32
 	gen   uint32
 	dirty bool // entries queued since the last submission
