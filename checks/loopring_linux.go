@@ -408,10 +408,12 @@ func (pr *probeRing) recv(p *loopProbe) {
 // (__inet_stream_connect) runs tcp_disconnect, which is what the close of a socket
 // with SO_LINGER 0 runs (__tcp_close): the same RST, the queues purged, the source port
 // given back (tcp_set_state), so the wire sees what a close sends and no TIME_WAIT is
-// left. The socket is then CLOSED and unconnected, SO_LINGER still set. That saves the
-// kernel a socket's creation and destruction per probe (and the SO_LINGER). The slot
-// goes warm only once the disconnect's completion is back: io_uring does not order
-// requests that are not linked, and the next connect must come after it.
+// left. The socket is then CLOSED and unconnected, SO_LINGER still set; the ECONNRESET
+// that tcp_disconnect leaves in sk_err is cleared by the next connect
+// (tcp_connect_init) before anything reads it. That saves the kernel a socket's
+// creation and destruction per probe (and the SO_LINGER). The slot goes warm only once
+// the disconnect's completion is back: io_uring does not order requests that are not
+// linked, and the next connect must come after it.
 func (pr *probeRing) end(p *loopProbe) {
 	p.over = true
 	r := pr.r
