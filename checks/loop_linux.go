@@ -60,8 +60,9 @@ type probeLoop struct {
 	ring    *probeRing // probes on io_uring (loopring_linux.go); nil: all on epoll
 	dead    *probeRing // a ring given up after an error, closed when the loop ends
 
-	started atomic.Uint64 // probes started, for tests
-	onRing  atomic.Uint64 // of which on the ring
+	started    atomic.Uint64 // probes started, for tests
+	onRing     atomic.Uint64 // of which on the ring
+	warmStarts atomic.Uint64 // of which on a socket that an earlier probe disconnected
 }
 
 // loopTimer is a check's next probe (e) or a probe's deadline (p) in the loop's timer
@@ -99,14 +100,18 @@ type loopProbe struct {
 	head     *respHead // what was read so far, when one read did not bring a verdict
 
 	// On the ring (probeRing): its fixed-file slot (-1: on epoll), its generation there,
-	// whether its result is out, the completions it awaits, its address and read buffer,
-	// which the kernel reads and writes while its requests are in flight.
-	slot    int32
-	rgen    uint32
-	over    bool
-	pending int
-	sa      rawsys.Sockaddr
-	rbuf    []byte
+	// whether its result is out, the completions it awaits, its family, whether its
+	// connect succeeded and no request failed since (its socket may then be reused),
+	// its address and read buffer, which the kernel reads and writes while its requests
+	// are in flight.
+	slot      int32
+	rgen      uint32
+	over      bool
+	pending   int
+	v6        bool
+	connected bool
+	sa        rawsys.Sockaddr
+	rbuf      []byte
 }
 
 func newProbeLoop(s *Scheduler) (*probeLoop, error) {

@@ -16,7 +16,9 @@ import (
 // probeRing carries the probe loop's probes on io_uring where the kernel allows it
 // (Linux 6.7 or later: a setsockopt through the ring): each probe is one chain of
 // requests, socket (into a fixed-file slot), SO_LINGER 0, TCP_QUICKACK 0 and connect,
-// then for http a send linked to a recv, then a close of the slot. The probes due in a
+// then for http a send linked to a recv, then a disconnect of the socket (a connect to
+// AF_UNSPEC) that leaves it ready for the next probe (probeRing.end), or a close of the
+// slot. The probes due in a
 // tick are submitted with one io_uring_enter, and their results are read from the
 // completion ring without a system call.
 //
@@ -44,20 +46,30 @@ type probeRing struct {
 	l     *probeLoop
 	r     *rawsys.Ring
 	evfd  int
-	slots []*loopProbe // by fixed-file slot; nil: free
-	free  []int32      // free slots, first in first out: a slot just closed waits longest
+	slots []*loopProbe // by fixed-file slot; nil: free or warm
+	free  []int32      // slots without a socket, first in first out: a slot just closed waits longest
+	// warm holds the slots whose socket is disconnected and ready to connect again, by
+	// family (0: IPv4, 1: IPv6), last in first out (end says why they exist): no more
+	// than the slots, and in practice as many as the probes that passed while in flight
+	// at once (a CLOSED socket each, some kilobytes of kernel memory).
+	warm  [2][]int32
 	gen   uint32
 	dirty bool // entries queued since the last submission
-	// pending is the number of requests whose completion is awaited (connects and
-	// recvs: the others post one only when they fail).
+	// pending is the number of requests whose completion is awaited (connects, recvs
+	// and disconnects: the others post one only when they fail).
 	pending int
 }
 
 // noProbeRing keeps every probe on epoll (tests of the epoll path); probeRingFault, when
-// set, is the rings' Fault hook (tests of a ring that fails).
+// set, is the rings' Fault hook (tests of a ring that fails); ringDisconnectFault, when
+// set and true, makes the next disconnect one the kernel refuses (tests of the slot's
+// close then); ringSlotsTest, when positive, is the number of slots a ring registers
+// (tests of a ring whose slots all hold a socket).
 var (
-	noProbeRing    bool
-	probeRingFault func(call string) syscall.Errno
+	noProbeRing         bool
+	probeRingFault      func(call string) syscall.Errno
+	ringDisconnectFault func() bool
+	ringSlotsTest       int
 )
 
 // ringSlots is the most fixed-file slots a ring registers; fewer when RLIMIT_NOFILE is
@@ -81,21 +93,24 @@ func ringSlotsFor(softNofile uint64) int {
 // What a completion is for, in the top byte of its user data; then the slot and the
 // probe's generation.
 const (
-	ropSetup   = iota + 1 // the socket or its SO_LINGER failed (success posts nothing)
-	ropConnect            // the connect's result
-	ropSend               // the request's send failed (success posts nothing)
-	ropRecv               // a read of the response
-	ropIgnore             // the result of a close, a cancel or TCP_QUICKACK: nobody waits
+	ropSetup      = iota + 1 // the socket or its SO_LINGER failed (success posts nothing)
+	ropConnect               // the connect's result
+	ropSend                  // the request's send failed (success posts nothing)
+	ropRecv                  // a read of the response
+	ropIgnore                // the result of a close, a cancel or TCP_QUICKACK: nobody waits
+	ropDisconnect            // the result of the connect to AF_UNSPEC that ends a probe (end)
 )
 
 func ringData(op uint8, slot int32, gen uint32) uint64 {
 	return uint64(op)<<56 | uint64(uint32(slot))<<32 | uint64(gen)
 }
 
-// SO_LINGER 0 and TCP_QUICKACK 0, read by the kernel when it runs the setsockopt.
+// SO_LINGER 0 and TCP_QUICKACK 0, read by the kernel when it runs the setsockopt; the
+// address a disconnect connects to (read as the request is submitted).
 var (
 	ringLinger = unix.Linger{Onoff: 1, Linger: 0}
 	ringZero   int32
+	ringUnspec = unix.RawSockaddr{Family: unix.AF_UNSPEC}
 )
 
 // newProbeRing sets up the loop's ring and tries one socket with SO_LINGER through it,
@@ -115,6 +130,9 @@ func newProbeRing(l *probeLoop) (*probeRing, error) {
 	if n < ringMinSlots {
 		r.Close()
 		return nil, fmt.Errorf("RLIMIT_NOFILE %d leaves fewer than %d fixed-file slots", lim.Cur, ringMinSlots)
+	}
+	if ringSlotsTest > 0 {
+		n = ringSlotsTest
 	}
 	pr := &probeRing{l: l, r: r, evfd: -1, slots: make([]*loopProbe, n), free: make([]int32, 0, n)}
 	fail := func(err error) (*probeRing, error) {
@@ -181,37 +199,66 @@ func setsockopt(s *rawsys.SQE, slot int32, level, opt int, val unsafe.Pointer, s
 	s.FileIndex, s.Addr3 = uint32(size), uint64(uintptr(val))
 }
 
-// start queues p's socket and connect; false: no slot is free (p goes through epoll).
+// start queues p's connect, on a warm slot's socket of p's family if there is one, or
+// on a new socket; false: every slot is taken (p goes through epoll).
 func (pr *probeRing) start(p *loopProbe) bool {
-	if len(pr.free) == 0 {
-		return false
-	}
-	slot := pr.free[0]
-	pr.free = pr.free[1:]
-	if n := len(pr.slots); cap(pr.free) > 2*n && len(pr.free) < n {
-		pr.free = append(make([]int32, 0, n), pr.free...)
-	}
-	pr.gen++
-	p.slot, p.rgen, p.over = slot, pr.gen, false
-	pr.slots[slot] = p
 	fp := p.fp
 	ip := fp.addr.Addr().Unmap()
-	family := unix.AF_INET
+	fam := 0
 	if ip.Is6() {
-		family = unix.AF_INET6
+		fam = 1
 	}
+	slot, warm, evict := int32(-1), false, false
+	switch w, o := pr.warm[fam], pr.warm[1-fam]; {
+	case len(w) > 0:
+		slot, warm = w[len(w)-1], true
+		pr.warm[fam] = w[:len(w)-1]
+	case len(pr.free) > 0:
+		slot = pr.free[0]
+		pr.free = pr.free[1:]
+		if n := len(pr.slots); cap(pr.free) > 2*n && len(pr.free) < n {
+			pr.free = append(make([]int32, 0, n), pr.free...)
+		}
+	case len(o) > 0:
+		// Every slot holds a socket, and those idle are of the other family: one of
+		// them makes room (the warm sockets never starve a family of slots).
+		slot, evict = o[len(o)-1], true
+		pr.warm[1-fam] = o[:len(o)-1]
+	default:
+		return false
+	}
+	pr.gen++
+	p.slot, p.rgen, p.over, p.v6, p.connected = slot, pr.gen, false, fam == 1, false
+	pr.slots[slot] = p
 	p.sa.Set(netip.AddrPortFrom(ip, fp.addr.Port()), ip.Is6())
 	r := pr.r
-	r.Reserve(4) // one chain, one submission
+	r.Reserve(5) // one chain, one submission
+	if warm {
+		pr.l.warmStarts.Add(1)
+	} else {
+		if evict {
+			// A hard link: the socket goes into the slot whatever the close says.
+			s := r.Get()
+			s.Opcode, s.FileIndex = rawsys.OpClose, uint32(slot)+1
+			s.Flags, s.UserData = rawsys.SQEIOHardlink|rawsys.SQECQESkipSuccess, ringData(ropIgnore, 0, 0)
+		}
+		family := unix.AF_INET
+		if fam == 1 {
+			family = unix.AF_INET6
+		}
+		s := r.Get()
+		s.Opcode, s.Fd, s.Off, s.Len, s.FileIndex = rawsys.OpSocket, int32(family), unix.SOCK_STREAM, unix.IPPROTO_TCP, uint32(slot)+1
+		s.Flags, s.UserData = rawsys.SQEIOLink|rawsys.SQECQESkipSuccess, ringData(ropSetup, slot, p.rgen)
+		// As openProbe: SO_LINGER 0 (every close an RST). A disconnect keeps it.
+		s = r.Get()
+		setsockopt(s, slot, unix.SOL_SOCKET, unix.SO_LINGER, unsafe.Pointer(&ringLinger), unix.SizeofLinger)
+		s.Flags, s.UserData = rawsys.SQEFixedFile|rawsys.SQEIOLink|rawsys.SQECQESkipSuccess, ringData(ropSetup, slot, p.rgen)
+	}
+	// As openProbe: TCP_QUICKACK cleared as best effort (a hard link: the connect goes
+	// ahead if it fails), so that the handshake's last ACK waits for the request (http)
+	// or is never sent (tcp: the RST goes alone). Again on a warm socket: the disconnect
+	// re-initialised its delayed-ACK state (tcp_disconnect, inet_csk_delack_init).
 	s := r.Get()
-	s.Opcode, s.Fd, s.Off, s.Len, s.FileIndex = rawsys.OpSocket, int32(family), unix.SOCK_STREAM, unix.IPPROTO_TCP, uint32(slot)+1
-	s.Flags, s.UserData = rawsys.SQEIOLink|rawsys.SQECQESkipSuccess, ringData(ropSetup, slot, p.rgen)
-	// As openProbe: SO_LINGER 0 (every close an RST), and TCP_QUICKACK cleared as best
-	// effort (a hard link: the connect goes ahead if it fails).
-	s = r.Get()
-	setsockopt(s, slot, unix.SOL_SOCKET, unix.SO_LINGER, unsafe.Pointer(&ringLinger), unix.SizeofLinger)
-	s.Flags, s.UserData = rawsys.SQEFixedFile|rawsys.SQEIOLink|rawsys.SQECQESkipSuccess, ringData(ropSetup, slot, p.rgen)
-	s = r.Get()
 	setsockopt(s, slot, unix.IPPROTO_TCP, unix.TCP_QUICKACK, unsafe.Pointer(&ringZero), 4)
 	s.Flags, s.UserData = rawsys.SQEFixedFile|rawsys.SQEIOHardlink|rawsys.SQECQESkipSuccess, ringData(ropIgnore, slot, p.rgen)
 	s = r.Get()
@@ -260,9 +307,13 @@ func (pr *probeRing) complete(e *rawsys.CQE) {
 	if p == nil || p.rgen != gen {
 		return
 	}
-	if op == ropConnect || op == ropRecv {
+	if op == ropConnect || op == ropRecv || op == ropDisconnect {
 		p.pending--
 		pr.pending--
+	}
+	if op == ropDisconnect {
+		pr.disconnected(p, e.Res)
+		return
 	}
 	if p.over {
 		if p.pending == 0 {
@@ -277,6 +328,7 @@ func (pr *probeRing) complete(e *rawsys.CQE) {
 			l.finish(p, Result{Reason: fmt.Sprintf("connect %s: %v", fp.addr, unix.Errno(-e.Res))})
 			return
 		}
+		p.connected = true
 		if fp.request == nil {
 			l.finish(p, Result{OK: true, Reason: fp.passReason})
 			return
@@ -293,9 +345,11 @@ func (pr *probeRing) complete(e *rawsys.CQE) {
 		s.UserData = ringData(ropSend, slot, p.rgen)
 		pr.recv(p)
 	case ropSend:
+		p.connected = false
 		l.finish(p, Result{Reason: fmt.Sprintf("send request to %s: %v", fp.addr, unix.Errno(-e.Res))})
 	case ropRecv:
 		if e.Res < 0 {
+			p.connected = false
 			l.finish(p, Result{Reason: fmt.Sprintf("read response from %s: %v", fp.addr, unix.Errno(-e.Res))})
 			return
 		}
@@ -347,10 +401,36 @@ func (pr *probeRing) recv(p *loopProbe) {
 // end closes the slot of p, whose result is out: its requests in flight are cancelled
 // first. p and its slot are freed once every completion it awaits is back, since a
 // request in flight names p's buffers.
+//
+// A probe that connected and awaits nothing (its verdict is in: a tcp probe connected,
+// an http probe judged the response) disconnects its socket instead, for the next
+// probe of its family to connect again: a connect to an address of family AF_UNSPEC
+// (__inet_stream_connect) runs tcp_disconnect, which is what the close of a socket
+// with SO_LINGER 0 runs (__tcp_close): the same RST, the queues purged, the source port
+// given back (tcp_set_state), so the wire sees what a close sends and no TIME_WAIT is
+// left. The socket is then CLOSED and unconnected, SO_LINGER still set; the ECONNRESET
+// that tcp_disconnect leaves in sk_err is cleared by the next connect
+// (tcp_connect_init) before anything reads it. That saves the kernel a socket's
+// creation and destruction per probe (and the SO_LINGER). The slot goes warm only once
+// the disconnect's completion is back: io_uring does not order requests that are not
+// linked, and the next connect must come after it.
 func (pr *probeRing) end(p *loopProbe) {
 	p.over = true
 	r := pr.r
 	r.Reserve(2)
+	if p.pending == 0 && p.connected {
+		s := r.Get()
+		s.Opcode, s.Fd, s.Flags = rawsys.OpConnect, p.slot, rawsys.SQEFixedFile
+		s.Addr, s.Off = uint64(uintptr(unsafe.Pointer(&ringUnspec))), unix.SizeofSockaddrAny
+		if ringDisconnectFault != nil && ringDisconnectFault() {
+			s.Off = 1 // shorter than a family: EINVAL
+		}
+		s.UserData = ringData(ropDisconnect, p.slot, p.rgen)
+		p.pending++
+		pr.pending++
+		pr.dirty = true
+		return
+	}
 	if p.pending > 0 {
 		s := r.Get()
 		s.Opcode, s.Fd = rawsys.OpAsyncCancel, p.slot
@@ -358,13 +438,36 @@ func (pr *probeRing) end(p *loopProbe) {
 		s.Flags, s.UserData = rawsys.SQECQESkipSuccess, ringData(ropIgnore, 0, 0)
 	}
 	// The socket closes, with its RST, once the cancelled requests have let it go.
-	s := r.Get()
-	s.Opcode, s.FileIndex = rawsys.OpClose, uint32(p.slot)+1
-	s.Flags, s.UserData = rawsys.SQECQESkipSuccess, ringData(ropIgnore, 0, 0)
-	pr.dirty = true
+	pr.closeSlot(p.slot)
 	if p.pending == 0 {
 		pr.free1(p)
 	}
+}
+
+// disconnected takes the result of p's disconnect (end): its slot goes warm, or, if the
+// disconnect failed, is closed (an RST: SO_LINGER 0), and p is freed.
+func (pr *probeRing) disconnected(p *loopProbe, res int32) {
+	if res < 0 {
+		pr.closeSlot(p.slot)
+		pr.free1(p)
+		return
+	}
+	fam := 0
+	if p.v6 {
+		fam = 1
+	}
+	pr.slots[p.slot] = nil
+	pr.warm[fam] = append(pr.warm[fam], p.slot)
+	p.slot = -1
+	pr.l.release(p)
+}
+
+// closeSlot queues the close of slot's socket.
+func (pr *probeRing) closeSlot(slot int32) {
+	s := pr.r.Get()
+	s.Opcode, s.FileIndex = rawsys.OpClose, uint32(slot)+1
+	s.Flags, s.UserData = rawsys.SQECQESkipSuccess, ringData(ropIgnore, 0, 0)
+	pr.dirty = true
 }
 
 // free1 gives p's slot back and p to the loop's free list.

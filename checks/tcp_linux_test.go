@@ -9,16 +9,20 @@ import (
 	"time"
 )
 
-// timeWaits returns the TIME_WAIT (state 06) sockets in /proc/net/tcp with one of ports
-// on either end, as "local remote" address pairs.
+// timeWaits returns the TIME_WAIT (state 06) sockets in /proc/net/tcp and tcp6 with one
+// of ports on either end, as "local remote" address pairs.
 func timeWaits(t *testing.T, ports ...uint16) map[string]bool {
 	t.Helper()
-	b, err := os.ReadFile("/proc/net/tcp")
-	if err != nil {
-		t.Fatal(err)
+	var b []byte
+	for _, f := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
+		fb, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b = append(b, fb...)
 	}
 	got := map[string]bool{}
-	for _, line := range strings.Split(string(b), "\n")[1:] {
+	for _, line := range strings.Split(string(b), "\n") {
 		f := strings.Fields(line)
 		if len(f) <= 3 || f[3] != "06" {
 			continue
