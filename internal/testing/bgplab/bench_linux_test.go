@@ -130,6 +130,13 @@ func TestBenchOutage(t *testing.T) {
 			outage := map[string][]time.Duration{}
 			drop := map[string][]time.Duration{}
 			noise := map[string]int{}
+			// Where the time goes: the dead director's part (from the kill to its BGP
+			// session's FIN or RST on the router's link: the process's death) and the
+			// router's (from that segment to the route without it: bgpd and zebra).
+			wire := l.watchSessionEnds()
+			closedAt := map[string][]time.Duration{}
+			routerPart := map[string][]time.Duration{}
+			flags := map[string]int{}
 			for i := range trials {
 				order := vs
 				if i%2 == 1 {
@@ -156,8 +163,16 @@ func TestBenchOutage(t *testing.T) {
 					} else {
 						v.kill()
 					}
-					took := waitFor(t, "the router dropping the dead "+v.kind, 15*time.Second, func() bool { return l.hopsAre(d1.addr, d2.addr) })
+					took := waitEvery(t, "the router dropping the dead "+v.kind, 15*time.Second, finePoll, func() bool { return l.hopsNow(d1.addr, d2.addr) })
 					time.Sleep(700 * time.Millisecond)
+					var closed time.Duration
+					how := "none seen"
+					if seg, ok := wire.first(v.n.addr, killed); ok {
+						closed, how = seg.at.Sub(killed), seg.flags
+						closedAt[v.kind] = append(closedAt[v.kind], closed)
+						routerPart[v.kind] = append(routerPart[v.kind], took-closed)
+						flags[v.kind+" "+how]++
+					}
 					all := stop()
 					last := lastFailure(all, killed)
 					before, failed := 0, 0
@@ -169,8 +184,8 @@ func TestBenchOutage(t *testing.T) {
 							failed++
 						}
 					}
-					t.Logf("trial %d %s: router dropped it %s s after, last failed request began %s s after (%d of %d requests failed; %d before the death)",
-						i+1, v.kind, secs(took), secs(last), failed, len(all), before)
+					t.Logf("trial %d %s: its BGP session's end (%s) on the router's wire %s s after, router dropped it %s s after, last failed request began %s s after (%d of %d requests failed; %d before the death)",
+						i+1, v.kind, how, secs(closed), secs(took), secs(last), failed, len(all), before)
 					outage[v.kind] = append(outage[v.kind], last)
 					drop[v.kind] = append(drop[v.kind], took)
 					noise[v.kind] += before
@@ -183,6 +198,13 @@ func TestBenchOutage(t *testing.T) {
 			fmt.Fprintf(&b, "| client-visible outage, max (s) | %s | %s | |\n", secs(slices.Max(outage["vigil"])), secs(slices.Max(outage["FRR stand-in"])))
 			rv, rs := median(drop["vigil"]), median(drop["FRR stand-in"])
 			fmt.Fprintf(&b, "| router drops the route, median (s) | %s | %s | %.2f |\n", secs(rv), secs(rs), rv.Seconds()/rs.Seconds())
+			if len(closedAt["vigil"]) > 0 && len(closedAt["FRR stand-in"]) > 0 {
+				cv, cs := median(closedAt["vigil"]), median(closedAt["FRR stand-in"])
+				fmt.Fprintf(&b, "| kill to the BGP session's FIN/RST on the router's link, median (s) | %s | %s | |\n", secs(cv), secs(cs))
+				pv, ps := median(routerPart["vigil"]), median(routerPart["FRR stand-in"])
+				fmt.Fprintf(&b, "| that segment to the route without it (the router), median (s) | %s | %s | %.2f |\n", secs(pv), secs(ps), pv.Seconds()/ps.Seconds())
+			}
+			fmt.Fprintf(&b, "| the session's end as seen on the wire (trials) | %s | %s | |\n", flagCounts(flags, "vigil"), flagCounts(flags, "FRR stand-in"))
 			fmt.Fprintf(&b, "| failed requests before the death (noise) | %d | %d | |\n", noise["vigil"], noise["FRR stand-in"])
 			report(t, b.String())
 		})

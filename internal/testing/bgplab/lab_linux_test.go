@@ -444,12 +444,18 @@ func (l *lab) hopsAre(want ...netip.Addr) bool {
 
 func waitFor(t *testing.T, what string, within time.Duration, cond func() bool) time.Duration {
 	t.Helper()
+	return waitEvery(t, what, within, 20*time.Millisecond, cond)
+}
+
+// waitEvery is waitFor looking every period.
+func waitEvery(t *testing.T, what string, within, period time.Duration, cond func() bool) time.Duration {
+	t.Helper()
 	began := time.Now()
 	for !cond() {
 		if time.Since(began) > within {
 			t.Fatalf("no %s within %v", what, within)
 		}
-		time.Sleep(20 * time.Millisecond)
+		time.Sleep(period)
 	}
 	return time.Since(began)
 }
