@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/vigil-lb/vigil/internal/testing/netlab"
+	"github.com/vigil-lb/vigil/ipvs"
 )
 
 // syncLab is N active directors behind a router that spreads the VIP over them by ECMP
@@ -323,6 +324,17 @@ func (s *syncLab) start(t *testing.T, sc syncScenario) {
 		s.vigils = append(s.vigils, startVigil(t, h, h.Name(), cfg))
 	}
 	bothUp(t, 30*time.Second, s.x.directors...)
+	// The scenario's scheduler in every kernel (the table is adopted from the previous
+	// scenario: a scheduler left behind would measure that one).
+	for _, h := range s.x.directors {
+		svc := kernelService(t, h, webKey)
+		if svc.Scheduler != sc.scheduler {
+			t.Fatalf("%s's kernel schedules %s, want %s", h.Name(), svc.Scheduler, sc.scheduler)
+		}
+		if port := svc.Flags&ipvs.SchedFlag2 != 0; port != (sc.scheduler == "mh") {
+			t.Errorf("%s's kernel has %s with flags %#x, want mh-port with mh only", h.Name(), svc.Scheduler, svc.Flags)
+		}
+	}
 	if sc.sync {
 		for _, v := range s.vigils {
 			poll(t, 20*time.Second, v.name+"'s sync daemons master+backup", func() bool {
@@ -331,4 +343,21 @@ func (s *syncLab) start(t *testing.T, sc syncScenario) {
 			})
 		}
 	}
+}
+
+// kernelService is the service key as h's kernel IPVS holds it.
+func kernelService(t *testing.T, h *netlab.Host, key ipvs.ServiceKey) ipvs.ServiceInfo {
+	t.Helper()
+	k, err := ipvs.OpenKernel(ipvs.KernelOptions{Netns: h.Path(), NoModprobe: true})
+	must(t, err, "open IPVS in "+h.Name())
+	defer k.Close()
+	svcs, err := k.Services(context.Background())
+	must(t, err, "list the services of "+h.Name())
+	for _, svc := range svcs {
+		if svc.ServiceKey == key {
+			return svc
+		}
+	}
+	t.Fatalf("%s's kernel has no %s", h.Name(), key)
+	return ipvs.ServiceInfo{}
 }
