@@ -176,16 +176,23 @@ func TestBenchOutage(t *testing.T) {
 					all := stop()
 					last := lastFailure(all, killed)
 					before, failed := 0, 0
+					// What failed outside the outage: before the death, and after the route
+					// without the dead director was in place.
+					odd := map[string]int{}
 					for _, a := range all {
 						switch {
 						case a.err != nil && a.at.Before(killed):
 							before++
+							odd["before: "+errKind(a.err)]++
 						case a.err != nil:
 							failed++
+							if a.at.After(killed.Add(took)) {
+								odd[fmt.Sprintf("after the route (+%s s): %s", secs(a.at.Sub(killed)), errKind(a.err))]++
+							}
 						}
 					}
-					t.Logf("trial %d %s: its BGP session's end (%s) on the router's wire %s s after, router dropped it %s s after, last failed request began %s s after (%d of %d requests failed; %d before the death)",
-						i+1, v.kind, how, secs(closed), secs(took), secs(last), failed, len(all), before)
+					t.Logf("trial %d %s: its BGP session's end (%s) on the router's wire %s s after, router dropped it %s s after, last failed request began %s s after (%d of %d requests failed; %d before the death) %v",
+						i+1, v.kind, how, secs(closed), secs(took), secs(last), failed, len(all), before, odd)
 					outage[v.kind] = append(outage[v.kind], last)
 					drop[v.kind] = append(drop[v.kind], took)
 					noise[v.kind] += before

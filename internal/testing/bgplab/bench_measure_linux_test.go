@@ -159,3 +159,17 @@ func flagCounts(flags map[string]int, kind string) string {
 	}
 	return strings.Join(parts, ", ")
 }
+
+// errKind is a failed request's phase and error without addresses and ports: "connect:
+// connection refused", "read: i/o timeout".
+func errKind(err error) string {
+	msg := err.Error()
+	phase := "connect"
+	if strings.HasPrefix(msg, "read the answer") {
+		phase = "read"
+	}
+	if i := strings.LastIndex(msg, ": "); i >= 0 {
+		msg = msg[i+2:]
+	}
+	return phase + ": " + msg
+}
