@@ -16,6 +16,7 @@ package bgplab
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"net/netip"
 	"os"
 	"slices"
@@ -137,6 +138,7 @@ func TestBenchOutage(t *testing.T) {
 			closedAt := map[string][]time.Duration{}
 			routerPart := map[string][]time.Duration{}
 			flags := map[string]int{}
+			sinceLast := map[string][]time.Duration{}
 			for i := range trials {
 				order := vs
 				if i%2 == 1 {
@@ -156,6 +158,13 @@ func TestBenchOutage(t *testing.T) {
 					}
 					stop := l.load(16, 300*time.Millisecond)
 					time.Sleep(500 * time.Millisecond)
+					if mode.link {
+						// At a random point of the keepalive second: otherwise the trial's
+						// fixed steps from the session's start put every death at the same
+						// phase of the dead director's keepalives, and the hold-time outage
+						// measures that phase, not detection.
+						time.Sleep(rand.N(time.Second))
+					}
 					killed := time.Now()
 					if mode.link {
 						v.n.linkDown()
@@ -172,6 +181,11 @@ func TestBenchOutage(t *testing.T) {
 						closedAt[v.kind] = append(closedAt[v.kind], closed)
 						routerPart[v.kind] = append(routerPart[v.kind], took-closed)
 						flags[v.kind+" "+how]++
+					}
+					if seg, ok := wire.lastMessage(v.n.addr, killed); ok && mode.link {
+						// The router's own clock for the hold time: from the last message
+						// it received from the dead director to the route without it.
+						sinceLast[v.kind] = append(sinceLast[v.kind], took+killed.Sub(seg.at))
 					}
 					all := stop()
 					last := lastFailure(all, killed)
@@ -210,6 +224,10 @@ func TestBenchOutage(t *testing.T) {
 				fmt.Fprintf(&b, "| kill to the BGP session's FIN/RST on the router's link, median (s) | %s | %s | |\n", secs(cv), secs(cs))
 				pv, ps := median(routerPart["vigil"]), median(routerPart["FRR stand-in"])
 				fmt.Fprintf(&b, "| that segment to the route without it (the router), median (s) | %s | %s | %.2f |\n", secs(pv), secs(ps), pv.Seconds()/ps.Seconds())
+			}
+			if len(sinceLast["vigil"]) > 0 && len(sinceLast["FRR stand-in"]) > 0 {
+				lv, ls := median(sinceLast["vigil"]), median(sinceLast["FRR stand-in"])
+				fmt.Fprintf(&b, "| its last BGP message on the router's link to the route without it, median (s) | %s | %s | %.2f |\n", secs(lv), secs(ls), lv.Seconds()/ls.Seconds())
 			}
 			fmt.Fprintf(&b, "| the session's end as seen on the wire (trials) | %s | %s | |\n", flagCounts(flags, "vigil"), flagCounts(flags, "FRR stand-in"))
 			fmt.Fprintf(&b, "| failed requests before the death (noise) | %d | %d | |\n", noise["vigil"], noise["FRR stand-in"])

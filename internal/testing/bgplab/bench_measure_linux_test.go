@@ -56,15 +56,17 @@ func (l *lab) hopsNow(want ...netip.Addr) bool {
 	return true
 }
 
-// segment is a FIN or RST of a BGP session seen on the router's link.
+// segment is a TCP segment of a BGP session seen on the router's link.
 type segment struct {
-	at    time.Time
-	from  netip.Addr
-	flags string // tcpdump's: "F." (FIN), "R" or "R." (RST), "FP." ...
+	at     time.Time
+	from   netip.Addr
+	flags  string // tcpdump's: "F." (FIN), "R" or "R." (RST), "P." (a message) ...
+	length int    // of the payload: 19 for a KEEPALIVE
 }
 
-// sessionEnds collects every FIN and RST to or from port 179 on the router's eth0, with
-// the kernel's receive time (tcpdump -tt, the same wall clock as the test's).
+// sessionEnds collects every segment to or from port 179 on the router's eth0, with the
+// kernel's receive time (tcpdump -tt, the same wall clock as the test's): the FIN or RST
+// that ends a session, and the last message before a director's link died.
 type sessionEnds struct {
 	mu   sync.Mutex
 	segs []segment
@@ -74,7 +76,7 @@ func (l *lab) watchSessionEnds() *sessionEnds {
 	l.t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	cmd := l.router.Command(ctx, "tcpdump", "-i", "eth0", "-n", "-tt", "-l", "--immediate-mode",
-		"tcp port 179 and (tcp[tcpflags] & (tcp-fin|tcp-rst) != 0)")
+		"tcp port 179")
 	out, err := cmd.StdoutPipe()
 	must(l.t, err)
 	errs, err := cmd.StderrPipe()
@@ -130,7 +132,13 @@ func parseSegment(line string) (segment, bool) {
 	if err1 != nil || err2 != nil || err3 != nil {
 		return segment{}, false
 	}
-	return segment{at: time.Unix(s, us*1000), from: from, flags: strings.Trim(f[6], "[],")}, true
+	seg := segment{at: time.Unix(s, us*1000), from: from, flags: strings.Trim(f[6], "[],")}
+	for i := 7; i+1 < len(f); i++ {
+		if f[i] == "length" {
+			seg.length, _ = strconv.Atoi(strings.TrimSuffix(f[i+1], ":"))
+		}
+	}
+	return seg, true
 }
 
 // first is the first FIN or RST from addr at or after since.
@@ -138,11 +146,25 @@ func (w *sessionEnds) first(from netip.Addr, since time.Time) (segment, bool) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	for _, s := range w.segs {
-		if s.from == from && !s.at.Before(since) {
+		if s.from == from && !s.at.Before(since) && strings.ContainsAny(s.flags, "FR") {
 			return s, true
 		}
 	}
 	return segment{}, false
+}
+
+// lastMessage is the last segment with a payload (a BGP message) from addr before until.
+func (w *sessionEnds) lastMessage(from netip.Addr, until time.Time) (segment, bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var last segment
+	ok := false
+	for _, s := range w.segs {
+		if s.from == from && s.at.Before(until) && s.length > 0 {
+			last, ok = s, true
+		}
+	}
+	return last, ok
 }
 
 // flagCounts is "F. 14, R. 1" for kind's trials.
