@@ -38,7 +38,7 @@ type KernelOptions struct {
 }
 
 // Sysctls are the IPVS sysctls (net.ipv4.vs.*) whose defaults keep sending traffic to a
-// real server that vigil has taken out.
+// real server that vigil has taken out, and those vigil advises on without setting.
 type Sysctls struct {
 	// ExpireQuiescentTemplate (expire_quiescent_template = 1): with persistence, the
 	// kernel keeps scheduling a client to a weight-0 destination through its persistence
@@ -55,6 +55,12 @@ type Sysctls struct {
 	// ports in a few thousand connections) is sent to the old real server even when that
 	// server is quiesced or down. With the bit the kernel reschedules such a SYN.
 	ConnReuseFinWait bool
+	// SloppyTCP (sloppy_tcp = 1): IPVS creates a connection entry from any TCP packet, not
+	// only a SYN, so a director that receives an established connection it has no entry
+	// for (ECMP moved it from another director) schedules it instead of resetting it. Read
+	// for advice only: EnsureSysctls never sets it (it applies to every service of the
+	// namespace, and lets stray ACKs create entries).
+	SloppyTCP bool
 }
 
 // Missing returns the sysctl names that need asks for and s does not have, for a warning.
@@ -77,6 +83,8 @@ const (
 	sysctlQuiescent = "net.ipv4.vs.expire_quiescent_template"
 	sysctlNodest    = "net.ipv4.vs.expire_nodest_conn"
 	sysctlConnReuse = "net.ipv4.vs.conn_reuse_mode"
+	// SysctlSloppyTCP is named in the director's advice on moved connections.
+	SysctlSloppyTCP = "net.ipv4.vs.sloppy_tcp"
 )
 
 // SysctlTable is implemented by tables whose behaviour depends on the IPVS sysctls of

@@ -195,6 +195,15 @@ func suiteAPI(t *testing.T) {
 		if changed, _ := k.EnsureSysctls(ipvs.Sysctls{ExpireQuiescentTemplate: true}); len(changed) != 0 {
 			t.Errorf("second EnsureSysctls changed %v, want nothing", changed)
 		}
+		// sloppy_tcp is read (the director's advice on moved connections), never set.
+		if before.SloppyTCP {
+			t.Error("fresh namespace: sloppy_tcp read as 1, want its default 0")
+		}
+		must(t, h.Sysctl(ipvs.SysctlSloppyTCP, "1"))
+		if got, err := k.Sysctls(); err != nil || !got.SloppyTCP {
+			t.Errorf("after sysctl sloppy_tcp=1: %+v (%v), want SloppyTCP", got, err)
+		}
+		must(t, h.Sysctl(ipvs.SysctlSloppyTCP, "0"))
 	})
 
 	t.Run("ipvsadm output equals vigil's", func(t *testing.T) {

@@ -67,6 +67,9 @@ func (k *Kernel) Sysctls() (Sysctls, error) {
 		if s.ExpireNodestConn, err = readBoolSysctl(sysctlNodest); err != nil {
 			return err
 		}
+		if s.SloppyTCP, err = readBoolSysctl(SysctlSloppyTCP); err != nil {
+			return err
+		}
 		mode, err := readIntSysctl(sysctlConnReuse)
 		s.ConnReuseFinWait = mode&2 != 0
 		return err

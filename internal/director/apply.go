@@ -9,8 +9,10 @@ import (
 	"github.com/vigil-lb/vigil/ipvs"
 )
 
-// prepareKernel sets the IPVS sysctls the configuration needs (or warns where it may not)
-// and the connection timeouts.
+// prepareKernel sets the IPVS sysctls the configuration needs (or warns where it may not),
+// advises on the connections ECMP moves to an announcing director (movedConnectionsWarning),
+// and sets the connection timeouts. It runs once per start and reload, so each warning is
+// logged once per configuration applied and kept in /status until the next.
 // old is the running configuration on a reload (nil at start): unchanged timeouts are not
 // written again.
 func (d *Director) prepareKernel(ctx context.Context, old, cfg *conf.Config) (warnings []string) {
@@ -43,6 +45,15 @@ func (d *Director) prepareKernel(ctx context.Context, old, cfg *conf.Config) (wa
 			for _, name := range have.Missing(need) {
 				warn(fmt.Sprintf("%s is 0 and manage_sysctls = false: clients may keep reaching a failed real server; set it to 1", name))
 			}
+		}
+	}
+	if sm, ok := d.o.Table.(SysctlManager); ok {
+		sloppy := func() (bool, error) {
+			s, err := sm.Sysctls()
+			return s.SloppyTCP, err
+		}
+		if msg := movedConnectionsWarning(cfg, sloppy); msg != "" {
+			warn(msg)
 		}
 	}
 	if t := cfg.Global.IPVSTimeouts; t != (conf.IPVSTimeouts{}) && (old == nil || old.Global.IPVSTimeouts != t) {

@@ -16,6 +16,7 @@ package bgplab
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"net/netip"
 	"os"
 	"slices"
@@ -130,6 +131,14 @@ func TestBenchOutage(t *testing.T) {
 			outage := map[string][]time.Duration{}
 			drop := map[string][]time.Duration{}
 			noise := map[string]int{}
+			// Where the time goes: the dead director's part (from the kill to its BGP
+			// session's FIN or RST on the router's link: the process's death) and the
+			// router's (from that segment to the route without it: bgpd and zebra).
+			wire := l.watchSessionEnds()
+			closedAt := map[string][]time.Duration{}
+			routerPart := map[string][]time.Duration{}
+			flags := map[string]int{}
+			sinceLast := map[string][]time.Duration{}
 			for i := range trials {
 				order := vs
 				if i%2 == 1 {
@@ -149,6 +158,13 @@ func TestBenchOutage(t *testing.T) {
 					}
 					stop := l.load(16, 300*time.Millisecond)
 					time.Sleep(500 * time.Millisecond)
+					if mode.link {
+						// At a random point of the keepalive second: otherwise the trial's
+						// fixed steps from the session's start put every death at the same
+						// phase of the dead director's keepalives, and the hold-time outage
+						// measures that phase, not detection.
+						time.Sleep(rand.N(time.Second))
+					}
 					killed := time.Now()
 					if mode.link {
 						v.n.linkDown()
@@ -156,21 +172,41 @@ func TestBenchOutage(t *testing.T) {
 					} else {
 						v.kill()
 					}
-					took := waitFor(t, "the router dropping the dead "+v.kind, 15*time.Second, func() bool { return l.hopsAre(d1.addr, d2.addr) })
+					took := waitEvery(t, "the router dropping the dead "+v.kind, 15*time.Second, finePoll, func() bool { return l.hopsNow(d1.addr, d2.addr) })
 					time.Sleep(700 * time.Millisecond)
+					var closed time.Duration
+					how := "none seen"
+					if seg, ok := wire.first(v.n.addr, killed); ok {
+						closed, how = seg.at.Sub(killed), seg.flags
+						closedAt[v.kind] = append(closedAt[v.kind], closed)
+						routerPart[v.kind] = append(routerPart[v.kind], took-closed)
+						flags[v.kind+" "+how]++
+					}
+					if seg, ok := wire.lastMessage(v.n.addr, killed); ok && mode.link {
+						// The router's own clock for the hold time: from the last message
+						// it received from the dead director to the route without it.
+						sinceLast[v.kind] = append(sinceLast[v.kind], took+killed.Sub(seg.at))
+					}
 					all := stop()
 					last := lastFailure(all, killed)
 					before, failed := 0, 0
+					// What failed outside the outage: before the death, and after the route
+					// without the dead director was in place.
+					odd := map[string]int{}
 					for _, a := range all {
 						switch {
 						case a.err != nil && a.at.Before(killed):
 							before++
+							odd["before: "+errKind(a.err)]++
 						case a.err != nil:
 							failed++
+							if a.at.After(killed.Add(took)) {
+								odd[fmt.Sprintf("after the route (+%s s): %s", secs(a.at.Sub(killed)), errKind(a.err))]++
+							}
 						}
 					}
-					t.Logf("trial %d %s: router dropped it %s s after, last failed request began %s s after (%d of %d requests failed; %d before the death)",
-						i+1, v.kind, secs(took), secs(last), failed, len(all), before)
+					t.Logf("trial %d %s: its BGP session's end (%s) on the router's wire %s s after, router dropped it %s s after, last failed request began %s s after (%d of %d requests failed; %d before the death) %v",
+						i+1, v.kind, how, secs(closed), secs(took), secs(last), failed, len(all), before, odd)
 					outage[v.kind] = append(outage[v.kind], last)
 					drop[v.kind] = append(drop[v.kind], took)
 					noise[v.kind] += before
@@ -183,6 +219,17 @@ func TestBenchOutage(t *testing.T) {
 			fmt.Fprintf(&b, "| client-visible outage, max (s) | %s | %s | |\n", secs(slices.Max(outage["vigil"])), secs(slices.Max(outage["FRR stand-in"])))
 			rv, rs := median(drop["vigil"]), median(drop["FRR stand-in"])
 			fmt.Fprintf(&b, "| router drops the route, median (s) | %s | %s | %.2f |\n", secs(rv), secs(rs), rv.Seconds()/rs.Seconds())
+			if len(closedAt["vigil"]) > 0 && len(closedAt["FRR stand-in"]) > 0 {
+				cv, cs := median(closedAt["vigil"]), median(closedAt["FRR stand-in"])
+				fmt.Fprintf(&b, "| kill to the BGP session's FIN/RST on the router's link, median (s) | %s | %s | |\n", secs(cv), secs(cs))
+				pv, ps := median(routerPart["vigil"]), median(routerPart["FRR stand-in"])
+				fmt.Fprintf(&b, "| that segment to the route without it (the router), median (s) | %s | %s | %.2f |\n", secs(pv), secs(ps), pv.Seconds()/ps.Seconds())
+			}
+			if len(sinceLast["vigil"]) > 0 && len(sinceLast["FRR stand-in"]) > 0 {
+				lv, ls := median(sinceLast["vigil"]), median(sinceLast["FRR stand-in"])
+				fmt.Fprintf(&b, "| its last BGP message on the router's link to the route without it, median (s) | %s | %s | %.2f |\n", secs(lv), secs(ls), lv.Seconds()/ls.Seconds())
+			}
+			fmt.Fprintf(&b, "| the session's end as seen on the wire (trials) | %s | %s | |\n", flagCounts(flags, "vigil"), flagCounts(flags, "FRR stand-in"))
 			fmt.Fprintf(&b, "| failed requests before the death (noise) | %d | %d | |\n", noise["vigil"], noise["FRR stand-in"])
 			report(t, b.String())
 		})

@@ -91,6 +91,39 @@ type node struct {
 	h       *netlab.Host
 	addr    netip.Addr
 	backend net.Listener
+	conns   connSet // the server's accepted connections
+}
+
+// connSet tracks a server's open connections, so that a machine's death can take them
+// with it.
+type connSet struct {
+	mu sync.Mutex
+	m  map[net.Conn]bool
+}
+
+func (s *connSet) add(c net.Conn) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.m == nil {
+		s.m = map[net.Conn]bool{}
+	}
+	s.m[c] = true
+}
+
+func (s *connSet) remove(c net.Conn) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.m, c)
+}
+
+// closeAll closes every open connection (a process dying closes its sockets).
+func (s *connSet) closeAll() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for c := range s.m {
+		c.Close()
+	}
+	s.m = nil
 }
 
 // relink brings the machine's link back after linkDown, with the route to the client the
@@ -133,7 +166,7 @@ func (n *node) serve(at netip.AddrPort) {
 	ln, err := n.h.Listen("tcp", at.String())
 	must(n.l.t, err)
 	n.backend = ln
-	go nameAndEcho(ln, n.name)
+	go nameAndEcho(ln, n.name, &n.conns)
 	n.l.t.Cleanup(func() { ln.Close() })
 }
 
@@ -187,13 +220,15 @@ const bfdLines = "    bfd = true\n    bfd_interval = \"100ms\""
 
 // nameAndEcho is a real server that a tcp check finds up and that a client can tell
 // apart: it writes name and a newline, then echoes what it reads.
-func nameAndEcho(ln net.Listener, name string) {
+func nameAndEcho(ln net.Listener, name string, conns *connSet) {
 	for {
 		c, err := ln.Accept()
 		if err != nil {
 			return
 		}
+		conns.add(c)
 		go func() {
+			defer conns.remove(c)
 			defer c.Close()
 			if _, err := io.WriteString(c, name+"\n"); err != nil {
 				return
@@ -230,10 +265,12 @@ func (s *standIn) start() {
 		neighbors: []netip.Addr{routerLAN.Addr()}, bfd: s.bfd, networks: []netip.Prefix{vip}})
 }
 
-// kill is the stand-in's processes dying: its FRR daemons and its server.
+// kill is the stand-in's processes dying: its FRR daemons and its server, with the
+// server's connections (as a vigil director's proxied ones die with it).
 func (s *standIn) kill() {
 	s.frr.kill()
 	s.backend.Close()
+	s.conns.closeAll()
 }
 
 // startRouter runs the router's FRR with every director (vigil or stand-in) as a neighbor.
@@ -444,12 +481,18 @@ func (l *lab) hopsAre(want ...netip.Addr) bool {
 
 func waitFor(t *testing.T, what string, within time.Duration, cond func() bool) time.Duration {
 	t.Helper()
+	return waitEvery(t, what, within, 20*time.Millisecond, cond)
+}
+
+// waitEvery is waitFor looking every period.
+func waitEvery(t *testing.T, what string, within, period time.Duration, cond func() bool) time.Duration {
+	t.Helper()
 	began := time.Now()
 	for !cond() {
 		if time.Since(began) > within {
 			t.Fatalf("no %s within %v", what, within)
 		}
-		time.Sleep(20 * time.Millisecond)
+		time.Sleep(period)
 	}
 	return time.Since(began)
 }

@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"regexp"
 	"strconv"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/vigil-lb/vigil/internal/testing/netlab"
+	"github.com/vigil-lb/vigil/ipvs"
 )
 
 // syncLab is N active directors behind a router that spreads the VIP over them by ECMP
@@ -125,10 +127,25 @@ type syncScenario struct {
 	sync      bool   // the top-level ipvs_sync block
 	sloppy    bool   // net.ipv4.vs.sloppy_tcp = 1: schedule a connection from any packet
 	route     string // resilient | mpath
-	// allSurvive: no connection may break; otherwise every one through the dead
-	// director must (the others may not).
-	allSurvive bool
+	want      syncOutcome
 }
+
+// syncOutcome is what a scenario's connections must do when a director dies.
+type syncOutcome int
+
+const (
+	// movedBreak: every connection through the dead director breaks (IPVS schedules only
+	// on a SYN, so a surviving director's stack resets it); with resilient ECMP no other.
+	movedBreak syncOutcome = iota
+	// allSurvive: no connection breaks, whichever director it reaches.
+	allSurvive
+	// rescheduled: a moved connection is scheduled afresh on the director it reaches
+	// (sloppy_tcp) by a scheduler that does not pick by the flow (rr): it survives only
+	// when the new pick happens to be its real server (about half of them, with two), which
+	// depends on where the director's rotation stands. The row is the contrast to mh:
+	// recorded, not bounded.
+	rescheduled
+)
 
 // testSyncNDirectors: N = 3 active directors with kernel IPVS behind ECMP. Long-lived
 // connections are spread over them; one director dies (its link and its vigil) and the
@@ -150,10 +167,15 @@ func testSyncNDirectors(t *testing.T) {
 		{name: "rr_no_sync", scheduler: "rr", route: "resilient"},
 		{name: "rr_no_sync_hash_threshold", scheduler: "rr", route: "mpath"},
 		{name: "mh_no_sync", scheduler: "mh", route: "resilient"},
-		{name: "mh_no_sync_sloppy_tcp", scheduler: "mh", sloppy: true, route: "resilient", allSurvive: true},
-		{name: "mh_sync", scheduler: "mh", sync: true, route: "resilient", allSurvive: true},
-		{name: "rr_sync", scheduler: "rr", sync: true, route: "resilient", allSurvive: true},
-		{name: "rr_sync_hash_threshold", scheduler: "rr", sync: true, route: "mpath", allSurvive: true},
+		{name: "mh_no_sync_sloppy_tcp", scheduler: "mh", sloppy: true, route: "resilient", want: allSurvive},
+		// The router needs no feature and the directors no sync: hash-threshold moves the
+		// dead director's flows and a sixth of the survivors', and every director's Maglev
+		// table sends each moved one to its real server.
+		{name: "mh_no_sync_sloppy_tcp_hash_threshold", scheduler: "mh", sloppy: true, route: "mpath", want: allSurvive},
+		{name: "rr_no_sync_sloppy_tcp_hash_threshold", scheduler: "rr", sloppy: true, route: "mpath", want: rescheduled},
+		{name: "mh_sync", scheduler: "mh", sync: true, route: "resilient", want: allSurvive},
+		{name: "rr_sync", scheduler: "rr", sync: true, route: "resilient", want: allSurvive},
+		{name: "rr_sync_hash_threshold", scheduler: "rr", sync: true, route: "mpath", want: allSurvive},
 	}
 	var figures []string
 	for _, sc := range scenarios {
@@ -206,8 +228,12 @@ func testSyncNDirectors(t *testing.T) {
 			s.vigils[victim].Kill()
 			ip(t, s.router, "nexthop", "del", "id", strconv.Itoa(victim+1))
 
+			// In an order of its own, as clients would send: in the order they were opened,
+			// a surviving director's rr would walk its real servers in step with the dead
+			// one's and keep the moved connections of rr + sloppy_tcp by that coincidence.
 			var brokenVictim, brokenOthers, movedOK int
-			for _, k := range ka {
+			for _, i := range rand.Perm(len(ka)) {
+				k := ka[i]
 				port := int(k.local().Port())
 				who, err := k.tryGet(3 * time.Second)
 				ok := err == nil && who == first[port]
@@ -236,15 +262,23 @@ func testSyncNDirectors(t *testing.T) {
 				}
 			}
 			broken := brokenVictim + brokenOthers
-			fig := fmt.Sprintf("%-27s %2d/%d broken (%.2f): %d/%d through the dead director, %d of the others' (ECMP %s)",
-				sc.name, broken, conns, float64(broken)/conns, brokenVictim, len(through[victim]), brokenOthers, sc.route)
+			perRS := map[string]int{}
+			for _, who := range first {
+				perRS[who]++
+			}
+			fig := fmt.Sprintf("%-38s %2d/%d broken (%.2f): %d/%d through the dead director, %d of the others' (ECMP %s; real servers %v)",
+				sc.name, broken, conns, float64(broken)/conns, brokenVictim, len(through[victim]), brokenOthers, sc.route, perRS)
 			t.Log(fig)
 			figures = append(figures, fig)
-			if sc.allSurvive && broken > 0 {
-				t.Errorf("%d connections broke, want none (%d kept working through another director)", broken, movedOK)
-			}
-			if !sc.allSurvive && brokenVictim != len(through[victim]) {
-				t.Errorf("%d of the dead director's %d connections survived without sync; want all broken (IPVS schedules only on a SYN)", len(through[victim])-brokenVictim, len(through[victim]))
+			switch sc.want {
+			case allSurvive:
+				if broken > 0 {
+					t.Errorf("%d connections broke, want none (%d kept working through another director)", broken, movedOK)
+				}
+			case movedBreak:
+				if brokenVictim != len(through[victim]) {
+					t.Errorf("%d of the dead director's %d connections survived without sync; want all broken (IPVS schedules only on a SYN)", len(through[victim])-brokenVictim, len(through[victim]))
+				}
 			}
 			if sc.route == "resilient" && brokenOthers > 0 {
 				t.Errorf("%d connections through surviving directors broke: resilient ECMP should not move them", brokenOthers)
@@ -275,7 +309,13 @@ func (s *syncLab) start(t *testing.T, sc syncScenario) {
 		}
 		must(t, h.Sysctl("net/ipv4/vs/sloppy_tcp", sloppy), "sloppy_tcp")
 		cfg := drWebConfig(2, extra)
-		for _, r := range [][2]string{{`router_id       = "lb1"`, fmt.Sprintf(`router_id       = "lb%d"`, i+1)}, {`scheduler  = "rr"`, fmt.Sprintf(`scheduler  = %q`, sc.scheduler)}} {
+		scheduler := fmt.Sprintf(`scheduler  = %q`, sc.scheduler)
+		if sc.scheduler == "mh" {
+			// The client is one address: hashing on its port too spreads the connections
+			// over both real servers, so a moved one proves the directors' tables agree.
+			scheduler += "\n  scheduler_flags = [\"mh-port\"]"
+		}
+		for _, r := range [][2]string{{`router_id       = "lb1"`, fmt.Sprintf(`router_id       = "lb%d"`, i+1)}, {`scheduler  = "rr"`, scheduler}} {
 			if !strings.Contains(cfg, r[0]) {
 				t.Fatalf("drWebConfig no longer contains %q", r[0])
 			}
@@ -284,6 +324,17 @@ func (s *syncLab) start(t *testing.T, sc syncScenario) {
 		s.vigils = append(s.vigils, startVigil(t, h, h.Name(), cfg))
 	}
 	bothUp(t, 30*time.Second, s.x.directors...)
+	// The scenario's scheduler in every kernel (the table is adopted from the previous
+	// scenario: a scheduler left behind would measure that one).
+	for _, h := range s.x.directors {
+		svc := kernelService(t, h, webKey)
+		if svc.Scheduler != sc.scheduler {
+			t.Fatalf("%s's kernel schedules %s, want %s", h.Name(), svc.Scheduler, sc.scheduler)
+		}
+		if port := svc.Flags&ipvs.SchedFlag2 != 0; port != (sc.scheduler == "mh") {
+			t.Errorf("%s's kernel has %s with flags %#x, want mh-port with mh only", h.Name(), svc.Scheduler, svc.Flags)
+		}
+	}
 	if sc.sync {
 		for _, v := range s.vigils {
 			poll(t, 20*time.Second, v.name+"'s sync daemons master+backup", func() bool {
@@ -292,4 +343,21 @@ func (s *syncLab) start(t *testing.T, sc syncScenario) {
 			})
 		}
 	}
+}
+
+// kernelService is the service key as h's kernel IPVS holds it.
+func kernelService(t *testing.T, h *netlab.Host, key ipvs.ServiceKey) ipvs.ServiceInfo {
+	t.Helper()
+	k, err := ipvs.OpenKernel(ipvs.KernelOptions{Netns: h.Path(), NoModprobe: true})
+	must(t, err, "open IPVS in "+h.Name())
+	defer k.Close()
+	svcs, err := k.Services(context.Background())
+	must(t, err, "list the services of "+h.Name())
+	for _, svc := range svcs {
+		if svc.ServiceKey == key {
+			return svc
+		}
+	}
+	t.Fatalf("%s's kernel has no %s", h.Name(), key)
+	return ipvs.ServiceInfo{}
 }
