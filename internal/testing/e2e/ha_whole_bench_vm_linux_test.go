@@ -155,7 +155,12 @@ func quantile(ds []time.Duration, q float64) time.Duration {
 // server kept at weight 0 (inhibit_on_failure, as vigil does). lvs_flush clears the
 // table a killed predecessor left, as vigil's start does. vrrp_rt_priority and
 // checker_rt_priority 10 match vigil's default (the whole daemon at SCHED_RR 10): without
-// them keepalived's adverts starve in the loaded guest and the pair flaps.
+// them keepalived's adverts starve in the loaded guest and the pair flaps. Their
+// rlimit_rttime is raised from keepalived's 10 ms of CPU without a block to 1 s: in the
+// loaded TCG guest the checker child ran past 10 ms, was killed (SIGKILL from
+// RLIMIT_RTTIME, "has rlimit_rttime been exceeded?") and respawned with growing delays,
+// and A never got the VIP back (2026-12-03, two runs); vigil at SCHED_RR has no such
+// limit.
 func keepalivedWholeConf(name string, prio int, tm haTiming) string {
 	var rs strings.Builder
 	for i := range 2 {
@@ -181,6 +186,8 @@ func keepalivedWholeConf(name string, prio int, tm haTiming) string {
     lvs_sync_daemon eth0 VI_1 id 51
     vrrp_rt_priority 10
     checker_rt_priority 10
+    vrrp_rlimit_rttime 1000000
+    checker_rlimit_rttime 1000000
 }
 vrrp_instance VI_1 {
     state BACKUP
