@@ -152,9 +152,29 @@ func ask(h *netlab.Host, url string) (string, error) {
 	c.Timeout = 5 * time.Second
 	tr := c.Transport.(*http.Transport)
 	tr.DisableKeepAlives = true
+	var conns []net.Conn
+	var mu sync.Mutex
 	tr.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
-		return dialFreshPort(ctx, h, network, addr)
+		conn, err := dialFreshPort(ctx, h, network, addr)
+		if err == nil {
+			mu.Lock()
+			conns = append(conns, conn)
+			mu.Unlock()
+		}
+		return conn, err
 	}
+	// The connection closes before ask returns: the transport closes a connection it
+	// keeps no more from its own goroutine, which may come after the next request's SYN,
+	// and a scheduler that counts connections (wlc, as examples/tun-web.hcl) may then
+	// count a finished request as active on one real server and not the other, and not
+	// alternate (TestExamplesVM/examples/tun_web, once: rs2, rs1, rs2, rs2).
+	defer func() {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, conn := range conns {
+			conn.Close()
+		}
+	}()
 	resp, err := c.Get(url)
 	if err != nil {
 		return "", err
