@@ -100,7 +100,7 @@ type loopProbe struct {
 	head     *respHead // what was read so far, when one read did not bring a verdict
 
 	// On the ring (probeRing): its fixed-file slot (-1: on epoll), its generation there,
-	// whether its result is out, the completions it awaits, its family, whether its
+	// whether its result is out, the completions it awaits, whether its
 	// connect succeeded and no request failed since (its socket may then be reused),
 	// its address and read buffer, which the kernel reads and writes while its requests
 	// are in flight.
@@ -108,7 +108,6 @@ type loopProbe struct {
 	rgen      uint32
 	over      bool
 	pending   int
-	v6        bool
 	connected bool
 	sa        rawsys.Sockaddr
 	rbuf      []byte

@@ -199,15 +199,20 @@ func setsockopt(s *rawsys.SQE, slot int32, level, opt int, val unsafe.Pointer, s
 	s.FileIndex, s.Addr3 = uint32(size), uint64(uintptr(val))
 }
 
+// ringFamily is the index of ip's family in probeRing.warm.
+func ringFamily(ip netip.Addr) int {
+	if ip.Is6() {
+		return 1
+	}
+	return 0
+}
+
 // start queues p's connect, on a warm slot's socket of p's family if there is one, or
 // on a new socket; false: every slot is taken (p goes through epoll).
 func (pr *probeRing) start(p *loopProbe) bool {
 	fp := p.fp
 	ip := fp.addr.Addr().Unmap()
-	fam := 0
-	if ip.Is6() {
-		fam = 1
-	}
+	fam := ringFamily(ip)
 	slot, warm, evict := int32(-1), false, false
 	switch w, o := pr.warm[fam], pr.warm[1-fam]; {
 	case len(w) > 0:
@@ -228,7 +233,7 @@ func (pr *probeRing) start(p *loopProbe) bool {
 		return false
 	}
 	pr.gen++
-	p.slot, p.rgen, p.over, p.v6, p.connected = slot, pr.gen, false, fam == 1, false
+	p.slot, p.rgen, p.over, p.connected = slot, pr.gen, false, false
 	pr.slots[slot] = p
 	p.sa.Set(netip.AddrPortFrom(ip, fp.addr.Port()), ip.Is6())
 	r := pr.r
@@ -452,10 +457,7 @@ func (pr *probeRing) disconnected(p *loopProbe, res int32) {
 		pr.free1(p)
 		return
 	}
-	fam := 0
-	if p.v6 {
-		fam = 1
-	}
+	fam := ringFamily(p.fp.addr.Addr().Unmap())
 	pr.slots[p.slot] = nil
 	pr.warm[fam] = append(pr.warm[fam], p.slot)
 	p.slot = -1

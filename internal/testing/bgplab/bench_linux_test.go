@@ -262,7 +262,7 @@ func TestBenchBrokenShare(t *testing.T) {
 		waitFor(t, "BFD up with the three", 10*time.Second, func() bool { return l.routerFRR.bfdUp(t, addrs...) })
 		hops := l.nextHops()
 		v := ds[i%3]
-		place := slices.Index(hops, v.addr.String())
+		place := slices.Index(hops, v.addr)
 		cs := l.open(conns)
 		on := map[string]int{}
 		for _, c := range cs {

@@ -45,15 +45,7 @@ func (l *lab) hopsNow(want ...netip.Addr) bool {
 			got = append(got, a)
 		}
 	}
-	if len(got) != len(want) {
-		return false
-	}
-	for _, w := range want {
-		if !slices.Contains(got, w) {
-			return false
-		}
-	}
-	return true
+	return sameHops(got, want)
 }
 
 // segment is a TCP segment of a BGP session seen on the router's link.

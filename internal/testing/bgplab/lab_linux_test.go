@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -445,34 +446,36 @@ func startFRR(t *testing.T, h *netlab.Host, c frrConfig) *frr {
 
 // nextHops are the gateways of the router's route to vip ("ip route show" prints one
 // "nexthop via" line each for a multipath route, or one "via" for a single path).
-func (l *lab) nextHops() []string {
+func (l *lab) nextHops() []netip.Addr {
 	l.t.Helper()
 	out, err := l.router.Command(context.Background(), "ip", "route", "show", vip.String()).CombinedOutput()
 	if err != nil {
 		l.t.Fatalf("ip route show: %v: %s", err, out)
 	}
-	var hops []string
+	var hops []netip.Addr
 	f := strings.Fields(string(out))
 	for i := 0; i+1 < len(f); i++ {
 		if f[i] == "via" {
-			hops = append(hops, f[i+1])
+			a, err := netip.ParseAddr(f[i+1])
+			if err != nil {
+				l.t.Fatalf("ip route show: next hop %q: %v", f[i+1], err)
+			}
+			hops = append(hops, a)
 		}
 	}
 	return hops
 }
 
 // hopsAre reports whether the router's next hops are exactly want, in any order.
-func (l *lab) hopsAre(want ...netip.Addr) bool {
-	h := l.nextHops()
-	if len(h) != len(want) {
+func (l *lab) hopsAre(want ...netip.Addr) bool { return sameHops(l.nextHops(), want) }
+
+// sameHops reports whether got and want hold the same next hops, in any order.
+func sameHops(got, want []netip.Addr) bool {
+	if len(got) != len(want) {
 		return false
 	}
 	for _, w := range want {
-		found := false
-		for _, x := range h {
-			found = found || x == w.String()
-		}
-		if !found {
+		if !slices.Contains(got, w) {
 			return false
 		}
 	}
